@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    name = "crm.accounts"
+    label = "accounts"
+    verbose_name = "Accounts"
+
+    def ready(self) -> None:
+        from crm.accounts import seeding
+        from crm.tenants import seeding as tenant_seeding
+
+        tenant_seeding.register_seeder("staff", seeding.staff_seed, order=10)

@@ -1,0 +1,21 @@
+"""Celery application: every task runs in the schema it was sent from (tenant-schemas-celery)."""
+
+import os
+
+from celery.schedules import crontab
+from tenant_schemas_celery.app import CeleryApp
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+
+app = CeleryApp("crm")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# Beat runs one dispatcher per job kind; the dispatcher enqueues one task per ready tenant.
+app.conf.beat_schedule = {
+    "sessions-clear-expired": {
+        "task": "crm.tenants.tasks.tenants_dispatch",
+        "schedule": crontab(minute=17, hour=3),
+        "args": ("crm.accounts.tasks.sessions_clear_expired",),
+    },
+}

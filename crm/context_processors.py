@@ -1,0 +1,14 @@
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest
+
+
+def site(request: HttpRequest) -> dict[str, object]:
+    """What every page needs to draw its frame: which site it is on and the language menu."""
+    tenant = getattr(request, "tenant", None)
+    is_public = connection.schema_name == settings.PUBLIC_SCHEMA_NAME
+    return {
+        "current_tenant": None if is_public else tenant,
+        "is_platform_console": is_public,
+        "available_languages": settings.LANGUAGES,
+    }

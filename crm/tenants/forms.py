@@ -1,0 +1,36 @@
+import zoneinfo
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from crm.tenants.models import CURRENCIES, Tenant
+
+_ZONES = sorted(zoneinfo.available_timezones())
+
+
+class TenantCreateForm(forms.Form):
+    slug = forms.CharField(
+        label=_("Slug"),
+        max_length=30,
+        help_text=_("3–30 lower-case letters, digits and hyphens. The site address."),
+        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "off"}),
+    )
+    name = forms.CharField(label=_("Business name"), max_length=200)
+    owner_email = forms.EmailField(
+        label=_("Owner admin email"),
+        help_text=_("Receives an email to set a password once the workspace is ready."),
+    )
+    language = forms.ChoiceField(label=_("Language"), choices=Tenant.Language.choices)
+    time_zone = forms.ChoiceField(
+        label=_("Time zone"), choices=[(z, z) for z in _ZONES], initial="Asia/Shanghai"
+    )
+    currency = forms.ChoiceField(
+        label=_("Currency"), choices=[(c, c) for c in CURRENCIES], initial="CNY"
+    )
+
+    def clean_slug(self) -> str:
+        return self.cleaned_data["slug"].strip().lower()
+
+
+class SuspendForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=500, required=False)

@@ -1,0 +1,132 @@
+import re
+import zoneinfo
+
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django_tenants.models import DomainMixin, TenantMixin
+
+SLUG_PATTERN = r"^[a-z][a-z0-9-]{1,28}[a-z0-9]$"
+# Host names that must never become tenants: they belong to the platform or mislead users.
+RESERVED_SLUGS = frozenset(
+    {"www", "api", "admin", "app", "static", "media", "mail", "smtp", "public", "template",
+     "platform", "console", "status", "help", "support", "billing", "login", "auth"}
+)
+CURRENCIES = ("CNY", "USD", "EUR", "GBP", "HKD", "TWD", "JPY", "SGD", "AUD", "CAD")
+
+
+def validate_slug_not_reserved(value: str) -> None:
+    if value in RESERVED_SLUGS:
+        raise ValidationError(_("“%(slug)s” is reserved; choose another."), params={"slug": value})
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(_("“%(tz)s” is not a known time zone."), params={"tz": value})
+
+
+def schema_name_for_slug(slug: str) -> str:
+    """Schema names are prefixed so no slug can collide with public, pg_* or information_schema."""
+    return "t_" + re.sub(r"-", "_", slug)
+
+
+class Tenant(TenantMixin):
+    """A business using the CRM. Its data lives in its own schema, `schema_name`."""
+
+    class Status(models.TextChoices):
+        PROVISIONING = "provisioning", _("Provisioning")
+        READY = "ready", _("Ready")
+        SUSPENDED = "suspended", _("Suspended")
+        FAILED = "failed", _("Provisioning failed")
+        # The public tenant and the template schema are rows too (django-tenants needs them),
+        # but they are nobody's business and never listed as tenants.
+        SYSTEM = "system", _("System")
+
+    class Language(models.TextChoices):
+        EN = "en", _("English")
+        ZH_HANS = "zh-hans", _("Simplified Chinese")
+
+    slug = models.CharField(
+        _("slug"),
+        max_length=30,
+        unique=True,
+        validators=[
+            RegexValidator(
+                SLUG_PATTERN,
+                _("Use 3–30 lower-case letters, digits and hyphens, starting with a letter."),
+            ),
+            validate_slug_not_reserved,
+        ],
+        help_text=_("Becomes the site address: <slug>.<base domain>."),
+    )
+    name = models.CharField(_("name"), max_length=200)
+    owner_email = models.EmailField(_("owner admin email"), blank=True)
+    language = models.CharField(
+        _("language"), max_length=10, choices=Language.choices, default=Language.EN
+    )
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default="UTC", validators=[validate_time_zone]
+    )
+    currency = models.CharField(
+        _("currency"), max_length=3, default="CNY", choices=[(c, c) for c in CURRENCIES]
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.PROVISIONING
+    )
+    status_detail = models.TextField(_("status detail"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    ready_at = models.DateTimeField(_("ready since"), null=True, blank=True)
+    suspended_at = models.DateTimeField(_("suspended since"), null=True, blank=True)
+
+    # Schemas are created by the provisioning task (by cloning the template), never on save().
+    auto_create_schema = False
+    auto_drop_schema = True
+
+    class Meta:
+        ordering = ["slug"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=[
+                    "provisioning", "ready", "suspended", "failed", "system"
+                ]),
+                name="tenant_status_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.slug})"
+
+    @property
+    def is_usable(self) -> bool:
+        return self.status == self.Status.READY
+
+
+class Domain(DomainMixin):
+    """Host name routed to a tenant; the primary one is <slug>.<base domain>."""
+
+
+class TenantEvent(models.Model):
+    """What happened to a tenant and who did it: the platform's own history, kept in public.
+
+    Holds no personal data of the tenant's customers, only the operator's email."""
+
+    class Action(models.TextChoices):
+        CREATED = "created", _("Created")
+        PROVISIONED = "provisioned", _("Became ready")
+        PROVISIONING_FAILED = "provisioning_failed", _("Provisioning failed")
+        RETRIED = "retried", _("Provisioning retried")
+        SUSPENDED = "suspended", _("Suspended")
+        RESUMED = "resumed", _("Resumed")
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(_("action"), max_length=32, choices=Action.choices)
+    actor = models.CharField(_("by"), max_length=254, blank=True)
+    detail = models.TextField(_("detail"), blank=True)
+    at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.tenant.slug} {self.action} {self.at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,199 @@
+"""Writes to the platform: creating, provisioning, suspending and deleting tenants.
+
+Everything here runs in the public schema; provisioning briefly enters the new tenant's schema.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_tenants.utils import schema_context, schema_exists
+
+from crm.tenants.models import Domain, Tenant, TenantEvent, schema_name_for_slug
+
+logger = logging.getLogger(__name__)
+
+TEMPLATE_SLUG = "tenant-template"
+
+
+def tenant_host(slug: str) -> str:
+    return f"{slug}.{settings.CRM_BASE_DOMAIN}"
+
+
+def _actor_label(actor: object | None) -> str:
+    return getattr(actor, "email", "") or (str(actor) if actor else "system")
+
+
+def platform_prepare() -> Tenant:
+    """Make sure the public tenant (the console's host) and the migrated template schema exist.
+
+    Idempotent; `migrate_schemas` keeps the template current because it is a tenant row."""
+    public, _created = Tenant.objects.get_or_create(
+        schema_name=settings.PUBLIC_SCHEMA_NAME,
+        defaults={"slug": "public", "name": "Platform", "status": Tenant.Status.SYSTEM},
+    )
+    Domain.objects.get_or_create(
+        domain=settings.CRM_BASE_DOMAIN, defaults={"tenant": public, "is_primary": True}
+    )
+    template, _created = Tenant.objects.get_or_create(
+        schema_name=settings.TENANT_BASE_SCHEMA,
+        defaults={"slug": TEMPLATE_SLUG, "name": "Template", "status": Tenant.Status.SYSTEM},
+    )
+    if not schema_exists(template.schema_name):
+        # No template to clone from yet: this one is built by running the migrations.
+        template.create_schema(check_if_exists=True, verbosity=0)
+    return template
+
+
+@dataclass(frozen=True)
+class TenantSpec:
+    slug: str
+    name: str
+    owner_email: str
+    language: str = Tenant.Language.EN
+    time_zone: str = "UTC"
+    currency: str = "CNY"
+
+
+def tenant_create(*, actor: object | None, spec: TenantSpec, provision_async: bool = True) -> Tenant:
+    """Register a tenant and have it provisioned.
+
+    With provision_async (the console) a worker clones the schema after commit, and the owner
+    gets an email to set a password. The CLI provisions inline instead."""
+    slug = spec.slug.strip().lower()
+    tenant = Tenant(
+        slug=slug,
+        schema_name=schema_name_for_slug(slug),
+        name=spec.name.strip(),
+        owner_email=spec.owner_email.strip().lower(),
+        language=spec.language,
+        time_zone=spec.time_zone,
+        currency=spec.currency,
+        status=Tenant.Status.PROVISIONING,
+    )
+    tenant.full_clean()
+    if schema_exists(tenant.schema_name, case_sensitive=False):
+        raise ValidationError({"slug": _("A schema for this slug already exists.")})
+    with transaction.atomic():
+        tenant.save()
+        Domain.objects.create(domain=tenant_host(slug), tenant=tenant, is_primary=True)
+        TenantEvent.objects.create(
+            tenant=tenant, action=TenantEvent.Action.CREATED, actor=_actor_label(actor)
+        )
+        if provision_async:
+            from crm.tenants.tasks import tenant_provision_task
+
+            tenant_id = tenant.pk
+            transaction.on_commit(lambda: tenant_provision_task.delay(tenant_id))
+    return tenant
+
+
+def tenant_provision(*, tenant_id: int, owner_password: str | None = None) -> Tenant:
+    """Clone the template schema into the tenant's own, create its owner, and mark it ready.
+
+    Idempotent: a redelivered task finds the schema and the owner there already, and only the
+    run that moves the status from provisioning to ready sends the welcome email."""
+    assert connection.schema_name == settings.PUBLIC_SCHEMA_NAME
+    tenant = Tenant.objects.get(pk=tenant_id)
+    if tenant.status != Tenant.Status.PROVISIONING:
+        return tenant
+    started = time.monotonic()
+    try:
+        tenant.create_schema(check_if_exists=True, verbosity=0)
+        with schema_context(tenant.schema_name):
+            owner = None
+            if tenant.owner_email:
+                owner = get_user_model().objects.create_tenant_owner(  # type: ignore[attr-defined]
+                    tenant.owner_email, owner_password
+                )
+    except Exception as exc:
+        logger.exception("provisioning %s failed", tenant.slug)
+        Tenant.objects.filter(pk=tenant.pk, status=Tenant.Status.PROVISIONING).update(
+            status=Tenant.Status.FAILED, status_detail=str(exc)[:2000]
+        )
+        TenantEvent.objects.create(
+            tenant=tenant, action=TenantEvent.Action.PROVISIONING_FAILED, detail=str(exc)[:2000]
+        )
+        raise
+    with transaction.atomic():
+        won = Tenant.objects.filter(pk=tenant.pk, status=Tenant.Status.PROVISIONING).update(
+            status=Tenant.Status.READY, ready_at=timezone.now(), status_detail=""
+        )
+        if won:
+            elapsed = time.monotonic() - started
+            TenantEvent.objects.create(
+                tenant=tenant,
+                action=TenantEvent.Action.PROVISIONED,
+                detail=_("Ready in %(seconds).1f s") % {"seconds": elapsed},
+            )
+            if owner is not None and not owner_password:
+                from crm.tenants.tasks import tenant_welcome_email_task
+
+                schema, owner_id = tenant.schema_name, owner.pk
+                transaction.on_commit(
+                    lambda: tenant_welcome_email_task.delay(schema, owner_id)
+                )
+    tenant.refresh_from_db()
+    return tenant
+
+
+@transaction.atomic
+def tenant_provision_retry(*, actor: object | None, tenant: Tenant) -> Tenant:
+    updated = Tenant.objects.filter(pk=tenant.pk, status=Tenant.Status.FAILED).update(
+        status=Tenant.Status.PROVISIONING, status_detail=""
+    )
+    if not updated:
+        raise ValidationError(_("Only a tenant whose provisioning failed can be retried."))
+    TenantEvent.objects.create(
+        tenant=tenant, action=TenantEvent.Action.RETRIED, actor=_actor_label(actor)
+    )
+    from crm.tenants.tasks import tenant_provision_task
+
+    tenant_id = tenant.pk
+    transaction.on_commit(lambda: tenant_provision_task.delay(tenant_id))
+    tenant.refresh_from_db()
+    return tenant
+
+
+@transaction.atomic
+def tenant_suspend(*, actor: object | None, tenant: Tenant, reason: str = "") -> Tenant:
+    """Close the tenant's site: every page shows the suspension notice and nobody can log in."""
+    updated = Tenant.objects.filter(pk=tenant.pk, status=Tenant.Status.READY).update(
+        status=Tenant.Status.SUSPENDED, suspended_at=timezone.now()
+    )
+    if not updated:
+        raise ValidationError(_("Only a ready tenant can be suspended."))
+    TenantEvent.objects.create(
+        tenant=tenant, action=TenantEvent.Action.SUSPENDED, actor=_actor_label(actor), detail=reason
+    )
+    tenant.refresh_from_db()
+    return tenant
+
+
+@transaction.atomic
+def tenant_resume(*, actor: object | None, tenant: Tenant) -> Tenant:
+    updated = Tenant.objects.filter(pk=tenant.pk, status=Tenant.Status.SUSPENDED).update(
+        status=Tenant.Status.READY, suspended_at=None
+    )
+    if not updated:
+        raise ValidationError(_("Only a suspended tenant can be resumed."))
+    TenantEvent.objects.create(
+        tenant=tenant, action=TenantEvent.Action.RESUMED, actor=_actor_label(actor)
+    )
+    tenant.refresh_from_db()
+    return tenant
+
+
+def tenant_delete(*, actor: object | None, tenant: Tenant) -> None:
+    """Drop the tenant's schema and every row about it. Irreversible."""
+    if tenant.status == Tenant.Status.SYSTEM:
+        raise ValidationError(_("System tenants cannot be deleted."))
+    logger.warning("tenant %s deleted by %s", tenant.slug, _actor_label(actor))
+    with transaction.atomic():
+        tenant.delete(force_drop=True)

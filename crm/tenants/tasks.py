@@ -1,0 +1,37 @@
+"""Platform tasks. They are sent from the public schema and run there."""
+
+from celery import shared_task
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django_tenants.utils import schema_context
+
+from crm.tenants import mail, selectors, services
+
+
+@shared_task(name="crm.tenants.tasks.tenant_provision")
+def tenant_provision_task(tenant_id: int) -> str:
+    tenant = services.tenant_provision(tenant_id=tenant_id)
+    return tenant.status
+
+
+@shared_task(name="crm.tenants.tasks.tenant_welcome_email")
+def tenant_welcome_email_task(schema_name: str, user_id: int) -> None:
+    with schema_context(schema_name):
+        user = get_user_model().objects.get(pk=user_id)
+        mail.owner_welcome_send(tenant=connection.tenant, user=user)
+
+
+@shared_task(name="crm.tenants.tasks.tenants_dispatch")
+def tenants_dispatch(task_name: str) -> int:
+    """Beat's one entry per job kind: enqueue `task_name` once in every ready tenant's schema."""
+    from crm.celery import app
+
+    assert connection.schema_name == settings.PUBLIC_SCHEMA_NAME
+    sent = 0
+    for schema_name in selectors.ready_schema_names():
+        # tenant-schemas-celery stamps the current schema into the message headers.
+        with schema_context(schema_name):
+            app.send_task(task_name)
+        sent += 1
+    return sent

@@ -1,0 +1,19 @@
+"""A tenant's site, served on <slug>.<base domain> (the tenant's schema).
+
+Every pattern here needs a case in tests/isolation/cases.py; the suite fails without one."""
+
+from django.urls import include, path
+
+from crm.accounts import views as account_views
+from crm.tenants import views as tenant_views
+
+urlpatterns = [
+    path("", account_views.home, name="home"),
+    path("", include("crm.accounts.urls")),
+    path("admin-console/staff/", account_views.staff_list, name="staff_list"),
+    path("customers/", include("customers.urls")),
+    path("support/", include("support.urls")),
+    path("loyalty/", include("loyalty.urls")),
+    path("analytics/", include("analytics.urls")),
+    path("healthz", tenant_views.healthz, name="healthz"),
+]

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from loyalty import views
+
+app_name = "loyalty"
+
+urlpatterns = [
+    path("", views.loyalty_home, name="home"),
+]

@@ -1,0 +1,16 @@
+// Small progressive enhancements; every form still works without JavaScript.
+document.addEventListener("change", (event) => {
+  const target = event.target;
+  if (target instanceof HTMLSelectElement && target.hasAttribute("data-autosubmit")) {
+    target.form?.requestSubmit();
+  }
+});
+
+// Buttons that change something drastic ask first.
+document.addEventListener("submit", (event) => {
+  const button = event.submitter;
+  const question = button?.getAttribute("data-confirm");
+  if (question && !window.confirm(question)) {
+    event.preventDefault();
+  }
+});
