@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+port=${PORT:-8000}
+cat <<TXT
+
+  CRM is starting (web, worker and beat; Ctrl-C stops all three).
+
+  Platform console   http://localhost:$port/        operator@example.com / crm-demo-2026
+  Demo tenant        http://demo.localhost:$port/   admin@example.com    / crm-demo-2026
+                     (also manager@, agent@ and viewer@example.com, same password)
+  Health             http://localhost:$port/healthz
+
+TXT

@@ -1,0 +1,127 @@
+"""Tenant isolation across every URL: sessions, tokens and records of one tenant are worthless
+on another tenant's host, and the console is for operators only."""
+
+import pytest
+from django.conf import settings
+from django.contrib.sessions.models import Session
+from django.test import Client
+from django.urls import reverse
+from django_tenants.utils import schema_context
+
+from crm.accounts.models import User
+from tests.conftest import client_for
+from tests.isolation.cases import PUBLIC_CASES, TENANT_CASES, Case
+from tests.isolation.urls import named_patterns
+
+pytestmark = pytest.mark.django_db
+
+
+def test_every_tenant_url_has_an_isolation_case():
+    patterns = named_patterns(settings.ROOT_URLCONF)
+    assert sorted(set(patterns) - set(TENANT_CASES)) == [], "add cases in tests/isolation/cases.py"
+    assert sorted(set(TENANT_CASES) - set(patterns)) == [], "stale cases for removed URLs"
+
+
+def test_every_console_url_has_an_isolation_case():
+    patterns = named_patterns(settings.PUBLIC_SCHEMA_URLCONF)
+    assert sorted(set(patterns) - set(PUBLIC_CASES)) == []
+    assert sorted(set(PUBLIC_CASES) - set(patterns)) == []
+
+
+def _url(name: str, case: Case, member, urlconf: str) -> str:
+    kwargs = case.kwargs(member) if case.kwargs else {}
+    return reverse(name, urlconf=urlconf, kwargs=kwargs)
+
+
+def _replay(client: Client, host: str, method: str, url: str):
+    """Send the client's cookies to another host, as a stolen or mis-scoped cookie would be."""
+    replay = Client(HTTP_HOST=host)
+    replay.cookies = client.cookies
+    return replay.get(url) if method == "GET" else replay.post(url)
+
+
+STAFF_CASES = sorted(name for name, case in TENANT_CASES.items() if case.kind == "staff")
+
+
+@pytest.mark.parametrize("name", STAFF_CASES)
+def test_a_session_from_one_tenant_does_not_authenticate_on_another(name, acme, globex):
+    case = TENANT_CASES[name]
+    role = case.roles[0] if case.roles else "admin"
+    client = client_for(acme, role)
+    url = _url(name, case, acme, settings.ROOT_URLCONF)
+
+    own = client.get(url) if case.method == "GET" else client.post(url)
+    assert own.status_code == 200, "control: the session works on its own tenant"
+
+    foreign = _replay(client, globex.host, case.method, url)
+    assert foreign.status_code == 302
+    assert foreign.url.startswith(reverse("accounts:login"))
+    with schema_context(globex.schema):
+        assert not Session.objects.filter(session_key=client.cookies["sessionid"].value).exists()
+
+
+@pytest.mark.parametrize("name", STAFF_CASES)
+def test_staff_pages_need_a_login(name, acme):
+    case = TENANT_CASES[name]
+    url = _url(name, case, acme, settings.ROOT_URLCONF)
+    response = client_for(acme).get(url)
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("accounts:login"))
+
+
+@pytest.mark.parametrize("name", sorted(n for n, c in TENANT_CASES.items() if c.roles))
+@pytest.mark.parametrize("role", ["admin", "manager", "agent", "viewer"])
+def test_roles_outside_a_case_get_403(name, role, acme):
+    case = TENANT_CASES[name]
+    url = _url(name, case, acme, settings.ROOT_URLCONF)
+    response = client_for(acme, role).get(url)
+    assert response.status_code == (200 if role in (case.roles or ()) else 403)
+
+
+def test_a_password_reset_link_only_works_on_its_own_tenant(acme, globex):
+    url = _url("accounts:password_reset_confirm", TENANT_CASES["accounts:password_reset_confirm"],
+               acme, settings.ROOT_URLCONF)
+    # Both tenants have an agent, quite possibly with the same primary key.
+    own = client_for(acme).get(url)
+    assert own.status_code == 302 and own.url.endswith("/set-password/")
+
+    foreign = client_for(globex).get(url)
+    assert foreign.status_code == 200
+    assert foreign.context["validlink"] is False
+
+
+def test_a_tenant_login_does_not_work_on_another_tenant(acme, globex):
+    response = client_for(globex).post(
+        reverse("accounts:login"), {"username": acme.email("admin"), "password": "correct-horse-battery"}
+    )
+    assert response.status_code == 200
+    assert "_auth_user_id" not in response.client.session
+
+
+@pytest.mark.parametrize("name", sorted(n for n, c in PUBLIC_CASES.items() if c.kind == "operator"))
+def test_console_pages_refuse_tenant_sessions_and_non_operators(name, acme):
+    case = PUBLIC_CASES[name]
+    url = _url(name, case, acme, settings.PUBLIC_SCHEMA_URLCONF)
+    tenant_admin = client_for(acme, "admin")
+    replayed = _replay(tenant_admin, settings.CRM_BASE_DOMAIN, case.method, url)
+    assert replayed.status_code == 302
+    assert replayed.url.startswith(reverse("accounts:login", urlconf=settings.PUBLIC_SCHEMA_URLCONF))
+
+    public_user = User.objects.create_user("not-an-operator@example.com", "x-password-123")
+    client = Client(HTTP_HOST=settings.CRM_BASE_DOMAIN)
+    client.force_login(public_user)
+    refused = client.get(url) if case.method == "GET" else client.post(url)
+    assert refused.status_code == 403
+
+
+def test_public_pages_answer_without_login(acme):
+    for name, case in TENANT_CASES.items():
+        if case.kind != "public" or case.method != "GET" or name == "healthz":
+            continue
+        url = _url(name, case, acme, settings.ROOT_URLCONF)
+        assert client_for(acme).get(url).status_code == 200, name
+
+
+def test_unknown_hosts_get_no_tenant(db):
+    response = Client(HTTP_HOST=f"nobody.{settings.CRM_BASE_DOMAIN}").get("/login/")
+    assert response.status_code == 404
