@@ -14,7 +14,7 @@ from crm.lib.env import env_bool, env_int, env_list, env_str, parse_email_url
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
-_DEV_SECRET = "dev-only-insecure-secret-key-change-me-0123456789abcdefghijklmnop"
+_DEV_SECRET = "dev-only-insecure-secret-key-change-me-0123456789abcdefghijklmnop"  # noqa: S105
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", _DEV_SECRET if DEBUG else "")
 if not SECRET_KEY:
     raise RuntimeError("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off")
@@ -65,7 +65,7 @@ DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "home"
+LOGIN_REDIRECT_URL = "/"  # the home page of either site
 LOGOUT_REDIRECT_URL = "accounts:login"
 
 MIDDLEWARE = [
@@ -169,13 +169,15 @@ CSRF_COOKIE_HTTPONLY = False
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
+    # Off only for plain-http trials on localhost (docker compose); never in a real deploy.
+    SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
     SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", True)
     CSRF_TRUSTED_ORIGINS = env_list(
-        "DJANGO_CSRF_TRUSTED_ORIGINS", [f"https://{CRM_BASE_DOMAIN}", f"https://*.{CRM_BASE_DOMAIN}"]
+        "DJANGO_CSRF_TRUSTED_ORIGINS",
+        [f"https://{CRM_BASE_DOMAIN}", f"https://*.{CRM_BASE_DOMAIN}"],
     )
 
 # Strict CSP: everything, scripts and styles included, comes from our own static files.

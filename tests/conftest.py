@@ -36,6 +36,29 @@ def _fast_hashing_and_own_queue() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
+def django_db_setup(  # type: ignore[no-untyped-def]
+    request, django_test_environment, django_db_blocker, django_db_keepdb
+) -> Iterator[None]:
+    """pytest-django's own, except that the test database is always created: its version
+    skips that when no test carries the django_db mark, and tests that only commit (for a
+    worker or a web server to see) would then write into the development database."""
+    from django.test.utils import setup_databases, teardown_databases
+
+    with django_db_blocker.unblock():
+        config = setup_databases(
+            verbosity=request.config.option.verbose,
+            interactive=False,
+            aliases={"default"},
+            keepdb=django_db_keepdb,
+        )
+    assert connection.settings_dict["NAME"].startswith("test_"), "never test on a real database"
+    yield
+    if not django_db_keepdb:
+        with django_db_blocker.unblock():
+            teardown_databases(config, verbosity=request.config.option.verbose)
+
+
+@pytest.fixture(scope="session")
 def cast(django_db_setup: None, django_db_blocker) -> dict[str, TenantCast]:  # type: ignore[no-untyped-def]
     """After pytest-django migrates the public schema: the template, acme and globex."""
     with django_db_blocker.unblock():

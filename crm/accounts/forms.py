@@ -14,8 +14,7 @@ class EmailAuthenticationForm(AuthenticationForm):
 
     error_messages = {
         "invalid_login": _(
-            "That email and password do not match an active account here. "
-            "Check both and try again."
+            "That email and password do not match an active account here. Check both and try again."
         ),
         "inactive": _("This account is deactivated. Ask your administrator."),
     }

@@ -2,6 +2,8 @@
 
 import random
 
+from django.contrib.auth.hashers import make_password
+
 from crm.accounts import roles
 from crm.accounts.models import User
 from crm.accounts.services import staff_create
@@ -22,11 +24,19 @@ _CJK_FAMILY = ["张", "刘", "杨", "黄", "赵", "周", "吴", "徐"]
 _CJK_GIVEN = ["伟", "娜", "敏", "强", "磊", "洋", "艳", "杰", "婷", "超"]
 
 
+def _create(email: str, name: str, role: str, password_hash: str) -> None:
+    user = staff_create(email=email, full_name=name, role=role, password=None)
+    user.password = password_hash
+    user.save(update_fields=["password"])
+
+
 def staff_seed(rng: random.Random, options: SeedOptions) -> str:
+    # Hashing is slow on purpose; every demo account shares the one password, so hash it once.
+    password_hash = make_password(DEMO_PASSWORD)
     created = 0
     for email, name, role in DEMO_LOGINS:
         if not User.objects.filter(email=email).exists():
-            staff_create(email=email, full_name=name, role=role, password=DEMO_PASSWORD)
+            _create(email, name, role, password_hash)
             created += 1
     for index in range(6):
         if rng.random() < 0.5:
@@ -36,6 +46,6 @@ def staff_seed(rng: random.Random, options: SeedOptions) -> str:
         role = roles.AGENT if index < 4 else roles.MARKETING
         email = f"staff{index + 1}@example.com"
         if not User.objects.filter(email=email).exists():
-            staff_create(email=email, full_name=name, role=role, password=DEMO_PASSWORD)
+            _create(email, name, role, password_hash)
             created += 1
     return f"{created} staff accounts created, {User.objects.count()} in all"

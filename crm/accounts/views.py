@@ -68,4 +68,3 @@ def home(request: HttpRequest) -> HttpResponse:
 @admin_required
 def staff_list(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/staff_list.html", {"staff": selectors.staff_list()})
-

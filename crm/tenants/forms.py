@@ -29,7 +29,12 @@ class TenantCreateForm(forms.Form):
     )
 
     def clean_slug(self) -> str:
-        return self.cleaned_data["slug"].strip().lower()
+        slug = self.cleaned_data["slug"].strip().lower()
+        # The model's own rules, checked here too so every error shows at once.
+        Tenant._meta.get_field("slug").run_validators(slug)
+        if Tenant.objects.filter(slug=slug).exists():
+            raise forms.ValidationError(_("This slug is taken; choose another."))
+        return slug
 
 
 class SuspendForm(forms.Form):

@@ -10,8 +10,26 @@ from django_tenants.models import DomainMixin, TenantMixin
 SLUG_PATTERN = r"^[a-z][a-z0-9-]{1,28}[a-z0-9]$"
 # Host names that must never become tenants: they belong to the platform or mislead users.
 RESERVED_SLUGS = frozenset(
-    {"www", "api", "admin", "app", "static", "media", "mail", "smtp", "public", "template",
-     "platform", "console", "status", "help", "support", "billing", "login", "auth"}
+    {
+        "www",
+        "api",
+        "admin",
+        "app",
+        "static",
+        "media",
+        "mail",
+        "smtp",
+        "public",
+        "template",
+        "platform",
+        "console",
+        "status",
+        "help",
+        "support",
+        "billing",
+        "login",
+        "auth",
+    }
 )
 CURRENCIES = ("CNY", "USD", "EUR", "GBP", "HKD", "TWD", "JPY", "SGD", "AUD", "CAD")
 
@@ -87,9 +105,9 @@ class Tenant(TenantMixin):
         ordering = ["slug"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(status__in=[
-                    "provisioning", "ready", "suspended", "failed", "system"
-                ]),
+                condition=models.Q(
+                    status__in=["provisioning", "ready", "suspended", "failed", "system"]
+                ),
                 name="tenant_status_known",
             ),
         ]

@@ -42,6 +42,6 @@ def run_seeders(options: SeedOptions) -> list[str]:
     never changes the data another one produces for the same seed."""
     summaries = []
     for name, func in registered_seeders():
-        rng = random.Random(f"{options.seed}:{name}")
+        rng = random.Random(f"{options.seed}:{name}")  # noqa: S311 - demo data, not secrets
         summaries.append(f"{name}: {func(rng, options)}")
     return summaries

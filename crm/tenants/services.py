@@ -61,7 +61,9 @@ class TenantSpec:
     currency: str = "CNY"
 
 
-def tenant_create(*, actor: object | None, spec: TenantSpec, provision_async: bool = True) -> Tenant:
+def tenant_create(
+    *, actor: object | None, spec: TenantSpec, provision_async: bool = True
+) -> Tenant:
     """Register a tenant and have it provisioned.
 
     With provision_async (the console) a worker clones the schema after commit, and the owner
@@ -106,7 +108,8 @@ def tenant_provision(*, tenant_id: int, owner_password: str | None = None) -> Te
     started = time.monotonic()
     try:
         tenant.create_schema(check_if_exists=True, verbosity=0)
-        with schema_context(tenant.schema_name):
+        _check_schema_complete(tenant.schema_name)
+        with schema_context(tenant.schema_name), transaction.atomic():
             owner = None
             if tenant.owner_email:
                 owner = get_user_model().objects.create_tenant_owner(  # type: ignore[attr-defined]
@@ -135,12 +138,34 @@ def tenant_provision(*, tenant_id: int, owner_password: str | None = None) -> Te
             if owner is not None and not owner_password:
                 from crm.tenants.tasks import tenant_welcome_email_task
 
-                schema, owner_id = tenant.schema_name, owner.pk
-                transaction.on_commit(
-                    lambda: tenant_welcome_email_task.delay(schema, owner_id)
-                )
+                tenant_id, owner_id = tenant.pk, owner.pk
+                transaction.on_commit(lambda: tenant_welcome_email_task.delay(tenant_id, owner_id))
     tenant.refresh_from_db()
     return tenant
+
+
+class ProvisioningError(Exception):
+    pass
+
+
+def _tables(schema_name: str) -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+            [schema_name],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _check_schema_complete(schema_name: str) -> None:
+    """Refuse a schema that lacks the template's tables (a stray or half-restored one): writing
+    into it would fall through the search path into the public schema's tables."""
+    missing = _tables(settings.TENANT_BASE_SCHEMA) - _tables(schema_name)
+    if missing:
+        raise ProvisioningError(
+            f"schema {schema_name} exists but lacks {len(missing)} of the template's tables "
+            f"(e.g. {sorted(missing)[0]}); drop it or restore it completely, then retry"
+        )
 
 
 @transaction.atomic

@@ -7,6 +7,7 @@ from django.db import connection
 from django_tenants.utils import schema_context
 
 from crm.tenants import mail, selectors, services
+from crm.tenants.models import Tenant
 
 
 @shared_task(name="crm.tenants.tasks.tenant_provision")
@@ -16,10 +17,11 @@ def tenant_provision_task(tenant_id: int) -> str:
 
 
 @shared_task(name="crm.tenants.tasks.tenant_welcome_email")
-def tenant_welcome_email_task(schema_name: str, user_id: int) -> None:
-    with schema_context(schema_name):
+def tenant_welcome_email_task(tenant_id: int, user_id: int) -> None:
+    tenant = Tenant.objects.get(pk=tenant_id)
+    with schema_context(tenant.schema_name):
         user = get_user_model().objects.get(pk=user_id)
-        mail.owner_welcome_send(tenant=connection.tenant, user=user)
+        mail.owner_welcome_send(tenant=tenant, user=user)
 
 
 @shared_task(name="crm.tenants.tasks.tenants_dispatch")

@@ -52,9 +52,7 @@ def tenant_new(request: HttpRequest) -> HttpResponse:
                 for error in errors:
                     form.add_error(field if field in form.fields else None, error)
         else:
-            messages.success(
-                request, _("%(name)s is being provisioned.") % {"name": tenant.name}
-            )
+            messages.success(request, _("%(name)s is being provisioned.") % {"name": tenant.name})
             return redirect("console:tenant_detail", slug=tenant.slug)
     return render(request, "tenants/tenant_new.html", {"form": form})
 

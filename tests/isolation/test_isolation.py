@@ -79,8 +79,12 @@ def test_roles_outside_a_case_get_403(name, role, acme):
 
 
 def test_a_password_reset_link_only_works_on_its_own_tenant(acme, globex):
-    url = _url("accounts:password_reset_confirm", TENANT_CASES["accounts:password_reset_confirm"],
-               acme, settings.ROOT_URLCONF)
+    url = _url(
+        "accounts:password_reset_confirm",
+        TENANT_CASES["accounts:password_reset_confirm"],
+        acme,
+        settings.ROOT_URLCONF,
+    )
     # Both tenants have an agent, quite possibly with the same primary key.
     own = client_for(acme).get(url)
     assert own.status_code == 302 and own.url.endswith("/set-password/")
@@ -92,7 +96,8 @@ def test_a_password_reset_link_only_works_on_its_own_tenant(acme, globex):
 
 def test_a_tenant_login_does_not_work_on_another_tenant(acme, globex):
     response = client_for(globex).post(
-        reverse("accounts:login"), {"username": acme.email("admin"), "password": "correct-horse-battery"}
+        reverse("accounts:login"),
+        {"username": acme.email("admin"), "password": "correct-horse-battery"},
     )
     assert response.status_code == 200
     assert "_auth_user_id" not in response.client.session
@@ -105,7 +110,9 @@ def test_console_pages_refuse_tenant_sessions_and_non_operators(name, acme):
     tenant_admin = client_for(acme, "admin")
     replayed = _replay(tenant_admin, settings.CRM_BASE_DOMAIN, case.method, url)
     assert replayed.status_code == 302
-    assert replayed.url.startswith(reverse("accounts:login", urlconf=settings.PUBLIC_SCHEMA_URLCONF))
+    assert replayed.url.startswith(
+        reverse("accounts:login", urlconf=settings.PUBLIC_SCHEMA_URLCONF)
+    )
 
     public_user = User.objects.create_user("not-an-operator@example.com", "x-password-123")
     client = Client(HTTP_HOST=settings.CRM_BASE_DOMAIN)

@@ -11,7 +11,7 @@ from crm.accounts.services import staff_create
 from crm.tenants import services
 from crm.tenants.models import Tenant
 
-PASSWORD = "correct-horse-battery"  # noqa: S105 - test accounts only
+PASSWORD = "correct-horse-battery"
 ROLES = {
     "admin": roles.ADMIN,
     "manager": roles.MANAGER,
@@ -69,7 +69,10 @@ def build_cast() -> dict[str, TenantCast]:
         with schema_context(tenant.schema_name):
             for key, role in ROLES.items():
                 members.users[key] = staff_create(
-                    email=members.email(key), full_name=f"{slug} {key}", role=role, password=PASSWORD
+                    email=members.email(key),
+                    full_name=f"{slug} {key}",
+                    role=role,
+                    password=PASSWORD,
                 )
         cast[slug] = members
     return cast

@@ -28,7 +28,9 @@ class Managed:
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = log_dir / f"{name}.log"
         self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
+        )
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -51,8 +53,20 @@ class Managed:
 def start_worker(env: dict[str, str], log_dir: Path, queue: str) -> Managed:
     worker = Managed(
         "celery-worker",
-        [str(BIN / "celery"), "-A", "crm", "worker", "--pool=solo", "--loglevel=INFO",
-         "--without-gossip", "--without-mingle", "-Q", queue, "-n", f"{queue}@%h"],
+        [
+            str(BIN / "celery"),
+            "-A",
+            "crm",
+            "worker",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "-Q",
+            queue,
+            "-n",
+            f"{queue}@%h",
+        ],
         env,
         log_dir,
     )
@@ -70,8 +84,20 @@ def start_worker(env: dict[str, str], log_dir: Path, queue: str) -> Managed:
 def start_web(env: dict[str, str], log_dir: Path, port: int) -> Managed:
     web = Managed(
         "web",
-        [str(BIN / "gunicorn"), "crm.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-         "--threads", "4", "--timeout", "60", "--access-logfile", "-"],
+        [
+            str(BIN / "gunicorn"),
+            "crm.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--timeout",
+            "60",
+            "--access-logfile",
+            "-",
+        ],
         env,
         log_dir,
     )

@@ -16,7 +16,7 @@ class _Collector:
         self.messages: list[EmailMessage] = []
         self.lock = threading.Lock()
 
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
         parsed = email.message_from_bytes(
             envelope.content,  # type: ignore[attr-defined]
             policy=email.policy.default,

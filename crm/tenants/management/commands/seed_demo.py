@@ -18,8 +18,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("slug")
         parser.add_argument(
-            "--customers", type=int, default=500, help="customer records to create, for the "
-            "apps that seed customers"
+            "--customers",
+            type=int,
+            default=500,
+            help="customer records to create, for the apps that seed customers",
         )
         parser.add_argument("--seed", type=int, default=1)
 
@@ -36,7 +38,9 @@ class Command(BaseCommand):
         seeders = ", ".join(name for name, _func in registered_seeders())
         self.stdout.write(f"seeding {tenant.slug} with seed {options['seed']} ({seeders})")
         with schema_context(tenant.schema_name):
-            summaries = run_seeders(SeedOptions(customers=options["customers"], seed=options["seed"]))
+            summaries = run_seeders(
+                SeedOptions(customers=options["customers"], seed=options["seed"])
+            )
         for line in summaries:
             self.stdout.write(f"  {line}")
         self.stdout.write(self.style.SUCCESS(f"done in {time.monotonic() - started:.2f} s"))
