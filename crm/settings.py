@@ -58,9 +58,9 @@ TENANT_DOMAIN_MODEL = "tenants.Domain"
 PUBLIC_SCHEMA_NAME = "public"
 PUBLIC_SCHEMA_URLCONF = "crm.urls_public"
 ROOT_URLCONF = "crm.urls_tenant"
-# New tenants are cloned from this schema, which migrate_schemas keeps current (it is a tenant row).
-TENANT_BASE_SCHEMA = "tenant_template"
-TENANT_CREATION_FAKES_MIGRATIONS = True
+# New tenants are cloned from this schema (crm/tenants/cloning.py); migrate_schemas keeps it
+# current because it is a tenant row.
+CRM_TEMPLATE_SCHEMA = "tenant_template"
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 
 AUTH_USER_MODEL = "accounts.User"

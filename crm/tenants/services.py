@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context, schema_exists
 
+from crm.tenants.cloning import schema_clone
 from crm.tenants.models import Domain, Tenant, TenantEvent, schema_name_for_slug
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def platform_prepare() -> Tenant:
         domain=settings.CRM_BASE_DOMAIN, defaults={"tenant": public, "is_primary": True}
     )
     template, _created = Tenant.objects.get_or_create(
-        schema_name=settings.TENANT_BASE_SCHEMA,
+        schema_name=settings.CRM_TEMPLATE_SCHEMA,
         defaults={"slug": TEMPLATE_SLUG, "name": "Template", "status": Tenant.Status.SYSTEM},
     )
     if not schema_exists(template.schema_name):
@@ -107,7 +108,8 @@ def tenant_provision(*, tenant_id: int, owner_password: str | None = None) -> Te
         return tenant
     started = time.monotonic()
     try:
-        tenant.create_schema(check_if_exists=True, verbosity=0)
+        if not schema_exists(tenant.schema_name):
+            schema_clone(template=settings.CRM_TEMPLATE_SCHEMA, target=tenant.schema_name)
         _check_schema_complete(tenant.schema_name)
         with schema_context(tenant.schema_name), transaction.atomic():
             owner = None
@@ -133,7 +135,7 @@ def tenant_provision(*, tenant_id: int, owner_password: str | None = None) -> Te
             TenantEvent.objects.create(
                 tenant=tenant,
                 action=TenantEvent.Action.PROVISIONED,
-                detail=_("Ready in %(seconds).1f s") % {"seconds": elapsed},
+                detail=f"ready in {elapsed:.1f} s",
             )
             if owner is not None and not owner_password:
                 from crm.tenants.tasks import tenant_welcome_email_task
@@ -160,7 +162,7 @@ def _tables(schema_name: str) -> set[str]:
 def _check_schema_complete(schema_name: str) -> None:
     """Refuse a schema that lacks the template's tables (a stray or half-restored one): writing
     into it would fall through the search path into the public schema's tables."""
-    missing = _tables(settings.TENANT_BASE_SCHEMA) - _tables(schema_name)
+    missing = _tables(settings.CRM_TEMPLATE_SCHEMA) - _tables(schema_name)
     if missing:
         raise ProvisioningError(
             f"schema {schema_name} exists but lacks {len(missing)} of the template's tables "

@@ -72,8 +72,14 @@ def test_creating_a_tenant_from_the_console_queues_its_provisioning(
 def test_console_form_errors_are_shown_and_nothing_is_created(operator_client):
     response = operator_client.post(
         reverse("console:tenant_new", urlconf=PUBLIC),
-        {"slug": "www", "name": "", "owner_email": "not-an-email", "language": "en",
-         "time_zone": "UTC", "currency": "CNY"},
+        {
+            "slug": "www",
+            "name": "",
+            "owner_email": "not-an-email",
+            "language": "en",
+            "time_zone": "UTC",
+            "currency": "CNY",
+        },
     )
     page = response.content.decode()
     assert response.status_code == 200

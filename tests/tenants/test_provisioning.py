@@ -27,7 +27,7 @@ def _tables(schema: str) -> set[str]:
 
 
 def test_the_cast_tenants_are_cloned_from_the_template(acme, globex):
-    template_tables = _tables(settings.TENANT_BASE_SCHEMA)
+    template_tables = _tables(settings.CRM_TEMPLATE_SCHEMA)
     assert {"accounts_user", "django_session", "auth_group"} <= template_tables
     assert _tables(acme.schema) == template_tables
     assert _tables(globex.schema) == template_tables
@@ -94,7 +94,48 @@ def test_bad_time_zone_language_and_currency_are_refused(acme):
 
 
 def test_system_tenants_cannot_be_deleted(acme):
-    template = Tenant.objects.get(schema_name=settings.TENANT_BASE_SCHEMA)
+    template = Tenant.objects.get(schema_name=settings.CRM_TEMPLATE_SCHEMA)
     with pytest.raises(ValidationError):
         services.tenant_delete(actor=None, tenant=template)
     assert schema_exists(template.schema_name)
+
+
+def _catalog(schema: str) -> dict[str, list[tuple[object, ...]]]:
+    queries = {
+        "constraints": "SELECT conname, contype, replace(pg_get_constraintdef(c.oid), %s, '')"
+        " FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE nspname = %s",
+        "indexes": "SELECT indexname, replace(indexdef, %s, '') FROM pg_indexes"
+        " WHERE schemaname = %s",
+        "columns": "SELECT table_name, column_name, data_type, is_nullable, is_identity"
+        " FROM information_schema.columns WHERE table_schema = %s",
+        "migrations": "SELECT app, name FROM {schema}.django_migrations",
+        "groups": "SELECT name FROM {schema}.auth_group",
+        "permissions": "SELECT codename FROM {schema}.auth_permission",
+    }
+    found = {}
+    with connection.cursor() as cursor:
+        for key, query in queries.items():
+            if key in ("indexes", "constraints"):
+                cursor.execute(query, [f"{schema}.", schema])
+            elif "{schema}" in query:
+                cursor.execute(query.format(schema=schema))
+            else:
+                cursor.execute(query, [schema])
+            found[key] = sorted(cursor.fetchall())
+    return found
+
+
+def test_a_clone_is_exactly_the_template_names_included(acme):
+    template = _catalog(settings.CRM_TEMPLATE_SCHEMA)
+    clone = _catalog(acme.schema)
+    for key in template:
+        assert clone[key] == template[key], key
+    assert any(name.endswith("_uniq") for name, *_ in clone["constraints"])
+
+
+def test_a_clone_numbers_its_rows_on_from_the_template(acme):
+    with schema_context(acme.schema):
+        group = Group.objects.create(name="Night shift")
+    with schema_context(settings.CRM_TEMPLATE_SCHEMA):
+        assert group.pk > Group.objects.order_by("-pk").values_list("pk", flat=True).first()
+        assert not Group.objects.filter(name="Night shift").exists()
