@@ -1,12 +1,13 @@
 from django.conf import settings
-from django.db import connection
 from django.http import HttpRequest
+
+from crm.lib.tenancy import in_public_schema
 
 
 def site(request: HttpRequest) -> dict[str, object]:
     """What every page needs to draw its frame: which site it is on and the language menu."""
     tenant = getattr(request, "tenant", None)
-    is_public = connection.schema_name == settings.PUBLIC_SCHEMA_NAME
+    is_public = in_public_schema()
     return {
         "current_tenant": None if is_public else tenant,
         "is_platform_console": is_public,

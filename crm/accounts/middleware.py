@@ -3,10 +3,11 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth import logout
-from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone, translation
 from django.utils.cache import patch_vary_headers
+
+from crm.lib.tenancy import current_schema
 
 SESSION_SCHEMA_KEY = "_crm_schema"
 
@@ -24,8 +25,8 @@ class SessionTenantBindingMiddleware:
         if request.user.is_authenticated:
             bound = request.session.get(SESSION_SCHEMA_KEY)
             if bound is None:
-                request.session[SESSION_SCHEMA_KEY] = connection.schema_name
-            elif bound != connection.schema_name:
+                request.session[SESSION_SCHEMA_KEY] = current_schema()
+            elif bound != current_schema():
                 logout(request)
         return self.get_response(request)
 
@@ -50,7 +51,7 @@ class UserLocaleMiddleware:
         user = request.user
         language = (
             _supported(request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME))
-            or (_supported(user.language) if user.is_authenticated else None)  # type: ignore[union-attr]
+            or (_supported(user.language) if user.is_authenticated else None)
             or _supported(getattr(tenant, "language", None))
             or settings.LANGUAGE_CODE
         )

@@ -48,7 +48,7 @@ def language_set(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         language = form.cleaned_data["language"]
         if request.user.is_authenticated:
-            services.language_set(user=request.user, language=language)  # type: ignore[arg-type]
+            services.language_set(user=request.user, language=language)
         response.set_cookie(
             settings.LANGUAGE_COOKIE_NAME,
             language,

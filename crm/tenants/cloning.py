@@ -9,6 +9,7 @@ permissions, roles, recorded migrations), so nothing needs migrating or faking a
 
 import os
 import re
+import shutil
 import subprocess
 import threading
 
@@ -53,9 +54,12 @@ def _template_version(template: str) -> str:
 
 
 def _dump(template: str) -> str:
+    pg_dump = shutil.which("pg_dump")
+    if pg_dump is None:
+        raise CloneError("pg_dump is not installed (Debian: apt-get install postgresql-client)")
     result = subprocess.run(  # noqa: S603 - fixed arguments, no shell
         [
-            "pg_dump",
+            pg_dump,
             "--inserts",
             "--schema",
             template,
@@ -114,5 +118,5 @@ def schema_clone(*, template: str, target: str) -> None:
         dbname=db["NAME"],
         autocommit=False,
     ) as conn:
-        conn.execute(script.encode())  # type: ignore[call-overload]
+        conn.execute(script.encode())
         conn.commit()

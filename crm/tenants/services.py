@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context, schema_exists
 
+from crm.lib.tenancy import in_public_schema
 from crm.tenants.cloning import schema_clone
 from crm.tenants.models import Domain, Tenant, TenantEvent, schema_name_for_slug
 
@@ -102,7 +103,7 @@ def tenant_provision(*, tenant_id: int, owner_password: str | None = None) -> Te
 
     Idempotent: a redelivered task finds the schema and the owner there already, and only the
     run that moves the status from provisioning to ready sends the welcome email."""
-    assert connection.schema_name == settings.PUBLIC_SCHEMA_NAME
+    assert in_public_schema(), "provisioning runs from the public schema"
     tenant = Tenant.objects.get(pk=tenant_id)
     if tenant.status != Tenant.Status.PROVISIONING:
         return tenant
@@ -114,7 +115,7 @@ def tenant_provision(*, tenant_id: int, owner_password: str | None = None) -> Te
         with schema_context(tenant.schema_name), transaction.atomic():
             owner = None
             if tenant.owner_email:
-                owner = get_user_model().objects.create_tenant_owner(  # type: ignore[attr-defined]
+                owner = get_user_model().objects.create_tenant_owner(
                     tenant.owner_email, owner_password
                 )
     except Exception as exc:

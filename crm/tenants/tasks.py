@@ -1,11 +1,10 @@
 """Platform tasks. They are sent from the public schema and run there."""
 
 from celery import shared_task
-from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection
 from django_tenants.utils import schema_context
 
+from crm.lib.tenancy import in_public_schema
 from crm.tenants import mail, selectors, services
 from crm.tenants.models import Tenant
 
@@ -29,7 +28,7 @@ def tenants_dispatch(task_name: str) -> int:
     """Beat's one entry per job kind: enqueue `task_name` once in every ready tenant's schema."""
     from crm.celery import app
 
-    assert connection.schema_name == settings.PUBLIC_SCHEMA_NAME
+    assert in_public_schema(), "the dispatcher runs from the public schema"
     sent = 0
     for schema_name in selectors.ready_schema_names():
         # tenant-schemas-celery stamps the current schema into the message headers.
