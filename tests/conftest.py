@@ -1,7 +1,6 @@
 """Shared fixtures: the test database with two tenants and their staff, clients logged in as
 any of them, and the real worker, web server and SMTP server for tests that need them."""
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,7 +54,21 @@ def django_db_setup(  # type: ignore[no-untyped-def]
     yield
     if not django_db_keepdb:
         with django_db_blocker.unblock():
+            _disconnect_others()
             teardown_databases(config, verbosity=request.config.option.verbose)
+
+
+def _disconnect_others() -> None:
+    """Child processes are stopped by now; name and end any connection still open, so the test
+    database can be dropped."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, application_name, state, left(query, 80) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        for row in cursor.fetchall():
+            print(f"closing a leftover connection to the test database: {row}")
+            cursor.execute("SELECT pg_terminate_backend(%s)", [row[0]])
 
 
 @pytest.fixture(scope="session")
@@ -148,10 +161,3 @@ def live_server_url(_services_env: dict[str, str], web_port: int) -> Iterator[st
     web = start_web(_services_env, ARTIFACTS, web_port)
     yield f"http://localhost:{web_port}"
     web.stop()
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Browser tests run the Playwright event loop in the test thread; Django's guard against ORM
-    # use from async code would misfire on their (synchronous) database calls.
-    if any(item.get_closest_marker("e2e") for item in items):
-        os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

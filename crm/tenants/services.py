@@ -101,50 +101,54 @@ def tenant_create(
 def tenant_provision(*, tenant_id: int, owner_password: str | None = None) -> Tenant:
     """Clone the template schema into the tenant's own, create its owner, and mark it ready.
 
-    Idempotent: a redelivered task finds the schema and the owner there already, and only the
-    run that moves the status from provisioning to ready sends the welcome email."""
+    Idempotent and safe to run twice at once (a redelivered task beside a retry): the tenant
+    row is locked for the whole run, so the second waits and then finds the tenant ready."""
     assert in_public_schema(), "provisioning runs from the public schema"
-    tenant = Tenant.objects.get(pk=tenant_id)
-    if tenant.status != Tenant.Status.PROVISIONING:
-        return tenant
     started = time.monotonic()
     try:
-        if not schema_exists(tenant.schema_name):
-            schema_clone(template=settings.CRM_TEMPLATE_SCHEMA, target=tenant.schema_name)
-        _check_schema_complete(tenant.schema_name)
-        with schema_context(tenant.schema_name), transaction.atomic():
+        with transaction.atomic():
+            tenant = Tenant.objects.select_for_update().get(pk=tenant_id)
+            if tenant.status != Tenant.Status.PROVISIONING:
+                return tenant
+            if not schema_exists(tenant.schema_name):
+                schema_clone(template=settings.CRM_TEMPLATE_SCHEMA, target=tenant.schema_name)
+            _check_schema_complete(tenant.schema_name)
             owner = None
             if tenant.owner_email:
-                owner = get_user_model().objects.create_tenant_owner(
-                    tenant.owner_email, owner_password
-                )
-    except Exception as exc:
-        logger.exception("provisioning %s failed", tenant.slug)
-        Tenant.objects.filter(pk=tenant.pk, status=Tenant.Status.PROVISIONING).update(
-            status=Tenant.Status.FAILED, status_detail=str(exc)[:2000]
-        )
-        TenantEvent.objects.create(
-            tenant=tenant, action=TenantEvent.Action.PROVISIONING_FAILED, detail=str(exc)[:2000]
-        )
-        raise
-    with transaction.atomic():
-        won = Tenant.objects.filter(pk=tenant.pk, status=Tenant.Status.PROVISIONING).update(
-            status=Tenant.Status.READY, ready_at=timezone.now(), status_detail=""
-        )
-        if won:
-            elapsed = time.monotonic() - started
+                with schema_context(tenant.schema_name):
+                    owner = get_user_model().objects.create_tenant_owner(
+                        tenant.owner_email, owner_password
+                    )
+            Tenant.objects.filter(pk=tenant.pk).update(
+                status=Tenant.Status.READY, ready_at=timezone.now(), status_detail=""
+            )
             TenantEvent.objects.create(
                 tenant=tenant,
                 action=TenantEvent.Action.PROVISIONED,
-                detail=f"ready in {elapsed:.1f} s",
+                detail=f"ready in {time.monotonic() - started:.1f} s",
             )
             if owner is not None and not owner_password:
                 from crm.tenants.tasks import tenant_welcome_email_task
 
-                tenant_id, owner_id = tenant.pk, owner.pk
+                owner_id = owner.pk
                 transaction.on_commit(lambda: tenant_welcome_email_task.delay(tenant_id, owner_id))
+    except Exception as exc:
+        logger.exception("provisioning tenant %s failed", tenant_id)
+        _provisioning_failed(tenant_id=tenant_id, detail=str(exc)[:2000])
+        raise
     tenant.refresh_from_db()
     return tenant
+
+
+@transaction.atomic
+def _provisioning_failed(*, tenant_id: int, detail: str) -> None:
+    failed = Tenant.objects.filter(pk=tenant_id, status=Tenant.Status.PROVISIONING).update(
+        status=Tenant.Status.FAILED, status_detail=detail
+    )
+    if failed:
+        TenantEvent.objects.create(
+            tenant_id=tenant_id, action=TenantEvent.Action.PROVISIONING_FAILED, detail=detail
+        )
 
 
 class ProvisioningError(Exception):

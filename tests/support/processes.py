@@ -12,7 +12,7 @@ BIN = Path(sys.executable).parent
 
 
 def service_env(db_name: str, **extra: str) -> dict[str, str]:
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     base = env.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crm")
     env["DATABASE_URL"] = base.rsplit("/", 1)[0] + "/" + db_name
     env["DJANGO_PASSWORD_HASHERS"] = "django.contrib.auth.hashers.MD5PasswordHasher"

@@ -70,7 +70,7 @@ def test_the_tenant_command_lifecycle(committed_db):
 
 
 def test_the_tenant_command_explains_bad_input(committed_db):
-    with pytest.raises(CommandError, match="slug: .*reserved"):
+    with pytest.raises(CommandError, match=r"slug: .*reserved"):
         run("tenant", "create", "www", "--name", "x", "--admin-email", "a@b.test")
     with pytest.raises(CommandError, match="time_zone"):
         run(
