@@ -15,6 +15,7 @@ help:
 	@echo "make check  ruff and mypy"
 
 run: install services db messages demo
+	@mkdir -p var
 	@scripts/banner.sh
 	$(PY) -m honcho start -f Procfile
 
