@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-port=${PORT:-8000}
+port=${CRM_PORT:-8000}
 cat <<TXT
 
   CRM is starting (web, worker and beat; Ctrl-C stops all three).

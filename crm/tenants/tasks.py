@@ -1,5 +1,7 @@
 """Platform tasks. They are sent from the public schema and run there."""
 
+import logging
+
 from celery import shared_task
 from django.contrib.auth import get_user_model
 from django_tenants.utils import schema_context
@@ -7,6 +9,8 @@ from django_tenants.utils import schema_context
 from crm.lib.tenancy import in_public_schema
 from crm.tenants import mail, selectors, services
 from crm.tenants.models import Tenant
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="crm.tenants.tasks.tenant_provision")
@@ -17,7 +21,10 @@ def tenant_provision_task(tenant_id: int) -> str:
 
 @shared_task(name="crm.tenants.tasks.tenant_welcome_email")
 def tenant_welcome_email_task(tenant_id: int, user_id: int) -> None:
-    tenant = Tenant.objects.get(pk=tenant_id)
+    tenant = Tenant.objects.filter(pk=tenant_id, status=Tenant.Status.READY).first()
+    if tenant is None:
+        logger.warning("welcome email skipped: tenant %s is gone or not ready", tenant_id)
+        return
     with schema_context(tenant.schema_name):
         user = get_user_model().objects.get(pk=user_id)
         mail.owner_welcome_send(tenant=tenant, user=user)
