@@ -78,6 +78,22 @@ def test_roles_outside_a_case_get_403(name, role, acme):
     assert response.status_code == (200 if role in (case.roles or ()) else 403)
 
 
+OBJECT_CASES = sorted(name for name, case in TENANT_CASES.items() if case.kind == "object")
+
+
+@pytest.mark.parametrize("name", OBJECT_CASES)
+def test_another_tenants_records_are_404(name, acme, globex):
+    """A record's URL works for its own tenant's staff and is a 404 (never a 403 that would
+    confirm it exists) for every other tenant's staff."""
+    case = TENANT_CASES[name]
+    role = case.roles[0] if case.roles else "admin"
+    url = _url(name, case, acme, settings.ROOT_URLCONF)
+    own = client_for(acme, role)
+    assert (own.get(url) if case.method == "GET" else own.post(url)).status_code in (200, 302)
+    foreign = client_for(globex, role)
+    assert (foreign.get(url) if case.method == "GET" else foreign.post(url)).status_code == 404
+
+
 def test_a_password_reset_link_only_works_on_its_own_tenant(acme, globex):
     url = _url(
         "accounts:password_reset_confirm",
