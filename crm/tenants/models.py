@@ -93,6 +93,17 @@ class Tenant(TenantMixin):
         _("status"), max_length=20, choices=Status.choices, default=Status.PROVISIONING
     )
     status_detail = models.TextField(_("status detail"), blank=True)
+    # Plan limits set by operators; None means unlimited.
+    staff_limit = models.PositiveIntegerField(_("staff limit"), null=True, blank=True, default=25)
+    customer_limit = models.PositiveIntegerField(_("customer limit"), null=True, blank=True)
+    storage_limit_mb = models.PositiveIntegerField(
+        _("storage limit (MB)"), null=True, blank=True, default=1024
+    )
+    require_two_factor = models.BooleanField(
+        _("require two-factor sign-in for all staff"),
+        default=False,
+        help_text=_("Admins always need it; this extends it to everyone."),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     ready_at = models.DateTimeField(_("ready since"), null=True, blank=True)
     suspended_at = models.DateTimeField(_("suspended since"), null=True, blank=True)
