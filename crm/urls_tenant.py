@@ -10,7 +10,8 @@ from crm.tenants import views as tenant_views
 urlpatterns = [
     path("", account_views.home, name="home"),
     path("", include("crm.accounts.urls")),
-    path("admin-console/staff/", account_views.staff_list, name="staff_list"),
+    path("admin-console/", include("crm.accounts.urls_admin")),
+    path("invitation/<str:token>/", account_views.invitation_accept, name="invitation_accept"),
     path("customers/", include("customers.urls")),
     path("support/", include("support.urls")),
     path("loyalty/", include("loyalty.urls")),

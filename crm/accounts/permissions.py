@@ -1,4 +1,4 @@
-"""Who may do what. One function per check, reused by every view that needs it."""
+"""Who may do what. Every check is here, once, and the UI, imports, exports and reports reuse it."""
 
 from collections.abc import Callable
 from functools import wraps
@@ -6,18 +6,62 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
+
+from crm.accounts import capabilities as cap
+from crm.accounts.models import RecordScope
 
 View = Callable[..., HttpResponse]
 
+# Broadest first: a user with several roles gets the broadest scope among them.
+_SCOPE_ORDER = (RecordScope.ALL, RecordScope.TEAM, RecordScope.OWN)
+
+
+def can(user: Any, codename: str) -> bool:
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and user.is_active
+        and user.has_perm(cap.perm(codename))
+    )
+
 
 def can_administer(user: Any) -> bool:
-    return bool(user.is_authenticated and user.is_tenant_admin)
+    return can(user, cap.ADMINISTER)
+
+
+def can_view_personal_data(user: Any) -> bool:
+    return can(user, cap.PERSONAL_DATA)
 
 
 def can_operate_platform(user: Any) -> bool:
     """Platform operators are the staff accounts of the public schema."""
     return bool(user.is_authenticated and user.is_active and user.is_staff)
+
+
+def record_scope(user: Any) -> str:
+    """Which customers and tickets the user may see: all, their teams', or their own."""
+    if user.is_superuser:
+        return RecordScope.ALL
+    scopes = {
+        scope for scope in user.groups.values_list("profile__scope", flat=True) if scope is not None
+    }
+    for scope in _SCOPE_ORDER:
+        if scope in scopes:
+            return scope
+    return RecordScope.OWN
+
+
+def scope_filter(user: Any, *, owner_field: str, team_field: str | None = None) -> Q:
+    """A filter limiting a queryset of owned records (customers, tickets) to the user's scope."""
+    scope = record_scope(user)
+    if scope == RecordScope.ALL:
+        return Q()
+    owned = Q(**{owner_field: user.pk})
+    if scope == RecordScope.TEAM and team_field is not None:
+        return owned | Q(**{f"{team_field}__in": user.teams.values("pk")})
+    return owned
 
 
 def _requires(check: Callable[[Any], bool]) -> Callable[[View], View]:
@@ -34,5 +78,9 @@ def _requires(check: Callable[[Any], bool]) -> Callable[[View], View]:
     return decorator
 
 
-admin_required = _requires(can_administer)
+def capability_required(codename: str) -> Callable[[View], View]:
+    return _requires(lambda user: can(user, codename))
+
+
+admin_required = capability_required(cap.ADMINISTER)
 operator_required = _requires(can_operate_platform)

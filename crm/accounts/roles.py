@@ -1,10 +1,8 @@
-"""Preset roles. Each is a django.contrib.auth Group in the tenant's schema.
-
-The permission matrix behind each role arrives with the accounts-and-permissions work; for now the
-roles name who is who, and Admin alone reaches the admin pages.
-"""
+"""Preset roles: auth Groups with a RoleProfile, created in every tenant schema by migration."""
 
 from django.utils.translation import gettext_lazy as _
+
+from crm.accounts import capabilities as cap
 
 ADMIN = "Admin"
 MANAGER = "Manager"
@@ -21,3 +19,13 @@ ROLE_LABELS = {
     MARKETING: _("Marketing"),
     VIEWER: _("Viewer"),
 }
+
+# Preset matrix; kept in step with migration 0004, which writes it into each schema.
+PRESET_CAPABILITIES = {
+    ADMIN: cap.CODENAMES,
+    MANAGER: tuple(c for c in cap.CODENAMES if c != cap.ADMINISTER),
+    AGENT: (cap.VIEW, cap.CREATE, cap.CHANGE, cap.PERSONAL_DATA),
+    MARKETING: (cap.VIEW, cap.EXPORT, cap.ENGAGEMENT, cap.REPORTS),
+    VIEWER: (cap.VIEW,),
+}
+PRESET_SCOPES = {ADMIN: "all", MANAGER: "all", AGENT: "team", MARKETING: "all", VIEWER: "all"}

@@ -1,22 +1,54 @@
+from typing import Any
+
 from django.conf import settings
+from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from crm.accounts import selectors, services
-from crm.accounts.forms import EmailAuthenticationForm, LanguageForm
-from crm.accounts.permissions import admin_required
+from crm.accounts import services
+from crm.accounts.audit import audit_record, client_ip
+from crm.accounts.forms import EmailAuthenticationForm, InvitationAcceptForm, LanguageForm
 
-login = auth_views.LoginView.as_view(
+
+class AuditedLoginView(auth_views.LoginView):
+    """Django's login, recording each sign-in and failed sign-in in the audit log."""
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        audit_record(action="login", actor=form.get_user(), ip=client_ip(self.request))
+        return response
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        attempted = str(form.data.get("username", "")).strip().lower()[:254]
+        if attempted:
+            audit_record(
+                action="login_failed",
+                actor=attempted,
+                ip=client_ip(self.request),
+                detail={"email": attempted},
+            )
+        return super().form_invalid(form)
+
+
+class AuditedLogoutView(auth_views.LogoutView):
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_authenticated:
+            audit_record(action="logout", actor=request.user, ip=client_ip(request))
+        return super().post(request, *args, **kwargs)
+
+
+login = AuditedLoginView.as_view(
     template_name="accounts/login.html",
     authentication_form=EmailAuthenticationForm,
     redirect_authenticated_user=True,
 )
-logout = auth_views.LogoutView.as_view()
+logout = AuditedLogoutView.as_view()
 password_reset = auth_views.PasswordResetView.as_view(
     template_name="accounts/password_reset_form.html",
     email_template_name="accounts/email/password_reset_body.txt",
@@ -65,6 +97,29 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/home.html")
 
 
-@admin_required
-def staff_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/staff_list.html", {"staff": selectors.staff_list()})
+def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    """The page an invitation link opens: choose a name and password, then you are in."""
+    invitation = services.invitation_for_token(token)
+    if invitation is None:
+        return render(request, "accounts/invitation_invalid.html", status=404)
+    form = InvitationAcceptForm(
+        request.POST or None,
+        email=invitation.email,
+        initial={"full_name": invitation.full_name},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.invitation_accept(
+                token=token,
+                full_name=form.cleaned_data["full_name"],
+                password=form.cleaned_data["password1"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            audit_record(action="login", actor=user, ip=client_ip(request))
+            return redirect("home")
+    return render(
+        request, "accounts/invitation_accept.html", {"form": form, "invitation": invitation}
+    )

@@ -9,16 +9,20 @@ Kinds:
 - operator: platform console; only operators of the public schema get in.
 """
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from django.contrib.auth.models import Group
 from django.contrib.auth.tokens import default_token_generator
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django_tenants.utils import schema_context
 
-from crm.accounts.models import User
+from crm.accounts import roles
+from crm.accounts.models import Invitation, User
+from crm.accounts.services import invitation_create, role_create, staff_create, team_save
 from tests.support.cast import TenantCast
 
 Kind = Literal["public", "staff", "token", "object", "operator"]
@@ -43,9 +47,67 @@ def _reset_link(member: TenantCast) -> dict[str, str]:
         }
 
 
+def _new_staff(member: TenantCast) -> dict[str, str]:
+    """A staff account made for the case, so its id is one the other tenant does not have."""
+    with schema_context(member.schema):
+        user = staff_create(
+            email=f"case-{uuid.uuid4().hex[:8]}@{member.tenant.slug}.test",
+            full_name="Case Study",
+            role=roles.AGENT,
+            password=None,
+        )
+        return {"user_id": str(user.pk)}
+
+
+def _new_inactive_staff(member: TenantCast) -> dict[str, str]:
+    kwargs = _new_staff(member)
+    with schema_context(member.schema):
+        User.objects.filter(pk=kwargs["user_id"]).update(is_active=False)
+    return kwargs
+
+
+def _new_role(member: TenantCast) -> dict[str, str]:
+    with schema_context(member.schema):
+        group = role_create(
+            actor=None,  # type: ignore[arg-type]
+            name=f"Case {uuid.uuid4().hex[:6]}",
+            description="",
+            scope="own",
+            codenames=["view_records"],
+        )
+        return {"role_id": str(group.pk)}
+
+
+def _new_team(member: TenantCast) -> dict[str, str]:
+    with schema_context(member.schema):
+        team = team_save(actor=None, team=None, name=f"Case {uuid.uuid4().hex[:6]}", members=[])  # type: ignore[arg-type]
+        return {"team_id": str(team.pk)}
+
+
+def _new_invitation(member: TenantCast) -> tuple[Invitation, str]:
+    with schema_context(member.schema):
+        return invitation_create(
+            actor=User.objects.get(pk=member.users["admin"].pk),
+            email=f"invitee-{uuid.uuid4().hex[:8]}@example.com",
+            full_name="",
+            role=Group.objects.get(name=roles.VIEWER),
+            teams=[],
+        )
+
+
+def _invitation_id(member: TenantCast) -> dict[str, str]:
+    return {"invitation_id": str(_new_invitation(member)[0].pk)}
+
+
+def _invitation_token(member: TenantCast) -> dict[str, str]:
+    return {"token": _new_invitation(member)[1]}
+
+
 def _slug(member: TenantCast) -> dict[str, str]:
     return {"slug": member.tenant.slug}
 
+
+ADMIN_ONLY = ("admin",)
 
 TENANT_CASES: dict[str, Case] = {
     "home": Case("staff"),
@@ -56,7 +118,31 @@ TENANT_CASES: dict[str, Case] = {
     "accounts:password_reset_confirm": Case("token", kwargs=_reset_link),
     "accounts:password_reset_complete": Case("public"),
     "accounts:language_set": Case("public", method="POST"),
-    "staff_list": Case("staff", roles=("admin",)),
+    "invitation_accept": Case("object", kwargs=_invitation_token),
+    "admin_console:staff_list": Case("staff", roles=ADMIN_ONLY),
+    "admin_console:staff_invite": Case("staff", roles=ADMIN_ONLY),
+    "admin_console:staff_edit": Case("object", kwargs=_new_staff, roles=ADMIN_ONLY),
+    "admin_console:staff_access": Case("object", kwargs=_new_staff, roles=ADMIN_ONLY),
+    "admin_console:staff_deactivate": Case(
+        "object", method="POST", kwargs=_new_staff, roles=ADMIN_ONLY
+    ),
+    "admin_console:staff_reactivate": Case(
+        "object", method="POST", kwargs=_new_inactive_staff, roles=ADMIN_ONLY
+    ),
+    "admin_console:staff_password_reset": Case(
+        "object", method="POST", kwargs=_new_staff, roles=ADMIN_ONLY
+    ),
+    "admin_console:invitation_revoke": Case(
+        "object", method="POST", kwargs=_invitation_id, roles=ADMIN_ONLY
+    ),
+    "admin_console:role_list": Case("staff", roles=ADMIN_ONLY),
+    "admin_console:role_new": Case("staff", roles=ADMIN_ONLY),
+    "admin_console:role_edit": Case("object", kwargs=_new_role, roles=ADMIN_ONLY),
+    "admin_console:role_delete": Case("object", method="POST", kwargs=_new_role, roles=ADMIN_ONLY),
+    "admin_console:team_list": Case("staff", roles=ADMIN_ONLY),
+    "admin_console:team_edit": Case("object", kwargs=_new_team, roles=ADMIN_ONLY),
+    "admin_console:team_delete": Case("object", method="POST", kwargs=_new_team, roles=ADMIN_ONLY),
+    "admin_console:audit_log": Case("staff", roles=ADMIN_ONLY),
     "customers:home": Case("staff"),
     "support:home": Case("staff"),
     "loyalty:home": Case("staff"),

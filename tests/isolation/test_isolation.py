@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 from django_tenants.utils import schema_context
 
-from crm.accounts.models import User
+from crm.accounts.models import AuditEntry, User
 from tests.conftest import client_for
 from tests.isolation.cases import PUBLIC_CASES, TENANT_CASES, Case
 from tests.isolation.urls import named_patterns
@@ -69,13 +69,29 @@ def test_staff_pages_need_a_login(name, acme):
     assert response.url.startswith(reverse("accounts:login"))
 
 
+def _send(client: Client, method: str, url: str):
+    return client.get(url) if method == "GET" else client.post(url)
+
+
+def _audit_count(member) -> int:
+    with schema_context(member.schema):
+        return AuditEntry.objects.count()
+
+
 @pytest.mark.parametrize("name", sorted(n for n, c in TENANT_CASES.items() if c.roles))
 @pytest.mark.parametrize("role", ["admin", "manager", "agent", "viewer"])
-def test_roles_outside_a_case_get_403(name, role, acme):
+def test_each_role_gets_exactly_what_its_case_allows(name, role, acme):
+    """The role matrix: allowed roles succeed; the others get 403 and nothing is written (the
+    audit triggers would have recorded any row change)."""
     case = TENANT_CASES[name]
     url = _url(name, case, acme, settings.ROOT_URLCONF)
-    response = client_for(acme, role).get(url)
-    assert response.status_code == (200 if role in (case.roles or ()) else 403)
+    before = _audit_count(acme)
+    response = _send(client_for(acme, role), case.method, url)
+    if role in (case.roles or ()):
+        assert response.status_code in (200, 302)
+    else:
+        assert response.status_code == 403
+        assert _audit_count(acme) == before, "a refused request changed something"
 
 
 OBJECT_CASES = sorted(name for name, case in TENANT_CASES.items() if case.kind == "object")
@@ -88,10 +104,11 @@ def test_another_tenants_records_are_404(name, acme, globex):
     case = TENANT_CASES[name]
     role = case.roles[0] if case.roles else "admin"
     url = _url(name, case, acme, settings.ROOT_URLCONF)
-    own = client_for(acme, role)
-    assert (own.get(url) if case.method == "GET" else own.post(url)).status_code in (200, 302)
-    foreign = client_for(globex, role)
-    assert (foreign.get(url) if case.method == "GET" else foreign.post(url)).status_code == 404
+    foreign_before = _audit_count(globex)
+    foreign = _send(client_for(globex, role), case.method, url)
+    assert foreign.status_code == 404
+    assert _audit_count(globex) == foreign_before
+    assert _send(client_for(acme, role), case.method, url).status_code in (200, 302)
 
 
 def test_a_password_reset_link_only_works_on_its_own_tenant(acme, globex):

@@ -1,0 +1,86 @@
+"""The application side of the audit log.
+
+Row changes are recorded by database triggers (crm.accounts.audit_sql); this module tells those
+triggers who is acting, and records the events that are not row changes: sign-ins, failed
+sign-ins, sign-outs, exports."""
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+
+from crm.accounts.models import AuditEntry
+
+_SETTINGS = ("crm.actor_id", "crm.actor_label", "crm.actor_ip")
+
+
+def _set(values: tuple[str, str, str]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config(%s, %s, false), set_config(%s, %s, false),"
+            " set_config(%s, %s, false)",
+            [item for pair in zip(_SETTINGS, values, strict=True) for item in pair],
+        )
+
+
+def _actor_values(actor: Any, ip: str | None) -> tuple[str, str, str]:
+    actor_id = getattr(actor, "pk", None)
+    label = getattr(actor, "email", None) or (str(actor) if actor else "")
+    return (str(actor_id) if actor_id else "", label, ip or "")
+
+
+@contextmanager
+def audit_actor(actor: Any, *, ip: str | None = None) -> Iterator[None]:
+    """Attribute every row change inside the block to `actor` (a user, or a label such as
+    "command line"). Services called from tasks and commands use it; requests get it from
+    AuditActorMiddleware."""
+    _set(_actor_values(actor, ip))
+    try:
+        yield
+    finally:
+        _set(("", "", ""))
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    # Behind a proxy, SecurityMiddleware trusts SECURE_PROXY_SSL_HEADER only; REMOTE_ADDR is
+    # what the WSGI server saw. Deployments behind a load balancer set it from X-Forwarded-For.
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def audit_record(
+    *,
+    action: str,
+    actor: Any = None,
+    table_name: str = "",
+    record_id: str | int = "",
+    ip: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Record an event that is not a row change (a sign-in, an export ...)."""
+    actor_id, label, _ip = _actor_values(actor, ip)
+    return AuditEntry.objects.create(
+        action=action,
+        actor_id=int(actor_id) if actor_id else None,
+        actor_label=label,
+        table_name=table_name,
+        record_id=str(record_id),
+        ip=ip,
+        detail=detail or {},
+    )
+
+
+class AuditActorMiddleware:
+    """Tell the audit triggers who is acting for the length of each signed-in request.
+
+    Connections outlive requests, so the settings are always cleared afterwards."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return self.get_response(request)
+        with audit_actor(request.user, ip=client_ip(request)):
+            return self.get_response(request)

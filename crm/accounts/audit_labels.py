@@ -1,0 +1,40 @@
+"""Plain-language names for what the audit log records. Apps that audit their own tables add
+labels here through `register_table` (the way admin.site.register works)."""
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+ACTIONS: dict[str, Promise] = {
+    "insert": _("Created"),
+    "update": _("Changed"),
+    "delete": _("Deleted"),
+    "login": _("Signed in"),
+    "login_failed": _("Failed sign-in"),
+    "logout": _("Signed out"),
+    "export": _("Exported"),
+    "import": _("Imported"),
+    "personal_data_export": _("Exported personal data"),
+}
+
+TABLES: dict[str, Promise] = {
+    "accounts_user": _("Staff account"),
+    "auth_group": _("Role"),
+    "auth_group_permissions": _("Role capability"),
+    "accounts_user_groups": _("Role membership"),
+    "accounts_user_user_permissions": _("Personal capability"),
+    "accounts_roleprofile": _("Role settings"),
+    "accounts_team": _("Team"),
+    "accounts_team_members": _("Team membership"),
+    "accounts_invitation": _("Invitation"),
+}
+
+
+def register_table(table: str, label: Promise) -> None:
+    TABLES[table] = label
+
+
+def changed_fields(before: dict | None, after: dict | None) -> list[tuple[str, object, object]]:
+    """(field, before, after) for every field whose value differs, in a stable order."""
+    before, after = before or {}, after or {}
+    keys = sorted(set(before) | set(after))
+    return [(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]

@@ -1,0 +1,102 @@
+"""The database side of the audit log: a trigger function that records every row change of an
+audited table in accounts_auditentry, and a guard that keeps that table append-only.
+
+Triggers catch everything, bulk updates and raw SQL included. Who did it comes from session
+settings that crm.accounts.audit sets per request, task or command (crm.actor_id, ...).
+Apps add their tables with `audit_trigger(...)` in a migration."""
+
+from django.db import migrations
+
+FUNCTIONS_SQL = r"""
+CREATE OR REPLACE FUNCTION crm_audit_row() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+    before_row jsonb;
+    after_row jsonb;
+    arg text;
+BEGIN
+    IF TG_OP <> 'INSERT' THEN before_row := to_jsonb(OLD); END IF;
+    IF TG_OP <> 'DELETE' THEN after_row := to_jsonb(NEW); END IF;
+    FOREACH arg IN ARRAY coalesce(TG_ARGV, ARRAY[]::text[]) LOOP
+        IF left(arg, 1) = '-' THEN
+            -- Ignored column: a change to it alone is not worth an entry (last_login).
+            before_row := before_row - substr(arg, 2);
+            after_row := after_row - substr(arg, 2);
+        ELSE
+            -- Secret column: show that it changed, never its value.
+            IF before_row ? arg THEN
+                before_row := jsonb_set(
+                    before_row, ARRAY[arg], to_jsonb('•' || left(md5(before_row->>arg), 8)));
+            END IF;
+            IF after_row ? arg THEN
+                after_row := jsonb_set(
+                    after_row, ARRAY[arg], to_jsonb('•' || left(md5(after_row->>arg), 8)));
+            END IF;
+        END IF;
+    END LOOP;
+    IF TG_OP = 'UPDATE' AND before_row = after_row THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE format(
+        'INSERT INTO %I.accounts_auditentry'
+        ' (at, actor_id, actor_label, action, table_name, record_id, before, after, ip, detail)'
+        ' VALUES (now(), $1, $2, $3, $4, $5, $6, $7, $8, ''{}''::jsonb)',
+        TG_TABLE_SCHEMA
+    ) USING
+        nullif(current_setting('crm.actor_id', true), '')::bigint,
+        coalesce(nullif(current_setting('crm.actor_label', true), ''), 'system'),
+        lower(TG_OP),
+        TG_TABLE_NAME,
+        coalesce(after_row->>'id', before_row->>'id', ''),
+        before_row,
+        after_row,
+        nullif(current_setting('crm.actor_ip', true), '')::inet;
+    RETURN NULL;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION crm_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    RAISE EXCEPTION 'audit entries are append-only' USING ERRCODE = 'insufficient_privilege';
+END
+$fn$;
+
+DROP TRIGGER IF EXISTS crm_audit_append_only ON accounts_auditentry;
+CREATE TRIGGER crm_audit_append_only BEFORE UPDATE OR DELETE ON accounts_auditentry
+    FOR EACH ROW EXECUTE FUNCTION crm_audit_append_only();
+DROP TRIGGER IF EXISTS crm_audit_no_truncate ON accounts_auditentry;
+CREATE TRIGGER crm_audit_no_truncate BEFORE TRUNCATE ON accounts_auditentry
+    FOR EACH STATEMENT EXECUTE FUNCTION crm_audit_append_only();
+"""
+
+FUNCTIONS_REVERSE_SQL = """
+DROP TRIGGER IF EXISTS crm_audit_append_only ON accounts_auditentry;
+DROP TRIGGER IF EXISTS crm_audit_no_truncate ON accounts_auditentry;
+DROP FUNCTION IF EXISTS crm_audit_append_only();
+DROP FUNCTION IF EXISTS crm_audit_row() CASCADE;
+"""
+
+
+def _literal(value: str) -> str:
+    if not value.replace("_", "").replace("-", "").isalnum():
+        raise ValueError(f"not a column name: {value!r}")
+    return f"'{value}'"
+
+
+def audit_trigger(
+    table: str, *, secret: tuple[str, ...] = (), ignore: tuple[str, ...] = ()
+) -> migrations.RunSQL:
+    """A migration operation that audits every insert, update and delete on `table`.
+
+    secret: columns whose changes are shown as changed but never with their value (password).
+    ignore: columns whose changes alone make no entry (last_login)."""
+    if not table.replace("_", "").isalnum():
+        raise ValueError(f"not a table name: {table!r}")
+    args = ", ".join([_literal(c) for c in secret] + [_literal("-" + c) for c in ignore])
+    return migrations.RunSQL(
+        sql=(
+            f"DROP TRIGGER IF EXISTS crm_audit ON {table};"
+            f" CREATE TRIGGER crm_audit AFTER INSERT OR UPDATE OR DELETE ON {table}"
+            f" FOR EACH ROW EXECUTE FUNCTION crm_audit_row({args});"
+        ),
+        reverse_sql=f"DROP TRIGGER IF EXISTS crm_audit ON {table};",
+    )
