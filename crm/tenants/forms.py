@@ -39,3 +39,18 @@ class TenantCreateForm(forms.Form):
 
 class SuspendForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
+
+
+class LimitsForm(forms.Form):
+    staff_limit = forms.IntegerField(
+        label=_("Staff limit"), min_value=1, required=False, help_text=_("Empty: unlimited.")
+    )
+    customer_limit = forms.IntegerField(
+        label=_("Customer limit"), min_value=1, required=False, help_text=_("Empty: unlimited.")
+    )
+    storage_limit_mb = forms.IntegerField(
+        label=_("Storage limit (MB)"), min_value=1, required=False, help_text=_("Empty: unlimited.")
+    )
+    require_two_factor = forms.BooleanField(
+        label=_("Require two-factor sign-in for all staff"), required=False
+    )

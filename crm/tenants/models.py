@@ -147,6 +147,7 @@ class TenantEvent(models.Model):
         RETRIED = "retried", _("Provisioning retried")
         SUSPENDED = "suspended", _("Suspended")
         RESUMED = "resumed", _("Resumed")
+        LIMITS_CHANGED = "limits_changed", _("Plan limits changed")
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="events")
     action = models.CharField(_("action"), max_length=32, choices=Action.choices)

@@ -1,4 +1,7 @@
+from dataclasses import dataclass
+
 from django.conf import settings
+from django.db import connection
 from django.db.models import QuerySet
 
 from crm.tenants.models import Tenant
@@ -22,3 +25,35 @@ def tenant_site_url(tenant: Tenant) -> str:
     port = settings.CRM_PUBLIC_PORT
     netloc = f"{tenant.slug}.{settings.CRM_BASE_DOMAIN}" + (f":{port}" if port else "")
     return f"{settings.CRM_PUBLIC_SCHEME}://{netloc}"
+
+
+@dataclass(frozen=True)
+class TenantUsage:
+    staff_active: int | None
+    storage_mb: float
+
+
+def schema_sizes_mb() -> dict[str, float]:
+    """Database storage per schema in one query (tables, indexes and TOAST)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT n.nspname, coalesce(sum(pg_total_relation_size(c.oid)), 0)"
+            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE c.relkind IN ('r', 'm') AND n.nspname LIKE 't\\_%%'"
+            " GROUP BY n.nspname"
+        )
+        return {name: round(size / 1024 / 1024, 1) for name, size in cursor.fetchall()}
+
+
+def tenant_usage(tenant: Tenant) -> TenantUsage:
+    """What a tenant uses against its plan limits. Counts only: operators see no records."""
+    staff = None
+    if tenant.status in (Tenant.Status.READY, Tenant.Status.SUSPENDED):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f'SELECT count(*) FROM "{tenant.schema_name}".accounts_user WHERE is_active'  # noqa: S608
+            )
+            staff = int(cursor.fetchone()[0])
+    return TenantUsage(
+        staff_active=staff, storage_mb=schema_sizes_mb().get(tenant.schema_name, 0.0)
+    )

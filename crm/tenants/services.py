@@ -222,6 +222,46 @@ def tenant_resume(*, actor: object | None, tenant: Tenant) -> Tenant:
     return tenant
 
 
+@transaction.atomic
+def tenant_limits_set(
+    *,
+    actor: object | None,
+    tenant: Tenant,
+    staff_limit: int | None,
+    customer_limit: int | None,
+    storage_limit_mb: int | None,
+    require_two_factor: bool,
+) -> Tenant:
+    """Change a tenant's plan limits. Lowering a limit below current use blocks new staff,
+    customers or files; it never removes any."""
+    tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    before = {
+        "staff_limit": tenant.staff_limit,
+        "customer_limit": tenant.customer_limit,
+        "storage_limit_mb": tenant.storage_limit_mb,
+        "require_two_factor": tenant.require_two_factor,
+    }
+    after = {
+        "staff_limit": staff_limit,
+        "customer_limit": customer_limit,
+        "storage_limit_mb": storage_limit_mb,
+        "require_two_factor": require_two_factor,
+    }
+    if before == after:
+        return tenant
+    for field, value in after.items():
+        setattr(tenant, field, value)
+    tenant.save(update_fields=list(after))
+    changes = ", ".join(f"{k}: {before[k]} → {after[k]}" for k in after if before[k] != after[k])
+    TenantEvent.objects.create(
+        tenant=tenant,
+        action=TenantEvent.Action.LIMITS_CHANGED,
+        actor=_actor_label(actor),
+        detail=changes,
+    )
+    return tenant
+
+
 def tenant_delete(*, actor: object | None, tenant: Tenant) -> None:
     """Drop the tenant's schema and every row about it. Irreversible."""
     if tenant.status == Tenant.Status.SYSTEM:

@@ -12,4 +12,5 @@ urlpatterns = [
     path("tenants/<slug:slug>/suspend/", views.tenant_suspend, name="tenant_suspend"),
     path("tenants/<slug:slug>/resume/", views.tenant_resume, name="tenant_resume"),
     path("tenants/<slug:slug>/retry/", views.tenant_retry, name="tenant_retry"),
+    path("tenants/<slug:slug>/limits/", views.tenant_limits, name="tenant_limits"),
 ]

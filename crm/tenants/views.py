@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from crm.accounts.permissions import operator_required
 from crm.tenants import selectors, services
-from crm.tenants.forms import SuspendForm, TenantCreateForm
+from crm.tenants.forms import LimitsForm, SuspendForm, TenantCreateForm
 from crm.tenants.health import health_report
 from crm.tenants.models import Tenant
 
@@ -32,10 +32,12 @@ def console_home(request: HttpRequest) -> HttpResponse:
     tenants = selectors.business_tenants()
     if status in Tenant.Status.values:
         tenants = tenants.filter(status=status)
+    sizes = selectors.schema_sizes_mb()
+    rows = [(tenant, sizes.get(tenant.schema_name)) for tenant in tenants]
     return render(
         request,
         "tenants/console_home.html",
-        {"tenants": tenants, "status_filter": status, "statuses": Tenant.Status.choices[:4]},
+        {"rows": rows, "status_filter": status, "statuses": Tenant.Status.choices[:4]},
     )
 
 
@@ -57,12 +59,22 @@ def tenant_new(request: HttpRequest) -> HttpResponse:
     return render(request, "tenants/tenant_new.html", {"form": form})
 
 
-def _detail_context(tenant: Tenant) -> dict[str, object]:
+def _detail_context(tenant: Tenant, limits_form: LimitsForm | None = None) -> dict[str, object]:
     return {
         "tenant": tenant,
         "site_url": selectors.tenant_site_url(tenant),
         "events": tenant.events.all()[:50],
         "suspend_form": SuspendForm(),
+        "usage": selectors.tenant_usage(tenant),
+        "limits_form": limits_form
+        or LimitsForm(
+            initial={
+                "staff_limit": tenant.staff_limit,
+                "customer_limit": tenant.customer_limit,
+                "storage_limit_mb": tenant.storage_limit_mb,
+                "require_two_factor": tenant.require_two_factor,
+            }
+        ),
     }
 
 
@@ -70,6 +82,20 @@ def _detail_context(tenant: Tenant) -> dict[str, object]:
 def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
     tenant = _tenant_or_404(slug)
     return render(request, "tenants/tenant_detail.html", _detail_context(tenant))
+
+
+@operator_required
+@require_POST
+def tenant_limits(request: HttpRequest, slug: str) -> HttpResponse:
+    tenant = _tenant_or_404(slug)
+    form = LimitsForm(request.POST)
+    if not form.is_valid():
+        return render(
+            request, "tenants/tenant_detail.html", _detail_context(tenant, form), status=400
+        )
+    services.tenant_limits_set(actor=request.user, tenant=tenant, **form.cleaned_data)
+    messages.success(request, _("Plan limits saved."))
+    return redirect("console:tenant_detail", slug=tenant.slug)
 
 
 @operator_required

@@ -158,6 +158,7 @@ PUBLIC_CASES: dict[str, Case] = {
     "console:tenant_suspend": Case("operator", method="POST", kwargs=_slug),
     "console:tenant_resume": Case("operator", method="POST", kwargs=_slug),
     "console:tenant_retry": Case("operator", method="POST", kwargs=_slug),
+    "console:tenant_limits": Case("operator", method="POST", kwargs=_slug),
     "accounts:login": Case("public"),
     "accounts:logout": Case("public", method="POST"),
     "accounts:password_reset": Case("public"),

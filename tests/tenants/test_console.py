@@ -141,3 +141,34 @@ def test_the_console_needs_a_get_or_post_as_designed(operator_client):
     assert operator_client.get(url).status_code == 405
     with schema_context("public"):
         assert Tenant.objects.get(slug="acme").status == Tenant.Status.READY
+
+
+def test_operators_set_plan_limits_and_see_usage_as_counts_only(operator_client, acme):
+    url = reverse("console:tenant_limits", urlconf=PUBLIC, args=["acme"])
+    bad = operator_client.post(url, {"staff_limit": "0", "storage_limit_mb": "abc"})
+    assert bad.status_code == 400
+    assert "Ensure this value is greater than or equal to 1." in bad.content.decode()
+    assert Tenant.objects.get(slug="acme").staff_limit == 25
+
+    operator_client.post(
+        url,
+        {
+            "staff_limit": "8",
+            "customer_limit": "",
+            "storage_limit_mb": "500",
+            "require_two_factor": "on",
+        },
+    )
+    tenant = Tenant.objects.get(slug="acme")
+    assert (tenant.staff_limit, tenant.customer_limit, tenant.storage_limit_mb) == (8, None, 500)
+    assert tenant.require_two_factor
+    event = tenant.events.first()
+    assert event.action == "limits_changed" and "staff_limit: 25 → 8" in event.detail
+
+    page = operator_client.get(
+        reverse("console:tenant_detail", urlconf=PUBLIC, args=["acme"])
+    ).content.decode()
+    assert "Active staff" in page and "5 / 8" in page
+    assert acme.email("viewer") not in page, "no tenant records in the console"
+    listing = operator_client.get("/").content.decode()
+    assert " MB / 500 MB" in listing
