@@ -1,6 +1,8 @@
 """Tenant isolation across every URL: sessions, tokens and records of one tenant are worthless
 on another tenant's host, and the console is for operators only."""
 
+import re
+
 import pytest
 from django.conf import settings
 from django.contrib.sessions.models import Session
@@ -165,3 +167,30 @@ def test_public_pages_answer_without_login(acme):
 def test_unknown_hosts_get_no_tenant(db):
     response = Client(HTTP_HOST=f"nobody.{settings.CRM_BASE_DOMAIN}").get("/login/")
     assert response.status_code == 404
+
+
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
+PHONE = re.compile(r"\+?\d[\d\s-]{7,}\d")
+
+
+# Pages that show an address on purpose, and why.
+CONTACT_DETAILS_BY_DESIGN = {"invitation_accept": "tells the link's holder which address it is for"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted(
+        n
+        for n, c in TENANT_CASES.items()
+        if c.method == "GET" and c.kind != "public" and n not in CONTACT_DETAILS_BY_DESIGN
+    ),
+)
+def test_a_viewer_never_receives_unmasked_personal_data(name, acme):
+    """Every page the viewer can open, checked for email addresses and phone numbers other than
+    their own. New pages that show customers' contact details must mask them for viewers."""
+    case = TENANT_CASES[name]
+    url = _url(name, case, acme, settings.ROOT_URLCONF)
+    body = client_for(acme, "viewer").get(url).content.decode()
+    emails = set(EMAIL.findall(body)) - {acme.email("viewer")}
+    assert emails == set(), f"{name} shows {emails}"
+    assert PHONE.findall(body) == [], name
