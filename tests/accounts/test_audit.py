@@ -44,7 +44,7 @@ def test_a_bulk_update_is_recorded_row_by_row(acme):
                 table_name="accounts_user", action="update", actor_label="nightly script"
             )
         )
-    assert changed == len(entries) == 5
+    assert changed == len(entries) == 6
     assert all(e.before["language"] == "" and e.after["language"] == "zh-hans" for e in entries)
 
 

@@ -72,7 +72,7 @@ def test_section_pages_show_their_empty_states(acme):
 
 def test_the_staff_list_shows_roles_and_status(acme):
     page = client_for(acme, "admin").get("/admin-console/staff/").content.decode()
-    for role in ("admin", "manager", "agent", "viewer"):
+    for role in ("admin", "manager", "agent", "marketing", "viewer"):
         assert acme.email(role) in page
     assert "Manager" in page and "Viewer" in page
 

@@ -14,6 +14,7 @@ from crm.accounts.models import AuditEntry, User
 from tests.conftest import client_for
 from tests.isolation.cases import PUBLIC_CASES, TENANT_CASES, Case
 from tests.isolation.urls import named_patterns
+from tests.support.cast import ROLES
 
 pytestmark = pytest.mark.django_db
 
@@ -81,7 +82,7 @@ def _audit_count(member) -> int:
 
 
 @pytest.mark.parametrize("name", sorted(n for n, c in TENANT_CASES.items() if c.roles))
-@pytest.mark.parametrize("role", ["admin", "manager", "agent", "viewer"])
+@pytest.mark.parametrize("role", list(ROLES))
 def test_each_role_gets_exactly_what_its_case_allows(name, role, acme):
     """The role matrix: allowed roles succeed; the others get 403 and nothing is written (the
     audit triggers would have recorded any row change)."""

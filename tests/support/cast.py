@@ -1,4 +1,4 @@
-"""The fixed cast every test can name: two tenants, four staff each."""
+"""The fixed cast every test can name: two tenants, and in each one staff member per preset role."""
 
 from dataclasses import dataclass, field
 
@@ -16,6 +16,7 @@ ROLES = {
     "admin": roles.ADMIN,
     "manager": roles.MANAGER,
     "agent": roles.AGENT,
+    "marketing": roles.MARKETING,
     "viewer": roles.VIEWER,
 }
 TENANTS = {

@@ -168,7 +168,7 @@ def test_operators_set_plan_limits_and_see_usage_as_counts_only(operator_client,
     page = operator_client.get(
         reverse("console:tenant_detail", urlconf=PUBLIC, args=["acme"])
     ).content.decode()
-    assert "Active staff" in page and "5 / 8" in page
+    assert "Active staff" in page and "6 / 8" in page
     assert acme.email("viewer") not in page, "no tenant records in the console"
     listing = operator_client.get("/").content.decode()
     assert " MB / 500 MB" in listing
