@@ -5,7 +5,7 @@ import random
 from django.contrib.auth.hashers import make_password
 
 from crm.accounts import roles
-from crm.accounts.models import User
+from crm.accounts.models import Team, User
 from crm.accounts.services import staff_create
 from crm.tenants.seeding import SeedOptions
 
@@ -48,4 +48,23 @@ def staff_seed(rng: random.Random, options: SeedOptions) -> str:
         if not User.objects.filter(email=email).exists():
             _create(email, name, role, password_hash)
             created += 1
-    return f"{created} staff accounts created, {User.objects.count()} in all"
+    teams = _seed_teams()
+    return f"{created} staff accounts created, {User.objects.count()} in all; {teams} teams"
+
+
+_TEAMS = {
+    "上海旗舰店 Shanghai flagship": (
+        "agent@example.com",
+        "staff1@example.com",
+        "staff2@example.com",
+    ),
+    "Online support 在线客服": ("staff3@example.com", "staff4@example.com"),
+}
+
+
+def _seed_teams() -> int:
+    for name, emails in _TEAMS.items():
+        team, created = Team.objects.get_or_create(name=name)
+        if created:
+            team.members.set(User.objects.filter(email__in=emails))
+    return Team.objects.count()
