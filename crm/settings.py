@@ -4,6 +4,7 @@ Development defaults work on a machine with PostgreSQL and Redis on localhost. P
 DJANGO_DEBUG=0, DJANGO_SECRET_KEY, CRM_BASE_DOMAIN, DATABASE_URL, REDIS_URL and EMAIL_URL.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -39,6 +40,10 @@ SHARED_APPS = [
     "django.contrib.messages",
     "django.contrib.admin",
     "django.contrib.staticfiles",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
 ]
 TENANT_APPS = [
     "crm.accounts",
@@ -46,6 +51,12 @@ TENANT_APPS = [
     "django.contrib.auth",
     "django.contrib.sessions",
     "django.contrib.admin",
+    # Sign-in security lives beside the users it protects: lockouts and two-factor devices of a
+    # tenant's staff in its schema, the operators' in public.
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "customers",
     "support",
     "loyalty",
@@ -79,10 +90,14 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "crm.accounts.middleware.SessionTenantBindingMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "crm.accounts.middleware.TwoFactorMiddleware",
     "crm.accounts.audit.AuditActorMiddleware",
     "crm.accounts.middleware.UserLocaleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into our lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 TEMPLATES = [
@@ -163,6 +178,29 @@ PASSWORD_HASHERS = env_list(
     ],
 )
 
+# --- sign-in security (crm/accounts/lockout.py, security.py) -----------------------------
+# django-axes refuses sign-ins for an email from one client address after repeated failures.
+# Its attempts table is in every schema, so a tenant's failures never lock anyone out elsewhere.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 5
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_USERNAME_FORM_FIELD = "username"
+# The form lower-cases the email; these make axes key on that same email and on the address
+# the audit log records, and answer a lockout with our own page.
+AXES_USERNAME_CALLABLE = "crm.accounts.lockout.username_for"
+AXES_CLIENT_IP_CALLABLE = "crm.accounts.lockout.client_ip_for"
+AXES_LOCKOUT_CALLABLE = "crm.accounts.lockout.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+# The audit log already records every sign-in; axes keeps only what lockouts need.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False  # no start-up banner in every manage.py command's output
+# Two-factor sign-in (TOTP apps, with django-otp static tokens as recovery codes) is required
+# by crm.accounts.middleware.TwoFactorMiddleware; see crm.accounts.security for who needs it.
+
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -223,5 +261,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Failures and lockouts are warnings; axes logs every successful sign-in at INFO.
+        "axes": {"level": "WARNING"},
+    },
 }

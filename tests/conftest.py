@@ -13,7 +13,10 @@ from django.test.utils import override_settings
 from django_tenants.utils import schema_context
 
 from crm.accounts.models import User
+from crm.accounts.security import two_factor_required
+from crm.tenants.models import Tenant
 from tests.support.cast import TenantCast, build_cast
+from tests.support.otp import verify_session
 from tests.support.processes import Managed, service_env, start_web, start_worker
 from tests.support.smtp import SmtpServer, free_port
 
@@ -98,12 +101,18 @@ def _back_to_public() -> Iterator[None]:
 
 
 def client_for(member: TenantCast, role: str | None = None) -> Client:
-    """A test client on the tenant's host, logged in as `role` when given."""
+    """A test client on the tenant's host, logged in as `role` when given.
+
+    Whoever must use two-factor sign-in (admins; everyone when the tenant requires it) gets a
+    real authenticator and a session verified with it, as if they had entered its code."""
     client = Client(HTTP_HOST=member.host)
     if role is not None:
         with schema_context(member.schema):
             # A fresh copy: logging in writes last_login, which must not leak between tests.
-            client.force_login(User.objects.get(pk=member.users[role].pk))
+            user = User.objects.get(pk=member.users[role].pk)
+            client.force_login(user)
+            if two_factor_required(user, Tenant.objects.get(pk=member.tenant.pk)):
+                verify_session(client, user)
     return client
 
 

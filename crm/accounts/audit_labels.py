@@ -14,6 +14,11 @@ ACTIONS: dict[str, Promise] = {
     "export": _("Exported"),
     "import": _("Imported"),
     "personal_data_export": _("Exported personal data"),
+    "two_factor_enabled": _("Turned on two-factor sign-in"),
+    "two_factor_failed": _("Wrong two-factor code"),
+    "two_factor_reset": _("Reset two-factor sign-in"),
+    "recovery_codes_renewed": _("Renewed recovery codes"),
+    "lockout_cleared": _("Unlocked sign-in"),
 }
 
 TABLES: dict[str, Promise] = {

@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import threading
+from typing import Any
 
 import psycopg
 from django.conf import settings
@@ -27,7 +28,9 @@ class CloneError(Exception):
     pass
 
 
-def _libpq_env() -> dict[str, str]:
+def libpq_env() -> dict[str, str]:
+    """Environment for pg_dump/pg_restore: connect as Django does (settings, not DATABASE_URL,
+    so the test database is used under pytest)."""
     db = settings.DATABASES["default"]
     env = dict(os.environ)
     env.update(
@@ -40,6 +43,19 @@ def _libpq_env() -> dict[str, str]:
         }
     )
     return {key: value for key, value in env.items() if value != ""}
+
+
+def pg_connect(dbname: str | None = None, *, autocommit: bool) -> psycopg.Connection[Any]:
+    """A connection of its own to Django's database (or to `dbname` on the same server)."""
+    db = settings.DATABASES["default"]
+    return psycopg.connect(
+        host=db.get("HOST") or None,
+        port=db.get("PORT") or None,
+        user=db.get("USER") or None,
+        password=db.get("PASSWORD") or None,
+        dbname=dbname or db["NAME"],
+        autocommit=autocommit,
+    )
 
 
 def _template_version(template: str) -> str:
@@ -67,7 +83,7 @@ def _dump(template: str) -> str:
             "--no-privileges",
             "--no-comments",
         ],
-        env=_libpq_env(),
+        env=libpq_env(),
         capture_output=True,
         text=True,
         timeout=120,
@@ -107,16 +123,8 @@ def schema_clone(*, template: str, target: str) -> None:
     )
     if template in script:
         raise CloneError(f"the dump of {template} names it in a way we cannot rewrite safely")
-    db = settings.DATABASES["default"]
     # Its own connection, so the dump runs in one transaction of its own and no session state
     # (search_path) can leak into Django's connection.
-    with psycopg.connect(
-        host=db.get("HOST") or None,
-        port=db.get("PORT") or None,
-        user=db.get("USER") or None,
-        password=db.get("PASSWORD") or None,
-        dbname=db["NAME"],
-        autocommit=False,
-    ) as conn:
+    with pg_connect(autocommit=False) as conn:
         conn.execute(script.encode())
         conn.commit()

@@ -5,7 +5,9 @@ Everything here runs in the public schema; provisioning briefly enters the new t
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -63,13 +65,15 @@ class TenantSpec:
     currency: str = "CNY"
 
 
-def tenant_create(
-    *, actor: object | None, spec: TenantSpec, provision_async: bool = True
-) -> Tenant:
-    """Register a tenant and have it provisioned.
+# Operator-set plan limits: copied with a tenant when it is exported and imported.
+PLAN_FIELDS = ("staff_limit", "customer_limit", "storage_limit_mb", "require_two_factor")
 
-    With provision_async (the console) a worker clones the schema after commit, and the owner
-    gets an email to set a password. The CLI provisions inline instead."""
+
+def tenant_build(*, spec: TenantSpec, plan: Mapping[str, Any] | None = None) -> Tenant:
+    """A validated, unsaved tenant row in status provisioning.
+
+    Refuses an invalid, reserved or taken slug, and one whose schema exists already (a stray
+    or half-restored schema must never be adopted by a new tenant)."""
     slug = spec.slug.strip().lower()
     tenant = Tenant(
         slug=slug,
@@ -81,12 +85,27 @@ def tenant_create(
         currency=spec.currency,
         status=Tenant.Status.PROVISIONING,
     )
+    for field, value in (plan or {}).items():
+        if field not in PLAN_FIELDS:
+            raise ValidationError(_("“%(field)s” is not a plan limit."), params={"field": field})
+        setattr(tenant, field, value)
     tenant.full_clean()
     if schema_exists(tenant.schema_name, case_sensitive=False):
         raise ValidationError({"slug": _("A schema for this slug already exists.")})
+    return tenant
+
+
+def tenant_create(
+    *, actor: object | None, spec: TenantSpec, provision_async: bool = True
+) -> Tenant:
+    """Register a tenant and have it provisioned.
+
+    With provision_async (the console) a worker clones the schema after commit, and the owner
+    gets an email to set a password. The CLI provisions inline instead."""
+    tenant = tenant_build(spec=spec)
     with transaction.atomic():
         tenant.save()
-        Domain.objects.create(domain=tenant_host(slug), tenant=tenant, is_primary=True)
+        Domain.objects.create(domain=tenant_host(tenant.slug), tenant=tenant, is_primary=True)
         TenantEvent.objects.create(
             tenant=tenant, action=TenantEvent.Action.CREATED, actor=_actor_label(actor)
         )
@@ -137,6 +156,29 @@ def tenant_provision(*, tenant_id: int, owner_password: str | None = None) -> Te
         _provisioning_failed(tenant_id=tenant_id, detail=str(exc)[:2000])
         raise
     tenant.refresh_from_db()
+    return tenant
+
+
+def tenant_register_restored(*, actor: object | None, tenant: Tenant, detail: str) -> Tenant:
+    """Save a tenant (from tenant_build) whose schema was restored from an archive: it is ready
+    at once, with its domain and its events, in one transaction."""
+    if not schema_exists(tenant.schema_name):
+        raise ProvisioningError(f"schema {tenant.schema_name} has not been restored")
+    _check_schema_complete(tenant.schema_name)
+    with transaction.atomic():
+        tenant.status = Tenant.Status.READY
+        tenant.ready_at = timezone.now()
+        tenant.save()
+        Domain.objects.create(domain=tenant_host(tenant.slug), tenant=tenant, is_primary=True)
+        TenantEvent.objects.create(
+            tenant=tenant,
+            action=TenantEvent.Action.CREATED,
+            actor=_actor_label(actor),
+            detail=detail,
+        )
+        TenantEvent.objects.create(
+            tenant=tenant, action=TenantEvent.Action.PROVISIONED, detail="restored from an archive"
+        )
     return tenant
 
 

@@ -1,9 +1,15 @@
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_tenants.utils import schema_context, schema_exists
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from crm.accounts.models import User
+from tests.support.otp import authenticator_for, totp_code
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 CHROMIUM_FLAGS = [
@@ -46,3 +52,31 @@ def shot(page: Page, name: str) -> None:
     """Keep a screenshot of a step, to look at the pages as a user would."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def authenticator(committed_db: None) -> Iterator[Callable[[str, int], TOTPDevice]]:
+    """Give a user (schema, pk) an authenticator the web server sees; removed afterwards
+    (with its schema, if the test deleted its tenant)."""
+    made: list[tuple[str, int]] = []
+
+    def make(schema: str, user_pk: int) -> TOTPDevice:
+        with schema_context(schema):
+            device = authenticator_for(User.objects.get(pk=user_pk))
+        made.append((schema, device.pk))
+        return device
+
+    yield make
+    for schema, pk in made:
+        if schema_exists(schema):
+            with schema_context(schema):
+                TOTPDevice.objects.filter(pk=pk).delete()
+
+
+def enter_code(page: Page, schema: str, device: TOTPDevice) -> None:
+    """The second sign-in step, in any language: the authenticator's current code."""
+    expect(page).to_have_url(re.compile(r"/two-factor/verify/"))
+    with schema_context(schema):
+        code = totp_code(device)
+    page.locator("#id_code").fill(code)
+    page.locator("#id_code").press("Enter")

@@ -8,7 +8,7 @@ from django_tenants.utils import schema_context
 from playwright.sync_api import Page, expect
 
 from crm.accounts.models import User
-from tests.e2e.conftest import shot
+from tests.e2e.conftest import enter_code, shot
 from tests.e2e.test_browser import tenant_url
 from tests.support.cast import PASSWORD
 from tests.support.smtp import first_link
@@ -24,11 +24,13 @@ def _sign_in(page: Page, base: str, email: str) -> None:
 
 
 def test_admin_invites_a_colleague_who_accepts_by_email(
-    page: Page, live_server_url, committed_db, smtp_server, acme
+    page: Page, live_server_url, committed_db, smtp_server, acme, authenticator
 ):
     base = tenant_url(live_server_url, "acme")
     invitee = f"colleague-{uuid.uuid4().hex[:6]}@example.com"
+    device = authenticator(acme.schema, acme.admin.pk)  # admins sign in with a second factor
     _sign_in(page, base, acme.email("admin"))
+    enter_code(page, acme.schema, device)
     page.locator("header nav").get_by_role("link", name="Admin", exact=True).click()
     expect(page.get_by_role("heading", name="Staff")).to_be_visible()
     shot(page, "admin-staff-list")

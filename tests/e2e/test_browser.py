@@ -5,11 +5,12 @@ import uuid
 
 import pytest
 from django.contrib.auth import get_user_model
+from django_tenants.utils import schema_context
 from playwright.sync_api import Page, expect
 
 from crm.tenants import services
 from crm.tenants.models import Tenant
-from tests.e2e.conftest import shot
+from tests.e2e.conftest import enter_code, shot
 from tests.support.cast import PASSWORD
 from tests.support.smtp import first_link
 
@@ -20,8 +21,9 @@ def tenant_url(live_server_url: str, slug: str) -> str:
     return live_server_url.replace("//localhost", f"//{slug}.localhost")
 
 
-def test_staff_log_in_switch_language_and_log_out(page: Page, live_server_url, acme):
+def test_staff_log_in_switch_language_and_log_out(page: Page, live_server_url, acme, authenticator):
     base = tenant_url(live_server_url, "acme")
+    device = authenticator(acme.schema, acme.admin.pk)  # admins sign in with a second factor
     page.goto(base + "/")
     expect(page).to_have_url(re.compile(r"/login/\?next=/$"))
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
@@ -34,6 +36,7 @@ def test_staff_log_in_switch_language_and_log_out(page: Page, live_server_url, a
 
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    enter_code(page, acme.schema, device)
     expect(page.get_by_role("heading", name="Welcome, acme")).to_be_visible()
     nav = page.locator("nav.container-fluid")
     for section in ("Customers", "Support", "Loyalty", "Analytics", "Admin"):
@@ -57,7 +60,7 @@ def test_staff_log_in_switch_language_and_log_out(page: Page, live_server_url, a
 
 
 def test_operator_creates_a_tenant_and_its_owner_logs_in_once_ready(
-    page: Page, live_server_url, celery_worker, committed_db, smtp_server
+    page: Page, live_server_url, celery_worker, committed_db, smtp_server, authenticator
 ):
     get_user_model().objects.get_or_create(
         email="ops@platform.test", defaults={"is_staff": True, "is_superuser": True}
@@ -65,6 +68,7 @@ def test_operator_creates_a_tenant_and_its_owner_logs_in_once_ready(
     operator = get_user_model().objects.get(email="ops@platform.test")
     operator.set_password(PASSWORD)
     operator.save()
+    operator_device = authenticator("public", operator.pk)  # operators sign in with a code
     slug = f"e2e-{uuid.uuid4().hex[:8]}"
     owner = f"boss@{slug}.test"
 
@@ -72,6 +76,7 @@ def test_operator_creates_a_tenant_and_its_owner_logs_in_once_ready(
     page.get_by_label("Email").fill("ops@platform.test")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    enter_code(page, "public", operator_device)
     expect(page.get_by_role("heading", name="Tenants")).to_be_visible()
     shot(page, "console-tenants")
 
@@ -104,9 +109,14 @@ def test_operator_creates_a_tenant_and_its_owner_logs_in_once_ready(
         expect(page.get_by_role("heading", name="密码已保存")).to_be_visible()
 
         page.get_by_role("button", name="登录").click()
+        schema = Tenant.objects.get(slug=slug).schema_name
+        with schema_context(schema):
+            owner_pk = get_user_model().objects.get(email=owner).pk
+        owner_device = authenticator(schema, owner_pk)  # the owner is an admin
         page.get_by_label("电子邮箱").fill(owner)
         page.get_by_label("密码").fill("florist-password-1")
         page.get_by_role("button", name="登录").click()
+        enter_code(page, schema, owner_device)
         expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
         expect(
             page.locator("header nav").get_by_role("link", name="管理", exact=True)

@@ -14,8 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from axes.models import AccessAttempt
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.contrib.auth.tokens import default_token_generator
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django_tenants.utils import schema_context
@@ -24,6 +27,7 @@ from crm.accounts import roles
 from crm.accounts.models import Invitation, User
 from crm.accounts.services import invitation_create, role_create, staff_create, team_save
 from tests.support.cast import TenantCast
+from tests.support.otp import authenticator_for
 
 Kind = Literal["public", "staff", "token", "object", "operator"]
 KwargsFactory = Callable[[TenantCast], dict[str, str]]
@@ -107,6 +111,31 @@ def _slug(member: TenantCast) -> dict[str, str]:
     return {"slug": member.tenant.slug}
 
 
+def _locked_out_email(member: TenantCast) -> dict[str, str]:
+    """An email locked out in this tenant only; unlocking it elsewhere finds nothing (404)."""
+    email = f"locked-{uuid.uuid4().hex[:8]}@example.com"
+    with schema_context(member.schema):
+        AccessAttempt.objects.create(
+            username=email,
+            ip_address="203.0.113.9",
+            user_agent="case",
+            failures_since_start=settings.AXES_FAILURE_LIMIT,
+            attempt_time=timezone.now(),
+            get_data="",
+            post_data="",
+            http_accept="",
+            path_info="/login/",
+        )
+    return {"email": email}
+
+
+def _enrolled_staff(member: TenantCast) -> dict[str, str]:
+    kwargs = _new_staff(member)
+    with schema_context(member.schema):
+        authenticator_for(User.objects.get(pk=kwargs["user_id"]))
+    return kwargs
+
+
 ADMIN_ONLY = ("admin",)
 
 TENANT_CASES: dict[str, Case] = {
@@ -118,6 +147,16 @@ TENANT_CASES: dict[str, Case] = {
     "accounts:password_reset_confirm": Case("token", kwargs=_reset_link),
     "accounts:password_reset_complete": Case("public"),
     "accounts:language_set": Case("public", method="POST"),
+    "accounts:two_factor_setup": Case("staff"),
+    "accounts:two_factor_verify": Case("staff"),
+    "accounts:two_factor_recovery_codes": Case("staff", method="POST"),
+    "accounts:security": Case("staff", roles=ADMIN_ONLY),
+    "accounts:security_unlock": Case(
+        "object", method="POST", kwargs=_locked_out_email, roles=ADMIN_ONLY
+    ),
+    "accounts:security_two_factor_reset": Case(
+        "object", method="POST", kwargs=_enrolled_staff, roles=ADMIN_ONLY
+    ),
     "invitation_accept": Case("object", kwargs=_invitation_token),
     "admin_console:staff_list": Case("staff", roles=ADMIN_ONLY),
     "admin_console:staff_invite": Case("staff", roles=ADMIN_ONLY),
@@ -166,5 +205,12 @@ PUBLIC_CASES: dict[str, Case] = {
     "accounts:password_reset_confirm": Case("public", kwargs=_reset_link),
     "accounts:password_reset_complete": Case("public"),
     "accounts:language_set": Case("public", method="POST"),
+    # Here "staff" is any signed-in account of the public schema: their own two-factor pages.
+    "accounts:two_factor_setup": Case("staff"),
+    "accounts:two_factor_verify": Case("staff"),
+    "accounts:two_factor_recovery_codes": Case("staff", method="POST"),
+    "accounts:security": Case("operator"),
+    "accounts:security_unlock": Case("operator", method="POST", kwargs=_locked_out_email),
+    "accounts:security_two_factor_reset": Case("operator", method="POST", kwargs=_enrolled_staff),
     "healthz": Case("public"),
 }

@@ -11,6 +11,7 @@ from crm.tenants import services
 from crm.tenants.models import Tenant, TenantEvent
 from tests.conftest import client_for
 from tests.support.cast import PASSWORD
+from tests.support.otp import authenticator_for, totp_code, verify_session
 
 pytestmark = pytest.mark.django_db
 PUBLIC = settings.PUBLIC_SCHEMA_URLCONF
@@ -21,16 +22,21 @@ def operator_client(acme) -> Client:
     operator = User.objects.create_superuser("ops@platform.test", PASSWORD)
     client = Client(HTTP_HOST=settings.CRM_BASE_DOMAIN)
     client.force_login(operator)
+    verify_session(client, operator)  # operators must use two-factor sign-in
     return client
 
 
 def test_operator_logs_in_at_the_bare_domain_and_sees_the_tenants(acme):
-    User.objects.create_superuser("ops@platform.test", PASSWORD)
+    operator = User.objects.create_superuser("ops@platform.test", PASSWORD)
+    device = authenticator_for(operator)
     client = Client(HTTP_HOST=settings.CRM_BASE_DOMAIN)
     assert client.get("/").url.startswith("/login/")
     response = client.post(
         "/login/", {"username": "OPS@platform.test", "password": PASSWORD}, follow=True
     )
+    verify_url = response.redirect_chain[-1][0]
+    assert verify_url.startswith("/two-factor/verify/")
+    response = client.post(verify_url, {"code": totp_code(device)}, follow=True)
     page = response.content.decode()
     assert "Acme Trading" in page and "环球零售 Globex" in page
     assert "Template" not in page and "Platform" not in page.split("<main", 1)[1]

@@ -1,17 +1,19 @@
-"""`manage.py tenant create|list|suspend|resume|delete`: the platform console's actions."""
+"""`manage.py tenant create|list|suspend|resume|delete`: the platform console's actions;
+`export|import`: a tenant to an archive and back, as a new tenant (crm/tenants/archive.py)."""
 
 import time
+from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from crm.tenants import selectors, services
+from crm.tenants import archive, selectors, services
 from crm.tenants.models import CURRENCIES, Tenant
 
 
 class Command(BaseCommand):
-    help = "Create, list, suspend, resume and delete tenants."
+    help = "Create, list, suspend, resume, delete, export and import tenants."
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True, title="actions")
@@ -34,6 +36,14 @@ class Command(BaseCommand):
         delete = sub.add_parser("delete", help="drop a tenant's schema and data, irreversibly")
         delete.add_argument("slug")
         delete.add_argument("--yes", action="store_true", help="confirm the deletion")
+        export = sub.add_parser("export", help="write a restorable archive (.tar.gz) of a tenant")
+        export.add_argument("slug")
+        export.add_argument("file")
+        export.add_argument("--force", action="store_true", help="overwrite an existing file")
+        restore = sub.add_parser("import", help="restore an archive as a new tenant")
+        restore.add_argument("file")
+        restore.add_argument("--slug", required=True, help="the new tenant's slug")
+        restore.add_argument("--name", help="the new tenant's name (default: the archive's)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
@@ -41,6 +51,8 @@ class Command(BaseCommand):
             getattr(self, f"_{action}")(options)
         except ValidationError as exc:
             raise CommandError("; ".join(_messages(exc))) from None
+        except archive.ArchiveError as exc:
+            raise CommandError(str(exc)) from None
 
     def _get(self, slug: str) -> Tenant:
         try:
@@ -104,6 +116,27 @@ class Command(BaseCommand):
             )
         services.tenant_delete(actor="command line", tenant=tenant)
         self.stdout.write(f"tenant {tenant.slug} deleted")
+
+    def _export(self, options: dict[str, Any]) -> None:
+        tenant = self._get(options["slug"])
+        output = Path(options["file"])
+        summary = archive.export_tenant(tenant=tenant, output=output, force=options["force"])
+        self.stdout.write(
+            self.style.SUCCESS(f"tenant {tenant.slug} exported to {output}: ") + summary.describe()
+        )
+
+    def _import(self, options: dict[str, Any]) -> None:
+        summary = archive.import_tenant(
+            archive=Path(options["file"]),
+            slug=options["slug"],
+            name=options["name"],
+            actor="command line",
+        )
+        tenant = summary.tenant
+        self.stdout.write(
+            self.style.SUCCESS(f"tenant {tenant.slug} {tenant.status}, imported: ")
+            + f"{summary.describe()}: {selectors.tenant_site_url(tenant)}"
+        )
 
 
 def _messages(exc: ValidationError) -> list[str]:
