@@ -251,35 +251,10 @@ def role_delete(request: HttpRequest, role_id: int) -> HttpResponse:
 # --- teams --------------------------------------------------------------------------------
 
 
-@admin_required
-def team_list(request: HttpRequest) -> HttpResponse:
-    form = TeamForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.team_save(
-                actor=request.user,  # type: ignore[arg-type]
-                team=None,
-                name=form.cleaned_data["name"],
-                members=form.cleaned_data["members"],
-            )
-        except ValidationError as exc:
-            _form_errors(form, exc)
-        else:
-            messages.success(request, _("Team saved."))
-            return redirect("admin_console:team_list")
-    return render(
-        request,
-        "accounts/admin/team_list.html",
-        {"teams": selectors.teams_with_members(), "form": form},
-    )
-
-
-@admin_required
-def team_edit(request: HttpRequest, team_id: int) -> HttpResponse:
-    team = get_object_or_404(Team, pk=team_id)
-    form = TeamForm(
-        request.POST or None, initial={"name": team.name, "members": list(team.members.all())}
-    )
+def _team_form(request: HttpRequest, team: Team | None) -> tuple[TeamForm, HttpResponse | None]:
+    """The team form, bound and saved on POST; returns the redirect when saved."""
+    initial = {"name": team.name, "members": list(team.members.all())} if team else {}
+    form = TeamForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             services.team_save(
@@ -292,8 +267,25 @@ def team_edit(request: HttpRequest, team_id: int) -> HttpResponse:
             _form_errors(form, exc)
         else:
             messages.success(request, _("Team saved."))
-            return redirect("admin_console:team_list")
-    return render(request, "accounts/admin/team_edit.html", {"team": team, "form": form})
+            return form, redirect("admin_console:team_list")
+    return form, None
+
+
+@admin_required
+def team_list(request: HttpRequest) -> HttpResponse:
+    form, saved = _team_form(request, None)
+    return saved or render(
+        request,
+        "accounts/admin/team_list.html",
+        {"teams": selectors.teams_with_members(), "form": form},
+    )
+
+
+@admin_required
+def team_edit(request: HttpRequest, team_id: int) -> HttpResponse:
+    team = get_object_or_404(Team, pk=team_id)
+    form, saved = _team_form(request, team)
+    return saved or render(request, "accounts/admin/team_edit.html", {"team": team, "form": form})
 
 
 @admin_required
