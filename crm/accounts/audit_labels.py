@@ -19,6 +19,7 @@ ACTIONS: dict[str, Promise] = {
     "two_factor_reset": _("Reset two-factor sign-in"),
     "recovery_codes_renewed": _("Renewed recovery codes"),
     "lockout_cleared": _("Unlocked sign-in"),
+    "two_factor_policy": _("Changed the two-factor requirement"),
 }
 
 TABLES: dict[str, Promise] = {

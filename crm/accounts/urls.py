@@ -27,6 +27,7 @@ urlpatterns = [
     ),
     # Lockouts and two-factor status of this site's users: a tenant's staff, or the operators.
     path("admin-console/security/", views_security.security_overview, name="security"),
+    path("admin-console/security/policy/", views_security.security_policy, name="security_policy"),
     path(
         # path, not str: an address may contain "/" (it is valid in the local part).
         "admin-console/security/lockouts/<path:email>/unlock/",

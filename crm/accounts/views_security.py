@@ -23,10 +23,11 @@ from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
 from crm.accounts import security
-from crm.accounts.audit import client_ip
+from crm.accounts.audit import audit_record, client_ip
 from crm.accounts.lockout import cooloff_minutes
 from crm.accounts.models import User
 from crm.accounts.permissions import admin_required
+from crm.tenants import services as tenant_services
 
 
 class CodeForm(forms.Form):
@@ -205,6 +206,31 @@ def security_overview(request: HttpRequest) -> HttpResponse:
             "failure_limit": settings.AXES_FAILURE_LIMIT,
         },
     )
+
+
+@admin_required
+@require_POST
+def security_policy(request: HttpRequest) -> HttpResponse:
+    """A tenant admin turns "two-factor for all staff" on or off (operators set it in the
+    console for any tenant)."""
+    tenant = getattr(request, "tenant", None)
+    if tenant is None or security.is_platform_site(tenant):
+        raise Http404
+    required = request.POST.get("require_two_factor") == "on"
+    tenant_services.tenant_two_factor_require(actor=request.user, tenant=tenant, required=required)
+    audit_record(
+        action="two_factor_policy",
+        actor=request.user,
+        ip=client_ip(request),
+        detail={"require_two_factor": required},
+    )
+    messages.success(
+        request,
+        _("Two-factor sign-in is now required for all staff.")
+        if required
+        else _("Two-factor sign-in is now required for administrators only."),
+    )
+    return redirect("accounts:security")
 
 
 @admin_required

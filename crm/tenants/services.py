@@ -304,6 +304,26 @@ def tenant_limits_set(
     return tenant
 
 
+@transaction.atomic
+def tenant_two_factor_require(*, actor: object | None, tenant: Tenant, required: bool) -> Tenant:
+    """A tenant admin's choice to require two-factor sign-in of all their staff (admins always
+    need it). Recorded in the tenant's history, which operators see."""
+    updated = (
+        Tenant.objects.filter(pk=tenant.pk)
+        .exclude(require_two_factor=required)
+        .update(require_two_factor=required)
+    )
+    if updated:
+        TenantEvent.objects.create(
+            tenant=tenant,
+            action=TenantEvent.Action.LIMITS_CHANGED,
+            actor=_actor_label(actor),
+            detail=f"require_two_factor: {not required} → {required}",
+        )
+    tenant.refresh_from_db()
+    return tenant
+
+
 def tenant_delete(*, actor: object | None, tenant: Tenant) -> None:
     """Drop the tenant's schema and every row about it. Irreversible."""
     if tenant.status == Tenant.Status.SYSTEM:

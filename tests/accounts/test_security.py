@@ -318,3 +318,19 @@ class TestEnforcement:
         plain = Client(HTTP_HOST=settings.CRM_BASE_DOMAIN)
         plain.force_login(outsider)
         assert plain.get("/").status_code == 403, "no console rights, nothing to protect"
+
+
+def test_a_tenant_admin_can_require_two_factor_for_everyone(acme):
+    admin = client_for(acme, "admin")
+    response = admin.post(reverse("accounts:security_policy"), {"require_two_factor": "on"})
+    assert response.status_code == 302
+    tenant = Tenant.objects.get(slug="acme")
+    assert tenant.require_two_factor
+    assert tenant.events.first().detail == "require_two_factor: False → True"
+    # From now on a viewer without an authenticator is sent to set one up.
+    viewer = Client(HTTP_HOST=acme.host)
+    with schema_context(acme.schema):
+        viewer.force_login(User.objects.get(pk=acme.viewer.pk))
+    assert viewer.get("/").url.startswith("/two-factor/")
+    admin.post(reverse("accounts:security_policy"), {})
+    assert not Tenant.objects.get(slug="acme").require_two_factor

@@ -151,6 +151,7 @@ TENANT_CASES: dict[str, Case] = {
     "accounts:two_factor_verify": Case("staff"),
     "accounts:two_factor_recovery_codes": Case("staff", method="POST"),
     "accounts:security": Case("staff", roles=ADMIN_ONLY),
+    "accounts:security_policy": Case("staff", method="POST", roles=ADMIN_ONLY),
     "accounts:security_unlock": Case(
         "object", method="POST", kwargs=_locked_out_email, roles=ADMIN_ONLY
     ),
@@ -210,6 +211,7 @@ PUBLIC_CASES: dict[str, Case] = {
     "accounts:two_factor_verify": Case("staff"),
     "accounts:two_factor_recovery_codes": Case("staff", method="POST"),
     "accounts:security": Case("operator"),
+    "accounts:security_policy": Case("operator", method="POST"),
     "accounts:security_unlock": Case("operator", method="POST", kwargs=_locked_out_email),
     "accounts:security_two_factor_reset": Case("operator", method="POST", kwargs=_enrolled_staff),
     "healthz": Case("public"),
