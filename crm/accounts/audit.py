@@ -84,3 +84,15 @@ class AuditActorMiddleware:
             return self.get_response(request)
         with audit_actor(request.user, ip=client_ip(request)):
             return self.get_response(request)
+
+
+def record_tenant_export(tenant: Any, actor: str, output: Any) -> None:
+    """A whole-tenant archive was made: tell the tenant's admins in their own audit log."""
+    from django_tenants.utils import schema_context
+
+    with schema_context(tenant.schema_name):
+        audit_record(
+            action="personal_data_export",
+            actor=actor,
+            detail={"scope": "whole workspace", "file": str(getattr(output, "name", output))},
+        )

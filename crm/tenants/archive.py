@@ -31,6 +31,7 @@ import tarfile
 import tempfile
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from io import BytesIO, StringIO
 from pathlib import Path, PurePosixPath
@@ -45,7 +46,7 @@ from psycopg import sql
 
 from crm.tenants import services
 from crm.tenants.cloning import SCHEMA_NAME, libpq_env, pg_connect
-from crm.tenants.models import Tenant
+from crm.tenants.models import Tenant, TenantEvent
 
 logger = logging.getLogger(__name__)
 
@@ -199,8 +200,21 @@ def _parse_row_counts(counts: dict[str, Any]) -> dict[str, int]:
 # --- export -------------------------------------------------------------------------------
 
 
-def export_tenant(*, tenant: Tenant, output: Path, force: bool = False) -> Summary:
-    """Write an archive of `tenant` to `output`, which appears only once complete."""
+ExportListener = Callable[[Tenant, str, Path], None]
+_export_listeners: list[ExportListener] = []
+
+
+def register_export_listener(listener: ExportListener) -> None:
+    """Apps above this one learn of exports this way (accounts writes the tenant's own audit
+    entry: an archive holds every customer's personal data)."""
+    _export_listeners.append(listener)
+
+
+def export_tenant(
+    *, tenant: Tenant, output: Path, force: bool = False, actor: str = "command line"
+) -> Summary:
+    """Write an archive of `tenant` to `output`, which appears only once complete, and record
+    that it was made, in the platform's history and the tenant's audit log."""
     started = time.monotonic()
     if tenant.status not in EXPORTABLE:
         raise ArchiveError(f"tenant {tenant.slug} is {tenant.status}; only ready or suspended ones")
@@ -221,6 +235,14 @@ def export_tenant(*, tenant: Tenant, output: Path, force: bool = False) -> Summa
         )
         size = _write_archive(output, manifest, dump, _media_dir(tenant.schema_name), force=force)
     logger.info("tenant %s exported to %s", tenant.slug, output)
+    TenantEvent.objects.create(
+        tenant=tenant,
+        action=TenantEvent.Action.EXPORTED,
+        actor=actor,
+        detail=f"{output.name}: {manifest.rows} rows",
+    )
+    for listener in _export_listeners:
+        listener(tenant, actor, output)
     return Summary(tenant, len(counts), manifest.rows, size, time.monotonic() - started)
 
 

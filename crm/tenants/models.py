@@ -148,6 +148,7 @@ class TenantEvent(models.Model):
         SUSPENDED = "suspended", _("Suspended")
         RESUMED = "resumed", _("Resumed")
         LIMITS_CHANGED = "limits_changed", _("Plan limits changed")
+        EXPORTED = "exported", _("Exported to an archive")
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="events")
     action = models.CharField(_("action"), max_length=32, choices=Action.choices)

@@ -20,7 +20,7 @@ from django.db import connection
 from django.test import Client
 from django_tenants.utils import schema_context, schema_exists
 
-from crm.accounts.models import User
+from crm.accounts.models import AuditEntry, User
 from crm.tenants.archive import SCRATCH_PREFIX
 from crm.tenants.models import Domain, Tenant, TenantEvent, schema_name_for_slug
 from tests.support.cast import PASSWORD, TenantCast
@@ -167,6 +167,7 @@ def repack(
 
 def test_export_then_import_as_a_new_tenant_is_exact(acme: TenantCast, tmp_path: Path) -> None:
     archive = tmp_path / "acme.tar.gz"
+    counts_at_export, structure_at_export = row_counts(acme.schema), structure(acme.schema)
     exported = run("tenant", "export", "acme", str(archive))
     assert f"tenant acme exported to {archive}: " in exported
     assert " tables, " in exported and " rows, " in exported and " s" in exported
@@ -182,7 +183,16 @@ def test_export_then_import_as_a_new_tenant_is_exact(acme: TenantCast, tmp_path:
     assert manifest["source"]["time_zone"] == "Europe/London"
     assert manifest["source"]["staff_limit"] == acme.tenant.staff_limit
     assert manifest["latest_migrations"]["auth"] == manifest["migrations"]["auth"][-1]
-    assert manifest["row_counts"] == row_counts(acme.schema)
+    assert manifest["row_counts"] == counts_at_export
+
+    # An archive holds everyone's personal data: the export is on record on both sides.
+    exported_events = acme.tenant.events.filter(action="exported")
+    assert exported_events.count() == 1
+    exported_events.delete()  # committed: keep the shared tenant's history as other tests expect
+    with schema_context(acme.schema):
+        entry = AuditEntry.objects.filter(action="personal_data_export").first()
+        assert entry is not None and entry.actor_label == "command line"
+        assert entry.detail == {"scope": "whole workspace", "file": "acme.tar.gz"}
 
     slug = new_slug()
     try:
@@ -203,11 +213,11 @@ def test_export_then_import_as_a_new_tenant_is_exact(acme: TenantCast, tmp_path:
         created = TenantEvent.objects.get(tenant=tenant, action=TenantEvent.Action.CREATED)
         assert "acme" in created.detail and created.actor == "command line"
 
-        assert row_counts(tenant.schema_name) == row_counts(acme.schema)
+        assert row_counts(tenant.schema_name) == counts_at_export, "the copy is the export"
         assert staff_records(tenant.schema_name) == staff_records(acme.schema)
         assert staff_records(acme.schema)["memberships"], "the sample is not empty"
         copied = structure(tenant.schema_name)
-        assert copied == structure(acme.schema)
+        assert copied == structure_at_export
         assert copied["triggers"] and all(in_own_schema for *_, in_own_schema in copied["triggers"])
 
         client = Client(HTTP_HOST=f"{slug}.{settings.CRM_BASE_DOMAIN}")
