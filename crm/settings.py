@@ -40,6 +40,7 @@ SHARED_APPS = [
     "django.contrib.messages",
     "django.contrib.admin",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",

@@ -1,6 +1,15 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CustomersConfig(AppConfig):
     name = "customers"
     verbose_name = "Customers"
+
+    def ready(self) -> None:
+        from crm.accounts.audit_labels import register_table
+
+        register_table("customers_customer", _("Customer"))
+        register_table("customers_customerphone", _("Customer phone"))
+        register_table("customers_customeremail", _("Customer email"))
+        register_table("customers_consentevent", _("Consent"))

@@ -5,5 +5,10 @@ from customers import views
 app_name = "customers"
 
 urlpatterns = [
-    path("", views.customers_home, name="home"),
+    path("", views.customer_list, name="home"),
+    path("new/", views.customer_new, name="new"),
+    path("<int:pk>/", views.customer_detail, name="detail"),
+    path("<int:pk>/edit/", views.customer_edit, name="edit"),
+    path("<int:pk>/timeline/", views.interaction_add, name="interaction_add"),
+    path("<int:pk>/consent/", views.consent_change, name="consent_change"),
 ]

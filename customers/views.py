@@ -1,8 +1,142 @@
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+"""Customer pages: the list, the customer 360, create and edit, timeline entries and consent."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from crm.accounts import capabilities as cap
+from crm.accounts.permissions import can, capability_required
+from customers import selectors, services
+from customers.forms import ConsentForm, CustomerForm, CustomerSearchForm, InteractionForm
+from customers.models import Customer
 
 
-@login_required
-def customers_home(request: HttpRequest) -> HttpResponse:
-    return render(request, "customers/home.html")
+def _customer_or_404(request: HttpRequest, pk: int) -> Customer:
+    try:
+        return selectors.customer_for(request.user, pk)
+    except Customer.DoesNotExist:
+        raise Http404 from None
+
+
+def _form_errors(form: CustomerForm | ConsentForm | InteractionForm, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            for error in errors:
+                form.add_error(field if field in form.fields else None, error)
+    else:
+        form.add_error(None, exc)
+
+
+@capability_required(cap.VIEW)
+def customer_list(request: HttpRequest) -> HttpResponse:
+    form = CustomerSearchForm(request.GET or None)
+    query = selectors.CustomerQuery()
+    if form.is_valid():
+        data = form.cleaned_data
+        query = selectors.CustomerQuery(
+            text=data["q"],
+            stage=data["stage"],
+            tag=data["tag"].strip(),
+            owner_id=data["owner"].pk if data["owner"] else None,
+            team_id=data["team"].pk if data["team"] else None,
+            order=data["order"] or "name",
+        )
+    page = selectors.customer_page(request.user, query, after=request.GET.get("after", ""))
+    next_query = ""
+    if page.next_cursor:
+        params = request.GET.copy()
+        params["after"] = page.next_cursor
+        next_query = params.urlencode()
+    filtered = any(v for k, v in request.GET.items() if k not in ("after", "order"))
+    return render(
+        request,
+        "customers/customer_list.html",
+        {
+            "form": form,
+            "page": page,
+            "next_query": next_query,
+            "filtered": filtered,
+            "can_create": can(request.user, cap.CREATE),
+        },
+    )
+
+
+@capability_required(cap.CREATE)
+def customer_new(request: HttpRequest) -> HttpResponse:
+    form = CustomerForm(request.POST or None, initial={"owner": request.user.pk})
+    if request.method == "POST" and form.is_valid():
+        data = form.to_input()
+        # A new customer without an owner belongs to whoever adds it, so it stays in their scope.
+        data.owner = data.owner or request.user  # type: ignore[assignment]
+        try:
+            customer = services.customer_create(actor=request.user, data=data)  # type: ignore[arg-type]
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, _("%(name)s added.") % {"name": customer.name})
+            return redirect("customers:detail", pk=customer.pk)
+    return render(request, "customers/customer_form.html", {"form": form, "customer": None})
+
+
+@capability_required(cap.CHANGE)
+def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = _customer_or_404(request, pk)
+    form = CustomerForm(request.POST or None, initial=CustomerForm.initial_for(customer))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.customer_update(actor=request.user, customer=customer, data=form.to_input())  # type: ignore[arg-type]
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, _("Saved."))
+            return redirect("customers:detail", pk=customer.pk)
+    return render(request, "customers/customer_form.html", {"form": form, "customer": customer})
+
+
+@capability_required(cap.VIEW)
+def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = _customer_or_404(request, pk)
+    return render(
+        request,
+        "customers/customer_detail.html",
+        {
+            "customer": customer,
+            "phones": list(customer.phones.all()),
+            "emails": list(customer.emails.all()),
+            "orders": list(customer.orders.all()[:20]),
+            "timeline": list(customer.interactions.select_related("actor")[:50]),
+            "consent": selectors.consent_current(customer),
+            "interaction_form": InteractionForm(),
+            "consent_form": ConsentForm(),
+            "can_change": can(request.user, cap.CHANGE),
+        },
+    )
+
+
+@capability_required(cap.CHANGE)
+@require_POST
+def interaction_add(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = _customer_or_404(request, pk)
+    form = InteractionForm(request.POST)
+    if form.is_valid():
+        services.timeline_add(customer=customer, actor=request.user, **form.cleaned_data)  # type: ignore[arg-type]
+        messages.success(request, _("Added to the timeline."))
+    else:
+        messages.error(request, _("Say in a few words what happened."))
+    return redirect("customers:detail", pk=customer.pk)
+
+
+@capability_required(cap.CHANGE)
+@require_POST
+def consent_change(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = _customer_or_404(request, pk)
+    form = ConsentForm(request.POST)
+    if form.is_valid():
+        services.consent_set(actor=request.user, customer=customer, **form.cleaned_data)  # type: ignore[arg-type]
+        messages.success(request, _("Consent recorded."))
+    else:
+        messages.error(request, _("Choose a channel and say where the consent came from."))
+    return redirect("customers:detail", pk=customer.pk)

@@ -572,6 +572,19 @@ def _create_database(name: str) -> None:
                 f"cannot create the scratch database {name} (the database user needs "
                 f"CREATEDB): {exc}"
             ) from exc
+        extensions = conn.execute(
+            "SELECT e.extname, n.nspname FROM pg_extension e"
+            " JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname <> 'plpgsql'"
+        ).fetchall()
+    # Tenant schemas use extensions installed database-wide (pg_trgm in public for search
+    # indexes); the dump refers to them, so the scratch database needs them too.
+    with pg_connect(autocommit=True, dbname=name) as scratch:
+        for extension, schema in extensions:
+            scratch.execute(
+                sql.SQL("CREATE EXTENSION IF NOT EXISTS {} SCHEMA {}").format(
+                    sql.Identifier(extension), sql.Identifier(schema)
+                )
+            )
 
 
 def _drop_database(name: str) -> None:

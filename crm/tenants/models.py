@@ -44,6 +44,15 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError(_("“%(tz)s” is not a known time zone."), params={"tz": value})
 
 
+def validate_phone_region(value: str) -> None:
+    import phonenumbers
+
+    if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError(
+            _("“%(code)s” is not a country code such as CN."), params={"code": value}
+        )
+
+
 def schema_name_for_slug(slug: str) -> str:
     """Schema names are prefixed so no slug can collide with public, pg_* or information_schema."""
     return "t_" + re.sub(r"-", "_", slug)
@@ -88,6 +97,13 @@ class Tenant(TenantMixin):
     )
     currency = models.CharField(
         _("currency"), max_length=3, default="CNY", choices=[(c, c) for c in CURRENCIES]
+    )
+    phone_region = models.CharField(
+        _("phone region"),
+        max_length=2,
+        default="CN",
+        validators=[validate_phone_region],
+        help_text=_("Country whose numbers may be written without a country code, e.g. CN."),
     )
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.PROVISIONING

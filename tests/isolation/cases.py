@@ -9,6 +9,7 @@ Kinds:
 - operator: platform console; only operators of the public schema get in.
 """
 
+import datetime
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from django_tenants.utils import schema_context
 from crm.accounts import roles
 from crm.accounts.models import Invitation, User
 from crm.accounts.services import invitation_create, role_create, staff_create, team_save
+from customers.services import CustomerInput, customer_create
 from tests.support.cast import TenantCast
 from tests.support.otp import authenticator_for
 
@@ -107,6 +109,24 @@ def _invitation_token(member: TenantCast) -> dict[str, str]:
     return {"token": _new_invitation(member)[1]}
 
 
+def _new_customer(member: TenantCast) -> dict[str, str]:
+    """A customer owned by the tenant's agent (whose scope is their own and their teams'), with a
+    phone and an email, so masking is put to the test on its pages."""
+    with schema_context(member.schema):
+        customer = customer_create(
+            actor=None,
+            data=CustomerInput(
+                name="张伟 Case",
+                phones=["+86 138 0013 8000"],
+                emails=[f"zhang.wei.{uuid.uuid4().hex[:6]}@example.cn"],
+                birthday=datetime.date(1990, 2, 28),
+                address="88 Nanjing Road",
+                owner=User.objects.get(pk=member.users["agent"].pk),
+            ),
+        )
+        return {"pk": str(customer.pk)}
+
+
 def _slug(member: TenantCast) -> dict[str, str]:
     return {"slug": member.tenant.slug}
 
@@ -137,6 +157,8 @@ def _enrolled_staff(member: TenantCast) -> dict[str, str]:
 
 
 ADMIN_ONLY = ("admin",)
+ALL_ROLES = ("admin", "manager", "agent", "marketing", "viewer")
+WRITERS = ("admin", "manager", "agent")
 
 TENANT_CASES: dict[str, Case] = {
     "home": Case("staff"),
@@ -183,7 +205,12 @@ TENANT_CASES: dict[str, Case] = {
     "admin_console:team_edit": Case("object", kwargs=_new_team, roles=ADMIN_ONLY),
     "admin_console:team_delete": Case("object", method="POST", kwargs=_new_team, roles=ADMIN_ONLY),
     "admin_console:audit_log": Case("staff", roles=ADMIN_ONLY),
-    "customers:home": Case("staff"),
+    "customers:home": Case("staff", roles=ALL_ROLES),
+    "customers:new": Case("staff", roles=WRITERS),
+    "customers:detail": Case("object", kwargs=_new_customer, roles=ALL_ROLES),
+    "customers:edit": Case("object", kwargs=_new_customer, roles=WRITERS),
+    "customers:interaction_add": Case("object", method="POST", kwargs=_new_customer, roles=WRITERS),
+    "customers:consent_change": Case("object", method="POST", kwargs=_new_customer, roles=WRITERS),
     "support:home": Case("staff"),
     "loyalty:home": Case("staff"),
     "analytics:home": Case("staff"),

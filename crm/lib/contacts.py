@@ -1,0 +1,68 @@
+"""Normalising what people type for phones, emails and names. Imports no app."""
+
+import unicodedata
+from dataclasses import dataclass
+
+import phonenumbers
+from pypinyin import lazy_pinyin
+
+
+class InvalidPhone(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Phone:
+    raw: str
+    e164: str
+
+    @property
+    def digits(self) -> str:
+        return self.e164.lstrip("+")
+
+
+def phone_normalise(raw: str, *, default_region: str) -> Phone:
+    """E.164 for any way a number is written ("138 1234 5678", "+86-138...", "0086 138...").
+
+    `default_region` (ISO 3166 code such as "CN") applies to numbers without a country code."""
+    text = raw.strip()
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    try:
+        parsed = phonenumbers.parse(text, default_region.upper() or None)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhone(str(exc)) from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise InvalidPhone("not a valid phone number")
+    return Phone(
+        raw=raw.strip(),
+        e164=phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
+    )
+
+
+def phone_display(e164: str) -> str:
+    """International format for reading ("+86 138 1234 5678")."""
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def digits_only(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
+def email_normalise(raw: str) -> str:
+    return raw.strip().lower()
+
+
+def name_sort_key(name: str) -> str:
+    """A form of a name that sorts and searches the way people expect in both scripts:
+    compatibility-normalised, lower-cased, and with Chinese characters also spelled in pinyin
+    ("王芳" becomes "王芳 wang fang"), so "wang" finds 王芳 and lists sort by pinyin."""
+    folded = unicodedata.normalize("NFKC", name).casefold().strip()
+    if any("\u3400" <= ch <= "\u9fff" for ch in folded):
+        pinyin = " ".join(lazy_pinyin(folded)).strip()
+        return f"{pinyin} {folded}"
+    return folded

@@ -1,0 +1,128 @@
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from crm.accounts.models import Team, User
+from customers.models import ConsentEvent, Customer, Interaction
+from customers.services import CustomerInput
+
+
+def _lines(value: str) -> list[str]:
+    return [line.strip() for line in value.replace(",", "\n").splitlines() if line.strip()]
+
+
+class CustomerForm(forms.Form):
+    name = forms.CharField(
+        label=_("Name"), max_length=200, widget=forms.TextInput(attrs={"autofocus": True})
+    )
+    kind = forms.ChoiceField(label=_("Kind"), choices=Customer.Kind.choices)
+    phones = forms.CharField(
+        label=_("Phone numbers"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("One per line, in any format; numbers without a country code are local."),
+    )
+    emails = forms.CharField(
+        label=_("Email addresses"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("One per line."),
+    )
+    birthday = forms.DateField(
+        label=_("Birthday"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    gender = forms.ChoiceField(
+        label=_("Gender"), required=False, choices=[("", "—"), *Customer.Gender.choices]
+    )
+    address = forms.CharField(label=_("Address"), max_length=300, required=False)
+    city = forms.CharField(label=_("City"), max_length=100, required=False)
+    region = forms.CharField(label=_("Province or state"), max_length=100, required=False)
+    postal_code = forms.CharField(label=_("Postal code"), max_length=20, required=False)
+    country = forms.CharField(
+        label=_("Country"), max_length=2, required=False, help_text=_("Two letters, e.g. CN.")
+    )
+    tags = forms.CharField(label=_("Tags"), required=False, help_text=_("Separated by commas."))
+    source = forms.CharField(label=_("Acquisition source"), max_length=100, required=False)
+    channel = forms.CharField(label=_("Channel"), max_length=100, required=False)
+    owner = forms.ModelChoiceField(
+        label=_("Owner"),
+        required=False,
+        queryset=User.objects.filter(is_active=True).order_by("full_name", "email"),
+    )
+    team = forms.ModelChoiceField(
+        label=_("Team"), required=False, queryset=Team.objects.order_by("name")
+    )
+    external_id = forms.CharField(label=_("External id"), max_length=100, required=False)
+    notes = forms.CharField(
+        label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def to_input(self) -> CustomerInput:
+        data: dict[str, Any] = dict(self.cleaned_data)
+        data["phones"] = _lines(data["phones"])
+        data["emails"] = _lines(data["emails"])
+        data["tags"] = [t.strip() for t in data["tags"].split(",")]
+        return CustomerInput(**data)
+
+    @classmethod
+    def initial_for(cls, customer: Customer) -> dict[str, Any]:
+        return {
+            "name": customer.name,
+            "kind": customer.kind,
+            "phones": "\n".join(p.raw or p.e164 for p in customer.phones.all()),
+            "emails": "\n".join(e.email for e in customer.emails.all()),
+            "birthday": customer.birthday,
+            "gender": customer.gender,
+            "address": customer.address,
+            "city": customer.city,
+            "region": customer.region,
+            "postal_code": customer.postal_code,
+            "country": customer.country,
+            "tags": ", ".join(customer.tags),
+            "source": customer.source,
+            "channel": customer.channel,
+            "owner": customer.owner_id,
+            "team": customer.team_id,
+            "external_id": customer.external_id,
+            "notes": customer.notes,
+        }
+
+
+class CustomerSearchForm(forms.Form):
+    q = forms.CharField(label=_("Search"), required=False)
+    stage = forms.ChoiceField(
+        label=_("Stage"), required=False, choices=[("", _("Any")), *Customer.Stage.choices]
+    )
+    tag = forms.CharField(label=_("Tag"), required=False)
+    owner = forms.ModelChoiceField(
+        label=_("Owner"), required=False, queryset=User.objects.order_by("full_name", "email")
+    )
+    team = forms.ModelChoiceField(
+        label=_("Team"), required=False, queryset=Team.objects.order_by("name")
+    )
+    order = forms.ChoiceField(
+        label=_("Sort"),
+        required=False,
+        choices=[("name", _("Name")), ("newest", _("Newest first"))],
+    )
+
+
+class InteractionForm(forms.Form):
+    kind = forms.ChoiceField(
+        label=_("Kind"), choices=[c for c in Interaction.Kind.choices if c[0] != "event"]
+    )
+    title = forms.CharField(label=_("Summary"), max_length=200)
+    body = forms.CharField(
+        label=_("Details"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class ConsentForm(forms.Form):
+    channel = forms.ChoiceField(label=_("Channel"), choices=ConsentEvent.Channel.choices)
+    granted = forms.TypedChoiceField(
+        label=_("Consent"),
+        choices=[("yes", _("Granted")), ("no", _("Withdrawn"))],
+        coerce=lambda v: v == "yes",
+    )
+    source = forms.CharField(label=_("Source"), max_length=100, help_text=_("Form, call, store…"))

@@ -1,0 +1,263 @@
+"""Every write to customer records. Row changes are audited by the database triggers."""
+
+import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.accounts.models import Team, User
+from crm.lib.contacts import InvalidPhone, email_normalise, name_sort_key, phone_normalise
+from crm.lib.tenancy import current_schema
+from crm.tenants.models import Tenant
+from customers.models import (
+    ConsentEvent,
+    Customer,
+    CustomerEmail,
+    CustomerPhone,
+    Interaction,
+    Order,
+)
+
+
+@dataclass
+class CustomerInput:
+    """What a form, an import row or an API call says about a customer."""
+
+    name: str
+    kind: str = Customer.Kind.INDIVIDUAL
+    phones: list[str] = field(default_factory=list)
+    emails: list[str] = field(default_factory=list)
+    birthday: datetime.date | None = None
+    gender: str = ""
+    address: str = ""
+    city: str = ""
+    region: str = ""
+    postal_code: str = ""
+    country: str = ""
+    tags: list[str] = field(default_factory=list)
+    source: str = ""
+    channel: str = ""
+    owner: User | None = None
+    team: Team | None = None
+    external_id: str = ""
+    notes: str = ""
+
+
+def tenant_phone_region() -> str:
+    tenant = Tenant.objects.filter(schema_name=current_schema()).only("phone_region").first()
+    return tenant.phone_region if tenant else "CN"
+
+
+def _clean_phones(raw_phones: list[str]) -> list[tuple[str, str]]:
+    region = tenant_phone_region()
+    cleaned: list[tuple[str, str]] = []
+    errors: list[str] = []
+    for raw in (p.strip() for p in raw_phones):
+        if not raw:
+            continue
+        try:
+            phone = phone_normalise(raw, default_region=region)
+        except InvalidPhone:
+            errors.append(_("“%(phone)s” is not a phone number we can dial.") % {"phone": raw})
+            continue
+        if phone.e164 not in {e for _raw, e in cleaned}:
+            cleaned.append((phone.raw, phone.e164))
+    if errors:
+        raise ValidationError({"phones": errors})
+    return cleaned
+
+
+def _clean_emails(raw_emails: list[str]) -> list[str]:
+    from django.core.validators import validate_email
+
+    cleaned: list[str] = []
+    errors: list[str] = []
+    for email in (email_normalise(e) for e in raw_emails):
+        if not email:
+            continue
+        try:
+            validate_email(email)
+        except ValidationError:
+            errors.append(_("“%(email)s” is not an email address.") % {"email": email})
+            continue
+        if email not in cleaned:
+            cleaned.append(email)
+    if errors:
+        raise ValidationError({"emails": errors})
+    return cleaned
+
+
+def _apply(customer: Customer, data: CustomerInput) -> None:
+    name = data.name.strip()
+    if not name:
+        raise ValidationError({"name": _("A customer needs a name.")})
+    external_id = data.external_id.strip()
+    if external_id:
+        clash = Customer.objects.filter(external_id=external_id).exclude(pk=customer.pk)
+        if clash.exists():
+            raise ValidationError({"external_id": _("Another customer has this external id.")})
+    customer.name = name
+    customer.name_sort = name_sort_key(name)
+    customer.kind = data.kind
+    customer.birthday = data.birthday
+    customer.gender = data.gender
+    customer.address = data.address.strip()
+    customer.city = data.city.strip()
+    customer.region = data.region.strip()
+    customer.postal_code = data.postal_code.strip()
+    customer.country = data.country.strip().upper()
+    customer.tags = sorted({t.strip() for t in data.tags if t.strip()})
+    customer.source = data.source.strip()
+    customer.channel = data.channel.strip()
+    customer.owner = data.owner
+    customer.team = data.team
+    customer.external_id = external_id
+    customer.notes = data.notes
+
+
+def _replace_contacts(customer: Customer, phones: list[tuple[str, str]], emails: list[str]) -> None:
+    """Keep the rows whose value stays, drop the others, add the new: the audit log then shows
+    what really changed."""
+    wanted_phones = {e164: raw for raw, e164 in phones}
+    customer.phones.exclude(e164__in=wanted_phones).delete()
+    have = set(customer.phones.values_list("e164", flat=True))
+    for index, (raw, e164) in enumerate(phones):
+        if e164 not in have:
+            CustomerPhone.objects.create(
+                customer=customer,
+                raw=raw,
+                e164=e164,
+                digits=e164.lstrip("+"),
+                is_primary=index == 0,
+            )
+    customer.emails.exclude(email__in=emails).delete()
+    have_emails = set(customer.emails.values_list("email", flat=True))
+    for index, email in enumerate(emails):
+        if email not in have_emails:
+            CustomerEmail.objects.create(customer=customer, email=email, is_primary=index == 0)
+
+
+def _clean_contacts(data: CustomerInput) -> tuple[list[tuple[str, str]], list[str]]:
+    """Both lists checked, so one answer names every bad phone and email at once."""
+    errors: dict[str, list[str]] = {}
+    phones: list[tuple[str, str]] = []
+    emails: list[str] = []
+    try:
+        phones = _clean_phones(data.phones)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    try:
+        emails = _clean_emails(data.emails)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    return phones, emails
+
+
+@transaction.atomic
+def customer_create(*, actor: User | None, data: CustomerInput) -> Customer:
+    phones, emails = _clean_contacts(data)
+    customer = Customer()
+    _apply(customer, data)
+    customer.save()
+    _replace_contacts(customer, phones, emails)
+    return customer
+
+
+@transaction.atomic
+def customer_update(*, actor: User | None, customer: Customer, data: CustomerInput) -> Customer:
+    phones, emails = _clean_contacts(data)
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if customer.erased_at is not None:
+        raise ValidationError(_("This customer was erased and cannot be changed."))
+    _apply(customer, data)
+    customer.save()
+    _replace_contacts(customer, phones, emails)
+    return customer
+
+
+@transaction.atomic
+def customer_stage_set(*, actor: User | None, customer: Customer, stage: str) -> Customer:
+    """Staff choose the stage by hand; the nightly derivation then leaves it alone."""
+    if stage not in Customer.Stage.values:
+        raise ValidationError({"stage": _("Unknown stage.")})
+    Customer.objects.filter(pk=customer.pk).update(stage=stage, stage_override=True)
+    customer.refresh_from_db()
+    return customer
+
+
+def timeline_add(
+    *,
+    customer: Customer,
+    kind: str,
+    title: str,
+    body: str = "",
+    source: str = "staff",
+    actor: User | None = None,
+    occurred_at: datetime.datetime | None = None,
+) -> Interaction:
+    """The one way onto a customer's timeline, for staff entries and for other apps' events."""
+    if kind not in Interaction.Kind.values:
+        raise ValidationError({"kind": _("Unknown kind of interaction.")})
+    if not title.strip():
+        raise ValidationError({"title": _("Say in a few words what happened.")})
+    return Interaction.objects.create(
+        customer=customer,
+        kind=kind,
+        title=title.strip()[:200],
+        body=body,
+        source=source,
+        actor=actor,
+        occurred_at=occurred_at or timezone.now(),
+    )
+
+
+@transaction.atomic
+def consent_set(
+    *, actor: User | None, customer: Customer, channel: str, granted: bool, source: str
+) -> ConsentEvent:
+    if channel not in ConsentEvent.Channel.values:
+        raise ValidationError({"channel": _("Unknown channel.")})
+    if not source.strip():
+        raise ValidationError(
+            {"source": _("Say where the consent came from (form, call, store…).")}
+        )
+    return ConsentEvent.objects.create(
+        customer=customer, channel=channel, granted=granted, source=source.strip(), actor=actor
+    )
+
+
+@transaction.atomic
+def order_create(
+    *,
+    actor: User | None,
+    customer: Customer,
+    number: str,
+    ordered_at: datetime.datetime,
+    amount: Decimal,
+    currency: str,
+    item_count: int = 1,
+    channel: str = "",
+    store: str = "",
+    status: str = Order.Status.COMPLETED,
+) -> Order:
+    if Order.objects.filter(number=number).exists():
+        raise ValidationError({"number": _("An order with this number exists.")})
+    if amount < 0:
+        raise ValidationError({"amount": _("An amount cannot be negative.")})
+    return Order.objects.create(
+        customer=customer,
+        number=number,
+        ordered_at=ordered_at,
+        amount=amount,
+        currency=currency.upper(),
+        item_count=item_count,
+        channel=channel,
+        store=store,
+        status=status,
+    )

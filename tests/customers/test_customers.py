@@ -1,0 +1,218 @@
+"""Customer records: create and edit with normalised contacts, search, scope, masking,
+keyset pagination, the timeline and consent history."""
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django_tenants.utils import schema_context
+
+from crm.accounts.models import AuditEntry, Team, User
+from customers.models import ConsentEvent, Customer, CustomerPhone
+from customers.selectors import CustomerQuery, consent_current, customer_page
+from customers.services import CustomerInput, consent_set, customer_create, timeline_add
+from tests.conftest import client_for
+
+pytestmark = pytest.mark.django_db
+
+
+def _user(member, role):
+    return User.objects.get(pk=member.users[role].pk)
+
+
+def _customer(member, name, *, phones=(), emails=(), owner=None, team=None, **extra):
+    with schema_context(member.schema):
+        return customer_create(
+            actor=None,
+            data=CustomerInput(
+                name=name, phones=list(phones), emails=list(emails), owner=owner, team=team, **extra
+            ),
+        )
+
+
+FORM = {
+    "name": "王芳",
+    "kind": "individual",
+    "phones": "138 1234 5678\n+44 20 7946 0958",
+    "emails": "Wang.Fang@Example.CN",
+    "birthday": "1996-02-29",
+    "gender": "female",
+    "tags": "vip, 会员 ,vip",
+    "country": "cn",
+}
+
+
+class TestCreateAndEdit:
+    def test_an_agent_adds_a_customer_with_contacts_normalised(self, acme):
+        response = client_for(acme, "agent").post(reverse("customers:new"), FORM)
+        assert response.status_code == 302
+        with schema_context(acme.schema):
+            customer = Customer.objects.get(name="王芳")
+            assert response.url == reverse("customers:detail", args=[customer.pk])
+            assert [(p.raw, p.e164) for p in customer.phones.all()] == [
+                ("138 1234 5678", "+8613812345678"),
+                ("+44 20 7946 0958", "+442079460958"),
+            ]
+            assert list(customer.emails.values_list("email", flat=True)) == ["wang.fang@example.cn"]
+            assert customer.birthday == datetime.date(1996, 2, 29)
+            assert customer.tags == ["vip", "会员"]
+            assert customer.country == "CN"
+            assert customer.name_sort == "wang fang 王芳"
+            assert customer.owner == _user(acme, "agent")
+            entry = AuditEntry.objects.filter(table_name="customers_customer").first()
+            assert entry.action == "insert" and entry.actor_id == acme.agent.pk
+
+    def test_bad_input_is_explained_and_nothing_is_written(self, acme):
+        _customer(acme, "Existing", external_id="EXT-1")
+        bad = dict(
+            FORM,
+            phones="12345\n138 1234 5678",
+            emails="not-an-email",
+            external_id="EXT-1",
+            birthday="2023-02-29",
+        )
+        response = client_for(acme, "agent").post(reverse("customers:new"), bad)
+        page = response.content.decode()
+        assert response.status_code == 200
+        assert "Enter a valid date." in page
+        bad["birthday"] = ""
+        response = client_for(acme, "agent").post(reverse("customers:new"), bad)
+        page = response.content.decode()
+        assert "“12345” is not a phone number we can dial." in page
+        assert "“not-an-email” is not an email address." in page
+        with schema_context(acme.schema):
+            assert not Customer.objects.filter(name="王芳").exists()
+            assert not CustomerPhone.objects.filter(e164="+8613812345678").exists()
+
+    def test_editing_keeps_unchanged_contacts_and_records_the_change(self, acme):
+        customer = _customer(acme, "Li Lei", phones=["13800138000"], owner=None)
+        admin = client_for(acme, "admin")
+        response = admin.post(
+            reverse("customers:edit", args=[customer.pk]),
+            dict(FORM, name="Li Lei", phones="+86 138 0013 8000\n13912345678", emails=""),
+        )
+        assert response.status_code == 302
+        with schema_context(acme.schema):
+            phones = list(customer.phones.order_by("id").values_list("e164", "is_primary"))
+            assert phones == [("+8613800138000", True), ("+8613912345678", False)]
+            inserts = AuditEntry.objects.filter(
+                table_name="customers_customerphone", action="insert"
+            )
+            assert inserts.count() == 2, "the kept number was not deleted and re-added"
+
+
+class TestSearchScopeAndMasking:
+    @pytest.fixture
+    def people(self, acme):
+        with schema_context(acme.schema):
+            agent = _user(acme, "agent")
+            team = Team.objects.create(name="Beijing store")
+            team.members.add(agent)
+        return {
+            "zhang": _customer(
+                acme, "张伟", phones=["138 0013 8000"], emails=["zhang@shop.cn"], owner=agent
+            ),
+            "smith": _customer(acme, "Anna Smith", phones=["+44 7911 123456"], team=team),
+            "other": _customer(acme, "李娜", phones=["139 2222 3333"], emails=["li.na@x.cn"]),
+        }
+
+    def _names(self, member, role, **query):
+        with schema_context(member.schema):
+            page = customer_page(_user(member, role), CustomerQuery(**query))
+        return sorted(c.name for c in page.customers)
+
+    def test_search_by_name_pinyin_phone_digits_and_email(self, acme, people):
+        assert self._names(acme, "admin", text="伟") == ["张伟"]
+        assert self._names(acme, "admin", text="ZHANG") == ["张伟"]
+        assert self._names(acme, "admin", text="smi") == ["Anna Smith"]
+        assert self._names(acme, "admin", text="0013 8000") == ["张伟"]
+        assert self._names(acme, "admin", text="138-0013") == ["张伟"]
+        assert self._names(acme, "admin", text="07911 123456") == ["Anna Smith"]
+        assert self._names(acme, "admin", text="li.na@") == ["李娜"]
+
+    def test_without_personal_data_phones_and_emails_cannot_be_probed(self, acme, people):
+        assert self._names(acme, "viewer", text="0013 8000") == []
+        assert self._names(acme, "viewer", text="zhang@shop") == []
+        assert self._names(acme, "viewer", text="张") == ["张伟"]
+
+    def test_an_agent_sees_own_and_team_customers_only(self, acme, people):
+        assert self._names(acme, "agent") == ["Anna Smith", "张伟"]
+        other = people["other"]
+        agent = client_for(acme, "agent")
+        assert agent.get(reverse("customers:detail", args=[other.pk])).status_code == 404
+        assert agent.get(reverse("customers:detail", args=[people["zhang"].pk])).status_code == 200
+
+    def test_the_list_masks_contacts_for_a_viewer(self, acme, people):
+        viewer_page = client_for(acme, "viewer").get(reverse("customers:home")).content.decode()
+        agent_page = client_for(acme, "agent").get(reverse("customers:home")).content.decode()
+        assert "+8613800138000" not in viewer_page and "zhang@shop.cn" not in viewer_page
+        assert "+86 •••••••8000" in viewer_page and "z•••@•••.cn" in viewer_page
+        assert "+8613800138000" in agent_page and "zhang@shop.cn" in agent_page
+
+
+class TestListPaging:
+    def test_keyset_pages_cover_everyone_once_in_name_order_with_few_queries(self, acme):
+        with schema_context(acme.schema):
+            for i in range(130):
+                Customer.objects.create(name=f"Customer {i:03d}", name_sort=f"customer {i:03d}")
+        admin = client_for(acme, "admin")
+        seen, url, pages = [], reverse("customers:home"), 0
+        while url:
+            with CaptureQueriesContext(connection) as queries:
+                response = admin.get(url)
+            statements = [q for q in queries.captured_queries if "search_path" not in q["sql"]]
+            assert len(statements) <= 18, len(statements)
+            seen += [c.name for c in response.context["page"].customers]
+            next_query = response.context["next_query"]
+            url = f"{reverse('customers:home')}?{next_query}" if next_query else ""
+            pages += 1
+        assert pages == 3
+        assert seen == sorted(seen) and len(seen) == len(set(seen)) == 130
+
+    def test_empty_states(self, acme):
+        admin = client_for(acme, "admin")
+        assert "No customers yet" in admin.get(reverse("customers:home")).content.decode()
+        _customer(acme, "Somebody")
+        nothing = admin.get(reverse("customers:home"), {"q": "nobody-like-this"}).content.decode()
+        assert "No customer matches" in nothing
+
+
+class TestTimelineAndConsent:
+    def test_staff_add_to_the_timeline_newest_first(self, acme):
+        customer = _customer(acme, "Timeline Person", owner=None)
+        with schema_context(acme.schema):
+            timeline_add(
+                customer=customer,
+                kind="event",
+                title="Ticket #1 opened",
+                source="support",
+                occurred_at=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
+            )
+        admin = client_for(acme, "admin")
+        admin.post(
+            reverse("customers:interaction_add", args=[customer.pk]),
+            {"kind": "call", "title": "Asked about delivery", "body": "Will call back"},
+        )
+        timeline = admin.get(reverse("customers:detail", args=[customer.pk])).context["timeline"]
+        assert [i.title for i in timeline] == ["Asked about delivery", "Ticket #1 opened"]
+        assert timeline[0].actor_id == acme.admin.pk
+
+    def test_consent_is_a_history_and_the_latest_event_wins(self, acme):
+        customer = _customer(acme, "Consenting Adult")
+        with schema_context(acme.schema):
+            agent = _user(acme, "agent")
+            consent_set(actor=agent, customer=customer, channel="sms", granted=True, source="store")
+            consent_set(actor=agent, customer=customer, channel="sms", granted=False, source="call")
+            state = consent_current(customer)
+            assert state["sms"].granted is False and state["sms"].source == "call"
+            assert state["email"] is None
+            assert ConsentEvent.objects.filter(customer=customer).count() == 2
+        response = client_for(acme, "admin").post(
+            reverse("customers:consent_change", args=[customer.pk]),
+            {"channel": "email", "granted": "yes", "source": "web form"},
+        )
+        assert response.status_code == 302
+        with schema_context(acme.schema):
+            assert consent_current(customer)["email"].granted is True
