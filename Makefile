@@ -38,7 +38,7 @@ demo: db
 	$(MANAGE) tenant create demo --if-missing --name "Demo Retail 示例零售" \
 		--admin-email owner@example.com --admin-password $(DEMO_PASSWORD) \
 		--language en --timezone Asia/Shanghai --currency CNY
-	$(MANAGE) seed_demo demo --seed 1
+	$(MANAGE) seed_demo demo --seed 1 --customers 2000
 
 messages: install
 	@scripts/ensure_gettext.sh

@@ -8,6 +8,10 @@ class CustomersConfig(AppConfig):
 
     def ready(self) -> None:
         from crm.accounts.audit_labels import register_table
+        from crm.tenants.seeding import register_seeder
+        from customers.seeding import customers_seed
+
+        register_seeder("customers", customers_seed, order=20)
 
         register_table("customers_customer", _("Customer"))
         register_table("customers_customerphone", _("Customer phone"))

@@ -7,9 +7,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django_tenants.utils import schema_context, schema_exists
 
-from crm.accounts.models import User
+from crm.accounts.models import AuditEntry, User
 from crm.accounts.seeding import DEMO_LOGINS, DEMO_PASSWORD
 from crm.tenants.models import Tenant
+from customers.models import Customer
 
 
 def run(*args: str) -> str:
@@ -99,17 +100,28 @@ def _staff(schema: str) -> list[tuple[str, str, list[str]]]:
         ]
 
 
+def _customers(schema: str) -> list[tuple[str, str, list[str], int]]:
+    with schema_context(schema):
+        return [
+            (c.name, c.stage, list(c.phones.values_list("e164", flat=True)), c.orders.count())
+            for c in Customer.objects.prefetch_related("phones").order_by("id")
+        ]
+
+
 def test_seed_demo_is_deterministic_and_safe_to_run_twice(committed_db):
     slugs = [f"seed-{uuid.uuid4().hex[:6]}" for _ in range(2)]
     try:
         for slug in slugs:
             run("tenant", "create", slug, "--name", "Seed", "--admin-email", "o@seed.test")
-            run("seed_demo", slug, "--seed", "7")
+            run("seed_demo", slug, "--seed", "7", "--customers", "300")
         first, second = (_staff(Tenant.objects.get(slug=s).schema_name) for s in slugs)
         assert first == second, "same seed, same data"
+        customers = [_customers(Tenant.objects.get(slug=s).schema_name) for s in slugs]
+        assert customers[0] == customers[1] and len(customers[0]) == 300
 
-        output = run("seed_demo", slugs[0], "--seed", "7")
+        output = run("seed_demo", slugs[0], "--seed", "7", "--customers", "300")
         assert "0 staff accounts created" in output
+        assert "customers already seeded (300 in all)" in output
         assert _staff(Tenant.objects.get(slug=slugs[0]).schema_name) == first
 
         with schema_context(Tenant.objects.get(slug=slugs[0]).schema_name):
@@ -118,6 +130,7 @@ def test_seed_demo_is_deterministic_and_safe_to_run_twice(committed_db):
             assert manager.check_password(DEMO_PASSWORD)
             assert [g.name for g in manager.groups.all()] == [role]
             assert any("\u4e00" <= ch <= "\u9fff" for _e, n, _r in first for ch in n), "CJK names"
+            assert not AuditEntry.objects.filter(table_name="customers_customer").exists()
     finally:
         for slug in slugs:
             run("tenant", "delete", slug, "--yes")
