@@ -96,10 +96,16 @@ class CustomerSearchForm(forms.Form):
     )
     tag = forms.CharField(label=_("Tag"), required=False)
     owner = forms.ModelChoiceField(
-        label=_("Owner"), required=False, queryset=User.objects.order_by("full_name", "email")
+        label=_("Owner"),
+        required=False,
+        queryset=User.objects.order_by("full_name", "email"),
+        empty_label=_("Anyone"),
     )
     team = forms.ModelChoiceField(
-        label=_("Team"), required=False, queryset=Team.objects.order_by("name")
+        label=_("Team"),
+        required=False,
+        queryset=Team.objects.order_by("name"),
+        empty_label=_("Any"),
     )
     order = forms.ChoiceField(
         label=_("Sort"),

@@ -8,6 +8,7 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 
 from crm.accounts.permissions import can_view_personal_data
+from crm.lib.contacts import phone_display
 
 MASK = "•"
 KINDS = {
@@ -58,6 +59,8 @@ def shown(user: Any, kind: str, value: Any) -> Any:
     """The value as this user may see it."""
     if kind not in _MASKERS:
         raise ValueError(f"unknown personal data kind: {kind}")
-    if value in (None, "") or can_view_personal_data(user):
+    if value in (None, ""):
         return value
+    if can_view_personal_data(user):
+        return phone_display(str(value)) if kind == "phone" else value
     return _MASKERS[kind](str(value) if kind != "birthday" else value)
