@@ -58,8 +58,13 @@ class CustomerForm(forms.Form):
         label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
 
+    not_a_duplicate = forms.BooleanField(
+        label=_("This is a different customer: save anyway"), required=False
+    )
+
     def to_input(self) -> CustomerInput:
         data: dict[str, Any] = dict(self.cleaned_data)
+        data.pop("not_a_duplicate", None)
         data["phones"] = _lines(data["phones"])
         data["emails"] = _lines(data["emails"])
         data["tags"] = [t.strip() for t in data["tags"].split(",")]

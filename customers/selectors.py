@@ -7,10 +7,12 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.postgres.search import TrigramSimilarity
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.utils.translation import gettext as _
 
 from crm.accounts.permissions import can_view_personal_data, scope_filter
-from crm.lib.contacts import digits_only
+from crm.lib.contacts import digits_only, name_sort_key
 from customers.models import ConsentEvent, Customer, CustomerEmail, CustomerPhone
 
 
@@ -117,3 +119,60 @@ def consent_current(customer: Customer) -> dict[str, ConsentEvent | None]:
     for event in customer.consent_events.order_by("channel", "-at", "-id").distinct("channel"):
         latest[event.channel] = event
     return latest
+
+
+@dataclass
+class DuplicateCandidate:
+    customer: Customer
+    reasons: list[str]
+    # Out of the user's scope: the page says such a customer exists, never who it is.
+    visible: bool = True
+
+
+def likely_duplicates(
+    user: Any,
+    *,
+    e164s: list[str],
+    emails: list[str],
+    name: str,
+    birthday: Any,
+    city: str,
+    exclude_pk: int | None = None,
+) -> list[DuplicateCandidate]:
+    """Customers who are probably the same person: the same phone, the same email, or a similar
+    name with the same birthday or city. All customers are checked, so nobody adds a duplicate
+    of a record outside their scope; those come back marked not visible. Phones and emails are
+    compared only for users who may see them, or the warning would confirm them."""
+    candidates: dict[int, DuplicateCandidate] = {}
+
+    def note(customer: Customer, reason: str) -> None:
+        candidate = candidates.setdefault(customer.pk, DuplicateCandidate(customer, []))
+        candidate.reasons.append(reason)
+
+    everyone = Customer.objects.filter(erased_at__isnull=True)
+    if exclude_pk is not None:
+        everyone = everyone.exclude(pk=exclude_pk)
+    may_compare_contacts = can_view_personal_data(user)
+    if e164s and may_compare_contacts:
+        for customer in everyone.filter(phones__e164__in=e164s).distinct()[:10]:
+            note(customer, _("same phone number"))
+    if emails and may_compare_contacts:
+        for customer in everyone.filter(emails__email__in=emails).distinct()[:10]:
+            note(customer, _("same email address"))
+    if name.strip() and (birthday or city.strip()):
+        similar = everyone.annotate(
+            likeness=TrigramSimilarity("name_sort", name_sort_key(name))
+        ).filter(likeness__gte=0.5)
+        if birthday:
+            for customer in similar.filter(birthday=birthday)[:10]:
+                note(customer, _("similar name, same birthday"))
+        if city.strip():
+            for customer in similar.filter(city__iexact=city.strip())[:10]:
+                note(customer, _("similar name, same city"))
+    if candidates:
+        visible = set(
+            visible_customers(user).filter(pk__in=candidates).values_list("pk", flat=True)
+        )
+        for pk, candidate in candidates.items():
+            candidate.visible = pk in visible
+    return list(candidates.values())

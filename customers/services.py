@@ -141,7 +141,7 @@ def _replace_contacts(customer: Customer, phones: list[tuple[str, str]], emails:
             CustomerEmail.objects.create(customer=customer, email=email, is_primary=index == 0)
 
 
-def _clean_contacts(data: CustomerInput) -> tuple[list[tuple[str, str]], list[str]]:
+def clean_contacts(data: CustomerInput) -> tuple[list[tuple[str, str]], list[str]]:
     """Both lists checked, so one answer names every bad phone and email at once."""
     errors: dict[str, list[str]] = {}
     phones: list[tuple[str, str]] = []
@@ -161,7 +161,7 @@ def _clean_contacts(data: CustomerInput) -> tuple[list[tuple[str, str]], list[st
 
 @transaction.atomic
 def customer_create(*, actor: User | None, data: CustomerInput) -> Customer:
-    phones, emails = _clean_contacts(data)
+    phones, emails = clean_contacts(data)
     customer = Customer()
     _apply(customer, data)
     customer.save()
@@ -171,7 +171,7 @@ def customer_create(*, actor: User | None, data: CustomerInput) -> Customer:
 
 @transaction.atomic
 def customer_update(*, actor: User | None, customer: Customer, data: CustomerInput) -> Customer:
-    phones, emails = _clean_contacts(data)
+    phones, emails = clean_contacts(data)
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     if customer.erased_at is not None:
         raise ValidationError(_("This customer was erased and cannot be changed."))

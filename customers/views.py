@@ -64,36 +64,73 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _duplicates(
+    request: HttpRequest, form: CustomerForm, data: services.CustomerInput, exclude_pk: int | None
+) -> list[selectors.DuplicateCandidate]:
+    """Likely duplicates of what the form describes, unless the user confirmed it is someone
+    else. Invalid contacts are left for the service to explain."""
+    if form.cleaned_data.get("not_a_duplicate"):
+        return []
+    try:
+        phones, emails = services.clean_contacts(data)
+    except ValidationError:
+        return []
+    return selectors.likely_duplicates(
+        request.user,
+        e164s=[e164 for _raw, e164 in phones],
+        emails=emails,
+        name=data.name,
+        birthday=data.birthday,
+        city=data.city,
+        exclude_pk=exclude_pk,
+    )
+
+
 @capability_required(cap.CREATE)
 def customer_new(request: HttpRequest) -> HttpResponse:
     form = CustomerForm(request.POST or None, initial={"owner": request.user.pk})
+    duplicates: list[selectors.DuplicateCandidate] = []
     if request.method == "POST" and form.is_valid():
         data = form.to_input()
         # A new customer without an owner belongs to whoever adds it, so it stays in their scope.
         data.owner = data.owner or request.user  # type: ignore[assignment]
-        try:
-            customer = services.customer_create(actor=request.user, data=data)  # type: ignore[arg-type]
-        except ValidationError as exc:
-            _form_errors(form, exc)
-        else:
-            messages.success(request, _("%(name)s added.") % {"name": customer.name})
-            return redirect("customers:detail", pk=customer.pk)
-    return render(request, "customers/customer_form.html", {"form": form, "customer": None})
+        duplicates = _duplicates(request, form, data, exclude_pk=None)
+        if not duplicates:
+            try:
+                customer = services.customer_create(actor=request.user, data=data)  # type: ignore[arg-type]
+            except ValidationError as exc:
+                _form_errors(form, exc)
+            else:
+                messages.success(request, _("%(name)s added.") % {"name": customer.name})
+                return redirect("customers:detail", pk=customer.pk)
+    return render(
+        request,
+        "customers/customer_form.html",
+        {"form": form, "customer": None, "duplicates": duplicates},
+    )
 
 
 @capability_required(cap.CHANGE)
 def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
     customer = _customer_or_404(request, pk)
     form = CustomerForm(request.POST or None, initial=CustomerForm.initial_for(customer))
+    duplicates: list[selectors.DuplicateCandidate] = []
     if request.method == "POST" and form.is_valid():
-        try:
-            services.customer_update(actor=request.user, customer=customer, data=form.to_input())  # type: ignore[arg-type]
-        except ValidationError as exc:
-            _form_errors(form, exc)
-        else:
-            messages.success(request, _("Saved."))
-            return redirect("customers:detail", pk=customer.pk)
-    return render(request, "customers/customer_form.html", {"form": form, "customer": customer})
+        data = form.to_input()
+        duplicates = _duplicates(request, form, data, exclude_pk=customer.pk)
+        if not duplicates:
+            try:
+                services.customer_update(actor=request.user, customer=customer, data=data)  # type: ignore[arg-type]
+            except ValidationError as exc:
+                _form_errors(form, exc)
+            else:
+                messages.success(request, _("Saved."))
+                return redirect("customers:detail", pk=customer.pk)
+    return render(
+        request,
+        "customers/customer_form.html",
+        {"form": form, "customer": customer, "duplicates": duplicates},
+    )
 
 
 @capability_required(cap.VIEW)

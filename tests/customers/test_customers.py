@@ -216,3 +216,46 @@ class TestTimelineAndConsent:
         assert response.status_code == 302
         with schema_context(acme.schema):
             assert consent_current(customer)["email"].granted is True
+
+
+class TestDuplicateWarnings:
+    def test_the_same_phone_or_email_or_similar_name_and_birthday_warns_before_saving(self, acme):
+        existing = _customer(
+            acme,
+            "王芳",
+            phones=["13812345678"],
+            emails=["fang@shop.cn"],
+            birthday=datetime.date(1996, 2, 29),
+        )
+        admin = client_for(acme, "admin")
+        response = admin.post(reverse("customers:new"), dict(FORM, emails="other@x.cn"))
+        page = response.content.decode()
+        assert response.status_code == 200
+        assert "This may be a customer you already have" in page
+        assert "same phone number" in page and "similar name, same birthday" in page
+        assert reverse("customers:detail", args=[existing.pk]) in page
+
+        # An agent is warned too, without learning whose record it is (it is out of scope).
+        agent = client_for(acme, "agent")
+        page = agent.post(
+            reverse("customers:new"), dict(FORM, emails="other@x.cn")
+        ).content.decode()
+        assert "A customer outside your records" in page and "same phone number" in page
+        assert reverse("customers:detail", args=[existing.pk]) not in page
+        with schema_context(acme.schema):
+            assert Customer.objects.filter(name="王芳").count() == 1, "nothing saved yet"
+
+        confirmed = agent.post(
+            reverse("customers:new"), dict(FORM, emails="other@x.cn", not_a_duplicate="on")
+        )
+        assert confirmed.status_code == 302
+        with schema_context(acme.schema):
+            assert Customer.objects.filter(name="王芳").count() == 2
+
+    def test_editing_a_customer_does_not_flag_itself(self, acme):
+        customer = _customer(acme, "Solo Person", phones=["13900001111"], city="上海")
+        response = client_for(acme, "admin").post(
+            reverse("customers:edit", args=[customer.pk]),
+            {"name": "Solo Person", "kind": "individual", "phones": "13900001111", "city": "上海"},
+        )
+        assert response.status_code == 302
