@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from crm.accounts.models import Team, User
 
@@ -26,7 +27,7 @@ class Customer(models.Model):
     class Stage(models.TextChoices):
         LEAD = "lead", _("Lead")
         NEW = "new", _("New")
-        ACTIVE = "active", _("Active")
+        ACTIVE = "active", pgettext_lazy("lifecycle stage", "Active")
         LOYAL = "loyal", _("Loyal")
         AT_RISK = "at_risk", _("At risk")
         CHURNED = "churned", _("Churned")

@@ -11,4 +11,6 @@ urlpatterns = [
     path("<int:pk>/edit/", views.customer_edit, name="edit"),
     path("<int:pk>/timeline/", views.interaction_add, name="interaction_add"),
     path("<int:pk>/consent/", views.consent_change, name="consent_change"),
+    path("<int:pk>/export/", views.customer_export, name="export"),
+    path("<int:pk>/erase/", views.customer_erase, name="erase"),
 ]

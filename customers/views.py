@@ -1,15 +1,16 @@
 """Customer pages: the list, the customer 360, create and edit, timeline entries and consent."""
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from crm.accounts import capabilities as cap
+from crm.accounts.audit import client_ip
 from crm.accounts.permissions import can, capability_required
-from customers import selectors, services
+from customers import privacy, selectors, services
 from customers.forms import ConsentForm, CustomerForm, CustomerSearchForm, InteractionForm
 from customers.models import Customer
 
@@ -148,7 +149,9 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "consent": selectors.consent_current(customer),
             "interaction_form": InteractionForm(),
             "consent_form": ConsentForm(),
-            "can_change": can(request.user, cap.CHANGE),
+            "can_change": can(request.user, cap.CHANGE) and customer.erased_at is None,
+            "can_export": _may_export_personal_data(request.user),
+            "can_erase": can(request.user, cap.DELETE) and customer.erased_at is None,
         },
     )
 
@@ -176,4 +179,41 @@ def consent_change(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, _("Consent recorded."))
     else:
         messages.error(request, _("Choose a channel and say where the consent came from."))
+    return redirect("customers:detail", pk=customer.pk)
+
+
+def _may_export_personal_data(user: object) -> bool:
+    return can(user, cap.EXPORT) and can(user, cap.PERSONAL_DATA)
+
+
+@capability_required(cap.EXPORT)
+@require_POST
+def customer_export(request: HttpRequest, pk: int) -> HttpResponse:
+    """A data subject request: everything held about the customer, as a ZIP download."""
+    if not _may_export_personal_data(request.user):
+        raise PermissionDenied
+    customer = _customer_or_404(request, pk)
+    data = privacy.customer_data_export(
+        actor=request.user,  # type: ignore[arg-type]
+        customer=customer,
+        ip=client_ip(request),
+    )
+    response = HttpResponse(data, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="customer-{customer.pk}.zip"'
+    return response
+
+
+@capability_required(cap.DELETE)
+@require_POST
+def customer_erase(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = _customer_or_404(request, pk)
+    if request.POST.get("confirm") != "erase":
+        messages.error(request, _("Tick the box to confirm: erasing cannot be undone."))
+        return redirect("customers:detail", pk=customer.pk)
+    try:
+        privacy.customer_erase(actor=request.user, customer=customer, ip=client_ip(request))  # type: ignore[arg-type]
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("The customer's personal data is erased; orders are kept."))
     return redirect("customers:detail", pk=customer.pk)

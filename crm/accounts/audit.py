@@ -96,3 +96,28 @@ def record_tenant_export(tenant: Any, actor: str, output: Any) -> None:
             actor=actor,
             detail={"scope": "whole workspace", "file": str(getattr(output, "name", output))},
         )
+
+
+def audit_erasure_begin() -> None:
+    """Call inside the transaction that erases a person: until it ends, the triggers record
+    which fields change but not their values, and `audit_redact` may blank earlier entries."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("erasure must run inside a transaction")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('crm.audit_erasing', 'on', true)")
+
+
+def audit_redact(
+    *, table_name: str, record_ids: list[str], owner_key: str = "", owner_id: str = ""
+) -> int:
+    """Blank the values of earlier entries about the erased records: rows of `table_name` with
+    these ids, or (with owner_key) whose before or after row has owner_key = owner_id."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE accounts_auditentry SET before = crm_audit_redacted(before),"
+            " after = crm_audit_redacted(after)"
+            " WHERE table_name = %s AND (record_id = ANY(%s)"
+            " OR (%s <> '' AND (before->>%s = %s OR after->>%s = %s)))",
+            [table_name, record_ids, owner_key, owner_key, owner_id, owner_key, owner_id],
+        )
+        return cursor.rowcount

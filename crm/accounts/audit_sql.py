@@ -8,6 +8,19 @@ Apps add their tables with `audit_trigger(...)` in a migration."""
 from django.db import migrations
 
 FUNCTIONS_SQL = r"""
+CREATE OR REPLACE FUNCTION crm_audit_redacted(row_data jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $fn$
+    -- Every value but the keys that tie rows together becomes "•erased".
+    SELECT CASE WHEN row_data IS NULL THEN NULL ELSE (
+        SELECT coalesce(jsonb_object_agg(
+            key,
+            CASE WHEN key IN ('id', 'customer_id') OR value = 'null'::jsonb THEN value
+                 ELSE to_jsonb('•erased'::text) END
+        ), '{}'::jsonb)
+        FROM jsonb_each(row_data)
+    ) END
+$fn$;
+
 CREATE OR REPLACE FUNCTION crm_audit_row() RETURNS trigger LANGUAGE plpgsql AS $fn$
 DECLARE
     before_row jsonb;
@@ -36,6 +49,11 @@ BEGIN
     IF TG_OP = 'UPDATE' AND before_row = after_row THEN
         RETURN NULL;
     END IF;
+    IF current_setting('crm.audit_erasing', true) = 'on' THEN
+        -- Erasing a person: record which fields changed, not what they held.
+        before_row := crm_audit_redacted(before_row);
+        after_row := crm_audit_redacted(after_row);
+    END IF;
     EXECUTE format(
         'INSERT INTO %I.accounts_auditentry'
         ' (at, actor_id, actor_label, action, table_name, record_id, before, after, ip, detail)'
@@ -56,6 +74,16 @@ $fn$;
 
 CREATE OR REPLACE FUNCTION crm_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
+    -- The one change allowed: erasing a person redacts the values their entries hold, inside
+    -- the erasing transaction, and touches nothing else of the entry.
+    IF TG_OP = 'UPDATE' AND current_setting('crm.audit_erasing', true) = 'on'
+        AND NEW.id = OLD.id AND NEW.at = OLD.at AND NEW.action = OLD.action
+        AND NEW.actor_id IS NOT DISTINCT FROM OLD.actor_id AND NEW.actor_label = OLD.actor_label
+        AND NEW.table_name = OLD.table_name AND NEW.record_id = OLD.record_id
+        AND NEW.before IS NOT DISTINCT FROM crm_audit_redacted(OLD.before)
+        AND NEW.after IS NOT DISTINCT FROM crm_audit_redacted(OLD.after) THEN
+        RETURN NEW;
+    END IF;
     RAISE EXCEPTION 'audit entries are append-only' USING ERRCODE = 'insufficient_privilege';
 END
 $fn$;
@@ -73,6 +101,7 @@ DROP TRIGGER IF EXISTS crm_audit_append_only ON accounts_auditentry;
 DROP TRIGGER IF EXISTS crm_audit_no_truncate ON accounts_auditentry;
 DROP FUNCTION IF EXISTS crm_audit_append_only();
 DROP FUNCTION IF EXISTS crm_audit_row() CASCADE;
+DROP FUNCTION IF EXISTS crm_audit_redacted(jsonb);
 """
 
 

@@ -159,6 +159,8 @@ def _enrolled_staff(member: TenantCast) -> dict[str, str]:
 ADMIN_ONLY = ("admin",)
 ALL_ROLES = ("admin", "manager", "agent", "marketing", "viewer")
 WRITERS = ("admin", "manager", "agent")
+EXPORTERS = ("admin", "manager")  # export and see personal data
+ERASERS = ("admin", "manager")
 
 TENANT_CASES: dict[str, Case] = {
     "home": Case("staff"),
@@ -210,6 +212,8 @@ TENANT_CASES: dict[str, Case] = {
     "customers:detail": Case("object", kwargs=_new_customer, roles=ALL_ROLES),
     "customers:edit": Case("object", kwargs=_new_customer, roles=WRITERS),
     "customers:interaction_add": Case("object", method="POST", kwargs=_new_customer, roles=WRITERS),
+    "customers:export": Case("object", method="POST", kwargs=_new_customer, roles=EXPORTERS),
+    "customers:erase": Case("object", method="POST", kwargs=_new_customer, roles=ERASERS),
     "customers:consent_change": Case("object", method="POST", kwargs=_new_customer, roles=WRITERS),
     "support:home": Case("staff"),
     "loyalty:home": Case("staff"),

@@ -1,0 +1,175 @@
+"""Data subject requests: everything the tenant holds about one customer, and erasure.
+
+Erasure removes what identifies the person (name, contacts, birthday, address, notes, timeline,
+consent) and keeps orders, so revenue and counts stay right; the customer row remains as
+"Erased customer #id". Earlier audit entries about the person are redacted in the same
+transaction, so the log does not keep what the erasure removed."""
+
+import csv
+import io
+import json
+import zipfile
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.accounts.audit import audit_erasure_begin, audit_record, audit_redact
+from crm.accounts.models import User
+from crm.lib.contacts import name_sort_key
+from crm.lib.spreadsheet import safe_cell
+from customers.models import ConsentEvent, Customer, CustomerEmail, CustomerPhone, Interaction
+
+_PROFILE_FIELDS = (
+    "id",
+    "kind",
+    "name",
+    "birthday",
+    "gender",
+    "address",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "tags",
+    "source",
+    "channel",
+    "external_id",
+    "stage",
+    "notes",
+    "created_at",
+)
+
+
+def _rows(customer: Customer) -> dict[str, list[dict[str, Any]]]:
+    return {
+        "contacts": [
+            {"type": "phone", "value": p.e164, "as_entered": p.raw, "primary": p.is_primary}
+            for p in customer.phones.all()
+        ]
+        + [
+            {"type": "email", "value": e.email, "as_entered": e.email, "primary": e.is_primary}
+            for e in customer.emails.all()
+        ],
+        "orders": [
+            {
+                "number": o.number,
+                "ordered_at": o.ordered_at,
+                "amount": o.amount,
+                "currency": o.currency,
+                "items": o.item_count,
+                "channel": o.channel,
+                "store": o.store,
+                "status": o.status,
+                "lines": [
+                    {"sku": ln.sku, "name": ln.name, "quantity": ln.quantity, "price": ln.price}
+                    for ln in o.lines.all()
+                ],
+            }
+            for o in customer.orders.prefetch_related("lines")
+        ],
+        "timeline": [
+            {
+                "when": i.occurred_at,
+                "kind": i.kind,
+                "source": i.source,
+                "title": i.title,
+                "details": i.body,
+            }
+            for i in customer.interactions.all()
+        ],
+        "consent": [
+            {"when": c.at, "channel": c.channel, "granted": c.granted, "source": c.source}
+            for c in customer.consent_events.all()
+        ],
+    }
+
+
+def _csv(rows: list[dict[str, Any]]) -> bytes:
+    buffer = io.StringIO()
+    if rows:
+        flat = [{k: v for k, v in row.items() if k != "lines"} for row in rows]
+        writer = csv.DictWriter(buffer, fieldnames=list(flat[0]))
+        writer.writeheader()
+        for row in flat:
+            writer.writerow({k: safe_cell(v) for k, v in row.items()})
+    # A byte-order mark, so Excel opens the Chinese text as UTF-8.
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def customer_data_export(*, actor: User, customer: Customer, ip: str | None = None) -> bytes:
+    """A ZIP of everything held about the customer: customer.json, and a CSV per kind."""
+    rows = _rows(customer)
+    profile = {field: getattr(customer, field) for field in _PROFILE_FIELDS}
+    document = {"customer": profile, **rows, "exported_at": timezone.now()}
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(
+            "customer.json",
+            json.dumps(document, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2),
+        )
+        zf.writestr("profile.csv", _csv([profile]))
+        for kind, kind_rows in rows.items():
+            zf.writestr(f"{kind}.csv", _csv(kind_rows))
+    audit_record(
+        action="personal_data_export",
+        actor=actor,
+        table_name="customers_customer",
+        record_id=customer.pk,
+        ip=ip,
+        detail={"scope": "one customer"},
+    )
+    return archive.getvalue()
+
+
+@transaction.atomic
+def customer_erase(*, actor: User, customer: Customer, ip: str | None = None) -> Customer:
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if customer.erased_at is not None:
+        raise ValidationError(_("This customer was already erased."))
+    audit_erasure_begin()
+    key = str(customer.pk)
+    phone_ids = [str(pk) for pk in customer.phones.values_list("pk", flat=True)]
+    email_ids = [str(pk) for pk in customer.emails.values_list("pk", flat=True)]
+    CustomerPhone.objects.filter(customer=customer).delete()
+    CustomerEmail.objects.filter(customer=customer).delete()
+    ConsentEvent.objects.filter(customer=customer).delete()
+    Interaction.objects.filter(customer=customer).delete()
+    erased_name = f"Erased customer #{customer.pk}"
+    Customer.objects.filter(pk=customer.pk).update(
+        name=erased_name,
+        name_sort=name_sort_key(erased_name),
+        birthday=None,
+        gender="",
+        address="",
+        city="",
+        region="",
+        postal_code="",
+        country="",
+        tags=[],
+        notes="",
+        external_id="",
+        erased_at=timezone.now(),
+    )
+    audit_redact(table_name="customers_customer", record_ids=[key])
+    audit_redact(
+        table_name="customers_customerphone",
+        record_ids=phone_ids,
+        owner_key="customer_id",
+        owner_id=key,
+    )
+    audit_redact(
+        table_name="customers_customeremail",
+        record_ids=email_ids,
+        owner_key="customer_id",
+        owner_id=key,
+    )
+    audit_redact(
+        table_name="customers_consentevent", record_ids=[], owner_key="customer_id", owner_id=key
+    )
+    audit_record(action="erase", actor=actor, table_name="customers_customer", record_id=key, ip=ip)
+    customer.refresh_from_db()
+    return customer
