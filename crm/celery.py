@@ -18,4 +18,9 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=17, hour=3),
         "args": ("crm.accounts.tasks.sessions_clear_expired",),
     },
+    "customer-stages": {
+        "task": "crm.tenants.tasks.tenants_dispatch",
+        "schedule": crontab(minute=30, hour=2),
+        "args": ("customers.tasks.stages_derive",),
+    },
 }

@@ -137,3 +137,7 @@ class ConsentForm(forms.Form):
         coerce=lambda v: v == "yes",
     )
     source = forms.CharField(label=_("Source"), max_length=100, help_text=_("Form, call, store…"))
+
+
+class StageForm(forms.Form):
+    stage = forms.ChoiceField(label=_("Lifecycle stage"), choices=Customer.Stage.choices)

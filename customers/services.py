@@ -261,3 +261,58 @@ def order_create(
         store=store,
         status=status,
     )
+
+
+# Thresholds of the nightly stage derivation (days since the last completed order, orders).
+STAGE_AT_RISK_DAYS = 180
+STAGE_CHURNED_DAYS = 365
+STAGE_LOYAL_ORDERS = 6
+
+
+def stages_derive(*, now: datetime.datetime | None = None, chunk: int = 500) -> int:
+    """Set every customer's lifecycle stage from their completed orders, except where staff set
+    it by hand. Runs in chunks of ids, each in one UPDATE; returns how many rows changed.
+    Idempotent: a second run changes nothing."""
+    from django.db import connection
+
+    now = now or timezone.now()
+    changed = 0
+    last_id = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id FROM customers_customer WHERE id > %s AND NOT stage_override"
+                " AND erased_at IS NULL ORDER BY id LIMIT %s",
+                [last_id, chunk],
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+            if not ids:
+                return changed
+            last_id = ids[-1]
+            cursor.execute(
+                """
+                WITH facts AS (
+                    SELECT c.id,
+                           count(o.id) AS orders,
+                           max(o.ordered_at) AS last_order
+                    FROM customers_customer c
+                    LEFT JOIN customers_order o
+                           ON o.customer_id = c.id AND o.status = 'completed'
+                    WHERE c.id = ANY(%s)
+                    GROUP BY c.id
+                ), derived AS (
+                    SELECT id, CASE
+                        WHEN orders = 0 THEN 'lead'
+                        WHEN last_order < %s - make_interval(days => %s) THEN 'churned'
+                        WHEN last_order < %s - make_interval(days => %s) THEN 'at_risk'
+                        WHEN orders >= %s THEN 'loyal'
+                        WHEN orders = 1 THEN 'new'
+                        ELSE 'active' END AS stage
+                    FROM facts
+                )
+                UPDATE customers_customer c SET stage = d.stage
+                FROM derived d WHERE c.id = d.id AND c.stage <> d.stage
+                """,
+                [ids, now, STAGE_CHURNED_DAYS, now, STAGE_AT_RISK_DAYS, STAGE_LOYAL_ORDERS],
+            )
+            changed += cursor.rowcount

@@ -13,4 +13,5 @@ urlpatterns = [
     path("<int:pk>/consent/", views.consent_change, name="consent_change"),
     path("<int:pk>/export/", views.customer_export, name="export"),
     path("<int:pk>/erase/", views.customer_erase, name="erase"),
+    path("<int:pk>/stage/", views.customer_stage, name="stage"),
 ]

@@ -11,7 +11,13 @@ from crm.accounts import capabilities as cap
 from crm.accounts.audit import client_ip
 from crm.accounts.permissions import can, capability_required
 from customers import privacy, selectors, services
-from customers.forms import ConsentForm, CustomerForm, CustomerSearchForm, InteractionForm
+from customers.forms import (
+    ConsentForm,
+    CustomerForm,
+    CustomerSearchForm,
+    InteractionForm,
+    StageForm,
+)
 from customers.models import Customer
 
 
@@ -149,6 +155,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "consent": selectors.consent_current(customer),
             "interaction_form": InteractionForm(),
             "consent_form": ConsentForm(),
+            "stage_form": StageForm(initial={"stage": customer.stage}),
             "can_change": can(request.user, cap.CHANGE) and customer.erased_at is None,
             "can_export": _may_export_personal_data(request.user),
             "can_erase": can(request.user, cap.DELETE) and customer.erased_at is None,
@@ -216,4 +223,20 @@ def customer_erase(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, _("The customer's personal data is erased; orders are kept."))
+    return redirect("customers:detail", pk=customer.pk)
+
+
+@capability_required(cap.CHANGE)
+@require_POST
+def customer_stage(request: HttpRequest, pk: int) -> HttpResponse:
+    """Staff set the lifecycle stage by hand; the nightly derivation leaves it alone after."""
+    customer = _customer_or_404(request, pk)
+    form = StageForm(request.POST)
+    if form.is_valid():
+        services.customer_stage_set(
+            actor=request.user,  # type: ignore[arg-type]
+            customer=customer,
+            stage=form.cleaned_data["stage"],
+        )
+        messages.success(request, _("Stage set by hand; the nightly update will leave it."))
     return redirect("customers:detail", pk=customer.pk)

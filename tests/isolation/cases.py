@@ -213,6 +213,7 @@ TENANT_CASES: dict[str, Case] = {
     "customers:edit": Case("object", kwargs=_new_customer, roles=WRITERS),
     "customers:interaction_add": Case("object", method="POST", kwargs=_new_customer, roles=WRITERS),
     "customers:export": Case("object", method="POST", kwargs=_new_customer, roles=EXPORTERS),
+    "customers:stage": Case("object", method="POST", kwargs=_new_customer, roles=WRITERS),
     "customers:erase": Case("object", method="POST", kwargs=_new_customer, roles=ERASERS),
     "customers:consent_change": Case("object", method="POST", kwargs=_new_customer, roles=WRITERS),
     "support:home": Case("staff"),
