@@ -141,3 +141,44 @@ class ConsentForm(forms.Form):
 
 class StageForm(forms.Form):
     stage = forms.ChoiceField(label=_("Lifecycle stage"), choices=Customer.Stage.choices)
+
+
+class BulkForm(forms.Form):
+    ACTIONS = [
+        ("tag", _("Add tag")),
+        ("untag", _("Remove tag")),
+        ("assign", _("Assign owner")),
+        ("export", _("Export selection (CSV)")),
+    ]
+    action = forms.ChoiceField(label=_("With the selected"), choices=ACTIONS)
+    ids = forms.TypedMultipleChoiceField(coerce=int, choices=[], required=True)
+    tag = forms.CharField(label=_("Tag"), max_length=50, required=False)
+    owner = forms.ModelChoiceField(
+        label=_("Owner"),
+        required=False,
+        queryset=User.objects.filter(is_active=True).order_by("full_name", "email"),
+        empty_label=_("Choose…"),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Any integer is accepted here; the view keeps only the ids the user may see.
+        ids = self.data.getlist("ids") if hasattr(self.data, "getlist") else []
+        ids_field = self.fields["ids"]
+        assert isinstance(ids_field, forms.ChoiceField)
+        ids_field.choices = [(i, i) for i in ids if str(i).isdigit()]
+        ids_field.error_messages["required"] = _("Tick at least one customer.")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        action = data.get("action")
+        if action in ("tag", "untag") and not data.get("tag", "").strip():
+            self.add_error("tag", _("Type the tag."))
+        if action == "assign" and not data.get("owner"):
+            self.add_error("owner", _("Choose the new owner."))
+        return data
+
+
+class SavedViewForm(forms.Form):
+    name = forms.CharField(label=_("Name this view"), max_length=100)
+    query = forms.CharField(max_length=1000, required=False, widget=forms.HiddenInput)

@@ -237,3 +237,21 @@ class ConsentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {'granted' if self.granted else 'withdrawn'}"
+
+
+class SavedView(models.Model):
+    """A user's named customer list: a search and filters to come back to."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="saved_customer_views")
+    name = models.CharField(_("name"), max_length=100)
+    query = models.CharField(_("query"), max_length=1000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "name"], name="saved_view_name_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -2,23 +2,27 @@
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from crm.accounts import capabilities as cap
-from crm.accounts.audit import client_ip
-from crm.accounts.permissions import can, capability_required
-from customers import privacy, selectors, services
+from crm.accounts.audit import audit_record, client_ip
+from crm.accounts.permissions import acting_user, can, capability_required
+from customers import exports, privacy, selectors, services
 from customers.forms import (
+    BulkForm,
     ConsentForm,
     CustomerForm,
     CustomerSearchForm,
     InteractionForm,
+    SavedViewForm,
     StageForm,
 )
-from customers.models import Customer
+from customers.models import Customer, SavedView
 
 
 def _customer_or_404(request: HttpRequest, pk: int) -> Customer:
@@ -67,6 +71,11 @@ def customer_list(request: HttpRequest) -> HttpResponse:
             "next_query": next_query,
             "filtered": filtered,
             "can_create": can(request.user, cap.CREATE),
+            "can_change": can(request.user, cap.CHANGE),
+            "can_export": can(request.user, cap.EXPORT),
+            "bulk_form": BulkForm(),
+            "saved_views": SavedView.objects.filter(user=acting_user(request)),
+            "current_query": request.GET.copy().urlencode() if filtered else "",
         },
     )
 
@@ -100,11 +109,11 @@ def customer_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.to_input()
         # A new customer without an owner belongs to whoever adds it, so it stays in their scope.
-        data.owner = data.owner or request.user  # type: ignore[assignment]
+        data.owner = data.owner or acting_user(request)
         duplicates = _duplicates(request, form, data, exclude_pk=None)
         if not duplicates:
             try:
-                customer = services.customer_create(actor=request.user, data=data)  # type: ignore[arg-type]
+                customer = services.customer_create(actor=acting_user(request), data=data)
             except ValidationError as exc:
                 _form_errors(form, exc)
             else:
@@ -127,7 +136,7 @@ def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
         duplicates = _duplicates(request, form, data, exclude_pk=customer.pk)
         if not duplicates:
             try:
-                services.customer_update(actor=request.user, customer=customer, data=data)  # type: ignore[arg-type]
+                services.customer_update(actor=acting_user(request), customer=customer, data=data)
             except ValidationError as exc:
                 _form_errors(form, exc)
             else:
@@ -169,7 +178,7 @@ def interaction_add(request: HttpRequest, pk: int) -> HttpResponse:
     customer = _customer_or_404(request, pk)
     form = InteractionForm(request.POST)
     if form.is_valid():
-        services.timeline_add(customer=customer, actor=request.user, **form.cleaned_data)  # type: ignore[arg-type]
+        services.timeline_add(customer=customer, actor=acting_user(request), **form.cleaned_data)
         messages.success(request, _("Added to the timeline."))
     else:
         messages.error(request, _("Say in a few words what happened."))
@@ -182,7 +191,7 @@ def consent_change(request: HttpRequest, pk: int) -> HttpResponse:
     customer = _customer_or_404(request, pk)
     form = ConsentForm(request.POST)
     if form.is_valid():
-        services.consent_set(actor=request.user, customer=customer, **form.cleaned_data)  # type: ignore[arg-type]
+        services.consent_set(actor=acting_user(request), customer=customer, **form.cleaned_data)
         messages.success(request, _("Consent recorded."))
     else:
         messages.error(request, _("Choose a channel and say where the consent came from."))
@@ -201,7 +210,7 @@ def customer_export(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied
     customer = _customer_or_404(request, pk)
     data = privacy.customer_data_export(
-        actor=request.user,  # type: ignore[arg-type]
+        actor=acting_user(request),
         customer=customer,
         ip=client_ip(request),
     )
@@ -218,7 +227,7 @@ def customer_erase(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, _("Tick the box to confirm: erasing cannot be undone."))
         return redirect("customers:detail", pk=customer.pk)
     try:
-        privacy.customer_erase(actor=request.user, customer=customer, ip=client_ip(request))  # type: ignore[arg-type]
+        privacy.customer_erase(actor=acting_user(request), customer=customer, ip=client_ip(request))
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -234,9 +243,81 @@ def customer_stage(request: HttpRequest, pk: int) -> HttpResponse:
     form = StageForm(request.POST)
     if form.is_valid():
         services.customer_stage_set(
-            actor=request.user,  # type: ignore[arg-type]
+            actor=acting_user(request),
             customer=customer,
             stage=form.cleaned_data["stage"],
         )
         messages.success(request, _("Stage set by hand; the nightly update will leave it."))
     return redirect("customers:detail", pk=customer.pk)
+
+
+@capability_required(cap.VIEW)
+@require_POST
+def customers_bulk(request: HttpRequest) -> HttpResponseBase:
+    """Tag, untag, reassign or export the ticked customers (only those the user may see)."""
+    form = BulkForm(request.POST)
+    back = redirect(f"{reverse('customers:home')}?{request.POST.get('return_query', '')}")
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, str(error))
+        return back
+    action = form.cleaned_data["action"]
+    needed = cap.EXPORT if action == "export" else cap.CHANGE
+    if not can(request.user, needed):
+        raise PermissionDenied
+    visible = selectors.visible_customers(request.user).filter(pk__in=form.cleaned_data["ids"])
+    ids = list(visible.values_list("pk", flat=True))
+    actor = acting_user(request)
+    if action == "export":
+        audit_record(
+            action="export",
+            actor=actor,
+            table_name="customers_customer",
+            ip=client_ip(request),
+            detail={"customers": len(ids), "selection": True},
+        )
+        response = StreamingHttpResponse(
+            exports.customers_csv(request.user, visible), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = 'attachment; filename="customers.csv"'
+        return response
+    if action == "tag":
+        changed = services.customers_tag(
+            actor=actor, customer_ids=ids, tag=form.cleaned_data["tag"]
+        )
+    elif action == "untag":
+        changed = services.customers_untag(
+            actor=actor, customer_ids=ids, tag=form.cleaned_data["tag"]
+        )
+    else:
+        changed = services.customers_assign(
+            actor=actor, customer_ids=ids, owner=form.cleaned_data["owner"]
+        )
+    messages.success(request, _("%(count)d customers changed.") % {"count": changed})
+    return back
+
+
+@capability_required(cap.VIEW)
+@require_POST
+def saved_view_save(request: HttpRequest) -> HttpResponse:
+    form = SavedViewForm(request.POST)
+    query = request.POST.get("query", "")
+    if form.is_valid():
+        services.saved_view_save(
+            user=acting_user(request), name=form.cleaned_data["name"], query=query
+        )
+        messages.success(request, _("View saved."))
+    else:
+        messages.error(request, _("Give the view a name."))
+    return redirect(f"{reverse('customers:home')}?{query}")
+
+
+@capability_required(cap.VIEW)
+@require_POST
+def saved_view_delete(request: HttpRequest, view_id: int) -> HttpResponse:
+    deleted, _rows = SavedView.objects.filter(pk=view_id, user=acting_user(request)).delete()
+    if not deleted:
+        raise Http404
+    messages.success(request, _("View removed."))
+    return redirect("customers:home")

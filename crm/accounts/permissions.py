@@ -7,12 +7,13 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 
 from crm.accounts import capabilities as cap
-from crm.accounts.models import RecordScope
+from crm.accounts.models import RecordScope, User
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 # Broadest first: a user with several roles gets the broadest scope among them.
 _SCOPE_ORDER = (RecordScope.ALL, RecordScope.TEAM, RecordScope.OWN)
@@ -68,7 +69,7 @@ def _requires(check: Callable[[Any], bool]) -> Callable[[View], View]:
     def decorator(view: View) -> View:
         @login_required
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not check(request.user):
                 raise PermissionDenied
             return view(request, *args, **kwargs)
@@ -84,3 +85,11 @@ def capability_required(codename: str) -> Callable[[View], View]:
 
 admin_required = capability_required(cap.ADMINISTER)
 operator_required = _requires(can_operate_platform)
+
+
+def acting_user(request: HttpRequest) -> User:
+    """The signed-in staff member behind a request that passed a permission check."""
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied
+    return user

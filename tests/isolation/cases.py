@@ -27,6 +27,7 @@ from django_tenants.utils import schema_context
 from crm.accounts import roles
 from crm.accounts.models import Invitation, User
 from crm.accounts.services import invitation_create, role_create, staff_create, team_save
+from customers.models import SavedView
 from customers.services import CustomerInput, customer_create
 from tests.support.cast import TenantCast
 from tests.support.otp import authenticator_for
@@ -127,6 +128,17 @@ def _new_customer(member: TenantCast) -> dict[str, str]:
         return {"pk": str(customer.pk)}
 
 
+def _admins_saved_view(member: TenantCast) -> dict[str, str]:
+    """A saved view is its owner's alone; the isolation test acts as the admin."""
+    with schema_context(member.schema):
+        view = SavedView.objects.create(
+            user=User.objects.get(pk=member.users["admin"].pk),
+            name=f"Case {uuid.uuid4().hex[:6]}",
+            query="stage=loyal",
+        )
+        return {"view_id": str(view.pk)}
+
+
 def _slug(member: TenantCast) -> dict[str, str]:
     return {"slug": member.tenant.slug}
 
@@ -209,6 +221,10 @@ TENANT_CASES: dict[str, Case] = {
     "admin_console:audit_log": Case("staff", roles=ADMIN_ONLY),
     "customers:home": Case("staff", roles=ALL_ROLES),
     "customers:new": Case("staff", roles=WRITERS),
+    "customers:bulk": Case("staff", method="POST", roles=ALL_ROLES),
+    "customers:view_save": Case("staff", method="POST", roles=ALL_ROLES),
+    # Only its owner may delete a saved view; others get a 404 (see the customers tests).
+    "customers:view_delete": Case("object", method="POST", kwargs=_admins_saved_view),
     "customers:detail": Case("object", kwargs=_new_customer, roles=ALL_ROLES),
     "customers:edit": Case("object", kwargs=_new_customer, roles=WRITERS),
     "customers:interaction_add": Case("object", method="POST", kwargs=_new_customer, roles=WRITERS),
