@@ -36,12 +36,19 @@ def _search(customers: QuerySet[Customer], user: Any, text: str) -> QuerySet[Cus
     if not folded:
         return customers
     match = Q(name_sort__contains=folded)
+    if " " in folded:
+        # "wang fang" as well as "wangfang": pinyin is stored without spaces.
+        match |= Q(name_sort__contains=folded.replace(" ", ""))
     if can_view_personal_data(user):
         # Only those who may see phones and emails may search by them: otherwise a search
         # would confirm a number or an address the page then masks.
-        digits = digits_only(folded).lstrip("0")
+        digits = digits_only(folded)
         if len(digits) >= 3:
-            phones = CustomerPhone.objects.filter(customer=OuterRef("pk"), digits__contains=digits)
+            phone_match = Q(digits__contains=digits)
+            national = digits.lstrip("0")  # "021 5555 0000" is stored as 86215555 0000
+            if national != digits and len(national) >= 3:
+                phone_match |= Q(digits__contains=national)
+            phones = CustomerPhone.objects.filter(phone_match, customer=OuterRef("pk"))
             match |= Q(Exists(phones))
         if "@" in folded or "." in folded:
             emails = CustomerEmail.objects.filter(customer=OuterRef("pk"), email__contains=folded)

@@ -59,10 +59,11 @@ def email_normalise(raw: str) -> str:
 
 def name_sort_key(name: str) -> str:
     """A form of a name that sorts and searches the way people expect in both scripts:
-    compatibility-normalised, lower-cased, and with Chinese characters also spelled in pinyin
-    ("王芳" becomes "王芳 wang fang"), so "wang" finds 王芳 and lists sort by pinyin."""
+    compatibility-normalised, lower-cased, and with Chinese names led by their pinyin written
+    as a pinyin keyboard takes it ("欧阳娜娜" becomes "ouyangnana 欧阳娜娜"), so "ouyang" finds
+    欧阳娜娜 and lists sort by pinyin."""
     folded = unicodedata.normalize("NFKC", name).casefold().strip()
     if any("\u3400" <= ch <= "\u9fff" for ch in folded):
-        pinyin = " ".join(lazy_pinyin(folded)).strip()
+        pinyin = "".join(part.strip() for part in lazy_pinyin(folded) if part.strip())
         return f"{pinyin} {folded}"
     return folded
