@@ -72,15 +72,16 @@ def audit_record(
 
 
 class AuditActorMiddleware:
-    """Tell the audit triggers who is acting for the length of each signed-in request.
-
-    Connections outlive requests, so the settings are always cleared afterwards."""
+    """Tell the audit triggers who is acting for the length of each signed-in request that may
+    write (every method but GET, HEAD and OPTIONS, which change nothing here); page views are
+    spared the two round trips. Connections outlive requests, so the settings are always
+    cleared afterwards."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not request.user.is_authenticated:
+        if request.method in ("GET", "HEAD", "OPTIONS") or not request.user.is_authenticated:
             return self.get_response(request)
         with audit_actor(request.user, ip=client_ip(request)):
             return self.get_response(request)

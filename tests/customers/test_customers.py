@@ -165,7 +165,7 @@ class TestListPaging:
             with CaptureQueriesContext(connection) as queries:
                 response = admin.get(url)
             statements = [q for q in queries.captured_queries if "search_path" not in q["sql"]]
-            assert len(statements) <= 20, len(statements)
+            assert len(statements) <= 17, len(statements)
             seen += [c.name for c in response.context["page"].customers]
             next_query = response.context["next_query"]
             url = f"{reverse('customers:home')}?{next_query}" if next_query else ""
