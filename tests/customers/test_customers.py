@@ -261,3 +261,18 @@ class TestDuplicateWarnings:
             {"name": "Solo Person", "kind": "individual", "phones": "13900001111", "city": "上海"},
         )
         assert response.status_code == 302
+
+
+def test_quick_add_from_the_list(acme):
+    list_page = client_for(acme, "agent").get(reverse("customers:home")).content.decode()
+    assert "Quick add" in list_page
+    response = client_for(acme, "agent").post(
+        reverse("customers:new"), {"kind": "individual", "name": "Quick Q", "phones": "13700001111"}
+    )
+    assert response.status_code == 302
+    with schema_context(acme.schema):
+        customer = Customer.objects.get(name="Quick Q")
+        assert customer.owner_id == acme.agent.pk
+        assert customer.phones.get().e164 == "+8613700001111"
+    viewer_page = client_for(acme, "viewer").get(reverse("customers:home")).content.decode()
+    assert "Quick add" not in viewer_page
