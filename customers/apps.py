@@ -13,6 +13,11 @@ class CustomersConfig(AppConfig):
 
         register_seeder("customers", customers_seed, order=20)
 
+        from crm.tenants.selectors import register_customer_counter
+        from customers.selectors import customers_counted
+
+        register_customer_counter(customers_counted)
+
         register_table("customers_customer", _("Customer"))
         register_table("customers_customerphone", _("Customer phone"))
         register_table("customers_customeremail", _("Customer email"))

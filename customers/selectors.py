@@ -183,3 +183,8 @@ def likely_duplicates(
         for pk, candidate in candidates.items():
             candidate.visible = pk in visible
     return list(candidates.values())
+
+
+def customers_counted() -> int:
+    """Customers held against the plan's limit (erased ones included: their orders stay)."""
+    return Customer.objects.count()

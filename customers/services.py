@@ -162,8 +162,19 @@ def clean_contacts(data: CustomerInput) -> tuple[list[tuple[str, str]], list[str
     return phones, emails
 
 
+def _check_customer_limit() -> None:
+    tenant = Tenant.objects.filter(schema_name=current_schema()).only("customer_limit").first()
+    limit = tenant.customer_limit if tenant else None
+    if limit is not None and Customer.objects.count() >= limit:
+        raise ValidationError(
+            _("Your plan allows %(limit)d customers. Ask the platform operator for more.")
+            % {"limit": limit}
+        )
+
+
 @transaction.atomic
 def customer_create(*, actor: User | None, data: CustomerInput) -> Customer:
+    _check_customer_limit()
     phones, emails = clean_contacts(data)
     customer = Customer()
     _apply(customer, data)

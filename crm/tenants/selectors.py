@@ -1,8 +1,10 @@
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
+from django_tenants.utils import schema_context
 
 from crm.tenants.models import Tenant
 
@@ -31,6 +33,21 @@ def tenant_site_url(tenant: Tenant) -> str:
 class TenantUsage:
     staff_active: int | None
     storage_mb: float
+    customers: int | None = None
+
+
+# Apps above this one count what they hold for the plan limits (customers registers a counter
+# at start-up); each counter runs inside the tenant's schema.
+_customer_counter: list[Callable[[], int]] = []
+
+
+def register_customer_counter(counter: Callable[[], int]) -> None:
+    _customer_counter[:] = [counter]
+
+
+def customer_count() -> int | None:
+    """Customers in the current schema, or None before the customers app registered."""
+    return _customer_counter[0]() if _customer_counter else None
 
 
 def schema_sizes_mb() -> dict[str, float]:
@@ -54,6 +71,12 @@ def tenant_usage(tenant: Tenant) -> TenantUsage:
                 f'SELECT count(*) FROM "{tenant.schema_name}".accounts_user WHERE is_active'  # noqa: S608
             )
             staff = int(cursor.fetchone()[0])
+    customers = None
+    if staff is not None:
+        with schema_context(tenant.schema_name):
+            customers = customer_count()
     return TenantUsage(
-        staff_active=staff, storage_mb=schema_sizes_mb().get(tenant.schema_name, 0.0)
+        staff_active=staff,
+        storage_mb=schema_sizes_mb().get(tenant.schema_name, 0.0),
+        customers=customers,
     )

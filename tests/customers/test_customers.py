@@ -10,6 +10,8 @@ from django.urls import reverse
 from django_tenants.utils import schema_context
 
 from crm.accounts.models import AuditEntry, Team, User
+from crm.tenants.models import Tenant
+from crm.tenants.selectors import tenant_usage
 from customers.models import ConsentEvent, Customer, CustomerPhone
 from customers.selectors import CustomerQuery, consent_current, customer_page
 from customers.services import CustomerInput, consent_set, customer_create, timeline_add
@@ -276,3 +278,15 @@ def test_quick_add_from_the_list(acme):
         assert customer.phones.get().e164 == "+8613700001111"
     viewer_page = client_for(acme, "viewer").get(reverse("customers:home")).content.decode()
     assert "Quick add" not in viewer_page
+
+
+def test_the_plan_customer_limit_is_enforced_and_shown_to_operators(acme):
+    _customer(acme, "One")
+    Tenant.objects.filter(slug="acme").update(customer_limit=1)
+    response = client_for(acme, "agent").post(
+        reverse("customers:new"), {"kind": "individual", "name": "Two"}
+    )
+    assert "Your plan allows 1 customers." in response.content.decode()
+    with schema_context(acme.schema):
+        assert not Customer.objects.filter(name="Two").exists()
+    assert tenant_usage(Tenant.objects.get(slug="acme")).customers == 1
