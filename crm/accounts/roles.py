@@ -20,7 +20,7 @@ ROLE_LABELS = {
     VIEWER: _("Viewer"),
 }
 
-# Preset matrix; kept in step with migration 0004, which writes it into each schema.
+# Preset matrix; migration 0004 writes it into each schema and a test keeps the two in step.
 PRESET_CAPABILITIES = {
     ADMIN: cap.CODENAMES,
     MANAGER: tuple(c for c in cap.CODENAMES if c != cap.ADMINISTER),

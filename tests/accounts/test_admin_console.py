@@ -13,6 +13,7 @@ from crm.accounts import capabilities as cap
 from crm.accounts import services
 from crm.accounts.models import Invitation, Team, User
 from crm.accounts.permissions import record_scope, scope_filter
+from crm.accounts.roles import PRESET_CAPABILITIES, PRESET_SCOPES
 from crm.tenants.models import Tenant
 from tests.conftest import client_for
 from tests.support.smtp import first_link
@@ -262,3 +263,12 @@ class TestWhatAUserCanSee:
                 User.objects.filter(scope_filter(admin, owner_field="pk")).count()
                 == User.objects.count()
             )
+
+
+def test_the_preset_matrix_in_each_tenant_is_the_documented_one(acme, globex):
+    for member in (acme, globex):
+        with schema_context(member.schema):
+            for name, codenames in PRESET_CAPABILITIES.items():
+                group = Group.objects.select_related("profile").get(name=name)
+                assert set(group.permissions.values_list("codename", flat=True)) == set(codenames)
+                assert group.profile.scope == PRESET_SCOPES[name] and group.profile.is_preset
