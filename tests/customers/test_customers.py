@@ -290,3 +290,10 @@ def test_the_plan_customer_limit_is_enforced_and_shown_to_operators(acme):
     with schema_context(acme.schema):
         assert not Customer.objects.filter(name="Two").exists()
     assert tenant_usage(Tenant.objects.get(slug="acme")).customers == 1
+
+
+def test_the_customer_page_title_is_just_the_name(acme):
+    customer = _customer(acme, "Title Person")
+    page = client_for(acme, "admin").get(reverse("customers:detail", args=[customer.pk]))
+    title = page.content.decode().split("<title>", 1)[1].split("</title>", 1)[0]
+    assert title.startswith("Title Person") and "<" not in title
