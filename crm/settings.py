@@ -59,6 +59,7 @@ TENANT_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "customers",
+    "crm.transfer",
     "support",
     "loyalty",
     "analytics",
@@ -254,6 +255,14 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# Uploaded import files, rejected-row reports and finished exports: one folder per tenant
+# schema, outside STATIC/MEDIA, served only through permission-checking views.
+CRM_PRIVATE_MEDIA_ROOT = Path(env_str("CRM_PRIVATE_MEDIA_ROOT", str(BASE_DIR / "var" / "private")))
+CRM_IMPORT_MAX_BYTES = env_int("CRM_IMPORT_MAX_BYTES", 200 * 1024 * 1024)
+# Above this many rows an import's dry run and commit, or an export, run in a worker.
+CRM_TRANSFER_INLINE_ROWS = env_int("CRM_TRANSFER_INLINE_ROWS", 2000)
+CRM_IMPORT_UNDO_DAYS = 30
 WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", True)
 WHITENOISE_AUTOREFRESH = DEBUG
 

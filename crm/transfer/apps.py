@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class TransferConfig(AppConfig):
+    """Import and export of records as CSV and Excel. Apps register the kinds they offer
+    (customers, orders; later tickets, points) with crm.transfer.registry."""
+
+    name = "crm.transfer"
+    label = "transfer"
+    verbose_name = "Import and export"
