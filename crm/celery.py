@@ -23,4 +23,9 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=30, hour=2),
         "args": ("customers.tasks.stages_derive",),
     },
+    "exports-expire": {
+        "task": "crm.tenants.tasks.tenants_dispatch",
+        "schedule": crontab(minute=45, hour=3),
+        "args": ("crm.transfer.tasks_exports.exports_expire",),
+    },
 }

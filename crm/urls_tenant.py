@@ -13,6 +13,7 @@ urlpatterns = [
     path("admin-console/", include("crm.accounts.urls_admin")),
     path("invitation/<str:token>/", account_views.invitation_accept, name="invitation_accept"),
     path("customers/", include("customers.urls")),
+    path("transfer/", include("crm.transfer.urls")),
     path("support/", include("support.urls")),
     path("loyalty/", include("loyalty.urls")),
     path("analytics/", include("analytics.urls")),

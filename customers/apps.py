@@ -18,6 +18,10 @@ class CustomersConfig(AppConfig):
 
         register_customer_counter(customers_counted)
 
+        from customers import transfer_exports
+
+        transfer_exports.register()
+
         register_table("customers_customer", _("Customer"))
         register_table("customers_customerphone", _("Customer phone"))
         register_table("customers_customeremail", _("Customer email"))

@@ -188,3 +188,26 @@ def likely_duplicates(
 def customers_counted() -> int:
     """Customers held against the plan's limit (erased ones included: their orders stay)."""
     return Customer.objects.count()
+
+
+def customers_filtered(user: Any, query: CustomerQuery) -> QuerySet[Customer]:
+    """Every customer the list shows for this filter, in the list's order (for exports): the
+    same scope, search and filters as ``customer_page``, without paging. ``user=None`` is the
+    operator's command line: all customers."""
+    customers = Customer.objects.all() if user is None else visible_customers(user)
+    if user is not None:
+        customers = _search(customers, user, query.text)
+    elif query.text:
+        folded = unicodedata.normalize("NFKC", query.text).casefold().strip()
+        customers = customers.filter(name_sort__contains=folded)
+    if query.stage:
+        customers = customers.filter(stage=query.stage)
+    if query.tag:
+        customers = customers.filter(tags__contains=[query.tag])
+    if query.owner_id is not None:
+        customers = customers.filter(owner_id=query.owner_id)
+    if query.team_id is not None:
+        customers = customers.filter(team_id=query.team_id)
+    if query.order == "newest":
+        return customers.order_by("-id")
+    return customers.order_by("name_sort", "id")

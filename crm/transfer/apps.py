@@ -8,3 +8,6 @@ class TransferConfig(AppConfig):
     name = "crm.transfer"
     label = "transfer"
     verbose_name = "Import and export"
+
+    def ready(self) -> None:
+        from crm.transfer import tasks_exports  # noqa: F401  (registers the export tasks)

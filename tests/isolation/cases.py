@@ -172,6 +172,34 @@ ADMIN_ONLY = ("admin",)
 ALL_ROLES = ("admin", "manager", "agent", "marketing", "viewer")
 WRITERS = ("admin", "manager", "agent")
 EXPORTERS = ("admin", "manager")  # export and see personal data
+
+
+# Exports of issue #5 (helper "exporter"): roles with the "export" capability.
+EXPORT_ROLES = ("admin", "manager", "marketing")
+
+
+def _admins_export(member: TenantCast) -> dict[str, int]:
+    """A finished export with its file, made by the admin (the test acts as the admin; anyone
+    else gets a 404, see tests/transfer/test_exports.py)."""
+    from crm.transfer.exporting import export_dir
+    from crm.transfer.models import ExportJob
+
+    with schema_context(member.schema):
+        folder = export_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        job = ExportJob.objects.create(
+            kind="customers",
+            file_format="csv",
+            status=ExportJob.Status.DONE,
+            rows_done=0,
+            created_by=User.objects.get(pk=member.users["admin"].pk),
+        )
+        path = folder / f"{job.pk}-case.csv"
+        path.write_text("\ufeffname\n", encoding="utf-8")
+        ExportJob.objects.filter(pk=job.pk).update(file_path=str(path))
+        return {"pk": job.pk}
+
+
 ERASERS = ("admin", "manager")
 
 TENANT_CASES: dict[str, Case] = {
@@ -232,6 +260,13 @@ TENANT_CASES: dict[str, Case] = {
     "customers:stage": Case("object", method="POST", kwargs=_new_customer, roles=WRITERS),
     "customers:erase": Case("object", method="POST", kwargs=_new_customer, roles=ERASERS),
     "customers:consent_change": Case("object", method="POST", kwargs=_new_customer, roles=WRITERS),
+    # Exports (issue #5, helper "exporter")
+    "transfer:exports": Case("staff", roles=EXPORT_ROLES),
+    "transfer:export_rows": Case("staff", roles=EXPORT_ROLES),
+    "transfer:export_start": Case(
+        "staff", kwargs=lambda m: {"kind": "customers"}, roles=EXPORT_ROLES
+    ),
+    "transfer:export_download": Case("object", kwargs=_admins_export),
     "support:home": Case("staff"),
     "loyalty:home": Case("staff"),
     "analytics:home": Case("staff"),
