@@ -4,8 +4,9 @@ from decimal import Decimal
 
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -255,3 +256,75 @@ class SavedView(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class DuplicatePair(models.Model):
+    """Two customers that look like the same person, found by customers.duplicates. The lower id
+    is always customer_a; a dismissal ("not duplicates") survives later refreshes."""
+
+    customer_a = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    customer_b = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    score = models.PositiveSmallIntegerField(
+        _("score"), validators=[MinValueValidator(0), MaxValueValidator(100)]
+    )
+    # Stable codes: "phone", "email", "name_birthday", "name_city" (see customers.duplicates).
+    reasons = ArrayField(models.CharField(max_length=20), default=list, verbose_name=_("reasons"))
+    found_at = models.DateTimeField(_("found"), default=timezone.now)
+    dismissed_at = models.DateTimeField(_("dismissed"), null=True, blank=True)
+    dismissed_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-score", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer_a", "customer_b"], name="duplicate_pair"),
+            models.CheckConstraint(
+                condition=Q(customer_a__lt=models.F("customer_b")), name="duplicate_pair_ordered"
+            ),
+            models.CheckConstraint(
+                condition=Q(score__gte=0, score__lte=100), name="duplicate_pair_score_range"
+            ),
+        ]
+        indexes = [
+            # The queue: open pairs, best first, keyset-paged by (score, id).
+            models.Index(
+                F("score").desc(),
+                F("id").asc(),
+                name="duplicate_pair_queue",
+                condition=Q(dismissed_at__isnull=True),
+            ),
+            models.Index(fields=["customer_b"], name="duplicate_pair_b"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_a_id} ~ {self.customer_b_id}"
+
+
+class CustomerMerge(models.Model):
+    """One merge of two customer records, with what is needed to undo it: before-images of both
+    records, the ids of the related rows that moved, and the per-field choices."""
+
+    kept = models.ForeignKey(
+        Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    kept_id_value = models.IntegerField(_("kept customer"))
+    dropped_id = models.IntegerField(_("merged customer"))
+    actor = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    merged_at = models.DateTimeField(_("merged"), default=timezone.now, db_index=True)
+    before = models.JSONField(default=dict)
+    moved = models.JSONField(default=dict)
+    chosen = models.JSONField(default=dict)
+    reverted_at = models.DateTimeField(_("reverted"), null=True, blank=True)
+    reverted_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-merged_at", "-id"]
+        indexes = [models.Index(fields=["dropped_id"], name="customer_merge_dropped")]
+
+    def __str__(self) -> str:
+        return f"#{self.dropped_id} → #{self.kept_id_value}"
