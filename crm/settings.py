@@ -58,6 +58,7 @@ TENANT_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "import_export",  # the Django admin's exports (customers/admin.py)
     "customers",
     "crm.transfer",
     "support",

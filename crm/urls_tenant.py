@@ -6,6 +6,7 @@ from django.urls import include, path
 
 from crm.accounts import views as account_views
 from crm.tenants import views as tenant_views
+from customers import admin as customers_admin
 
 urlpatterns = [
     path("", account_views.home, name="home"),
@@ -14,6 +15,7 @@ urlpatterns = [
     path("invitation/<str:token>/", account_views.invitation_accept, name="invitation_accept"),
     path("customers/", include("customers.urls")),
     path("transfer/", include("crm.transfer.urls")),
+    path("django-admin/", customers_admin.site.urls),
     path("support/", include("support.urls")),
     path("loyalty/", include("loyalty.urls")),
     path("analytics/", include("analytics.urls")),

@@ -202,6 +202,34 @@ def _admins_export(member: TenantCast) -> dict[str, int]:
 
 ERASERS = ("admin", "manager")
 
+
+# The Django admin on the tenant site (issue #5, helper "exporter"): administrators only.
+ADMINS = ("admin",)
+
+
+def _admin_customer(member: TenantCast) -> dict[str, str]:
+    return {"object_id": str(_new_customer(member)["pk"])}
+
+
+def _admin_order(member: TenantCast) -> dict[str, str]:
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from customers.models import Customer, Order
+
+    pk = _new_customer(member)["pk"]
+    with schema_context(member.schema):
+        order = Order.objects.create(
+            number=f"CASE-{uuid.uuid4().hex[:10]}",
+            customer=Customer.objects.get(pk=pk),
+            ordered_at=timezone.now(),
+            amount=Decimal("9.90"),
+            currency="CNY",
+        )
+        return {"object_id": str(order.pk)}
+
+
 TENANT_CASES: dict[str, Case] = {
     "home": Case("staff"),
     "accounts:login": Case("public"),
@@ -267,6 +295,22 @@ TENANT_CASES: dict[str, Case] = {
         "staff", kwargs=lambda m: {"kind": "customers"}, roles=EXPORT_ROLES
     ),
     "transfer:export_download": Case("object", kwargs=_admins_export),
+    # The Django admin (issue #5, helper "exporter"): ADMINISTER only, our sign-in, 404 across
+    # tenants; add/delete and the admin's other routes are not served.
+    "tenant_admin:index": Case("staff", roles=ADMINS),
+    "tenant_admin:login": Case("staff", roles=ADMINS),
+    "tenant_admin:jsi18n": Case("staff", roles=ADMINS),
+    "tenant_admin:app_list": Case(
+        "staff", kwargs=lambda m: {"app_label": "customers"}, roles=ADMINS
+    ),
+    "tenant_admin:customers_customer_changelist": Case("staff", roles=ADMINS),
+    "tenant_admin:customers_customer_export": Case("staff", roles=ADMINS),
+    "tenant_admin:customers_customer_change": Case("object", kwargs=_admin_customer, roles=ADMINS),
+    "tenant_admin:customers_customer_history": Case("object", kwargs=_admin_customer, roles=ADMINS),
+    "tenant_admin:customers_order_changelist": Case("staff", roles=ADMINS),
+    "tenant_admin:customers_order_export": Case("staff", roles=ADMINS),
+    "tenant_admin:customers_order_change": Case("object", kwargs=_admin_order, roles=ADMINS),
+    "tenant_admin:customers_order_history": Case("object", kwargs=_admin_order, roles=ADMINS),
     "support:home": Case("staff"),
     "loyalty:home": Case("staff"),
     "analytics:home": Case("staff"),
