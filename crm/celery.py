@@ -23,6 +23,11 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=30, hour=2),
         "args": ("customers.tasks.stages_derive",),
     },
+    "customer-duplicates": {
+        "task": "crm.tenants.tasks.tenants_dispatch",
+        "schedule": crontab(minute=50, hour=2),
+        "args": ("customers.tasks.duplicates_refresh",),
+    },
     "exports-expire": {
         "task": "crm.tenants.tasks.tenants_dispatch",
         "schedule": crontab(minute=45, hour=3),

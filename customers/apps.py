@@ -26,3 +26,13 @@ class CustomersConfig(AppConfig):
         register_table("customers_customerphone", _("Customer phone"))
         register_table("customers_customeremail", _("Customer email"))
         register_table("customers_consentevent", _("Consent"))
+
+        # Duplicates and merges (customers.merge).
+        from crm.accounts.audit_labels import ACTIONS
+        from customers.merge import register_defaults
+
+        register_defaults()
+        register_table("customers_duplicatepair", _("Possible duplicate"))
+        register_table("customers_customermerge", _("Customer merge"))
+        ACTIONS.setdefault("merge", _("Merged customers"))
+        ACTIONS.setdefault("merge revert", _("Undid a customer merge"))

@@ -8,3 +8,12 @@ from customers.services import stages_derive
 def stages_derive_task() -> dict[str, object]:
     """Nightly, once per tenant (sent by the beat dispatcher): lifecycle stages from orders."""
     return {"schema": current_schema(), "changed": stages_derive()}
+
+
+@shared_task(name="customers.tasks.duplicates_refresh")
+def duplicates_refresh_task() -> dict[str, object]:
+    """Nightly per tenant (beat dispatcher), or on demand from the duplicates queue: bring the
+    queue of possible duplicates up to date. Idempotent."""
+    from customers.merge import duplicate_pairs_refresh
+
+    return {"schema": current_schema(), **duplicate_pairs_refresh()}
