@@ -69,6 +69,14 @@ def _jobs(request: HttpRequest) -> QuerySet[ExportJob]:
     return jobs if can_administer(request.user) else jobs.filter(created_by=request.user.pk)
 
 
+def _listed(request: HttpRequest) -> dict[str, object]:
+    jobs = list(_jobs(request)[:100])
+    labels = {kind.key: kind.label for kind in exporting.export_kinds()}
+    for job in jobs:
+        job.kind_label = labels.get(job.kind, job.kind)  # type: ignore[attr-defined]
+    return {"jobs": jobs, "running": any(j.status in ("queued", "running") for j in jobs)}
+
+
 def _job_or_404(request: HttpRequest, pk: int) -> ExportJob:
     try:
         return _jobs(request).get(pk=pk)
@@ -78,27 +86,14 @@ def _job_or_404(request: HttpRequest, pk: int) -> ExportJob:
 
 @capability_required(cap.EXPORT)
 def export_list(request: HttpRequest) -> HttpResponse:
-    jobs = list(_jobs(request)[:100])
-    return render(
-        request,
-        "transfer/export_list.html",
-        {
-            "jobs": jobs,
-            "keep_days": exporting.EXPORT_KEEP_DAYS,
-            "running": any(j.status in ("queued", "running") for j in jobs),
-        },
-    )
+    context = {**_listed(request), "keep_days": exporting.EXPORT_KEEP_DAYS}
+    return render(request, "transfer/export_list.html", context)
 
 
 @capability_required(cap.EXPORT)
 def export_rows(request: HttpRequest) -> HttpResponse:
     """The table alone, polled by htmx while an export runs."""
-    jobs = list(_jobs(request)[:100])
-    return render(
-        request,
-        "transfer/_export_rows.html",
-        {"jobs": jobs, "running": any(j.status in ("queued", "running") for j in jobs)},
-    )
+    return render(request, "transfer/_export_rows.html", _listed(request))
 
 
 @capability_required(cap.EXPORT)

@@ -209,3 +209,24 @@ def test_expired_exports_lose_their_files_and_rows(acme):
             assert list(ExportJob.objects.filter(pk__in=[old.pk, fresh.pk])) == [fresh]
         finally:
             fresh_path.unlink(missing_ok=True)
+
+
+def test_the_exports_table_polls_only_while_an_export_runs(acme):
+    with schema_context(acme.schema):
+        job = ExportJob.objects.create(
+            kind="customers",
+            file_format="csv",
+            status=ExportJob.Status.RUNNING,
+            rows_total=10,
+            rows_done=4,
+            created_by=User.objects.get(pk=acme.marketing.pk),
+        )
+    client = client_for(acme, "marketing")
+    running = client.get(reverse("transfer:export_rows")).content.decode()
+    assert 'hx-trigger="every 2s"' in running and "<progress" in running and "Customers" in running
+    with schema_context(acme.schema):
+        ExportJob.objects.filter(pk=job.pk).update(
+            status=ExportJob.Status.FAILED, message="Disk full"
+        )
+    finished = client.get(reverse("transfer:export_rows")).content.decode()
+    assert "hx-trigger" not in finished and "Disk full" in finished
