@@ -230,3 +230,15 @@ def test_the_exports_table_polls_only_while_an_export_runs(acme):
         )
     finished = client.get(reverse("transfer:export_rows")).content.decode()
     assert "hx-trigger" not in finished and "Disk full" in finished
+
+
+def test_the_lists_export_links_carry_its_filter_and_order(acme):
+    page = client_for(acme, "marketing").get(reverse("customers:home") + "?order=newest&tag=vip")
+    body = page.content.decode()
+    start = reverse("transfer:export_start", kwargs={"kind": "customers"})
+    assert f"{start}?format=csv&amp;order=newest&amp;tag=vip" in body
+    assert "format=xlsx" in body
+    assert (
+        "format=csv"
+        not in client_for(acme, "viewer").get(reverse("customers:home")).content.decode()
+    )
