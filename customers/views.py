@@ -12,7 +12,8 @@ from django.views.decorators.http import require_POST
 from crm.accounts import capabilities as cap
 from crm.accounts.audit import audit_record, client_ip
 from crm.accounts.permissions import acting_user, can, capability_required
-from customers import exports, privacy, selectors, services
+from crm.transfer.exporting import csv_chunks
+from customers import privacy, selectors, services
 from customers.forms import (
     BulkForm,
     ConsentForm,
@@ -23,6 +24,7 @@ from customers.forms import (
     StageForm,
 )
 from customers.models import Customer, SavedView
+from customers.transfer_exports import CUSTOMER_HEADERS, selection_rows
 
 
 def _customer_or_404(request: HttpRequest, pk: int) -> Customer:
@@ -278,7 +280,8 @@ def customers_bulk(request: HttpRequest) -> HttpResponseBase:
             detail={"customers": len(ids), "selection": True},
         )
         response = StreamingHttpResponse(
-            exports.customers_csv(request.user, visible), content_type="text/csv; charset=utf-8"
+            csv_chunks(CUSTOMER_HEADERS, selection_rows(request.user, visible)),
+            content_type="text/csv; charset=utf-8",
         )
         response["Content-Disposition"] = 'attachment; filename="customers.csv"'
         return response
