@@ -7,10 +7,12 @@ first two letters of name_sort) and only compares names (pg_trgm similarity) ins
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from crm.lib.tenancy import current_schema
 from customers.models import Customer, DuplicatePair
 
 NAME_SIMILARITY = 0.5
@@ -120,3 +122,15 @@ def queue_page(
     result = [QueueRow(p, p.customer_a, p.customer_b, reasons_display(p.reasons)) for p in rows]
     next_key = (rows[-1].score, rows[-1].pk) if more and rows else None
     return result, next_key
+
+
+REFRESH_KEY = "duplicates-refresh:{schema}"
+
+
+def refresh_state() -> dict[str, str]:
+    """{"running": iso time the refresh was asked for, or "", "last": iso time it last ran}."""
+    return cache.get(REFRESH_KEY.format(schema=current_schema())) or {}
+
+
+def refresh_state_set(**state: str) -> None:
+    cache.set(REFRESH_KEY.format(schema=current_schema()), state, timeout=None)

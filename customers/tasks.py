@@ -14,6 +14,11 @@ def stages_derive_task() -> dict[str, object]:
 def duplicates_refresh_task() -> dict[str, object]:
     """Nightly per tenant (beat dispatcher), or on demand from the duplicates queue: bring the
     queue of possible duplicates up to date. Idempotent."""
+    from django.utils import timezone
+
+    from customers.duplicates import refresh_state_set
     from customers.merge import duplicate_pairs_refresh
 
-    return {"schema": current_schema(), **duplicate_pairs_refresh()}
+    result = duplicate_pairs_refresh()
+    refresh_state_set(running="", last=timezone.now().isoformat())
+    return {"schema": current_schema(), **result}

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from customers import views
+from customers import views, views_merge
 
 app_name = "customers"
 
@@ -10,6 +10,13 @@ urlpatterns = [
     path("bulk/", views.customers_bulk, name="bulk"),
     path("views/", views.saved_view_save, name="view_save"),
     path("views/<int:view_id>/delete/", views.saved_view_delete, name="view_delete"),
+    # Duplicates and merges.
+    path("duplicates/", views_merge.duplicates_queue, name="duplicates"),
+    path("duplicates/refresh/", views_merge.duplicates_refresh, name="duplicates_refresh"),
+    path("duplicates/<int:pk>/dismiss/", views_merge.duplicate_dismiss, name="duplicate_dismiss"),
+    path("merge/<int:a>/<int:b>/", views_merge.customer_merge_page, name="merge"),
+    path("merges/", views_merge.merges_history, name="merges"),
+    path("merges/<int:pk>/revert/", views_merge.merge_revert, name="merge_revert"),
     path("<int:pk>/", views.customer_detail, name="detail"),
     path("<int:pk>/edit/", views.customer_edit, name="edit"),
     path("<int:pk>/timeline/", views.interaction_add, name="interaction_add"),

@@ -81,3 +81,77 @@ def test_detection_blocks_on_equalities_and_never_joins_all_pairs(acme):
             join_conditions = sql.split(" ON ")[1:]
             assert all("=" in cond.split("JOIN")[0] for cond in join_conditions), sql
             assert "%" not in sql.replace("%%", ""), "no trigram % operator join"
+
+
+@pytest.mark.django_db
+def test_queue_shows_pairs_in_scope_masks_birthdays_and_dismisses(acme):
+    from django.urls import reverse
+
+    from tests.conftest import client_for
+
+    with schema_context(acme.schema):
+        mine = acme.agent
+        a = _c("Gao Yan", phones=["+8613700000001"], birthday=datetime.date(1991, 1, 2), owner=mine)
+        b = _c("Gao  Yan", phones=["+8613700000001"], owner=mine)
+        c = _c("Gao Yan", phones=["+8613700000009"], emails=["g@example.com"])  # not the agent's
+        d = _c("Gao Yann", emails=["g@example.com"], owner=mine)
+        duplicate_pairs_refresh()
+    agent = client_for(acme, "agent")
+    page = agent.get(reverse("customers:duplicates"))
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert f"#{a.pk}" in text and f"#{b.pk}" in text
+    assert f"#{c.pk}" not in text and f"#{d.pk}" not in text, "half the pair is out of scope"
+    assert "1991" in text and "same phone number" in text
+    manager = client_for(acme, "manager")
+    assert f"#{c.pk}" in manager.get(reverse("customers:duplicates")).content.decode()
+    with schema_context(acme.schema):
+        pair = DuplicatePair.objects.get(customer_a=a, customer_b=b)
+        other = DuplicatePair.objects.get(customer_a=c, customer_b=d)
+    # Out of the agent's scope: a 404, and nothing is dismissed.
+    assert (
+        agent.post(reverse("customers:duplicate_dismiss", kwargs={"pk": other.pk})).status_code
+        == 404
+    )
+    assert (
+        agent.post(reverse("customers:duplicate_dismiss", kwargs={"pk": pair.pk})).status_code
+        == 302
+    )
+    with schema_context(acme.schema):
+        assert DuplicatePair.objects.get(pk=pair.pk).dismissed_at is not None
+        assert DuplicatePair.objects.get(pk=other.pk).dismissed_at is None
+    empty = agent.get(reverse("customers:duplicates")).content.decode()
+    assert "No possible duplicates" in empty
+
+
+@pytest.mark.worker
+def test_find_now_button_runs_the_real_worker(committed_db, celery_worker, acme):
+    import time
+    import uuid
+
+    from django.urls import reverse
+
+    from customers.duplicates import refresh_state
+    from tests.conftest import client_for
+
+    email = f"sun-{uuid.uuid4().hex[:8]}@example.com"
+    with schema_context(acme.schema):
+        one = _c("Sun Li", emails=[email])
+        two = _c("Sun  Li", emails=[email])
+    try:
+        client = client_for(acme, "manager")
+        assert client.post(reverse("customers:duplicates_refresh")).status_code == 302
+        found = False
+        for _ in range(60):
+            with schema_context(acme.schema):
+                found = DuplicatePair.objects.filter(customer_a=one, customer_b=two).exists()
+                state = refresh_state()
+            if found and state.get("last") and not state.get("running"):
+                break
+            time.sleep(0.5)
+        assert found
+        page = client.get(reverse("customers:duplicates")).content.decode()
+        assert "Last looked" in page and f"#{two.pk}" in page
+    finally:
+        with schema_context(acme.schema):
+            Customer.objects.filter(pk__in=[one.pk, two.pk]).delete()

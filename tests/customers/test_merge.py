@@ -195,3 +195,52 @@ def test_a_registered_relation_moves_and_moves_back(acme):
         assert merge.moved["customers.Order"] == [order.pk]
         customer_merge_revert(actor=None, merge=merge)
         assert Order.objects.get(pk=order.pk).customer_id == drop.pk
+
+
+@pytest.mark.django_db
+def test_merge_page_swaps_sides_applies_choices_and_history_reverts(acme):
+    from django.urls import reverse
+
+    from tests.conftest import client_for
+
+    with schema_context(acme.schema):
+        left, right, order, *_ = _pair(acme)
+    client = client_for(acme, "manager")
+    url = reverse("customers:merge", kwargs={"a": left.pk, "b": right.pk})
+    page = client.get(url)
+    assert page.status_code == 200
+    assert b'name="f-birthday" value="right" checked' in page.content
+    # Keep the right-hand record; take the left one's city.
+    response = client.post(url, {"keep": str(right.pk), "f-city": "left", "f-name": "right"})
+    assert response.status_code == 302
+    with schema_context(acme.schema):
+        assert not Customer.objects.filter(pk=left.pk).exists()
+        kept = Customer.objects.get(pk=right.pk)
+        assert kept.city == "Shanghai" and kept.name == "Wang  Fang"
+        assert Order.objects.get(pk=order.pk).customer_id == right.pk
+        merge = CustomerMerge.objects.get(dropped_id=left.pk)
+    history = client.get(reverse("customers:merges"))
+    assert b"Revert this merge" in history.content
+    client.post(reverse("customers:merge_revert", kwargs={"pk": merge.pk}))
+    with schema_context(acme.schema):
+        assert Customer.objects.get(pk=left.pk).city == "Shanghai"
+        assert Customer.objects.get(pk=right.pk).city == "Beijing"
+        assert CustomerMerge.objects.get(pk=merge.pk).reverted_at is not None
+
+
+@pytest.mark.django_db
+def test_viewer_and_marketing_cannot_merge_and_nothing_changes(acme):
+    from django.urls import reverse
+
+    from tests.conftest import client_for
+
+    with schema_context(acme.schema):
+        left, right, *_ = _pair(acme)
+    url = reverse("customers:merge", kwargs={"a": left.pk, "b": right.pk})
+    for role in ("viewer", "marketing"):
+        client = client_for(acme, role)
+        assert client.get(url).status_code == 403
+        assert client.post(url, {"keep": str(left.pk)}).status_code == 403
+    with schema_context(acme.schema):
+        assert Customer.objects.filter(pk__in=[left.pk, right.pk]).count() == 2
+        assert not CustomerMerge.objects.exists()

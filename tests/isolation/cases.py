@@ -171,6 +171,46 @@ def _enrolled_staff(member: TenantCast) -> dict[str, str]:
 ADMIN_ONLY = ("admin",)
 ALL_ROLES = ("admin", "manager", "agent", "marketing", "viewer")
 WRITERS = ("admin", "manager", "agent")
+
+
+# Duplicates and merges (issue #4, helper "merge"): two similar customers of the agent's.
+def _new_customer_pair(member: TenantCast) -> tuple[int, int]:
+    a = int(_new_customer(member)["pk"])
+    b = int(_new_customer(member)["pk"])
+    return a, b
+
+
+def _new_merge_pair(member: TenantCast) -> dict[str, str]:
+    a, b = _new_customer_pair(member)
+    return {"a": str(a), "b": str(b)}
+
+
+def _new_duplicate_pair(member: TenantCast) -> dict[str, str]:
+    from customers.models import DuplicatePair
+
+    a, b = _new_customer_pair(member)
+    with schema_context(member.schema):
+        pair = DuplicatePair.objects.create(
+            customer_a_id=a, customer_b_id=b, score=90, reasons=["phone"]
+        )
+        return {"pk": str(pair.pk)}
+
+
+def _new_customer_merge(member: TenantCast) -> dict[str, str]:
+    from customers.merge import customer_merge
+    from customers.models import Customer
+
+    a, b = _new_customer_pair(member)
+    with schema_context(member.schema):
+        done = customer_merge(
+            actor=None,
+            keep=Customer.objects.get(pk=a),
+            drop=Customer.objects.get(pk=b),
+            chosen={},
+        )
+        return {"pk": str(done.pk)}
+
+
 EXPORTERS = ("admin", "manager")  # export and see personal data
 
 
@@ -288,6 +328,18 @@ TENANT_CASES: dict[str, Case] = {
     "customers:stage": Case("object", method="POST", kwargs=_new_customer, roles=WRITERS),
     "customers:erase": Case("object", method="POST", kwargs=_new_customer, roles=ERASERS),
     "customers:consent_change": Case("object", method="POST", kwargs=_new_customer, roles=WRITERS),
+    # Duplicates and merges (issue #4, helper "merge"): "change records"; merging and undoing
+    # also need "see personal data", which every writer role has.
+    "customers:duplicates": Case("staff", roles=WRITERS),
+    "customers:duplicates_refresh": Case("staff", method="POST", roles=WRITERS),
+    "customers:duplicate_dismiss": Case(
+        "object", method="POST", kwargs=_new_duplicate_pair, roles=WRITERS
+    ),
+    "customers:merge": Case("object", kwargs=_new_merge_pair, roles=WRITERS),
+    "customers:merges": Case("staff", roles=WRITERS),
+    "customers:merge_revert": Case(
+        "object", method="POST", kwargs=_new_customer_merge, roles=WRITERS
+    ),
     # Exports (issue #5, helper "exporter")
     "transfer:exports": Case("staff", roles=EXPORT_ROLES),
     "transfer:export_rows": Case("staff", roles=EXPORT_ROLES),
