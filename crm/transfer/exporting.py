@@ -14,7 +14,7 @@ chunk at a time); XLSX uses openpyxl's write-only mode into a file, never a work
 
 import csv
 import io
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,12 @@ class ExportKind:
     headers: tuple[str, ...]
     rows_for: Rows
     estimated_count: Count
+    # Headers that depend on the tenant or the reader (custom field columns); the fixed
+    # ``headers`` when None. Must match what ``rows_for`` yields for the same arguments.
+    headers_for: Callable[[Any, QueryDict], Sequence[str]] | None = None
+
+    def header_row(self, user: Any, query: QueryDict) -> Sequence[str]:
+        return self.headers_for(user, query) if self.headers_for else self.headers
 
 
 _KINDS: dict[str, ExportKind] = {}
@@ -188,7 +194,7 @@ def export_run(job_id: int) -> None:
 
     writer = write_xlsx if job.file_format == "xlsx" else write_csv
     try:
-        count = writer(path, kind.headers, kind.rows_for(user, params), progress)
+        count = writer(path, kind.header_row(user, params), kind.rows_for(user, params), progress)
     except Exception as exc:
         path.unlink(missing_ok=True)
         job.status = ExportJob.Status.FAILED

@@ -53,11 +53,12 @@ def export_start(request: HttpRequest, kind: str) -> HttpResponseBase:
     response: HttpResponseBase
     if fmt == "csv":
         response = StreamingHttpResponse(
-            exporting.csv_chunks(export.headers, rows), content_type=_TYPES["csv"]
+            exporting.csv_chunks(export.header_row(request.user, params), rows),
+            content_type=_TYPES["csv"],
         )
     else:
         handle = tempfile.NamedTemporaryFile(suffix=".xlsx")  # noqa: SIM115 (closed by the response)
-        exporting.write_xlsx(Path(handle.name), export.headers, rows)
+        exporting.write_xlsx(Path(handle.name), export.header_row(request.user, params), rows)
         handle.seek(0)
         response = FileResponse(handle, content_type=_TYPES["xlsx"])
     response["Content-Disposition"] = f'attachment; filename="{_filename(kind, fmt)}"'

@@ -49,9 +49,10 @@ class Command(BaseCommand):
         query = QueryDict(options["query"])
         started = time.monotonic()
         with schema_context(tenant.schema_name):
+            headers = kind.header_row(None, query)
             rows = kind.rows_for(None, query)
             if fmt == "xlsx":
-                count = write_xlsx(Path(output), kind.headers, rows)
+                count = write_xlsx(Path(output), headers, rows)
             else:
                 count = 0
 
@@ -63,11 +64,11 @@ class Command(BaseCommand):
 
                 if output:
                     with open(output, "w", encoding="utf-8", newline="") as out:
-                        for chunk in csv_chunks(kind.headers, counted(), batch=5000):
+                        for chunk in csv_chunks(headers, counted(), batch=5000):
                             out.write(chunk)
                 else:
                     stream: TextIO = getattr(self.stdout, "_out", sys.stdout)
-                    for chunk in csv_chunks(kind.headers, counted(), batch=5000):
+                    for chunk in csv_chunks(headers, counted(), batch=5000):
                         stream.write(chunk)
                     stream.flush()
             audit_record(
