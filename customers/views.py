@@ -147,7 +147,13 @@ def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "customers/customer_form.html",
-        {"form": form, "customer": customer, "duplicates": duplicates},
+        {
+            "form": form,
+            "customer": customer,
+            "duplicates": duplicates,
+            # Each visible candidate links to the merge page (issue #4).
+            "can_merge": can(request.user, cap.PERSONAL_DATA),
+        },
     )
 
 

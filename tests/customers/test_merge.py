@@ -244,3 +244,32 @@ def test_viewer_and_marketing_cannot_merge_and_nothing_changes(acme):
     with schema_context(acme.schema):
         assert Customer.objects.filter(pk__in=[left.pk, right.pk]).count() == 2
         assert not CustomerMerge.objects.exists()
+
+
+@pytest.mark.django_db
+def test_audit_log_offers_revert_and_edit_form_links_to_merge(acme):
+    from django.urls import reverse
+
+    from tests.conftest import client_for
+
+    with schema_context(acme.schema):
+        keep, drop, *_ = _pair(acme)
+        merge = customer_merge(actor=acme.admin, keep=keep, drop=drop, chosen={})
+        other = customer_create(
+            actor=None, data=CustomerInput(name="Other", phones=["+8613811111111"])
+        )
+    admin = client_for(acme, "admin")
+    log = admin.get(reverse("admin_console:audit_log") + "?action=merge").content.decode()
+    revert_url = reverse("customers:merge_revert", kwargs={"pk": merge.pk})
+    assert revert_url in log
+    assert admin.post(revert_url, {"next": "https://evil.example/"}).url == reverse(
+        "customers:merges"
+    )
+    with schema_context(acme.schema):
+        assert Customer.objects.filter(pk=drop.pk).exists()
+    manager = client_for(acme, "manager")
+    form = manager.post(
+        reverse("customers:edit", kwargs={"pk": other.pk}),
+        {"name": "Other", "kind": "individual", "phones": "+8613800000001", "stage": "lead"},
+    ).content.decode()
+    assert reverse("customers:merge", kwargs={"a": other.pk, "b": keep.pk}) in form
