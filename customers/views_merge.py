@@ -1,6 +1,8 @@
 """Duplicates pages: the queue of possible duplicates, the compare-and-merge page, and the
 history of merges with their undo."""
 
+import datetime
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -26,6 +28,14 @@ def _pair_or_404(request: HttpRequest, pk: int) -> DuplicatePair:
     return pair
 
 
+def _refresh_display() -> dict[str, object]:
+    state = duplicates.refresh_state()
+    return {
+        "running": bool(state.get("running")),
+        "last": datetime.datetime.fromisoformat(state["last"]) if state.get("last") else None,
+    }
+
+
 @capability_required(cap.CHANGE)
 def duplicates_queue(request: HttpRequest) -> HttpResponse:
     after = None
@@ -43,7 +53,7 @@ def duplicates_queue(request: HttpRequest) -> HttpResponse:
         {
             "rows": rows,
             "next_after": f"{next_key[0]}-{next_key[1]}" if next_key else "",
-            "refresh": duplicates.refresh_state(),
+            "refresh": _refresh_display(),
             "can_merge": can(request.user, cap.PERSONAL_DATA),
         },
     )
