@@ -10,7 +10,7 @@ from typing import Any
 from django.core import serializers
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models import Q
+from django.db.models import ProtectedError, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -240,7 +240,14 @@ def customer_merge(
     DuplicatePair.objects.filter(
         Q(customer_a=drop) | Q(customer_b=drop) | Q(customer_a=keep, customer_b=drop)
     ).delete()
-    drop.delete()
+    try:
+        drop.delete()
+    except ProtectedError:
+        # A relation no app registered for merging still points at the record: refuse (the
+        # transaction rolls back) rather than lose or orphan those rows.
+        raise ValidationError(
+            _("Other records still point at the merged customer; this merge is not possible yet.")
+        ) from None
     entry = timeline_add(
         customer=keep,
         kind=Interaction.Kind.EVENT,

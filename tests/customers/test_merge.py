@@ -273,3 +273,21 @@ def test_audit_log_offers_revert_and_edit_form_links_to_merge(acme):
         {"name": "Other", "kind": "individual", "phones": "+8613800000001", "stage": "lead"},
     ).content.decode()
     assert reverse("customers:merge", kwargs={"a": other.pk, "b": keep.pk}) in form
+
+
+@pytest.mark.django_db
+def test_custom_field_values_are_offered_merged_and_restored(acme):
+    with schema_context(acme.schema):
+        keep, drop, *_ = _pair(acme)
+        Customer.objects.filter(pk=keep.pk).update(custom={"colour": "red"})
+        Customer.objects.filter(pk=drop.pk).update(custom={"colour": "blue", "size": "L"})
+        keep.refresh_from_db()
+        drop.refresh_from_db()
+        before = _snapshot(keep.pk, drop.pk)
+        merge = customer_merge(
+            actor=None, keep=keep, drop=drop, chosen={"custom:colour": "dropped"}
+        )
+        assert merge.chosen["custom:size"] == "dropped", "empty on the kept record"
+        assert Customer.objects.get(pk=keep.pk).custom == {"colour": "blue", "size": "L"}
+        customer_merge_revert(actor=None, merge=merge)
+        assert _snapshot(keep.pk, drop.pk) == before
