@@ -1,0 +1,131 @@
+"""Forms of the import wizard: upload, then map the file's columns onto a kind's fields."""
+
+from typing import Any, cast
+
+from django import forms
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext_lazy as _
+
+from crm.transfer.models import ImportJob
+
+SKIP = ""
+
+
+class ImportUploadForm(forms.Form):
+    kind = forms.ChoiceField(label=_("What to import"))
+    file = forms.FileField(
+        label=_("File"),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,.xlsx"}),
+    )
+
+    def __init__(self, *args: Any, kinds: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["kind"]).choices = [
+            (kind.key, kind.label) for kind in kinds
+        ]
+        self.fields["file"].help_text = _(
+            "CSV (UTF-8 or GB18030/GBK as saved by Excel; comma, semicolon or tab) "
+            "or Excel .xlsx, up to %(size)s."
+        ) % {"size": filesizeformat(settings.CRM_IMPORT_MAX_BYTES)}
+
+
+class ImportMappingForm(forms.Form):
+    """One select per column of the file (field "col_<n>"), then the import's options."""
+
+    match_by = forms.ChoiceField(label=_("Match existing records by"))
+    update_existing = forms.BooleanField(
+        label=_("Update existing records"),
+        required=False,
+        help_text=_("Otherwise rows matching an existing record are left unchanged."),
+    )
+    valid_only = forms.BooleanField(
+        label=_("Import valid rows only"),
+        required=False,
+        help_text=_("Otherwise nothing is imported while any row is rejected (all or nothing)."),
+    )
+    create_missing_customers = forms.BooleanField(
+        label=_("Create customers missing from the orders"),
+        required=False,
+        help_text=_("Otherwise orders of unknown customers are rejected."),
+    )
+    save_as = forms.CharField(
+        label=_("Save this mapping as"),
+        max_length=100,
+        required=False,
+        help_text=_("Optional: a name to reuse this mapping for the next file of the same shape."),
+    )
+
+    def __init__(self, *args: Any, job: ImportJob, kind: Any, **kwargs: Any) -> None:
+        self.job = job
+        self.kind = kind
+        initial = {
+            "match_by": job.match_by,
+            "update_existing": job.update_existing,
+            "valid_only": job.valid_only,
+            "create_missing_customers": job.create_missing_customers,
+        }
+        for index, header in enumerate(job.headers):
+            initial[self.column_name(index)] = (job.mapping or {}).get(header, SKIP) or SKIP
+        kwargs.setdefault("initial", initial)
+        super().__init__(*args, **kwargs)
+        choices = [(SKIP, _("Skip this column"))] + [
+            (field.key, f"{field.label} *" if field.required else field.label)
+            for field in kind.fields
+        ]
+        for index, header in enumerate(job.headers):
+            self.fields[self.column_name(index)] = forms.ChoiceField(
+                label=header or _("Column %(n)s") % {"n": index + 1},
+                choices=choices,
+                required=False,
+            )
+        labels = dict(ImportJob.MatchBy.choices)
+        cast(forms.ChoiceField, self.fields["match_by"]).choices = [
+            (option, labels.get(option, option)) for option in kind.match_options
+        ]
+        if not self.offers_missing_customers:
+            del self.fields["create_missing_customers"]
+
+    @staticmethod
+    def column_name(index: int) -> str:
+        return f"col_{index}"
+
+    @property
+    def offers_missing_customers(self) -> bool:
+        return bool(getattr(self.kind, "creates_missing_customers", self.kind.key == "orders"))
+
+    def column_fields(self) -> list[tuple[int, str, forms.BoundField]]:
+        return [
+            (index, header, self[self.column_name(index)])
+            for index, header in enumerate(self.job.headers)
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        columns: dict[str, list[str]] = {}
+        for index, header in enumerate(self.job.headers):
+            key = data.get(self.column_name(index)) or SKIP
+            if key:
+                columns.setdefault(key, []).append(header)
+        labels = {field.key: field.label for field in self.kind.fields}
+        for key, headers in columns.items():
+            if len(headers) > 1:
+                self.add_error(
+                    None,
+                    _("“%(field)s” is chosen for several columns (%(columns)s): keep only one.")
+                    % {"field": labels.get(key, key), "columns": ", ".join(headers)},
+                )
+        for field in self.kind.fields:
+            if field.required and field.key not in columns:
+                self.add_error(
+                    None,
+                    _("“%(field)s” is required: choose the column that holds it.")
+                    % {"field": field.label},
+                )
+        return data
+
+    def mapping(self) -> dict[str, str]:
+        return {
+            header: self.cleaned_data.get(self.column_name(index)) or SKIP
+            for index, header in enumerate(self.job.headers)
+        }
