@@ -4,9 +4,9 @@ from decimal import Decimal
 
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -75,6 +75,11 @@ class Customer(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     erased_at = models.DateTimeField(_("erased"), null=True, blank=True)
+    # Values of the tenant's custom fields (CustomField), by key; see customers.custom_fields.
+    # The database default keeps COPY-based seeding, which names its columns, working.
+    custom = models.JSONField(
+        _("custom fields"), default=dict, blank=True, db_default=Value({}, models.JSONField())
+    )
 
     class Meta:
         ordering = ["-id"]
@@ -93,6 +98,8 @@ class Customer(models.Model):
             models.Index(fields=["owner", "id"], name="customer_owner_id"),
             models.Index(fields=["team", "id"], name="customer_team_id"),
             models.Index(fields=["stage", "id"], name="customer_stage_id"),
+            # Equality filters on custom fields: custom @> '{"key": "value"}'.
+            GinIndex(fields=["custom"], name="customer_custom", opclasses=["jsonb_path_ops"]),
         ]
 
     def __str__(self) -> str:
@@ -256,6 +263,61 @@ class SavedView(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+CUSTOM_FIELD_KEY = r"^[a-z][a-z0-9_]{0,39}$"
+
+
+class CustomField(models.Model):
+    """A field a tenant adds to its customer records. Values live in Customer.custom under the
+    key, which never changes; archiving hides the field from forms and keeps the values."""
+
+    class Kind(models.TextChoices):
+        TEXT = "text", _("Text")
+        NUMBER = "number", _("Number")
+        DATE = "date", _("Date")
+        CHOICE = "choice", _("Choice")
+
+    key = models.CharField(
+        _("key"),
+        max_length=40,
+        unique=True,
+        validators=[RegexValidator(CUSTOM_FIELD_KEY)],
+        help_text=_("Lower-case letters, digits and _, starting with a letter. It cannot change."),
+    )
+    label = models.CharField(_("label"), max_length=100)
+    help_text = models.CharField(_("help text"), max_length=200, blank=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    choices = ArrayField(
+        models.CharField(max_length=100), default=list, blank=True, verbose_name=_("choices")
+    )
+    required = models.BooleanField(_("required"), default=False)
+    # Personal data: masked, and not searchable, for staff without "see personal data".
+    personal = models.BooleanField(_("personal data"), default=False)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    archived_at = models.DateTimeField(_("archived"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(key__regex=CUSTOM_FIELD_KEY), name="custom_field_key_format"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="choice", choices__len__gt=0)
+                | (~Q(kind="choice") & Q(choices__len=0)),
+                name="custom_field_choices_only_for_choice",
+            ),
+            models.CheckConstraint(condition=~Q(label=""), name="custom_field_label_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def archived(self) -> bool:
+        return self.archived_at is not None
 
 
 class DuplicatePair(models.Model):

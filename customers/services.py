@@ -3,6 +3,7 @@
 import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
@@ -15,6 +16,7 @@ from crm.accounts.models import Team, User
 from crm.lib.contacts import InvalidPhone, email_normalise, name_sort_key, phone_normalise
 from crm.lib.tenancy import current_schema
 from crm.tenants.models import Tenant
+from customers.custom_fields import custom_values_clean, custom_values_merge, field_definitions
 from customers.models import (
     ConsentEvent,
     Customer,
@@ -48,6 +50,9 @@ class CustomerInput:
     team: Team | None = None
     external_id: str = ""
     notes: str = ""
+    # Values of the active custom fields by key (customers.custom_fields). None leaves the
+    # stored values as they are, for writers that do not deal with custom fields.
+    custom: dict[str, Any] | None = None
 
 
 def tenant_phone_region() -> str:
@@ -120,6 +125,10 @@ def _apply(customer: Customer, data: CustomerInput) -> None:
     customer.team = data.team
     customer.external_id = external_id
     customer.notes = data.notes
+    if data.custom is not None:
+        definitions = field_definitions()
+        cleaned = custom_values_clean(definitions, data.custom)
+        customer.custom = custom_values_merge(definitions, customer.custom or {}, cleaned)
 
 
 def _replace_contacts(customer: Customer, phones: list[tuple[str, str]], emails: list[str]) -> None:
