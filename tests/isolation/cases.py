@@ -270,6 +270,20 @@ def _admin_order(member: TenantCast) -> dict[str, str]:
         return {"object_id": str(order.pk)}
 
 
+# Custom field definitions (issue #4, helper "fields"): administrators only.
+def _new_custom_field(member: TenantCast) -> dict[str, str]:
+    """An unused field (so deleting it succeeds), with a key of its own."""
+    from customers.custom_field_services import CustomFieldInput, custom_field_create
+
+    with schema_context(member.schema):
+        made = custom_field_create(
+            actor=None,
+            key=f"case_{uuid.uuid4().hex[:8]}",
+            data=CustomFieldInput(label="Case field", kind="text"),
+        )
+        return {"pk": str(made.pk)}
+
+
 TENANT_CASES: dict[str, Case] = {
     "home": Case("staff"),
     "accounts:login": Case("public"),
@@ -339,6 +353,22 @@ TENANT_CASES: dict[str, Case] = {
     "customers:merges": Case("staff", roles=WRITERS),
     "customers:merge_revert": Case(
         "object", method="POST", kwargs=_new_customer_merge, roles=WRITERS
+    ),
+    # Custom field definitions (issue #4, helper "fields")
+    "customers:custom_fields": Case("staff", roles=ADMIN_ONLY),
+    "customers:custom_field_new": Case("staff", roles=ADMIN_ONLY),
+    "customers:custom_field_edit": Case("object", kwargs=_new_custom_field, roles=ADMIN_ONLY),
+    "customers:custom_field_archive": Case(
+        "object", method="POST", kwargs=_new_custom_field, roles=ADMIN_ONLY
+    ),
+    "customers:custom_field_restore": Case(
+        "object", method="POST", kwargs=_new_custom_field, roles=ADMIN_ONLY
+    ),
+    "customers:custom_field_delete": Case(
+        "object", method="POST", kwargs=_new_custom_field, roles=ADMIN_ONLY
+    ),
+    "customers:custom_field_move": Case(
+        "object", method="POST", kwargs=_new_custom_field, roles=ADMIN_ONLY
     ),
     # Exports (issue #5, helper "exporter")
     "transfer:exports": Case("staff", roles=EXPORT_ROLES),
