@@ -261,6 +261,10 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # schema, outside STATIC/MEDIA, served only through permission-checking views.
 CRM_PRIVATE_MEDIA_ROOT = Path(env_str("CRM_PRIVATE_MEDIA_ROOT", str(BASE_DIR / "var" / "private")))
 CRM_IMPORT_MAX_BYTES = env_int("CRM_IMPORT_MAX_BYTES", 200 * 1024 * 1024)
+# Data rows (2,000,000 so the 1,000,000-order benchmark fits with room) and columns an import
+# file may have; an XLSX declaring more rows is refused before any row is read.
+CRM_IMPORT_MAX_ROWS = env_int("CRM_IMPORT_MAX_ROWS", 2_000_000)
+CRM_IMPORT_MAX_COLUMNS = env_int("CRM_IMPORT_MAX_COLUMNS", 200)
 # Above this many rows an import's dry run and commit, or an export, run in a worker.
 CRM_TRANSFER_INLINE_ROWS = env_int("CRM_TRANSFER_INLINE_ROWS", 2000)
 CRM_IMPORT_UNDO_DAYS = 30

@@ -1,0 +1,928 @@
+"""Reading import files: saving the upload, recognising what it is, and streaming its rows.
+
+Everything a user uploads is checked before it is parsed: the size while it streams to disk; the
+kind by its first bytes, not its name (a binary file or an old .xls renamed .csv is refused with a
+message saying what to do); an XLSX by its zip directory, so a zip bomb or a sheet declaring more
+rows than we import is refused before a single row is read; a CSV by a sample of at most 64 KiB,
+from which the encoding (UTF-8 with or without the byte order mark, or GB18030, which GBK and
+GB2312 files saved by Chinese Excel are subsets of) and the delimiter (comma, semicolon or tab)
+are detected.
+
+Row numbers are the ones the user sees in Excel: the first line or sheet row is row 1, blank rows
+count, and a quoted CSV cell spanning several lines is still one row. Rows come out as lists of
+strings, whatever the cell types in the workbook (see ``_xlsx_cell``), so the engine checks every
+format with the same code.
+"""
+
+import codecs
+import csv
+import datetime
+import io
+import re
+import struct
+import unicodedata
+import uuid
+import zipfile
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+
+from defusedxml import ElementTree as SafeET
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+CSV_EXTENSIONS = (".csv", ".txt", ".tsv")
+XLSX_EXTENSIONS = (".xlsx",)
+EXTENSIONS = CSV_EXTENSIONS + XLSX_EXTENSIONS
+DELIMITERS = (",", "\t", ";")  # in order of preference when two split the header equally
+
+SAMPLE_BYTES = 64 * 1024
+CHUNK_BYTES = 1024 * 1024
+
+# XLSX zip bombs: the whole archive may expand to at most XLSX_MAX_RATIO times the file (real
+# workbooks expand 4 to 20 times; a bomb a thousand times) once it is larger than
+# XLSX_SMALL_UNCOMPRESSED, and never beyond XLSX_MAX_UNCOMPRESSED; the shared strings table,
+# which every reader loads whole, at most XLSX_MAX_SHARED_STRINGS.
+XLSX_MAX_RATIO = 100
+XLSX_SMALL_UNCOMPRESSED = 16 * 1024 * 1024
+XLSX_MAX_UNCOMPRESSED = 1024 * 1024 * 1024
+XLSX_MAX_SHARED_STRINGS = 256 * 1024 * 1024
+XLSX_MAX_MEMBERS = 10_000
+
+_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ZIP_MAGIC = b"PK\x03\x04"
+_SPREADSHEET_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+_SURROGATES = re.compile("[\udc80-\udcff]")
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f]")
+_DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s+ref=\"([A-Z]*)(\d*)(?::([A-Z]*)(\d*))?\"")
+_ERROR_CELL = re.compile(
+    rb"<(?:\w+:)?c\s[^>]*?\bt=\"e\"[^>]*>(?:(?!</(?:\w+:)?c>).)*?<(?:\w+:)?v>([^<]*)</", re.DOTALL
+)
+_CELL_REF = re.compile(rb"\br=\"([A-Z]+)(\d+)\"")
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    file_format: str  # "csv" or "xlsx"
+    encoding: str  # "utf-8", "utf-8-sig" or "gb18030"; "" for xlsx
+    delimiter: str  # ",", ";" or "\t"; "" for xlsx
+    headers: list[str]  # the first non-empty row, each stripped; an empty header stays ""
+    # xlsx: the rows the sheet declares (minus the header); csv: an estimate from the size and
+    # the first rows (exact when the sample is the whole file); None when unknown.
+    rows_estimate: int | None
+
+
+def _refuse(message: str, code: str, **params: Any) -> ValidationError:
+    return ValidationError(message, code=code, params=params or None)
+
+
+def _row_label(number: int) -> str:
+    return f"{number:,}"
+
+
+# --- Saving the upload ---------------------------------------------------------------------
+
+
+def save_upload(upload: IO[bytes], filename: str, directory: Path) -> Path:
+    """Stream the upload to a new uniquely named file in ``directory``, keeping its extension.
+
+    Refused (nothing left on disk) when the extension is not one we read, the file is empty, or
+    it is larger than ``CRM_IMPORT_MAX_BYTES``: reading stops as soon as the limit is passed, so
+    a huge upload never fills the disk."""
+    extension = PurePosixPath(filename.replace("\\", "/")).suffix.lower()
+    if extension not in EXTENSIONS:
+        if extension == ".xls":
+            raise _xls_refusal()
+        raise _refuse(
+            _(
+                "We can import CSV files (.csv, .txt, .tsv) and Excel workbooks (.xlsx);"
+                " “%(name)s” is neither. In Excel, choose Save As and pick “CSV UTF-8” or"
+                " “Excel Workbook (.xlsx)”."
+            ),
+            "extension",
+            name=PurePosixPath(filename).name[:100],
+        )
+    limit = settings.CRM_IMPORT_MAX_BYTES
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{uuid.uuid4().hex}{extension}"
+    size = 0
+    chunker = getattr(upload, "chunks", None)
+    chunks: Iterable[bytes] = (
+        chunker() if callable(chunker) else iter(lambda: upload.read(CHUNK_BYTES), b"")
+    )
+    try:
+        with path.open("xb") as out:
+            for chunk in chunks:
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(limit)
+                out.write(chunk)
+        if size == 0:
+            raise _empty_file()
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _too_large(limit: int) -> ValidationError:
+    return _refuse(
+        _(
+            "This file is larger than %(limit)s MB, the most we import at once. Split it into"
+            " smaller files and import them one after the other."
+        ),
+        "too_large",
+        limit=f"{limit / (1024 * 1024):,.0f}" if limit >= 1024 * 1024 else f"{limit / 1048576:.2f}",
+    )
+
+
+def _empty_file() -> ValidationError:
+    return _refuse(
+        _("This file is empty. Check that you chose the right file, with a header row first."),
+        "empty",
+    )
+
+
+def _xls_refusal() -> ValidationError:
+    return _refuse(
+        _(
+            "This is an old Excel file (.xls) or a password-protected workbook, which we cannot"
+            " read. Open it in Excel, remove any password, choose Save As and pick “Excel"
+            " Workbook (.xlsx)” or “CSV UTF-8”, then upload the new file."
+        ),
+        "xls",
+    )
+
+
+# --- Inspecting a file -----------------------------------------------------------------------
+
+
+def inspect_table(path: Path, filename: str) -> TableInfo:
+    """What the file is and its header row, from its first bytes (CSV: at most 64 KiB; XLSX:
+    the zip directory, the sheet's declared size and its first rows). Refused with a
+    ValidationError (plain message and a ``code``) when we cannot or must not read it."""
+    with path.open("rb") as handle:
+        head = handle.read(SAMPLE_BYTES)
+    if head.startswith(_OLE2_MAGIC):
+        raise _xls_refusal()
+    if head.startswith(_ZIP_MAGIC):
+        return _xlsx_inspect(path)
+    if PurePosixPath(filename).suffix.lower() in XLSX_EXTENSIONS:
+        if not head.strip():
+            raise _empty_file()
+        raise _refuse(
+            _(
+                "This file is named .xlsx but is not an Excel workbook. Open it in Excel and"
+                " save it again as “Excel Workbook (.xlsx)”, or as “CSV UTF-8”."
+            ),
+            "not_xlsx",
+        )
+    return _csv_inspect(path, head)
+
+
+def _check_columns(headers: list[str]) -> None:
+    limit = settings.CRM_IMPORT_MAX_COLUMNS
+    if len(headers) > limit:
+        raise _refuse(
+            _(
+                "This file has %(count)s columns; we import at most %(limit)s. Delete the"
+                " columns you do not need and upload it again."
+            ),
+            "too_many_columns",
+            count=f"{len(headers):,}",
+            limit=f"{limit:,}",
+        )
+    seen: dict[str, str] = {}
+    duplicates: list[str] = []
+    for header in headers:
+        if not header:
+            continue
+        key = unicodedata.normalize("NFKC", header).casefold()
+        if key in seen:
+            if seen[key] not in duplicates:
+                duplicates.append(seen[key])
+        else:
+            seen[key] = header
+    if duplicates:
+        raise _refuse(
+            _(
+                "These column headers appear more than once: %(names)s. Give every column its"
+                " own header (or delete the extra columns) and upload the file again."
+            ),
+            "duplicate_headers",
+            names=", ".join(f"“{name}”" for name in duplicates),
+        )
+
+
+def _no_header() -> ValidationError:
+    return _refuse(
+        _(
+            "This file has no header row: the first row must name the columns (for example"
+            " Name, Phone, Email)."
+        ),
+        "no_header",
+    )
+
+
+# --- CSV ---------------------------------------------------------------------------------------
+
+
+def _binary_refusal() -> ValidationError:
+    return _refuse(
+        _(
+            "This file is not a CSV text file (it looks like a program, image or other binary"
+            " file renamed .csv). In Excel, choose Save As and pick “CSV UTF-8”."
+        ),
+        "binary",
+    )
+
+
+def _encoding_refusal() -> ValidationError:
+    return _refuse(
+        _(
+            "We cannot tell how this file's text is encoded: it is neither UTF-8 nor GB18030"
+            " (GBK). In Excel, choose Save As and pick “CSV UTF-8”, then upload the new file."
+        ),
+        "encoding",
+    )
+
+
+def _encoding_label(encoding: str) -> str:
+    return "GB18030" if encoding == "gb18030" else "UTF-8"
+
+
+def _mixed_refusal(row: int, encoding: str) -> ValidationError:
+    return _refuse(
+        _(
+            "Row %(row)s is not in the file's encoding (%(encoding)s): the file mixes text"
+            " saved in different encodings, so some characters would be garbled. Open it in"
+            " Excel or a text editor, fix that row (retype it) and save the whole file as"
+            " “CSV UTF-8”."
+        ),
+        "mixed_encoding",
+        row=_row_label(row),
+        encoding=_encoding_label(encoding),
+    )
+
+
+def _csv_encoding(sample: bytes, complete: bool) -> str:
+    """UTF-8 (with or without BOM), else GB18030 if the sample decodes and looks like text.
+
+    Decided line by line: a sample whose lines are all UTF-8 is UTF-8; a sample with some lines
+    valid non-ASCII UTF-8 and others not is a mixed file (refused by the caller, which finds the
+    row); otherwise GB18030 when that decodes the whole sample."""
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    body = _whole_lines(sample, complete)
+    lines = body.split(b"\n")
+    utf8_lines = bad_lines = 0
+    for number, line in enumerate(lines):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            # A character cut by the end of an incomplete sample is not an error.
+            cut = not complete and number == len(lines) - 1
+            if not (cut and exc.reason == "unexpected end of data"):
+                bad_lines += 1
+        else:
+            utf8_lines += 1
+    if not bad_lines:
+        return "utf-8"
+    if utf8_lines:
+        return "utf-8"  # mixed: the caller finds the first row that is not UTF-8
+    try:
+        text = codecs.getincrementaldecoder("gb18030")().decode(body, final=complete)
+    except UnicodeDecodeError:
+        raise _encoding_refusal() from None
+    if not _looks_like_text(text):
+        raise _encoding_refusal()
+    return "gb18030"
+
+
+def _looks_like_text(text: str) -> bool:
+    """Few control characters and few private-use or unassigned code points: what decoding a
+    binary file or a different code page as GB18030 produces."""
+    if not text:
+        return True
+    odd = sum(
+        1 for ch in text if ch not in "\t\r\n" and unicodedata.category(ch) in ("Cc", "Co", "Cn")
+    )
+    return odd <= max(2, len(text) // 200)
+
+
+def _whole_lines(sample: bytes, complete: bool) -> bytes:
+    """The sample up to its last line break, unless it is the whole file (or one long line)."""
+    if complete:
+        return sample
+    end = sample.rfind(b"\n")
+    return sample[: end + 1] if end >= 0 else sample
+
+
+def _sniff_delimiter(text: str) -> str:
+    """The delimiter among , tab ; that splits the header into the most columns with the
+    following rows splitting into as many (the most consistent one wins; ties by preference)."""
+    best = ","
+    best_score: tuple[float, int] = (-1.0, 0)
+    lines = text.splitlines(keepends=True)[:60]
+    for delimiter in DELIMITERS:
+        try:
+            records = [
+                row for row in csv.reader(io.StringIO("".join(lines)), delimiter=delimiter) if row
+            ]
+        except csv.Error:
+            continue
+        if not records:
+            continue
+        width = len(records[0])
+        if width < 2:
+            continue
+        following = records[1:21]
+        # A partial last line of the sample must not count against a delimiter.
+        consistent = (
+            sum(1 for row in following if len(row) == width) / len(following) if following else 1.0
+        )
+        score = (consistent, width)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _csv_inspect(path: Path, head: bytes) -> TableInfo:
+    if not head.strip(b" \t\r\n\xef\xbb\xbf"):
+        raise _empty_file()
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise _refuse(
+            _(
+                "This file is saved as “Unicode Text” (UTF-16), which we do not read. In Excel,"
+                " choose Save As and pick “CSV UTF-8”."
+            ),
+            "utf16",
+        )
+    if b"\x00" in head or len(_CONTROL_BYTES.findall(head)) > max(2, len(head) // 500):
+        raise _binary_refusal()
+    size = path.stat().st_size
+    complete = len(head) >= size
+    encoding = _csv_encoding(head, complete)
+    body = _whole_lines(head, complete)
+    text = codecs.getincrementaldecoder(encoding)(errors="surrogateescape").decode(
+        body, final=complete
+    )
+    delimiter = _sniff_delimiter(text)
+    headers: list[str] | None = None
+    data_rows = 0
+    header_row = 0
+    number = 0
+    try:
+        for number, record in _numbered_records(io.StringIO(text, newline=""), delimiter):
+            if _SURROGATES.search("".join(record)):
+                raise _mixed_refusal(number, encoding)
+            if headers is None:
+                headers = [cell.strip() for cell in record]
+                header_row = number
+            else:
+                data_rows += 1
+    except csv.Error:
+        if complete:
+            raise _csv_error(number + 1) from None
+    if headers is None:
+        if complete:
+            raise _no_header()
+        raise _refuse(
+            _("The first 64 KB of this file hold no header row. Is it really a CSV file?"),
+            "no_header",
+        )
+    _check_columns(headers)
+    if complete:
+        estimate: int | None = data_rows
+    elif data_rows:
+        # Rows in the sample (blank ones too) scaled to the file's size.
+        estimate = max(round(size * number / len(body)) - header_row, data_rows)
+    else:
+        estimate = None
+    return TableInfo(
+        file_format="csv",
+        encoding=encoding,
+        delimiter=delimiter,
+        headers=headers,
+        rows_estimate=estimate,
+    )
+
+
+def _numbered_records(text: IO[str], delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """Non-empty records with their row numbers (a blank line counts as a row)."""
+    for number, record in enumerate(csv.reader(text, delimiter=delimiter, strict=False), 1):
+        if record and (record[0].strip() or any(cell.strip() for cell in record)):
+            yield number, record
+
+
+def _csv_error(row: int) -> ValidationError:
+    return _refuse(
+        _(
+            'Row %(row)s cannot be read: a quote (") is opened and never closed, or a cell'
+            " is far too long. Fix that row in a text editor or in Excel and upload the file"
+            " again."
+        ),
+        "bad_csv",
+        row=_row_label(row),
+    )
+
+
+def _too_many_rows(limit: int) -> ValidationError:
+    return _refuse(
+        _(
+            "This file has more than %(limit)s rows, the most we import at once. Split it into"
+            " smaller files and import them one after the other."
+        ),
+        "too_many_rows",
+        limit=f"{limit:,}",
+    )
+
+
+def _csv_rows(path: Path, info: TableInfo) -> Iterator[tuple[int, list[str]]]:
+    width = len(info.headers)
+    max_rows = settings.CRM_IMPORT_MAX_ROWS
+    bad_line = False
+
+    with path.open("r", encoding=info.encoding, errors="surrogateescape", newline="") as text:
+
+        def checked_lines() -> Iterator[str]:
+            # Undecodable bytes become lone surrogates (surrogateescape); spotting them line by
+            # line lets the loop below name the row, which a decoding error could not.
+            nonlocal bad_line
+            for line in text:
+                if not line.isascii() and _SURROGATES.search(line):
+                    bad_line = True
+                yield line
+
+        reader = csv.reader(checked_lines(), delimiter=info.delimiter, strict=False)
+        number = 0
+        header_seen = False
+        data_rows = 0
+        try:
+            for row in reader:
+                number += 1
+                if bad_line:
+                    raise _mixed_refusal(number, info.encoding)
+                if not row or not (row[0].strip() or any(cell.strip() for cell in row)):
+                    continue
+                if not header_seen:
+                    header_seen = True
+                    continue
+                data_rows += 1
+                if data_rows > max_rows:
+                    raise _too_many_rows(max_rows)
+                if len(row) < width:
+                    row.extend([""] * (width - len(row)))
+                elif len(row) > width:
+                    _trim(row, width)
+                yield number, row
+        except csv.Error:
+            raise _csv_error(number + 1) from None
+
+
+def _trim(row: list[str], width: int) -> None:
+    """Drop empty cells beyond the headers (Excel often leaves trailing separators); cells
+    with text stay, for the engine to reject."""
+    while len(row) > width and not row[-1].strip():
+        row.pop()
+
+
+# --- XLSX ------------------------------------------------------------------------------------
+
+
+def _bad_xlsx() -> ValidationError:
+    return _refuse(
+        _(
+            "This Excel file is damaged or is not a real workbook. Open it in Excel, choose"
+            " Save As and pick “Excel Workbook (.xlsx)” or “CSV UTF-8”."
+        ),
+        "bad_xlsx",
+    )
+
+
+def _zip_bomb() -> ValidationError:
+    return _refuse(
+        _(
+            "This Excel file expands to far more data than its size suggests, which is how"
+            " harmful files are built, so we do not open it. Save the sheet as “CSV UTF-8” and"
+            " upload that instead."
+        ),
+        "zip_bomb",
+    )
+
+
+@dataclass(frozen=True)
+class _Workbook:
+    sheet: str  # member name of the first sheet
+    shared_strings: str | None
+
+
+def _xlsx_parts(archive: zipfile.ZipFile) -> _Workbook:
+    names = set(archive.namelist())
+    if "xl/workbook.xml" not in names:
+        raise _refuse(
+            _(
+                "This file is a zip archive, not an Excel workbook (.xlsx). Upload the"
+                " spreadsheet itself, saved as “Excel Workbook (.xlsx)” or “CSV UTF-8”."
+            ),
+            "not_xlsx",
+        )
+    try:
+        workbook = SafeET.fromstring(archive.read("xl/workbook.xml"))
+        relations = (
+            SafeET.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+            if "xl/_rels/workbook.xml.rels" in names
+            else None
+        )
+    except Exception:
+        raise _bad_xlsx() from None
+    first = workbook.find(f"{{{_SPREADSHEET_NS}}}sheets/{{{_SPREADSHEET_NS}}}sheet")
+    if first is None:
+        raise _bad_xlsx()
+    sheet = ""
+    relation_id = first.get(f"{{{_REL_NS}}}id")
+    if relations is not None and relation_id:
+        for relation in relations.iter(f"{{{_PKG_REL_NS}}}Relationship"):
+            if relation.get("Id") == relation_id:
+                target = relation.get("Target", "")
+                sheet = (
+                    target.lstrip("/")
+                    if target.startswith("/")
+                    else str(PurePosixPath("xl") / target)
+                )
+                break
+    if not sheet:
+        sheet = "xl/worksheets/sheet1.xml"
+    sheet = _normalise_member(sheet)
+    if sheet not in names:
+        raise _bad_xlsx()
+    shared = "xl/sharedStrings.xml" if "xl/sharedStrings.xml" in names else None
+    return _Workbook(sheet=sheet, shared_strings=shared)
+
+
+def _normalise_member(name: str) -> str:
+    parts: list[str] = []
+    for part in name.split("/"):
+        if part == "..":
+            if parts:
+                parts.pop()
+        elif part and part != ".":
+            parts.append(part)
+    return "/".join(parts)
+
+
+def _check_zip_sizes(archive: zipfile.ZipFile, file_size: int) -> None:
+    """Refuse a zip bomb from the sizes the zip directory declares (``_verify_members`` checks
+    that the members really are no larger before anything parses them)."""
+    infos = archive.infolist()
+    if len(infos) > XLSX_MAX_MEMBERS:
+        raise _zip_bomb()
+    total = sum(info.file_size for info in infos)
+    if total > XLSX_MAX_UNCOMPRESSED or (
+        total > XLSX_SMALL_UNCOMPRESSED and total > XLSX_MAX_RATIO * file_size
+    ):
+        raise _zip_bomb()
+    for info in infos:
+        if info.filename == "xl/sharedStrings.xml" and info.file_size > XLSX_MAX_SHARED_STRINGS:
+            raise _zip_bomb()
+
+
+def _xlsx_inspect(path: Path) -> TableInfo:
+    file_size = path.stat().st_size
+    try:
+        with zipfile.ZipFile(path) as archive:
+            _check_zip_sizes(archive, file_size)
+            parts = _xlsx_parts(archive)
+            declared = _declared_rows(archive, parts.sheet)
+            max_rows = settings.CRM_IMPORT_MAX_ROWS
+            if declared is not None and declared > max_rows + 1:
+                raise _too_many_rows(max_rows)
+            header_row, headers = _xlsx_header(archive, parts)
+    except zipfile.BadZipFile:
+        raise _bad_xlsx() from None
+    if headers is None:
+        raise _no_header()
+    _check_columns(headers)
+    estimate = declared - header_row if declared is not None else None
+    return TableInfo(
+        file_format="xlsx",
+        encoding="",
+        delimiter="",
+        headers=headers,
+        rows_estimate=max(estimate, 0) if estimate is not None else None,
+    )
+
+
+def _declared_rows(archive: zipfile.ZipFile, sheet: str) -> int | None:
+    """The last row number of the sheet's <dimension>, read from its first bytes."""
+    with archive.open(sheet) as member:
+        head = member.read(SAMPLE_BYTES)
+    match = _DIMENSION.search(head)
+    if not match:
+        return None
+    last = match.group(4) or match.group(2)
+    return int(last) if last else None
+
+
+def _column_index(letters: str) -> int:
+    index = 0
+    for letter in letters:
+        index = index * 26 + (ord(letter) - 64)
+    return index - 1
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+class _SharedStrings:
+    """The shared strings table, streamed only as far as the lookups so far needed."""
+
+    def __init__(self, archive: zipfile.ZipFile, member: str | None) -> None:
+        self._handle = archive.open(member) if member else None
+        self._events = SafeET.iterparse(self._handle, events=("end",)) if self._handle else None
+        self._strings: list[str] = []
+
+    def get(self, index: int) -> str:
+        while self._events is not None and len(self._strings) <= index:
+            try:
+                _event, element = next(self._events)
+            except StopIteration:
+                self._events = None
+                break
+            except SafeET.ParseError:
+                raise _bad_xlsx() from None
+            if _local(element.tag) != "si":
+                continue
+            texts = []
+            for child in element:
+                name = _local(child.tag)
+                if name == "t":
+                    texts.append(child.text or "")
+                elif name == "r":  # rich text runs; phonetic guides (rPh) are not the text
+                    texts.extend(t.text or "" for t in child if _local(t.tag) == "t")
+            self._strings.append("".join(texts))
+            element.clear()
+        return self._strings[index] if index < len(self._strings) else ""
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+
+
+def _xlsx_header(archive: zipfile.ZipFile, parts: _Workbook) -> tuple[int, list[str] | None]:
+    """The first non-empty row of the first sheet and its number, read by streaming the sheet's
+    XML: only the rows up to the header are parsed, and the shared strings table only as far as
+    the header's strings."""
+    strings = _SharedStrings(archive, parts.shared_strings)
+    try:
+        with archive.open(parts.sheet) as member:
+            row_number = 0
+            for _event, element in SafeET.iterparse(member, events=("end",)):
+                if _local(element.tag) != "row":
+                    continue
+                row_number = int(element.get("r") or row_number + 1)
+                cells: dict[int, str] = {}
+                column = -1
+                for cell in element:
+                    if _local(cell.tag) != "c":
+                        continue
+                    letters = "".join(ch for ch in cell.get("r", "") if ch.isalpha())
+                    column = _column_index(letters) if letters else column + 1
+                    cells[column] = _xml_cell_text(cell, strings).strip()
+                element.clear()
+                if any(cells.values()):
+                    headers = [""] * (max(cells) + 1)
+                    for column, text in cells.items():
+                        headers[column] = text
+                    return row_number, headers
+    except SafeET.ParseError:
+        raise _bad_xlsx() from None
+    finally:
+        strings.close()
+    return 0, None
+
+
+def _xml_cell_text(cell: Any, strings: _SharedStrings) -> str:
+    kind = cell.get("t", "n")
+    if kind == "inlineStr":
+        texts = []
+        for holder in cell:
+            if _local(holder.tag) != "is":
+                continue
+            for part in holder:
+                name = _local(part.tag)
+                if name == "t":
+                    texts.append(part.text or "")
+                elif name == "r":
+                    texts.extend(t.text or "" for t in part if _local(t.tag) == "t")
+        return "".join(texts)
+    value = ""
+    for child in cell:
+        if _local(child.tag) == "v":
+            value = child.text or ""
+    if kind == "s":
+        return strings.get(int(value)) if value.isdigit() else ""
+    if kind == "b":
+        return "TRUE" if value.strip() == "1" else "FALSE"
+    if kind in ("str", "e", "d"):
+        return value
+    return _number_text(value) if value else ""
+
+
+def _number_text(value: str) -> str:
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return _float_text(number)
+
+
+def _float_text(number: float) -> str:
+    """13900001111.0 -> "13900001111", 12.5 -> "12.5", 1e20 -> "100000000000000000000"."""
+    if number != number or number in (float("inf"), float("-inf")):
+        return str(number)
+    if number.is_integer() and abs(number) < 1e16:
+        return str(int(number))
+    text = repr(number)
+    if "e" in text or "E" in text:
+        text = format(Decimal(text), "f")
+    return text
+
+
+def _xlsx_cell(value: Any) -> str:
+    """A calamine cell as the text the user sees for it (see the module docstring)."""
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind is float:
+        return _float_text(value)
+    if kind is bool:
+        return "TRUE" if value else "FALSE"
+    if kind is int:
+        return str(value)
+    if kind is datetime.datetime:
+        if value.hour == value.minute == value.second == value.microsecond == 0:
+            return value.strftime("%Y-%m-%d")
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if kind is datetime.date:
+        return value.isoformat()
+    if kind is datetime.time:
+        return value.strftime("%H:%M:%S")
+    if kind is datetime.timedelta:
+        seconds = int(value.total_seconds())
+        return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+    return "" if value is None else str(value)
+
+
+def _scan_error_cells(chunks: Iterable[bytes]) -> dict[tuple[int, int], str]:
+    """Error cells (#N/A, #DIV/0! ...) by zero-based (row, column), from the sheet XML as raw
+    bytes. calamine reads them as empty, which would let a broken lookup pass as a missing
+    value; they are rare, so a byte search finds the few rows that have any."""
+    found: dict[tuple[int, int], str] = {}
+    pending = b""
+    for chunk in chunks:
+        buffer = pending + chunk
+        # Cut after the last end of a row ("</row>" or "</x:row>"); the rest waits for more.
+        cut = buffer.rfind(b"row>")
+        if cut < 0:
+            pending = buffer
+            continue
+        part, pending = buffer[: cut + 4], buffer[cut + 4 :]
+        if b't="e"' in part:
+            _collect_errors(part, found)
+    if b't="e"' in pending:
+        _collect_errors(pending, found)
+    return found
+
+
+def _collect_errors(part: bytes, found: dict[tuple[int, int], str]) -> None:
+    for match in _ERROR_CELL.finditer(part):
+        ref = _CELL_REF.search(match.group(0))
+        if ref:
+            row = int(ref.group(2)) - 1
+            column = _column_index(ref.group(1).decode("ascii"))
+            found[(row, column)] = match.group(1).decode("utf-8", "replace")
+
+
+def _inflate(raw: IO[bytes], info: zipfile.ZipInfo) -> Iterator[bytes]:
+    """A member's content, inflated from the archive's bytes a chunk at a time; refused as a
+    zip bomb the moment it grows past the size its directory entry declares. A forged
+    directory could otherwise pass ``_check_zip_sizes`` while a parser that trusts the stream
+    expands gigabytes."""
+    raw.seek(info.header_offset)
+    header = raw.read(30)
+    if len(header) < 30 or header[:4] != _ZIP_MAGIC:
+        raise _bad_xlsx()
+    name_length, extra_length = struct.unpack("<HH", header[26:30])
+    raw.seek(info.header_offset + 30 + name_length + extra_length)
+    remaining = info.compress_size
+    if info.compress_type == zipfile.ZIP_STORED:
+        while remaining > 0:
+            data = raw.read(min(CHUNK_BYTES, remaining))
+            if not data:
+                return
+            remaining -= len(data)
+            yield data
+        return
+    if info.compress_type != zipfile.ZIP_DEFLATED:
+        raise _bad_xlsx()
+    inflater = zlib.decompressobj(-15)
+    produced = 0
+    while remaining > 0 and not inflater.eof:
+        data = raw.read(min(CHUNK_BYTES, remaining))
+        if not data:
+            return
+        remaining -= len(data)
+        while data:
+            try:
+                out = inflater.decompress(data, CHUNK_BYTES)
+            except zlib.error:
+                raise _bad_xlsx() from None
+            produced += len(out)
+            if produced > info.file_size:
+                raise _zip_bomb()
+            if out:
+                yield out
+            data = inflater.unconsumed_tail
+            if inflater.eof:
+                break
+
+
+def _xlsx_prepare(path: Path) -> dict[tuple[int, int], str]:
+    """Check the archive again (it is read now, perhaps long after inspect_table), inflate every
+    member the reader will parse to prove its true size, and collect the error cells."""
+    try:
+        with zipfile.ZipFile(path) as archive, path.open("rb") as raw:
+            _check_zip_sizes(archive, path.stat().st_size)
+            parts = _xlsx_parts(archive)
+            names = set(archive.namelist())
+            for name in ("xl/workbook.xml", "xl/styles.xml", parts.shared_strings):
+                if name and name in names:
+                    for _chunk in _inflate(raw, archive.getinfo(name)):
+                        pass
+            return _scan_error_cells(_inflate(raw, archive.getinfo(parts.sheet)))
+    except zipfile.BadZipFile:
+        raise _bad_xlsx() from None
+
+
+def _xlsx_rows(path: Path, info: TableInfo) -> Iterator[tuple[int, list[str]]]:
+    from python_calamine import CalamineWorkbook
+
+    width = len(info.headers)
+    max_rows = settings.CRM_IMPORT_MAX_ROWS
+    errors = _xlsx_prepare(path)
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+    except Exception:
+        raise _bad_xlsx() from None
+    try:
+        try:
+            sheet = workbook.get_sheet_by_index(0)
+        except Exception:
+            raise _bad_xlsx() from None
+        lead = [""] * (sheet.start[1] if sheet.start else 0)
+        header_seen = False
+        data_rows = 0
+        # python-calamine's iter_rows starts at the sheet's row 1 but at the first used
+        # column: the index is the row number less one, columns are offset by ``lead``.
+        for index, values in enumerate(sheet.iter_rows()):
+            row = lead + [_xlsx_cell(value) for value in values]
+            if errors:
+                for column in range(len(row)):
+                    text = errors.get((index, column))
+                    if text is not None:
+                        row[column] = text
+            if not (row and (row[0].strip() or any(cell.strip() for cell in row))):
+                continue
+            if not header_seen:
+                header_seen = True
+                continue
+            data_rows += 1
+            if data_rows > max_rows:
+                raise _too_many_rows(max_rows)
+            if len(row) < width:
+                row.extend([""] * (width - len(row)))
+            elif len(row) > width:
+                _trim(row, width)
+            yield index + 1, row
+    finally:
+        workbook.close()
+
+
+def iter_rows(path: Path, info: TableInfo) -> Iterator[tuple[int, list[str]]]:
+    """The data rows after the header as (row number as the user sees it, cells as text padded
+    with "" to the headers' length); wholly empty rows are skipped. A row with more non-empty
+    cells than headers keeps them (the engine rejects it). CSV streams in constant memory;
+    XLSX is verified (true member sizes) and then read with calamine."""
+    if info.file_format == "xlsx":
+        return _xlsx_rows(path, info)
+    return _csv_rows(path, info)
