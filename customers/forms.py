@@ -1,10 +1,15 @@
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 
 from crm.accounts.models import Team, User
-from customers.models import ConsentEvent, Customer, Interaction
+from crm.accounts.permissions import can_view_personal_data
+from customers.custom_fields import active, form_field, form_initial, form_name, value_clean
+from customers.models import ConsentEvent, Customer, CustomField, Interaction
 from customers.services import CustomerInput
 
 
@@ -62,9 +67,59 @@ class CustomerForm(forms.Form):
         label=_("This is a different customer: save anyway"), required=False
     )
 
+    def __init__(
+        self,
+        *args: Any,
+        custom_fields: Iterable[CustomField] = (),
+        user: Any = None,
+        stored: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """`custom_fields`: the tenant's definitions (customers.custom_fields); one input per
+        active field, before the notes. `stored`: the customer's current values. A personal
+        field that has a value is left out for a `user` who may not see personal data: the value
+        is kept as it is rather than shown (an empty one may still be filled in)."""
+        super().__init__(*args, **kwargs)
+        stored = stored or {}
+        may_see = user is None or can_view_personal_data(user)
+        self.custom_fields: list[CustomField] = []
+        self.custom_kept: dict[str, Any] = {}
+        initial = form_initial(custom_fields, stored)
+        for definition in active(custom_fields):
+            if definition.personal and not may_see and stored.get(definition.key) not in (None, ""):
+                self.custom_kept[definition.key] = stored[definition.key]
+                continue
+            field = form_field(definition)
+            # Length is checked by value_clean, with the message every other path gives.
+            field.validators = [
+                v for v in field.validators if not isinstance(v, MaxLengthValidator)
+            ]
+            name = form_name(definition)
+            self.fields[name] = field
+            self.initial.setdefault(name, initial[name])
+            self.custom_fields.append(definition)
+        custom_names = [form_name(d) for d in self.custom_fields]
+        standard = [n for n in self.fields if n not in custom_names]
+        at = standard.index("notes")
+        self.order_fields([*standard[:at], *custom_names, *standard[at:]])
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for definition in self.custom_fields:
+            name = form_name(definition)
+            if name in data:
+                try:
+                    data[name] = value_clean(definition, data[name])
+                except ValidationError as exc:
+                    self.add_error(name, exc)
+        return data
+
     def to_input(self) -> CustomerInput:
         data: dict[str, Any] = dict(self.cleaned_data)
         data.pop("not_a_duplicate", None)
+        custom = {d.key: data.pop(form_name(d), None) for d in self.custom_fields}
+        if self.custom_fields or self.custom_kept:
+            data["custom"] = {**custom, **self.custom_kept}
         data["phones"] = _lines(data["phones"])
         data["emails"] = _lines(data["emails"])
         data["tags"] = [t.strip() for t in data["tags"].split(",")]

@@ -8,7 +8,9 @@ prefetch, so a million rows stream in seconds. Personal data is masked exactly a
 (``user=None``) gets everything unmasked.
 
 Header names are the customer fields' keys, the same names the importer maps automatically, so an
-export imports back unchanged (phones and emails separated by spaces, tags by commas).
+export imports back unchanged (phones and emails separated by spaces, tags by commas). The tenant's
+active custom fields follow as one column each, named "custom_<key>" (the customer form's input
+names), with the stored value (ISO dates, plain numbers), personal ones masked like the page.
 """
 
 from collections.abc import Iterator
@@ -20,12 +22,13 @@ from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from crm.accounts import capabilities as cap
-from crm.accounts.masking import mask_address, mask_birthday, mask_email, mask_phone
+from crm.accounts.masking import MASK, mask_address, mask_birthday, mask_email, mask_phone
 from crm.accounts.permissions import can_view_personal_data
 from crm.transfer.exporting import ExportKind, export_kind_register
 from customers import selectors
+from customers.custom_fields import active, field_definitions, form_name
 from customers.forms import CustomerSearchForm
-from customers.models import Customer, CustomerEmail, CustomerPhone, Order
+from customers.models import Customer, CustomerEmail, CustomerPhone, CustomField, Order
 
 CUSTOMER_HEADERS = (
     "external_id",
@@ -109,8 +112,35 @@ def _masked_list(text: str | None, masker: Any) -> str:
     return " ".join(masker(v) for v in (text or "").split())
 
 
+def _custom_columns() -> list[CustomField]:
+    return active(field_definitions())
+
+
+def customer_headers(user: Any, params: QueryDict | None = None) -> tuple[str, ...]:
+    """The customers kind's columns for this tenant: the fixed ones, then one per active custom
+    field (the same definitions `_customer_rows` reads)."""
+    return CUSTOMER_HEADERS + tuple(form_name(d) for d in _custom_columns())
+
+
+def _custom_cells(
+    definitions: list[CustomField], values: dict[str, Any] | None, personal: bool
+) -> list[str]:
+    values = values or {}
+    cells = []
+    for definition in definitions:
+        value = values.get(definition.key)
+        if value in (None, ""):
+            cells.append("")
+        elif definition.personal and not personal:
+            cells.append(MASK * 6)
+        else:
+            cells.append(str(value))
+    return cells
+
+
 def _customer_rows(customers: QuerySet[Customer], user: Any) -> Iterator[list[Any]]:
     personal = _personal(user)
+    definitions = _custom_columns()
     rows = customers.annotate(
         _phones=_phones(), _emails=_emails(), _owner=F("owner__email"), _team=F("team__name")
     ).values_list(
@@ -133,10 +163,12 @@ def _customer_rows(customers: QuerySet[Customer], user: Any) -> Iterator[list[An
         "_owner",
         "_team",
         "created_at",
+        "custom",
     )
     for row in rows.iterator(chunk_size=CHUNK):
         (ext, name, kind, phones, emails, birthday, gender, address, *rest) = row
-        (city, region, postal, country, tags, stage, source, channel, owner, team, created) = rest
+        (city, region, postal, country, tags, stage, source, channel, owner, team, *rest) = rest
+        created, custom = rest
         if personal:
             phones, emails = phones or "", emails or ""
             born = birthday.isoformat() if birthday else ""
@@ -165,6 +197,7 @@ def _customer_rows(customers: QuerySet[Customer], user: Any) -> Iterator[list[An
             owner or "",
             team or "",
             created.isoformat(),
+            *_custom_cells(definitions, custom, personal),
         ]
 
 
@@ -237,6 +270,7 @@ def register() -> None:
             headers=CUSTOMER_HEADERS,
             rows_for=customers_export_rows,
             estimated_count=customers_export_count,
+            headers_for=customer_headers,
         )
     )
     export_kind_register(

@@ -14,6 +14,7 @@ from crm.accounts.audit import audit_record, client_ip
 from crm.accounts.permissions import acting_user, can, capability_required
 from crm.transfer.exporting import csv_chunks
 from customers import privacy, selectors, services
+from customers.custom_fields import field_definitions, profile_values
 from customers.forms import (
     BulkForm,
     ConsentForm,
@@ -24,7 +25,7 @@ from customers.forms import (
     StageForm,
 )
 from customers.models import Customer, SavedView
-from customers.transfer_exports import CUSTOMER_HEADERS, selection_rows
+from customers.transfer_exports import customer_headers, selection_rows
 
 
 def _customer_or_404(request: HttpRequest, pk: int) -> Customer:
@@ -106,7 +107,12 @@ def _duplicates(
 
 @capability_required(cap.CREATE)
 def customer_new(request: HttpRequest) -> HttpResponse:
-    form = CustomerForm(request.POST or None, initial={"owner": request.user.pk})
+    form = CustomerForm(
+        request.POST or None,
+        initial={"owner": request.user.pk},
+        custom_fields=field_definitions(request),
+        user=request.user,
+    )
     duplicates: list[selectors.DuplicateCandidate] = []
     if request.method == "POST" and form.is_valid():
         data = form.to_input()
@@ -131,7 +137,13 @@ def customer_new(request: HttpRequest) -> HttpResponse:
 @capability_required(cap.CHANGE)
 def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
     customer = _customer_or_404(request, pk)
-    form = CustomerForm(request.POST or None, initial=CustomerForm.initial_for(customer))
+    form = CustomerForm(
+        request.POST or None,
+        initial=CustomerForm.initial_for(customer),
+        custom_fields=field_definitions(request),
+        user=request.user,
+        stored=customer.custom,
+    )
     duplicates: list[selectors.DuplicateCandidate] = []
     if request.method == "POST" and form.is_valid():
         data = form.to_input()
@@ -170,6 +182,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "orders": list(customer.orders.all()[:20]),
             "timeline": list(customer.interactions.select_related("actor")[:50]),
             "consent": selectors.consent_current(customer),
+            "custom_values": profile_values(request.user, customer, field_definitions(request)),
             "interaction_form": InteractionForm(),
             "consent_form": ConsentForm(),
             "stage_form": StageForm(initial={"stage": customer.stage}),
@@ -286,7 +299,7 @@ def customers_bulk(request: HttpRequest) -> HttpResponseBase:
             detail={"customers": len(ids), "selection": True},
         )
         response = StreamingHttpResponse(
-            csv_chunks(CUSTOMER_HEADERS, selection_rows(request.user, visible)),
+            csv_chunks(customer_headers(request.user), selection_rows(request.user, visible)),
             content_type="text/csv; charset=utf-8",
         )
         response["Content-Disposition"] = 'attachment; filename="customers.csv"'
