@@ -104,6 +104,10 @@ def customer_data_export(*, actor: User, customer: Customer, ip: str | None = No
     """A ZIP of everything held about the customer: customer.json, and a CSV per kind."""
     rows = _rows(customer)
     profile = {field: getattr(customer, field) for field in _PROFILE_FIELDS}
+    # Custom field values, archived fields' included: everything held, under their column names.
+    profile.update(
+        {f"custom_{key}": value for key, value in sorted((customer.custom or {}).items())}
+    )
     document = {"customer": profile, **rows, "exported_at": timezone.now()}
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -152,6 +156,7 @@ def customer_erase(*, actor: User, customer: Customer, ip: str | None = None) ->
         tags=[],
         notes="",
         external_id="",
+        custom={},
         erased_at=timezone.now(),
     )
     audit_redact(table_name="customers_customer", record_ids=[key])

@@ -519,3 +519,29 @@ def test_kind_change_allowed_while_no_value_exists(acme):
             actor=None, custom_field=field, data=CustomFieldInput(label="Flexible", kind="date")
         )
         assert changed.kind == "date"
+
+
+# --- data subject requests ----------------------------------------------------------------------
+
+
+def test_the_personal_data_export_carries_custom_values_and_erasure_clears_them(acme):
+    import json
+    import zipfile
+
+    _field(acme, "id_card", personal=True)
+    gone = _field(acme, "old_code")
+    customer = _customer(acme, custom={"id_card": "310101199001011234", "old_code": "A-7"})
+    with schema_context(acme.schema):
+        custom_field_archive(actor=None, custom_field=gone)
+    manager = client_for(acme, "manager")
+    response = manager.post(reverse("customers:export", args=[customer.pk]))
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        profile = json.loads(archive.read("customer.json"))["customer"]
+        profile_csv = archive.read("profile.csv").decode("utf-8-sig")
+    assert profile["custom_id_card"] == "310101199001011234"
+    assert profile["custom_old_code"] == "A-7", "archived fields' values are held too"
+    assert "custom_id_card" in profile_csv and "310101199001011234" in profile_csv
+
+    response = manager.post(reverse("customers:erase", args=[customer.pk]), {"confirm": "erase"})
+    assert response.status_code == 302
+    assert _stored(acme, customer) == {}
