@@ -26,6 +26,7 @@ class CustomersConfig(AppConfig):
         register_table("customers_customerphone", _("Customer phone"))
         register_table("customers_customeremail", _("Customer email"))
         register_table("customers_consentevent", _("Consent"))
+        register_table("customers_customfield", _("Custom field"))
 
         # Duplicates and merges (customers.merge).
         from crm.accounts.audit_labels import ACTIONS
