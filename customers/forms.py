@@ -149,29 +149,89 @@ class CustomerForm(forms.Form):
         }
 
 
+def _owner_choices() -> list[tuple[str, str]]:
+    return [("", str(_("Anyone")))] + [
+        (str(u.pk), str(u)) for u in User.objects.order_by("full_name", "email")
+    ]
+
+
+def _team_choices() -> list[tuple[str, str]]:
+    return [("", str(_("Any")))] + [(str(t.pk), t.name) for t in Team.objects.order_by("name")]
+
+
 class CustomerSearchForm(forms.Form):
+    """The customer list's search and filters, custom fields included. One parser for every
+    reader of a list's query string (the page, saved views, the exports of the current filter),
+    so they all apply the same filter: `to_query` gives the selector's CustomerQuery."""
+
     q = forms.CharField(label=_("Search"), required=False)
     stage = forms.ChoiceField(
         label=_("Stage"), required=False, choices=[("", _("Any")), *Customer.Stage.choices]
     )
     tag = forms.CharField(label=_("Tag"), required=False)
-    owner = forms.ModelChoiceField(
-        label=_("Owner"),
-        required=False,
-        queryset=User.objects.order_by("full_name", "email"),
-        empty_label=_("Anyone"),
+    # Plain choices by id rather than ModelChoiceFields: the page passes the staff and teams it
+    # already read (selectors.list_context), so neither the dropdowns nor a chosen value cost a
+    # query of their own. Without that context they are read when needed.
+    owner = forms.TypedChoiceField(
+        label=_("Owner"), required=False, coerce=int, empty_value=None, choices=_owner_choices
     )
-    team = forms.ModelChoiceField(
-        label=_("Team"),
-        required=False,
-        queryset=Team.objects.order_by("name"),
-        empty_label=_("Any"),
+    team = forms.TypedChoiceField(
+        label=_("Team"), required=False, coerce=int, empty_value=None, choices=_team_choices
     )
     order = forms.ChoiceField(
         label=_("Sort"),
         required=False,
         choices=[("name", _("Name")), ("newest", _("Newest first"))],
     )
+
+    def __init__(self, *args: Any, user: Any = None, context: Any = None, **kwargs: Any) -> None:
+        """`user`: who reads the list (None: the operator's command line, who may filter by
+        every field). `context`: the page's selectors.ListContext, if it has one."""
+        from customers import custom_fields
+
+        super().__init__(*args, **kwargs)
+        if context is not None:
+            owner, team = self.fields["owner"], self.fields["team"]
+            assert isinstance(owner, forms.ChoiceField) and isinstance(team, forms.ChoiceField)
+            owner.choices = [("", _("Anyone")), *context.owner_choices()]
+            team.choices = [("", _("Any")), *context.team_choices()]
+            definitions = context.definitions
+        else:
+            definitions = custom_fields.field_definitions()
+        if user is None:
+            self.custom_fields = custom_fields.active(definitions)
+        else:
+            self.custom_fields = custom_fields.filterable(user, definitions)
+        self.custom_names: dict[str, list[str]] = {}
+        for definition in self.custom_fields:
+            inputs = custom_fields.filter_form_fields(definition)
+            self.fields.update(inputs)
+            self.custom_names[definition.key] = list(inputs)
+
+    def standard_fields(self) -> list[forms.BoundField]:
+        custom = {name for names in self.custom_names.values() for name in names}
+        return [self[name] for name in self.fields if name not in custom]
+
+    def custom_groups(self) -> list[tuple[str, list[forms.BoundField]]]:
+        """(the field's label, its inputs) per custom field, for the filter area."""
+        return [
+            (d.label, [self[name] for name in self.custom_names[d.key]]) for d in self.custom_fields
+        ]
+
+    def to_query(self) -> Any:
+        """The selectors.CustomerQuery this valid form asks for."""
+        from customers import custom_fields, selectors
+
+        data = self.cleaned_data
+        return selectors.CustomerQuery(
+            text=data["q"],
+            stage=data["stage"],
+            tag=data["tag"].strip(),
+            owner_id=data["owner"],
+            team_id=data["team"],
+            order=data["order"] or "name",
+            custom=custom_fields.filters_from(self.custom_fields, data),
+        )
 
 
 class InteractionForm(forms.Form):
@@ -215,8 +275,16 @@ class BulkForm(forms.Form):
         empty_label=_("Choose…"),
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, owners: list[tuple[str, str]] | None = None, **kwargs: Any
+    ) -> None:
+        """`owners`: the owner dropdown's (id, name) choices when the page has read them
+        already (the list shows this form without a query of its own)."""
         super().__init__(*args, **kwargs)
+        if owners is not None:
+            owner = self.fields["owner"]
+            assert isinstance(owner, forms.ChoiceField)
+            owner.choices = [("", _("Choose…")), *owners]
         # Any integer is accepted here; the view keeps only the ids the user may see.
         ids = self.data.getlist("ids") if hasattr(self.data, "getlist") else []
         ids_field = self.fields["ids"]

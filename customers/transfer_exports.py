@@ -69,21 +69,11 @@ ORDER_HEADERS = (
 CHUNK = 2000
 
 
-def customer_query(params: QueryDict) -> selectors.CustomerQuery:
-    """The customer list's filter from its query string (invalid values are ignored, as the
-    list ignores them)."""
-    form = CustomerSearchForm(params or None)
-    if not form.is_valid():
-        return selectors.CustomerQuery()
-    data = form.cleaned_data
-    return selectors.CustomerQuery(
-        text=data["q"],
-        stage=data["stage"],
-        tag=data["tag"].strip(),
-        owner_id=data["owner"].pk if data["owner"] else None,
-        team_id=data["team"].pk if data["team"] else None,
-        order=data["order"] or "name",
-    )
+def customer_query(params: QueryDict, user: Any) -> selectors.CustomerQuery:
+    """The customer list's filter from its query string, parsed by the list's own form (custom
+    field filters included); an invalid one is ignored as a whole, as the list ignores it."""
+    form = CustomerSearchForm(params or None, user=user)
+    return form.to_query() if form.is_valid() else selectors.CustomerQuery()
 
 
 def _phones() -> Subquery:
@@ -202,11 +192,11 @@ def _customer_rows(customers: QuerySet[Customer], user: Any) -> Iterator[list[An
 
 
 def customers_export_rows(user: Any, params: QueryDict) -> Iterator[list[Any]]:
-    return _customer_rows(selectors.customers_filtered(user, customer_query(params)), user)
+    return _customer_rows(selectors.customers_filtered(user, customer_query(params, user)), user)
 
 
 def customers_export_count(user: Any, params: QueryDict) -> int | None:
-    return selectors.customers_filtered(user, customer_query(params)).order_by().count()
+    return selectors.customers_filtered(user, customer_query(params, user)).order_by().count()
 
 
 def selection_rows(user: Any, customers: QuerySet[Customer]) -> Iterator[list[Any]]:

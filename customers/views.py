@@ -46,25 +46,20 @@ def _form_errors(form: CustomerForm | ConsentForm | InteractionForm, exc: Valida
 
 @capability_required(cap.VIEW)
 def customer_list(request: HttpRequest) -> HttpResponse:
-    form = CustomerSearchForm(request.GET or None)
-    query = selectors.CustomerQuery()
-    if form.is_valid():
-        data = form.cleaned_data
-        query = selectors.CustomerQuery(
-            text=data["q"],
-            stage=data["stage"],
-            tag=data["tag"].strip(),
-            owner_id=data["owner"].pk if data["owner"] else None,
-            team_id=data["team"].pk if data["team"] else None,
-            order=data["order"] or "name",
-        )
-    page = selectors.customer_page(request.user, query, after=request.GET.get("after", ""))
+    user = acting_user(request)
+    context = selectors.list_context(user)
+    form = CustomerSearchForm(request.GET or None, user=user, context=context)
+    query = form.to_query() if form.is_valid() else selectors.CustomerQuery()
+    page = selectors.customer_page(
+        user, query, after=request.GET.get("after", ""), scope=context.scope
+    )
     next_query = ""
     if page.next_cursor:
         params = request.GET.copy()
         params["after"] = page.next_cursor
         next_query = params.urlencode()
     filtered = any(v for k, v in request.GET.items() if k not in ("after", "order"))
+    bulk_form = BulkForm(owners=context.owner_choices(active_only=True))
     return render(
         request,
         "customers/customer_list.html",
@@ -73,11 +68,11 @@ def customer_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "next_query": next_query,
             "filtered": filtered,
-            "can_create": can(request.user, cap.CREATE),
-            "can_change": can(request.user, cap.CHANGE),
-            "can_export": can(request.user, cap.EXPORT),
-            "bulk_form": BulkForm(),
-            "saved_views": SavedView.objects.filter(user=acting_user(request)),
+            "can_create": can(user, cap.CREATE),
+            "can_change": can(user, cap.CHANGE),
+            "can_export": can(user, cap.EXPORT),
+            "bulk_form": bulk_form,
+            "saved_views": context.saved_views,
             "current_query": request.GET.copy().urlencode() if filtered else "",
         },
     )
