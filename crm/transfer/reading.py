@@ -50,7 +50,11 @@ CHUNK_BYTES = 1024 * 1024
 XLSX_MAX_RATIO = 100
 XLSX_SMALL_UNCOMPRESSED = 16 * 1024 * 1024
 XLSX_MAX_UNCOMPRESSED = 1024 * 1024 * 1024
-XLSX_MAX_SHARED_STRINGS = 256 * 1024 * 1024
+XLSX_MAX_SHARED_STRINGS = 128 * 1024 * 1024
+# calamine reads a whole sheet into memory (about 1.5 times its XML) and is twenty times faster
+# than openpyxl; a sheet larger than this is streamed by openpyxl's read-only mode instead, so
+# memory stays bounded whatever the workbook.
+XLSX_CALAMINE_MAX_SHEET = 256 * 1024 * 1024
 XLSX_MAX_MEMBERS = 10_000
 
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -65,6 +69,7 @@ _ERROR_CELL = re.compile(
     rb"<(?:\w+:)?c\s[^>]*?\bt=\"e\"[^>]*>(?:(?!</(?:\w+:)?c>).)*?<(?:\w+:)?v>([^<]*)</", re.DOTALL
 )
 _CELL_REF = re.compile(rb"\br=\"([A-Z]+)(\d+)\"")
+_ROW_END = re.compile(rb"</(?:\w+:)?row>")
 
 
 @dataclass(frozen=True)
@@ -601,7 +606,7 @@ def _xlsx_inspect(path: Path) -> TableInfo:
         with zipfile.ZipFile(path) as archive:
             _check_zip_sizes(archive, file_size)
             parts = _xlsx_parts(archive)
-            declared = _declared_rows(archive, parts.sheet)
+            declared, sampled = _declared_rows(archive, parts.sheet)
             max_rows = settings.CRM_IMPORT_MAX_ROWS
             if declared is not None and declared > max_rows + 1:
                 raise _too_many_rows(max_rows)
@@ -611,25 +616,31 @@ def _xlsx_inspect(path: Path) -> TableInfo:
     if headers is None:
         raise _no_header()
     _check_columns(headers)
-    estimate = declared - header_row if declared is not None else None
+    # Some writers (openpyxl's write-only mode among them) leave out <dimension> or write a
+    # wrong one; the rows counted in the first bytes, scaled to the sheet's size, then serve.
+    last_row = declared if declared is not None and declared >= sampled else sampled
     return TableInfo(
         file_format="xlsx",
         encoding="",
         delimiter="",
         headers=headers,
-        rows_estimate=max(estimate, 0) if estimate is not None else None,
+        rows_estimate=max(last_row - header_row, 0),
     )
 
 
-def _declared_rows(archive: zipfile.ZipFile, sheet: str) -> int | None:
-    """The last row number of the sheet's <dimension>, read from its first bytes."""
-    with archive.open(sheet) as member:
+def _declared_rows(archive: zipfile.ZipFile, sheet: str) -> tuple[int | None, int]:
+    """The last row number the sheet's <dimension> declares (None without one), and an
+    estimate of it from the rows that end in the sheet's first 64 KiB."""
+    info = archive.getinfo(sheet)
+    with archive.open(info) as member:
         head = member.read(SAMPLE_BYTES)
+    ends = len(_ROW_END.findall(head))
+    sampled = ends if len(head) >= info.file_size else round(ends * info.file_size / len(head))
     match = _DIMENSION.search(head)
     if not match:
-        return None
+        return None, sampled
     last = match.group(4) or match.group(2)
-    return int(last) if last else None
+    return (int(last) if last else None), sampled
 
 
 def _column_index(letters: str) -> int:
@@ -857,9 +868,10 @@ def _inflate(raw: IO[bytes], info: zipfile.ZipInfo) -> Iterator[bytes]:
                 break
 
 
-def _xlsx_prepare(path: Path) -> dict[tuple[int, int], str]:
+def _xlsx_prepare(path: Path) -> tuple[dict[tuple[int, int], str], int]:
     """Check the archive again (it is read now, perhaps long after inspect_table), inflate every
-    member the reader will parse to prove its true size, and collect the error cells."""
+    member the reader will parse to prove its true size, and collect the error cells. Also
+    the sheet's uncompressed size, which decides the reader."""
     try:
         with zipfile.ZipFile(path) as archive, path.open("rb") as raw:
             _check_zip_sizes(archive, path.stat().st_size)
@@ -869,17 +881,16 @@ def _xlsx_prepare(path: Path) -> dict[tuple[int, int], str]:
                 if name and name in names:
                     for _chunk in _inflate(raw, archive.getinfo(name)):
                         pass
-            return _scan_error_cells(_inflate(raw, archive.getinfo(parts.sheet)))
+            sheet = archive.getinfo(parts.sheet)
+            return _scan_error_cells(_inflate(raw, sheet)), sheet.file_size
     except zipfile.BadZipFile:
         raise _bad_xlsx() from None
 
 
-def _xlsx_rows(path: Path, info: TableInfo) -> Iterator[tuple[int, list[str]]]:
+def _calamine_values(path: Path) -> Iterator[list[Any]]:
+    """Rows of cell values from row 1 of the first sheet, each starting at column A."""
     from python_calamine import CalamineWorkbook
 
-    width = len(info.headers)
-    max_rows = settings.CRM_IMPORT_MAX_ROWS
-    errors = _xlsx_prepare(path)
     try:
         workbook = CalamineWorkbook.from_path(str(path))
     except Exception:
@@ -889,33 +900,81 @@ def _xlsx_rows(path: Path, info: TableInfo) -> Iterator[tuple[int, list[str]]]:
             sheet = workbook.get_sheet_by_index(0)
         except Exception:
             raise _bad_xlsx() from None
-        lead = [""] * (sheet.start[1] if sheet.start else 0)
-        header_seen = False
-        data_rows = 0
         # python-calamine's iter_rows starts at the sheet's row 1 but at the first used
-        # column: the index is the row number less one, columns are offset by ``lead``.
-        for index, values in enumerate(sheet.iter_rows()):
-            row = lead + [_xlsx_cell(value) for value in values]
-            if errors:
-                for column in range(len(row)):
-                    text = errors.get((index, column))
-                    if text is not None:
-                        row[column] = text
-            if not (row and (row[0].strip() or any(cell.strip() for cell in row))):
-                continue
-            if not header_seen:
-                header_seen = True
-                continue
-            data_rows += 1
-            if data_rows > max_rows:
-                raise _too_many_rows(max_rows)
-            if len(row) < width:
-                row.extend([""] * (width - len(row)))
-            elif len(row) > width:
-                _trim(row, width)
-            yield index + 1, row
+        # column, so rows are padded back to column A.
+        lead = [""] * (sheet.start[1] if sheet.start else 0)
+        for values in sheet.iter_rows():
+            yield lead + values if lead else values
     finally:
         workbook.close()
+
+
+def _openpyxl_values(path: Path) -> Iterator[list[Any]]:
+    """The same as ``_calamine_values``, streamed (constant memory, much slower); error cells
+    come as their text already."""
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(str(path), read_only=True, data_only=True)
+    except Exception:
+        raise _bad_xlsx() from None
+    try:
+        sheet = workbook.worksheets[0]
+        expected = 1
+        for cells in sheet.iter_rows():
+            if not cells:
+                continue
+            number = getattr(cells[0], "row", None) or expected
+            while expected < number:  # rows the XML leaves out are empty
+                yield []
+                expected += 1
+            values: list[Any] = []
+            for cell in cells:
+                column = getattr(cell, "column", None)
+                if column is not None and column - 1 > len(values):
+                    values.extend([""] * (column - 1 - len(values)))
+                values.append(cell.value)
+            yield values
+            expected = number + 1
+    finally:
+        workbook.close()
+
+
+def _xlsx_rows(
+    path: Path, info: TableInfo, *, reader: str | None = None
+) -> Iterator[tuple[int, list[str]]]:
+    width = len(info.headers)
+    max_rows = settings.CRM_IMPORT_MAX_ROWS
+    errors, sheet_size = _xlsx_prepare(path)
+    if reader is None:
+        reader = "calamine" if sheet_size <= XLSX_CALAMINE_MAX_SHEET else "openpyxl"
+    if reader == "openpyxl":
+        errors = {}
+        source = _openpyxl_values(path)
+    else:
+        source = _calamine_values(path)
+    header_seen = False
+    data_rows = 0
+    for index, values in enumerate(source):
+        row = [_xlsx_cell(value) for value in values]
+        if errors:
+            for column in range(len(row)):
+                text = errors.get((index, column))
+                if text is not None:
+                    row[column] = text
+        if not (row and (row[0].strip() or any(cell.strip() for cell in row))):
+            continue
+        if not header_seen:
+            header_seen = True
+            continue
+        data_rows += 1
+        if data_rows > max_rows:
+            raise _too_many_rows(max_rows)
+        if len(row) < width:
+            row.extend([""] * (width - len(row)))
+        elif len(row) > width:
+            _trim(row, width)
+        yield index + 1, row
 
 
 def iter_rows(path: Path, info: TableInfo) -> Iterator[tuple[int, list[str]]]:
