@@ -22,6 +22,10 @@ class CustomersConfig(AppConfig):
 
         transfer_exports.register()
 
+        from customers import transfer_imports
+
+        transfer_imports.register()
+
         register_table("customers_customer", _("Customer"))
         register_table("customers_customerphone", _("Customer phone"))
         register_table("customers_customeremail", _("Customer email"))

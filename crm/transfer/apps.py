@@ -10,4 +10,13 @@ class TransferConfig(AppConfig):
     verbose_name = "Import and export"
 
     def ready(self) -> None:
-        from crm.transfer import tasks_exports  # noqa: F401  (registers the export tasks)
+        from django.utils.translation import gettext_lazy as _
+
+        from crm.accounts.audit_labels import ACTIONS
+        from crm.transfer import (
+            tasks_exports,  # noqa: F401  (registers the export tasks)
+            tasks_imports,  # noqa: F401  (registers the import tasks)
+        )
+
+        ACTIONS.setdefault("import upload", _("Uploaded a file to import"))
+        ACTIONS.setdefault("import undo", _("Undid an import"))

@@ -19,7 +19,6 @@ from tests.e2e.test_browser import tenant_url
 from tests.support.cast import PASSWORD
 
 pytestmark = [pytest.mark.e2e]
-pytest.importorskip("crm.transfer.services")  # the engine (helper "importer") lands separately
 
 
 def _file(marker: str, rows: int) -> bytes:

@@ -240,6 +240,63 @@ def _admins_export(member: TenantCast) -> dict[str, int]:
         return {"pk": job.pk}
 
 
+# Imports of issue #5 (helper "engine"): roles with the "import" capability.
+IMPORT_ROLES = ("admin", "manager")
+
+
+def _import_job(member: TenantCast, *, checked: bool = False) -> dict[str, str]:
+    """An uploaded customers file (checked, with one rejected row and its CSV, when asked). Its
+    id is above every other tenant's import ids, so from there it is a 404, not someone else's
+    job."""
+    import io
+
+    from django.db import connection
+
+    from crm.tenants.models import Tenant
+    from crm.transfer import services
+
+    with connection.cursor() as cursor:
+        highest = 0
+        for schema in Tenant.objects.exclude(schema_name=member.schema).values_list(
+            "schema_name", flat=True
+        ):
+            cursor.execute("SELECT to_regclass(%s)", [f'"{schema}".transfer_importjob'])
+            if cursor.fetchone()[0] is None:
+                continue
+            cursor.execute(f'SELECT coalesce(max(id), 0) FROM "{schema}".transfer_importjob')  # noqa: S608
+            highest = max(highest, cursor.fetchone()[0])
+    rows = "姓名,手机\r\nCase 导入,13800138000\r\n" + ("坏行,12\r\n" if checked else "")
+    with schema_context(member.schema):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT setval(pg_get_serial_sequence('transfer_importjob', 'id'),"
+                " greatest(%s, (SELECT coalesce(max(id), 1) FROM transfer_importjob)))",
+                [highest + 1],
+            )
+        manager = User.objects.get(pk=member.users["manager"].pk)
+        job = services.import_start(
+            actor=manager,
+            kind="customers",
+            upload=io.BytesIO(rows.encode()),
+            filename="case.csv",
+        )
+        if checked:
+            job = services.import_configure(
+                actor=manager,
+                job=job,
+                mapping=job.mapping,
+                match_by="phone",
+                update_existing=True,
+                valid_only=True,
+            )
+            job = services.import_check_request(actor=manager, job=job, inline=True)
+        return {"pk": str(job.pk)}
+
+
+def _checked_import_job(member: TenantCast) -> dict[str, str]:
+    return _import_job(member, checked=True)
+
+
 ERASERS = ("admin", "manager")
 
 
@@ -377,6 +434,18 @@ TENANT_CASES: dict[str, Case] = {
         "staff", kwargs=lambda m: {"kind": "customers"}, roles=EXPORT_ROLES
     ),
     "transfer:export_download": Case("object", kwargs=_admins_export),
+    # Imports (issue #5, helper "engine"): the "import" capability; the rejected rows' CSV
+    # also needs "see personal data", which both importing roles have.
+    "transfer:imports": Case("staff", roles=IMPORT_ROLES),
+    "transfer:import_new": Case("staff", roles=IMPORT_ROLES),
+    "transfer:import_detail": Case("object", kwargs=_import_job, roles=IMPORT_ROLES),
+    "transfer:import_map": Case("object", kwargs=_import_job, roles=IMPORT_ROLES),
+    "transfer:import_progress": Case("object", kwargs=_import_job, roles=IMPORT_ROLES),
+    "transfer:import_rejected_csv": Case("object", kwargs=_checked_import_job, roles=IMPORT_ROLES),
+    "transfer:import_commit": Case(
+        "object", method="POST", kwargs=_checked_import_job, roles=IMPORT_ROLES
+    ),
+    "transfer:import_undo": Case("object", kwargs=_import_job, roles=IMPORT_ROLES),
     # The Django admin (issue #5, helper "exporter"): ADMINISTER only, our sign-in, 404 across
     # tenants; add/delete and the admin's other routes are not served.
     "tenant_admin:index": Case("staff", roles=ADMINS),

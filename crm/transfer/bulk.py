@@ -1,0 +1,245 @@
+# ruff: noqa: S608  (SQL is built from model metadata and constants; values are parameters)
+"""Bulk writes for imports, and the checks undo shares between kinds.
+
+Imports write with COPY (psycopg 3 ``cursor.copy``) and set-based statements, one per batch, never
+a save() per row: 100,000 rows must go in within seconds. Every helper runs on Django's
+connection, inside the caller's transaction and the tenant's search_path.
+
+The audit triggers on the written tables are quieted for the length of the import's transaction
+(``audit_quiet``): they would add one audit row per written row (and double the time of a large
+import). The story stays complete without them: the job holds who, when, the file and the
+counts, each created or updated record has an ImportChange row (the before-image of updated
+ones, taken in SQL right before the update), and the engine writes one audit entry per upload,
+commit and undo.
+"""
+
+import datetime
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from django.db import connection, models
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from crm.lib.tenancy import current_schema
+
+if TYPE_CHECKING:
+    from crm.transfer.models import ImportJob
+
+CREATED = "created"
+UPDATED = "updated"
+
+
+def qualified(table: str) -> str:
+    """A table name with the tenant's schema, quoted (COPY does not need the search_path)."""
+    return f'"{current_schema()}"."{table}"'
+
+
+def label_of(model: type[models.Model]) -> str:
+    return f"{model._meta.app_label}.{model._meta.model_name}"
+
+
+def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """COPY rows into `table` (values adapted by psycopg: lists become arrays, wrap JSON in
+    psycopg.types.json.Jsonb). The number of rows."""
+    count = 0
+    names = ", ".join(f'"{c}"' for c in columns)
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        with raw.copy(f"COPY {qualified(table)} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+                count += 1
+    return count
+
+
+def reserve_ids(table: str, count: int) -> list[int]:
+    """`count` ids from the table's sequence, so rows written by COPY can be referred to by the
+    rows written next (phones of new customers) without reading them back."""
+    if count <= 0:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [qualified(table), count],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def changes_copy(
+    job: "ImportJob", model: type[models.Model], action: str, ids: Iterable[int]
+) -> int:
+    """ImportChange rows without a before-image (created records)."""
+    from crm.transfer.models import ImportChange
+
+    label = label_of(model)
+    return copy_rows(
+        ImportChange._meta.db_table,
+        ("job_id", "model", "object_id", "action"),
+        ((job.pk, label, pk, action) for pk in ids),
+    )
+
+
+def changes_record_updates(
+    job: "ImportJob", model: type[models.Model], ids: Sequence[int], before_sql: str = ""
+) -> int:
+    """ImportChange rows for records about to be updated, with their before-image taken in SQL:
+    {"row": the whole row as JSON, **extra} where `before_sql` adds extra keys as
+    ``, 'key', (expression over the row aliased t)``. Call before the update."""
+    from crm.transfer.models import ImportChange
+
+    if not ids:
+        return 0
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {qualified(ImportChange._meta.db_table)}"
+            " (job_id, model, object_id, action, before)"
+            f" SELECT %s, %s, t.id, %s, jsonb_build_object('row', to_jsonb(t){before_sql})"
+            f" FROM {qualified(table)} t WHERE t.id = ANY(%s)",
+            [job.pk, label_of(model), UPDATED, list(ids)],
+        )
+        return cursor.rowcount
+
+
+def changed_ids_sql(action: str) -> str:
+    """A subquery of the object ids of one job's changes of one model (parameters: job id,
+    model label)."""
+    from crm.transfer.models import ImportChange
+
+    return (
+        f"SELECT object_id FROM {qualified(ImportChange._meta.db_table)}"
+        f" WHERE job_id = %s AND model = %s AND action = '{action}'"
+    )
+
+
+def audit_quiet() -> None:
+    """Inside the import's transaction: the row triggers skip their entries until it ends."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('crm.audit_bulk', 'on', true)")
+
+
+# --- undo checks ------------------------------------------------------------------------------
+
+
+def _count(sql: str, params: list[Any]) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return int(cursor.fetchone()[0])
+
+
+def missing_blocker(job: "ImportJob", model: type[models.Model], noun: str) -> str | None:
+    """Records the job created or updated that no longer exist (deleted, or merged away)."""
+    from crm.transfer.models import ImportChange
+
+    label = label_of(model)
+    table = qualified(model._meta.db_table)
+    gone = _count(
+        f"SELECT count(*) FROM {qualified(ImportChange._meta.db_table)} ch"
+        f" WHERE ch.job_id = %s AND ch.model = %s"
+        f" AND NOT EXISTS (SELECT 1 FROM {table} t WHERE t.id = ch.object_id)",
+        [job.pk, label],
+    )
+    if gone:
+        return ngettext(
+            "%(n)d %(noun)s this import created or updated was deleted or merged since; "
+            "undo cannot bring the import's state back.",
+            "%(n)d %(noun)s this import created or updated were deleted or merged since; "
+            "undo cannot bring the import's state back.",
+            gone,
+        ) % {"n": gone, "noun": noun}
+    return None
+
+
+def changed_since_blocker(
+    job: "ImportJob",
+    model: type[models.Model],
+    *,
+    children: Sequence[tuple[str, str]] = (),
+    updated_field: str | None = "updated_at",
+) -> str | None:
+    """Records of the job changed after it finished: their `updated_at` is later, or the audit
+    log holds a change of the row (or of a child row: (table, foreign key column) pairs such as
+    the customer's phones) since then. Undo would lose those changes."""
+    from crm.accounts.models import AuditEntry
+    from crm.transfer.models import ImportChange
+
+    since = job.finished_at or job.started_at or job.created_at
+    label = label_of(model)
+    table = model._meta.db_table
+    changes = qualified(ImportChange._meta.db_table)
+    audit = qualified(AuditEntry._meta.db_table)
+    changed = 0
+    if updated_field:
+        changed = _count(
+            f"SELECT count(*) FROM {qualified(table)} t JOIN {changes} ch ON ch.object_id = t.id"
+            f" WHERE ch.job_id = %s AND ch.model = %s AND t.{updated_field} > %s",
+            [job.pk, label, since],
+        )
+    if not changed:
+        changed = _count(
+            f"SELECT count(*) FROM {audit} a WHERE a.table_name = %s AND a.at > %s"
+            f" AND a.record_id IN (SELECT object_id::text FROM {changes}"
+            f" WHERE job_id = %s AND model = %s)",
+            [table, since, job.pk, label],
+        )
+    for child_table, column in children:
+        if changed:
+            break
+        changed = _count(
+            f"SELECT count(*) FROM {audit} a WHERE a.table_name = %s AND a.at > %s"
+            f" AND coalesce(a.after->>%s, a.before->>%s) IN (SELECT object_id::text FROM {changes}"
+            f" WHERE job_id = %s AND model = %s)",
+            [child_table, since, column, column, job.pk, label],
+        )
+    if changed:
+        return _(
+            "Records this import created or updated were changed after it (by staff or another "
+            "import); undo would lose those changes."
+        )
+    return None
+
+
+def created_dependents_blocker(
+    job: "ImportJob", model: type[models.Model], *, ignore: Iterable[type[models.Model]] = ()
+) -> str | None:
+    """Records that point at what the job created and that the job did not create itself
+    (orders imported later, tickets, notes): undo would have to delete them too. Relations to
+    `ignore` are removed with the records (their own contacts, derived rows)."""
+    from crm.transfer.models import ImportChange
+
+    skip = set(ignore)
+    created = changed_ids_sql(CREATED)
+    changes = qualified(ImportChange._meta.db_table)
+    found: list[str] = []
+    for relation in model._meta.related_objects:
+        related = relation.related_model
+        if related in skip or not (relation.one_to_many or relation.one_to_one):
+            continue
+        column = relation.field.column
+        rel_table = qualified(related._meta.db_table)
+        rel_label = label_of(related)
+        count = _count(
+            f"SELECT count(*) FROM (SELECT 1 FROM {rel_table} r WHERE r.{column} IN ({created})"
+            f" AND NOT EXISTS (SELECT 1 FROM {changes} own WHERE own.job_id = %s"
+            f" AND own.model = %s AND own.object_id = r.id) LIMIT 1) x",
+            [job.pk, label_of(model), job.pk, rel_label],
+        )
+        if count:
+            found.append(str(related._meta.verbose_name_plural))
+    if found:
+        return _(
+            "Records this import created now have other records of their own (%(what)s); "
+            "undo would delete those too."
+        ) % {"what": ", ".join(found)}
+    return None
+
+
+def undo_deadline(job: "ImportJob", days: int) -> datetime.datetime | None:
+    finished = job.finished_at
+    return finished + datetime.timedelta(days=days) if finished else None
+
+
+def now() -> datetime.datetime:
+    return timezone.now()

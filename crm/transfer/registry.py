@@ -1,0 +1,203 @@
+"""What can be imported: the kinds apps register, their fields, and the automatic column mapping.
+
+An app registers its import kinds in ``AppConfig.ready`` (customers registers "customers"; orders,
+tickets and points adjustments follow the same way)::
+
+    from crm.transfer.registry import register_import_kind
+    register_import_kind(CustomersImport())
+
+The engine (crm.transfer.services) owns the job: the file, the mapping, the batches, the one
+transaction of a commit, progress, the rejected-rows report, locking, undo's time limit and the
+audit entries. A kind owns the meaning of a row. The protocol a kind implements:
+
+``key: str`` and ``label`` (lazily translated)
+    "customers", _("Customers"). The key is stored on ImportJob.kind and in MappingTemplate.kind.
+
+``fields: Sequence[ImportField]``
+    What a column can be mapped to, read in the tenant's context (a property may add the
+    tenant's custom fields). ``required`` fields must be mapped before a check; ``aliases`` are
+    extra header spellings for the automatic mapping (see ``propose_mapping``).
+
+``match_options: tuple[str, ...]``
+    The ImportJob.MatchBy values the kind supports, the default first.
+
+``creates_missing_customers: bool``
+    Whether the "create customers missing from the file" option applies (orders). A job with
+    that option also touches the "customers" kind: the engine then refuses to run it beside a
+    running customers import or undo.
+
+``start(job, *, write: bool) -> ImportRun``
+    A run over one file. The engine reads the file in batches of ``BATCH_ROWS`` source rows
+    and calls ``run.batch(rows)`` for each, in file order; the run keeps what it needs across
+    batches (keys already seen, to reject duplicates inside the file). With ``write=False`` (the
+    dry run) it only decides; with ``write=True`` it is called inside the commit's single
+    transaction and writes the accepted rows of the batch (bulk: COPY or one statement per
+    batch, see crm.transfer.bulk) and records an ImportChange per created or updated record
+    (``bulk.changes_record`` / ``bulk.changes_copy``). It re-reads the database at write time:
+    what it decides then is what counts. It returns a ``BatchOutcome``: counts of new, updated and
+    unchanged rows and a ``Rejection`` (row number, field key or "", reason) per rejected row.
+    With ``write=True`` in all-or-nothing mode the engine stops at the first batch with a
+    rejection and rolls everything back, so a run may write a batch's valid rows even when some
+    of its rows are rejected.
+
+``undo_blocker(job) -> str | None``
+    Why this job's changes cannot be undone (records changed, deleted, merged or erased since,
+    later records hanging off created ones); None when undo may go ahead. The engine checks the
+    time limit and the job's status itself. ``bulk.created_dependents_blocker`` and
+    ``bulk.changed_since_blocker`` do the common checks.
+
+``undo(job) -> None``
+    Inside a transaction (after ``undo_blocker`` said None under the same lock): remove what the
+    job created and restore what it updated from the ImportChange before-images.
+
+Values in cells come as text (crm.transfer.reading); crm.transfer.values parses them with
+messages a user can act on.
+"""
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from django.utils import translation
+
+if TYPE_CHECKING:
+    from crm.transfer.models import ImportJob
+
+# Source rows per batch: one lookup query per batch and per key, constant memory.
+BATCH_ROWS = 5000
+
+
+@dataclass(frozen=True)
+class ImportField:
+    key: str
+    label: Any  # lazily translated
+    required: bool = False
+    aliases: tuple[str, ...] = ()
+    help: Any = ""
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    """One data row of the file: its number as the user sees it, the cells by field key (mapped
+    columns only, as text), and every cell of the row in file order (for the rejected CSV)."""
+
+    number: int
+    values: dict[str, str]
+    cells: list[str]
+
+
+@dataclass(frozen=True)
+class Rejection:
+    row: int
+    field: str  # the field key, "" for the row as a whole
+    reason: str
+
+
+@dataclass
+class BatchOutcome:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def add(self, other: "BatchOutcome") -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.rejected.extend(other.rejected)
+
+
+class ImportRun(Protocol):
+    def batch(self, rows: Sequence[SourceRow]) -> BatchOutcome: ...
+
+
+class ImportKind(Protocol):
+    key: str
+    label: Any
+    match_options: tuple[str, ...]
+    creates_missing_customers: bool
+
+    @property
+    def fields(self) -> Sequence[ImportField]: ...
+
+    def start(self, job: "ImportJob", *, write: bool) -> ImportRun: ...
+
+    def undo_blocker(self, job: "ImportJob") -> str | None: ...
+
+    def undo(self, job: "ImportJob") -> None: ...
+
+
+_KINDS: dict[str, ImportKind] = {}
+
+
+def register_import_kind(kind: ImportKind) -> None:
+    _KINDS[kind.key] = kind
+
+
+def import_kinds() -> list[ImportKind]:
+    return list(_KINDS.values())
+
+
+def import_kind(key: str) -> ImportKind:
+    """The registered kind; KeyError when there is none."""
+    return _KINDS[key]
+
+
+# --- automatic mapping ------------------------------------------------------------------------
+
+_NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
+
+
+def header_key(text: str) -> str:
+    """A header as compared for mapping: compatibility-normalised (full-width letters), case
+    folded, without spaces, punctuation and underscores ("E-mail" = "email", "手机号：" = "手机号",
+    "Postal code" = "postal_code")."""
+    return _NOISE.sub("", unicodedata.normalize("NFKC", text).casefold())
+
+
+def _labels(label: Any) -> list[str]:
+    names = [str(label)]
+    for language in ("en", "zh-hans"):
+        with translation.override(language):
+            names.append(str(label))
+    return names
+
+
+def field_names(f: ImportField) -> list[str]:
+    """Every spelling that maps a header to the field: key, label in both languages, aliases."""
+    return [f.key, *_labels(f.label), *f.aliases]
+
+
+def propose_mapping(fields: Iterable[ImportField], headers: Sequence[str]) -> dict[str, str]:
+    """{header: field key or ""}: each header matched against each field's spellings; a field is
+    given to the first header that names it (a second such column is skipped)."""
+    lookup: dict[str, str] = {}
+    for f in fields:
+        for name in field_names(f):
+            lookup.setdefault(header_key(name), f.key)
+    used: set[str] = set()
+    mapping: dict[str, str] = {}
+    for header in headers:
+        key = lookup.get(header_key(header), "") if header.strip() else ""
+        if key and key in used:
+            key = ""
+        if key:
+            used.add(key)
+        mapping[header] = key
+    return mapping
+
+
+def mapping_fits(
+    mapping: dict[str, str], headers: Sequence[str], fields: Iterable[ImportField]
+) -> bool:
+    """Whether a saved mapping suits a file: it names exactly these headers and still maps
+    every required field to one of them."""
+    if set(mapping) != set(headers):
+        return False
+    keys = {f.key for f in fields}
+    mapped = {v for v in mapping.values() if v}
+    if not mapped <= keys:
+        return False
+    return all(f.key in mapped for f in fields if f.required)

@@ -1,0 +1,118 @@
+"""Reads of the import engine that views, tasks and the command line share."""
+
+import datetime
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.transfer import reading
+from crm.transfer.models import ImportJob
+
+Status = ImportJob.Status
+
+
+def import_jobs() -> QuerySet[ImportJob]:
+    """Every import of the tenant, newest first (the schema is the tenant: nothing to filter)."""
+    return ImportJob.objects.all()
+
+
+def import_sample_rows(job: ImportJob, n: int) -> list[list[str]]:
+    """The first `n` data rows of the file (for the mapping page); [] when it cannot be read."""
+    from crm.transfer.services import _table_info, job_path
+
+    rows: list[list[str]] = []
+    if n <= 0:
+        return rows
+    try:
+        for _number, cells in reading.iter_rows(job_path(job), _table_info(job)):
+            rows.append(cells)
+            if len(rows) >= n:
+                break
+    except Exception:  # a sample is a help, the check reports what is wrong with the file
+        return rows
+    return rows
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int | None
+    percent: int
+    message: str
+
+
+def import_progress(job: ImportJob) -> Progress:
+    total = job.rows_total or None
+    done = job.rows_done
+    percent = min(100, int(done * 100 / total)) if total else 0
+    messages: dict[str, str] = {
+        Status.CHECKING: _("Checking the file…"),
+        Status.RUNNING: _("Importing…"),
+        Status.UNDOING: _("Undoing the import…"),
+    }
+    return Progress(done, total, percent, str(messages.get(job.status, job.get_status_display())))
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    row: int
+    column: str
+    reason: str
+    values: list[str]
+
+
+def import_rejected_rows(job: ImportJob, limit: int) -> list[RejectedRow]:
+    """The first rejected rows of the last check or commit (row, column, reason, cells)."""
+    from crm.transfer.services import rejected_paths
+
+    if not job.rejected_path:
+        return []
+    _csv, shown = rejected_paths(job)
+    try:
+        items = json.loads(shown.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [
+        RejectedRow(int(i["row"]), str(i["column"]), str(i["reason"]), list(i["values"]))
+        for i in items[:limit]
+    ]
+
+
+def import_rejected_csv_path(job: ImportJob) -> Path | None:
+    if not job.rejected_path:
+        return None
+    path = Path(settings.CRM_PRIVATE_MEDIA_ROOT) / job.rejected_path
+    return path if path.is_file() else None
+
+
+def import_undo_deadline(job: ImportJob) -> datetime.datetime | None:
+    if job.finished_at is None:
+        return None
+    return job.finished_at + datetime.timedelta(days=settings.CRM_IMPORT_UNDO_DAYS)
+
+
+def import_undo_blocker(job: ImportJob, *, busy_ok: bool = False) -> str | None:
+    """Why this import cannot be undone now, in plain words; None when it can."""
+    from crm.transfer.registry import import_kind
+
+    if job.status == Status.UNDONE:
+        return _("This import was already undone.")
+    if job.status != Status.DONE and not (busy_ok and job.status == Status.UNDOING):
+        return _("Only a finished import can be undone.")
+    deadline = import_undo_deadline(job)
+    if deadline is not None and timezone.now() > deadline:
+        return _("Imports can be undone for %(days)d days; this one is older.") % {
+            "days": settings.CRM_IMPORT_UNDO_DAYS
+        }
+    if not job.created_count and not job.updated_count:
+        return _("This import changed nothing, so there is nothing to undo.")
+    try:
+        kind = import_kind(job.kind)
+    except KeyError:
+        return _("This kind of import can no longer be undone.")
+    return kind.undo_blocker(job)

@@ -1,0 +1,717 @@
+"""The import engine: every write of an import's life, from the uploaded file to undo.
+
+upload (import_start) -> map (import_configure) -> dry run (import_check_request) -> commit
+(import_commit_request) -> perhaps undo (import_undo_request). Small files run inline; larger
+ones (settings.CRM_TRANSFER_INLINE_ROWS) in a Celery task, with progress the job page polls.
+
+The kind (crm.transfer.registry) decides what a row means; the engine reads the file in batches,
+writes the rejected rows' report, holds the commit's single transaction (all or nothing: valid-only
+commits write their valid rows in that one transaction too), refuses a second import or undo on
+the same records while one runs, and leaves an audit entry for each upload, commit and undo.
+"""
+
+import csv
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, connections, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.accounts.audit import audit_actor, audit_record
+from crm.lib.spreadsheet import safe_cell
+from crm.lib.tenancy import current_schema
+from crm.transfer import bulk, reading
+from crm.transfer.models import ImportJob, MappingTemplate
+from crm.transfer.registry import (
+    BATCH_ROWS,
+    ImportKind,
+    Rejection,
+    SourceRow,
+    import_kind,
+    mapping_fits,
+    propose_mapping,
+)
+
+log = logging.getLogger(__name__)
+
+Status = ImportJob.Status
+BUSY = (Status.RUNNING, Status.UNDOING)
+# Rejections kept for the job page (the CSV has them all).
+REJECTED_SHOWN = 500
+ERROR_HEADER = "error"
+# The field a match option needs mapped, unless the kind says otherwise (match_fields).
+MATCH_FIELDS = {"external_id": "external_id", "phone": "phones", "email": "emails"}
+
+
+# --- files ------------------------------------------------------------------------------------
+
+
+def _root() -> Path:
+    return Path(settings.CRM_PRIVATE_MEDIA_ROOT)
+
+
+def import_dir() -> Path:
+    """Where this tenant's uploads and rejected-row reports live (never served directly)."""
+    return _root() / "imports" / current_schema()
+
+
+def job_path(job: ImportJob) -> Path:
+    return _root() / job.file_path
+
+
+def rejected_paths(job: ImportJob) -> tuple[Path, Path]:
+    """The rejected rows as CSV (all of them) and as JSON (the first REJECTED_SHOWN)."""
+    folder = job_path(job).parent
+    return folder / f"{job.pk}-rejected.csv", folder / f"{job.pk}-rejected.json"
+
+
+def _table_info(job: ImportJob) -> reading.TableInfo:
+    return reading.TableInfo(
+        file_format=job.file_format,
+        encoding=job.encoding,
+        delimiter=job.delimiter,
+        headers=list(job.headers),
+        rows_estimate=job.rows_total,
+    )
+
+
+def _kind(key: str) -> ImportKind:
+    try:
+        return import_kind(key)
+    except KeyError:
+        raise ValidationError(_("There is no import of “%(kind)s”.") % {"kind": key}) from None
+
+
+def _match_field(kind: ImportKind, match_by: str) -> str:
+    return dict(getattr(kind, "match_fields", MATCH_FIELDS)).get(match_by, match_by)
+
+
+def _default_match(kind: ImportKind, mapping: dict[str, str]) -> str:
+    mapped = set(mapping.values())
+    for option in kind.match_options:
+        if _match_field(kind, option) in mapped:
+            return option
+    return kind.match_options[0]
+
+
+def proposed_mapping(kind: ImportKind, headers: list[str]) -> tuple[dict[str, str], str]:
+    """A saved template that fits the headers (the newest), else the automatic mapping; and
+    the template's name ("" for automatic)."""
+    fields = list(kind.fields)
+    for template in MappingTemplate.objects.filter(kind=kind.key).order_by("-created_at", "-id"):
+        if mapping_fits(template.mapping, headers, fields):
+            return dict(template.mapping), template.name
+    return propose_mapping(fields, headers), ""
+
+
+# --- upload and configuration -----------------------------------------------------------------
+
+
+def import_start(*, actor: Any, kind: str, upload: IO[bytes], filename: str) -> ImportJob:
+    """Keep the uploaded file, read its headers and propose a mapping. ValidationError (and no
+    job, no file left) when the file cannot be read."""
+    import_kind_ = _kind(kind)
+    path = reading.save_upload(upload, filename, import_dir())
+    try:
+        info = reading.inspect_table(path, filename)
+        if any(len(h) > 200 for h in info.headers):
+            raise ValidationError(
+                _("A column header is longer than 200 characters; shorten it and upload again."),
+                code="header_too_long",
+            )
+        mapping, template = proposed_mapping(import_kind_, info.headers)
+        with transaction.atomic():
+            job = ImportJob.objects.create(
+                kind=kind,
+                original_name=Path(filename).name[:255] or "import",
+                file_path=str(path.relative_to(_root())),
+                size_bytes=path.stat().st_size,
+                file_format=info.file_format,
+                encoding=info.encoding,
+                delimiter=info.delimiter,
+                headers=info.headers,
+                mapping=mapping,
+                match_by=_default_match(import_kind_, mapping),
+                rows_total=info.rows_estimate,
+                created_by=actor if getattr(actor, "pk", None) else None,
+            )
+            audit_record(
+                action="import upload",
+                actor=actor,
+                table_name="transfer_importjob",
+                record_id=job.pk,
+                detail={
+                    "kind": kind,
+                    "file": job.original_name,
+                    "bytes": job.size_bytes,
+                    "rows_estimate": info.rows_estimate,
+                    "mapping_template": template,
+                },
+            )
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return job
+
+
+def _locked(job: ImportJob) -> ImportJob:
+    return ImportJob.objects.select_for_update().get(pk=job.pk)
+
+
+def import_configure(
+    *,
+    actor: Any,
+    job: ImportJob,
+    mapping: dict[str, str],
+    match_by: str,
+    update_existing: bool,
+    valid_only: bool,
+    create_missing_customers: bool = False,
+    template_name: str = "",
+) -> ImportJob:
+    """Set the mapping and options (checked); the job goes back to "uploaded" until checked.
+    With a template name the mapping is saved (or replaced) under that name."""
+    with transaction.atomic():
+        job = _locked(job)
+        if job.status not in (Status.UPLOADED, Status.CHECKED, Status.FAILED):
+            raise ValidationError(_("This import can no longer be changed."))
+        kind = _kind(job.kind)
+        fields = {f.key: f for f in kind.fields}
+        clean: dict[str, str] = {}
+        chosen: dict[str, str] = {}
+        errors: list[str] = []
+        for header in job.headers:
+            key = (mapping.get(header) or "").strip()
+            if key and key not in fields:
+                errors.append(_("“%(field)s” is not something this import knows.") % {"field": key})
+                key = ""
+            if key and key in chosen:
+                errors.append(
+                    _("“%(field)s” is chosen for several columns (%(columns)s): keep only one.")
+                    % {"field": fields[key].label, "columns": f"{chosen[key]}, {header}"}
+                )
+            if key:
+                chosen[key] = header
+            clean[header] = key
+        for f in fields.values():
+            if f.required and f.key not in chosen:
+                errors.append(
+                    _("“%(field)s” is required: choose the column that holds it.")
+                    % {"field": f.label}
+                )
+        if match_by not in kind.match_options:
+            errors.append(_("Choose how to match existing records."))
+        elif _match_field(kind, match_by) not in chosen:
+            needed = fields.get(_match_field(kind, match_by))
+            errors.append(
+                _(
+                    "To match existing records by %(option)s, choose the column that holds "
+                    "%(field)s."
+                )
+                % {
+                    "option": ImportJob.MatchBy(match_by).label,
+                    "field": needed.label if needed else match_by,
+                }
+            )
+        if create_missing_customers and not kind.creates_missing_customers:
+            errors.append(_("This import does not create customers."))
+        name = template_name.strip()[:100]
+        if errors:
+            raise ValidationError(errors)
+        job.mapping = clean
+        job.match_by = match_by
+        job.update_existing = update_existing
+        job.valid_only = valid_only
+        job.create_missing_customers = create_missing_customers
+        job.status = Status.UPLOADED
+        job.created_count = job.updated_count = job.unchanged_count = job.rejected_count = 0
+        job.rows_done = 0
+        job.checked_at = None
+        job.message = ""
+        job.save()
+        if name:
+            MappingTemplate.objects.update_or_create(
+                kind=job.kind,
+                name=name,
+                defaults={
+                    "mapping": clean,
+                    "created_by": actor if getattr(actor, "pk", None) else None,
+                    "created_at": timezone.now(),
+                },
+            )
+    return job
+
+
+# --- running over the file --------------------------------------------------------------------
+
+
+class _Progress:
+    """rows_done written through a connection of its own: a commit's transaction keeps its
+    writes invisible until it ends, and the page polls the job row meanwhile."""
+
+    def __init__(self, job: ImportJob) -> None:
+        self.job_id = job.pk
+        self.schema = current_schema()
+        self.conn: Any = None
+
+    def __call__(self, done: int) -> None:
+        try:
+            if self.conn is None:
+                self.conn = connections.create_connection("default")
+                self.conn.set_schema(self.schema)
+            with self.conn.cursor() as cursor:
+                cursor.execute(
+                    "UPDATE transfer_importjob SET rows_done = %s WHERE id = %s",
+                    [done, self.job_id],
+                )
+        except Exception:  # progress is a nicety: never fail the import for it
+            log.exception("import progress update failed")
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+
+@dataclass
+class RunResult:
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    rejected_rows: int = 0
+    first_rejections: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _Stop(Exception):
+    """An all-or-nothing commit met a rejected row: roll everything back."""
+
+
+class _Report:
+    """The rejected rows: a CSV of the original rows plus an error column (UTF-8 with BOM so
+    Excel opens it, formula-safe), and the first ones as JSON for the job page."""
+
+    def __init__(self, job: ImportJob) -> None:
+        self.job = job
+        self.csv_path, self.json_path = rejected_paths(job)
+        self.tmp = self.csv_path.with_suffix(".csv.part")
+        self.out: Any = None
+        self.writer: Any = None
+        self.shown: list[dict[str, Any]] = []
+        self.rows = 0
+        inverse = {key: header for header, key in job.mapping.items() if key}
+        try:
+            labels = {f.key: str(f.label) for f in _kind(job.kind).fields}
+        except ValidationError:
+            labels = {}
+        self.column = lambda key: inverse.get(key) or labels.get(key, key)
+
+    def add(self, rejections: list[Rejection], cells: dict[int, list[str]]) -> None:
+        by_row: dict[int, list[Rejection]] = {}
+        for rejection in rejections:
+            by_row.setdefault(rejection.row, []).append(rejection)
+        if not by_row:
+            return
+        if self.out is None:
+            self.tmp.parent.mkdir(parents=True, exist_ok=True)
+            self.out = self.tmp.open("w", encoding="utf-8-sig", newline="")
+            self.writer = csv.writer(self.out)
+            self.writer.writerow([safe_cell(h) for h in [*self.job.headers, ERROR_HEADER]])
+        for number in sorted(by_row):
+            found = by_row[number]
+            row_cells = cells.get(number, [])
+            reasons = "; ".join(
+                f"{self.column(r.field)}: {r.reason}" if r.field else r.reason for r in found
+            )
+            self.writer.writerow([safe_cell(c) for c in [*row_cells, reasons]])
+            self.rows += 1
+            for r in found:
+                if len(self.shown) < REJECTED_SHOWN:
+                    self.shown.append(
+                        {
+                            "row": number,
+                            "column": self.column(r.field) if r.field else "",
+                            "reason": r.reason,
+                            "values": row_cells,
+                        }
+                    )
+
+    def finish(self) -> str:
+        """Put the files in place (or remove old ones); the CSV's path relative to the root."""
+        if self.out is not None:
+            self.out.close()
+            self.tmp.replace(self.csv_path)
+            self.json_path.write_text(json.dumps(self.shown, ensure_ascii=False), encoding="utf-8")
+            return str(self.csv_path.relative_to(_root()))
+        self.discard()
+        return ""
+
+    def discard(self) -> None:
+        if self.out is not None:
+            self.out.close()
+            self.tmp.unlink(missing_ok=True)
+            self.out = None
+        self.csv_path.unlink(missing_ok=True)
+        self.json_path.unlink(missing_ok=True)
+
+
+def _source_rows(job: ImportJob) -> Iterator[tuple[SourceRow | None, int, list[str]]]:
+    """(row or None when the row has cells beyond the headers, its number, its cells)."""
+    headers = list(job.headers)
+    width = len(headers)
+    mapped = [(i, job.mapping.get(h, "")) for i, h in enumerate(headers)]
+    mapped = [(i, key) for i, key in mapped if key]
+    for number, cells in reading.iter_rows(job_path(job), _table_info(job)):
+        if len(cells) > width and any(c.strip() for c in cells[width:]):
+            yield None, number, cells
+            continue
+        cells = cells[:width]
+        yield SourceRow(number, {key: cells[i] for i, key in mapped}, cells), number, cells
+
+
+def _run(
+    job: ImportJob, *, write: bool, report: _Report, progress: _Progress | None = None
+) -> RunResult:
+    kind = _kind(job.kind)
+    run = kind.start(job, write=write)
+    result = RunResult()
+    stop = write and not job.valid_only
+    batch: list[SourceRow] = []
+    cells: dict[int, list[str]] = {}
+    early: list[Rejection] = []
+
+    def flush() -> None:
+        outcome = run.batch(batch) if batch else None
+        rejections = list(early)
+        if outcome is not None:
+            result.created += outcome.created
+            result.updated += outcome.updated
+            result.unchanged += outcome.unchanged
+            rejections.extend(outcome.rejected)
+        rows = {r.row for r in rejections}
+        result.rejected += len(rows)
+        report.add(rejections, cells)
+        batch.clear()
+        cells.clear()
+        early.clear()
+        if progress is not None:
+            progress(result.rows)
+        if stop and rows:
+            raise _Stop
+
+    for row, number, row_cells in _source_rows(job):
+        result.rows += 1
+        cells[number] = row_cells
+        if row is None:
+            early.append(
+                Rejection(
+                    number,
+                    "",
+                    _(
+                        "This row has more cells than the file has column headers; "
+                        "check for a stray separator."
+                    ),
+                )
+            )
+        else:
+            batch.append(row)
+        if len(batch) + len(early) >= BATCH_ROWS:
+            flush()
+    flush()
+    result.first_rejections = report.shown
+    return result
+
+
+def _inline(rows: int | None) -> bool:
+    return rows is not None and rows <= settings.CRM_TRANSFER_INLINE_ROWS
+
+
+def _fail(job_id: int, message: str, **fields: Any) -> ImportJob:
+    ImportJob.objects.filter(pk=job_id).update(
+        status=Status.FAILED, message=message[:2000], finished_at=timezone.now(), **fields
+    )
+    return ImportJob.objects.get(pk=job_id)
+
+
+# --- dry run ----------------------------------------------------------------------------------
+
+
+def import_check_request(*, actor: Any, job: ImportJob, inline: bool | None = None) -> ImportJob:
+    """Dry run: inline for a small file (the job comes back CHECKED), else in the worker (the
+    job comes back CHECKING)."""
+    with transaction.atomic():
+        job = _locked(job)
+        if job.status not in (Status.UPLOADED, Status.CHECKED, Status.FAILED):
+            raise ValidationError(_("This import can no longer be checked."))
+        _kind(job.kind)
+        job.status = Status.CHECKING
+        job.rows_done = 0
+        job.message = ""
+        job.save(update_fields=["status", "rows_done", "message"])
+        if not (_inline(job.rows_total) if inline is None else inline):
+            from crm.transfer.tasks_imports import import_check_task
+
+            job_id = job.pk
+            transaction.on_commit(lambda: import_check_task.delay(job_id))
+            return job
+    return import_check_run(job.pk, background=False)
+
+
+def import_check_run(job_id: int, *, background: bool = True) -> ImportJob:
+    """The dry run itself (inline or in the task). Idempotent: only a CHECKING job runs."""
+    job = ImportJob.objects.filter(pk=job_id).first()
+    if job is None or job.status != Status.CHECKING:
+        return job  # type: ignore[return-value]
+    report = _Report(job)
+    progress = _Progress(job) if background else None
+    try:
+        result = _run(job, write=False, report=report, progress=progress)
+    except ValidationError as exc:
+        report.discard()
+        return _fail(job_id, " ".join(exc.messages), rejected_path="")
+    except Exception:
+        log.exception("import check %s failed", job_id)
+        report.discard()
+        return _fail(job_id, _("The check stopped because of an error on our side."))
+    finally:
+        if progress is not None:
+            progress.close()
+    rejected_path = report.finish()
+    ImportJob.objects.filter(pk=job_id, status=Status.CHECKING).update(
+        status=Status.CHECKED,
+        rows_total=result.rows,
+        rows_done=result.rows,
+        created_count=result.created,
+        updated_count=result.updated,
+        unchanged_count=result.unchanged,
+        rejected_count=result.rejected,
+        rejected_path=rejected_path,
+        checked_at=timezone.now(),
+        message="",
+    )
+    return ImportJob.objects.get(pk=job_id)
+
+
+# --- commit -----------------------------------------------------------------------------------
+
+
+def _scope(job: ImportJob) -> set[str]:
+    scope = {job.kind}
+    if job.create_missing_customers:
+        scope.add("customers")
+    return scope
+
+
+def _claim(job: ImportJob, status: str) -> None:
+    """Refuse while another import or undo runs on the same records; else mark `job` busy.
+    An advisory lock per tenant serialises the claims, so two requests cannot both pass."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"{current_schema()}:import"])
+    scope = _scope(job)
+    for other in ImportJob.objects.filter(status__in=BUSY).exclude(pk=job.pk):
+        if _scope(other) & scope:
+            raise ValidationError(
+                _(
+                    "Another import (“%(name)s”) is running on the same records; try again "
+                    "when it has finished."
+                )
+                % {"name": other.original_name}
+            )
+    job.status = status
+    job.started_at = timezone.now()
+    job.rows_done = 0
+    job.message = ""
+    job.save(update_fields=["status", "started_at", "rows_done", "message"])
+
+
+def import_commit_request(*, actor: Any, job: ImportJob, inline: bool | None = None) -> ImportJob:
+    """Write a checked import: all or nothing, or its valid rows only when the job says so.
+    Inline for a small file, else in the worker (the job comes back RUNNING)."""
+    with transaction.atomic():
+        job = _locked(job)
+        if job.status != Status.CHECKED:
+            raise ValidationError(_("Check the file before importing it."))
+        if job.rejected_count and not job.valid_only:
+            raise ValidationError(
+                _(
+                    "%(n)d rows were rejected. Fix them and check again, or choose 'import "
+                    "valid rows only': nothing is imported while any row is rejected."
+                )
+                % {"n": job.rejected_count}
+            )
+        _claim(job, Status.RUNNING)
+        actor_id = getattr(actor, "pk", None)
+        if not (_inline(job.rows_total) if inline is None else inline):
+            from crm.transfer.tasks_imports import import_commit_task
+
+            job_id = job.pk
+            transaction.on_commit(lambda: import_commit_task.delay(job_id, actor_id))
+            return job
+    return import_commit_run(job.pk, actor, background=False)
+
+
+def _actor(actor: Any) -> Any:
+    if actor is None or hasattr(actor, "pk"):
+        return actor
+    from crm.accounts.models import User
+
+    return User.objects.filter(pk=actor).first()
+
+
+def import_commit_run(job_id: int, actor: Any, *, background: bool = True) -> ImportJob:
+    """The commit itself, in one transaction. Idempotent: only a RUNNING job runs, and a
+    crash rolls everything back and leaves the job FAILED."""
+    actor = _actor(actor)
+    job = ImportJob.objects.filter(pk=job_id).first()
+    if job is None or job.status != Status.RUNNING:
+        return job  # type: ignore[return-value]
+    report = _Report(job)
+    progress = _Progress(job) if background else None
+    try:
+        with audit_actor(actor or "import"), transaction.atomic():
+            job = _locked(job)
+            if job.status != Status.RUNNING:
+                return job
+            bulk.audit_quiet()
+            result = _run(job, write=True, report=report, progress=progress)
+            job.status = Status.DONE
+            job.rows_total = job.rows_done = result.rows
+            job.created_count = result.created
+            job.updated_count = result.updated
+            job.unchanged_count = result.unchanged
+            job.rejected_count = result.rejected
+            job.finished_at = timezone.now()
+            job.message = ""
+            job.save()
+            audit_record(
+                action="import",
+                actor=actor,
+                table_name="transfer_importjob",
+                record_id=job.pk,
+                detail={
+                    "kind": job.kind,
+                    "file": job.original_name,
+                    "rows": result.rows,
+                    "created": result.created,
+                    "updated": result.updated,
+                    "unchanged": result.unchanged,
+                    "rejected": result.rejected,
+                    "match_by": job.match_by,
+                    "valid_only": job.valid_only,
+                },
+            )
+    except _Stop:
+        first = report.shown[0] if report.shown else None
+        report.discard()
+        reason = (
+            _("Row %(row)s: %(reason)s") % {"row": first["row"], "reason": first["reason"]}
+            if first
+            else ""
+        )
+        return _fail(
+            job_id,
+            _(
+                "Nothing was imported: a row is rejected now that was not at the check (the "
+                "records changed since). %(reason)s Check the file again."
+            )
+            % {"reason": reason},
+        )
+    except ValidationError as exc:
+        report.discard()
+        return _fail(job_id, _("Nothing was imported: %(why)s") % {"why": " ".join(exc.messages)})
+    except Exception:
+        log.exception("import commit %s failed", job_id)
+        report.discard()
+        return _fail(
+            job_id, _("The import stopped because of an error on our side; nothing was imported.")
+        )
+    finally:
+        if progress is not None:
+            progress.close()
+    rejected_path = report.finish()
+    ImportJob.objects.filter(pk=job_id).update(rejected_path=rejected_path)
+    job.rejected_path = rejected_path
+    return job
+
+
+# --- undo -------------------------------------------------------------------------------------
+
+
+def import_undo_request(*, actor: Any, job: ImportJob, inline: bool | None = None) -> ImportJob:
+    """Undo a finished import (refused with the reason when it may not be undone). Inline for a
+    small one, else in the worker (the job comes back UNDOING)."""
+    from crm.transfer.selectors import import_undo_blocker
+
+    with transaction.atomic():
+        job = _locked(job)
+        blocker = import_undo_blocker(job)
+        if blocker:
+            raise ValidationError(blocker)
+        _claim(job, Status.UNDOING)
+        actor_id = getattr(actor, "pk", None)
+        small = _inline(job.created_count + job.updated_count)
+        if not (small if inline is None else inline):
+            from crm.transfer.tasks_imports import import_undo_task
+
+            job_id = job.pk
+            transaction.on_commit(lambda: import_undo_task.delay(job_id, actor_id))
+            return job
+    return import_undo_run(job.pk, actor)
+
+
+def import_undo_run(job_id: int, actor: Any) -> ImportJob:
+    """Undo itself, in one transaction; on a refusal or an error the job stays imported (DONE)
+    with the reason in its message."""
+    from crm.transfer.selectors import import_undo_blocker
+
+    actor = _actor(actor)
+    job = ImportJob.objects.filter(pk=job_id).first()
+    if job is None or job.status != Status.UNDOING:
+        return job  # type: ignore[return-value]
+    try:
+        with audit_actor(actor or "import"), transaction.atomic():
+            job = _locked(job)
+            if job.status != Status.UNDOING:
+                return job
+            kind = _kind(job.kind)
+            blocker = import_undo_blocker(job, busy_ok=True)
+            if blocker:
+                raise ValidationError(blocker)
+            kind.undo(job)
+            job.status = Status.UNDONE
+            job.undone_at = timezone.now()
+            job.undone_by = actor if getattr(actor, "pk", None) else None
+            job.message = ""
+            job.save(update_fields=["status", "undone_at", "undone_by", "message"])
+            audit_record(
+                action="import undo",
+                actor=actor,
+                table_name="transfer_importjob",
+                record_id=job.pk,
+                detail={
+                    "kind": job.kind,
+                    "file": job.original_name,
+                    "removed": job.created_count,
+                    "restored": job.updated_count,
+                },
+            )
+    except ValidationError as exc:
+        ImportJob.objects.filter(pk=job_id).update(
+            status=Status.DONE, message=_("Not undone: %(why)s") % {"why": " ".join(exc.messages)}
+        )
+        return ImportJob.objects.get(pk=job_id)
+    except Exception:
+        log.exception("import undo %s failed", job_id)
+        ImportJob.objects.filter(pk=job_id).update(
+            status=Status.DONE,
+            message=_("Undo stopped because of an error on our side; nothing was changed."),
+        )
+        return ImportJob.objects.get(pk=job_id)
+    return job

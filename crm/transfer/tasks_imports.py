@@ -1,0 +1,22 @@
+"""Import tasks (imported by TransferConfig.ready so the worker registers them). Each runs in the
+schema it was sent from (tenant-schemas-celery) and is idempotent: the job's status says whether
+the work is still to do, so a redelivered task changes nothing."""
+
+from celery import shared_task
+
+from crm.transfer import services
+
+
+@shared_task(name="crm.transfer.tasks_imports.import_check")
+def import_check_task(job_id: int) -> None:
+    services.import_check_run(job_id)
+
+
+@shared_task(name="crm.transfer.tasks_imports.import_commit")
+def import_commit_task(job_id: int, actor_id: int | None) -> None:
+    services.import_commit_run(job_id, actor_id)
+
+
+@shared_task(name="crm.transfer.tasks_imports.import_undo")
+def import_undo_task(job_id: int, actor_id: int | None) -> None:
+    services.import_undo_run(job_id, actor_id)

@@ -1,0 +1,940 @@
+# ruff: noqa: S608  (SQL is built from model metadata and constants; values are parameters)
+"""The customers import kind: rows of a file become customers, matched to existing ones by
+external id, phone or email (see crm.transfer.registry for the protocol).
+
+A row's values obey the rules of the customer form (customers.services): names get their sort
+key, phones are stored in E.164 with the tenant's region beside the raw input, emails lower-cased,
+the first phone and email primary, tags sorted and unique, custom field values checked by
+customers.custom_fields.value_clean with the form's messages, and the external id unique.
+
+Updating an existing customer (when the job says so) changes only what the file says: a mapped
+column with an empty cell leaves the stored value as it is; phones, emails and tags in the file are
+added to the customer's (nothing is removed); any other non-empty value replaces the stored one.
+A row that changes nothing counts as unchanged. Erased customers are never matched (they hold no
+contacts or external id), and cells masked by an export without personal data access ("•") are
+refused, so a masked export imported back cannot overwrite real values.
+
+Speed: rows are checked in batches with one query per batch and key (external ids, phones or
+emails, then the matched customers with their contacts); new customers, their phones and emails
+and the ImportChange rows go in with COPY, updates through a temporary table and one UPDATE per
+batch, with the before-images taken in SQL just before.
+"""
+
+import datetime
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import connection
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
+from psycopg.types.json import Jsonb
+
+from crm.accounts.masking import MASK
+from crm.accounts.models import Team, User
+from crm.lib.contacts import InvalidPhone, email_normalise, name_sort_key, phone_normalise
+from crm.lib.tenancy import current_schema
+from crm.tenants.models import Tenant
+from crm.transfer import bulk, values
+from crm.transfer.registry import BatchOutcome, ImportField, Rejection, SourceRow
+from customers.custom_fields import active, field_definitions, value_clean
+from customers.models import (
+    Customer,
+    CustomerEmail,
+    CustomerMerge,
+    CustomerPhone,
+    CustomField,
+)
+from customers.services import tenant_phone_region
+
+if TYPE_CHECKING:
+    from crm.transfer.models import ImportJob
+
+CUSTOM_PREFIX = "custom:"
+NOTES_MAX_LENGTH = 10_000
+
+_LIST_SPLIT = re.compile(r"[;,/，；、\n]+")
+_TAG_SPLIT = re.compile(r"[;,，；、\n]+")
+_SPACED_E164 = re.compile(r"\+\d{6,15}(?:\s+\+\d{6,15})+")
+
+# The customer columns in table order for COPY and the update's temporary table; erased_at is
+# never written by an import.
+COLUMNS = (
+    "id",
+    "kind",
+    "name",
+    "name_sort",
+    "birthday",
+    "gender",
+    "address",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "tags",
+    "source",
+    "channel",
+    "owner_id",
+    "team_id",
+    "external_id",
+    "stage",
+    "stage_override",
+    "notes",
+    "created_at",
+    "updated_at",
+    "custom",
+)
+# Text fields: (key, max length).
+TEXTS = {
+    "address": 300,
+    "city": 100,
+    "region": 100,
+    "postal_code": 20,
+    "source": 100,
+    "channel": 100,
+}
+PERSONAL = {"phones", "emails", "birthday", "address"}
+
+
+def _fields() -> list[ImportField]:
+    return [
+        ImportField(
+            "external_id",
+            gettext_lazy("External id"),
+            aliases=("外部编号", "客户编号", "会员编号", "external id", "customer id", "客户ID"),
+        ),
+        ImportField(
+            "name",
+            gettext_lazy("Name"),
+            required=True,
+            aliases=(
+                "姓名",
+                "客户名称",
+                "客户姓名",
+                "名称",
+                "名字",
+                "联系人",
+                "full name",
+                "customer name",
+                "customer",
+                "客户",
+            ),
+        ),
+        ImportField("kind", gettext_lazy("Kind"), aliases=("类型", "客户类型", "type")),
+        ImportField(
+            "phones",
+            gettext_lazy("Phone numbers"),
+            aliases=(
+                "手机",
+                "手机号",
+                "手机号码",
+                "电话",
+                "联系电话",
+                "电话号码",
+                "移动电话",
+                "phone",
+                "mobile",
+                "tel",
+                "telephone",
+                "phone number",
+                "cell",
+            ),
+        ),
+        ImportField(
+            "emails",
+            gettext_lazy("Email addresses"),
+            aliases=("邮箱", "电子邮件", "电子邮箱", "邮件", "email", "e-mail", "mail"),
+        ),
+        ImportField(
+            "birthday",
+            gettext_lazy("Birthday"),
+            aliases=("生日", "出生日期", "date of birth", "dob", "birth date"),
+        ),
+        ImportField("gender", gettext_lazy("Gender"), aliases=("性别", "sex")),
+        ImportField("address", gettext_lazy("Address"), aliases=("地址", "详细地址", "联系地址")),
+        ImportField("city", gettext_lazy("City"), aliases=("城市", "所在城市")),
+        ImportField(
+            "region",
+            gettext_lazy("Province or state"),
+            aliases=("省份", "省", "地区", "province", "state"),
+        ),
+        ImportField(
+            "postal_code",
+            gettext_lazy("Postal code"),
+            aliases=("邮编", "邮政编码", "zip", "zip code", "postcode"),
+        ),
+        ImportField("country", gettext_lazy("Country"), aliases=("国家", "国家代码")),
+        ImportField("tags", gettext_lazy("Tags"), aliases=("标签",)),
+        ImportField(
+            "source",
+            gettext_lazy("Acquisition source"),
+            aliases=("来源", "获客来源", "客户来源"),
+        ),
+        ImportField("channel", gettext_lazy("Channel"), aliases=("渠道",)),
+        ImportField(
+            "stage",
+            gettext_lazy("Lifecycle stage"),
+            aliases=("阶段", "生命周期阶段", "客户阶段"),
+        ),
+        ImportField(
+            "notes", gettext_lazy("Notes"), aliases=("备注", "说明", "note", "remarks", "comment")
+        ),
+        ImportField(
+            "owner",
+            gettext_lazy("Owner (staff email)"),
+            aliases=("owner", "负责人", "所属员工", "owner email"),
+        ),
+        ImportField("team", gettext_lazy("Team"), aliases=("团队",)),
+        ImportField(
+            "created_at",
+            pgettext_lazy("import field", "Created (new records only)"),
+            aliases=("created", "created at", "创建时间", "创建日期"),
+        ),
+    ]
+
+
+def custom_field_key(definition: CustomField) -> str:
+    return f"{CUSTOM_PREFIX}{definition.key}"
+
+
+def _custom_fields(definitions: Sequence[CustomField]) -> list[ImportField]:
+    return [
+        ImportField(
+            custom_field_key(d),
+            d.label,
+            aliases=(d.key, f"custom_{d.key}", f"cf-{d.key}", f"custom {d.label}"),
+        )
+        for d in active(definitions)
+    ]
+
+
+# --- reading one row ----------------------------------------------------------------------------
+
+
+@dataclass
+class Parsed:
+    """One row's values, checked; only the fields the row gives (non-empty cells)."""
+
+    number: int
+    data: dict[str, Any] = field(default_factory=dict)
+    phones: list[tuple[str, str]] = field(default_factory=list)  # (raw, e164)
+    emails: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    custom: dict[str, str] = field(default_factory=dict)
+    errors: list[Rejection] = field(default_factory=list)
+
+
+def _split_phones(text: str) -> list[str]:
+    parts: list[str] = []
+    for part in _LIST_SPLIT.split(text):
+        part = part.strip()
+        if not part:
+            continue
+        # Our own exports separate E.164 numbers by spaces.
+        if _SPACED_E164.fullmatch(part):
+            parts.extend(part.split())
+        else:
+            parts.append(part)
+    return parts
+
+
+def _split_emails(text: str) -> list[str]:
+    return [p for p in re.split(r"[;,/，；、\s]+", text) if p]
+
+
+_KINDS = {
+    "individual": Customer.Kind.INDIVIDUAL,
+    "person": Customer.Kind.INDIVIDUAL,
+    "个人": Customer.Kind.INDIVIDUAL,
+    "company": Customer.Kind.COMPANY,
+    "business": Customer.Kind.COMPANY,
+    "公司": Customer.Kind.COMPANY,
+    "企业": Customer.Kind.COMPANY,
+}
+_GENDERS = {
+    "female": Customer.Gender.FEMALE,
+    "f": Customer.Gender.FEMALE,
+    "woman": Customer.Gender.FEMALE,
+    "女": Customer.Gender.FEMALE,
+    "male": Customer.Gender.MALE,
+    "m": Customer.Gender.MALE,
+    "man": Customer.Gender.MALE,
+    "男": Customer.Gender.MALE,
+    "other": Customer.Gender.OTHER,
+    "其他": Customer.Gender.OTHER,
+}
+
+
+def _choice(text: str, table: Mapping[str, str], choices: Any) -> str | None:
+    folded = text.strip().casefold()
+    if folded in table:
+        return table[folded]
+    for value, label in choices:
+        if folded in (value.casefold(), str(label).casefold()):
+            return str(value)
+    return None
+
+
+def _stage(text: str) -> str | None:
+    from django.utils import translation
+
+    folded = text.strip().casefold().replace(" ", "_")
+    for value, label in Customer.Stage.choices:
+        names = {value, str(label).casefold().replace(" ", "_")}
+        with translation.override("zh-hans"):
+            names.add(str(label).casefold())
+        if folded in names:
+            return str(value)
+    return None
+
+
+def _created_at(text: str) -> datetime.datetime:
+    try:
+        moment = datetime.datetime.fromisoformat(text.strip())
+    except ValueError:
+        return values.parse_datetime(text, timezone.get_current_timezone())
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, timezone.get_current_timezone())
+    return moment
+
+
+class _Context:
+    """What a run reads once: the tenant's region and limit, staff, teams, custom fields."""
+
+    def __init__(self) -> None:
+        self.region = tenant_phone_region()
+        self.definitions = {d.key: d for d in active(field_definitions())}
+        self.required_custom = [d for d in self.definitions.values() if d.required]
+        self.users: dict[str, int] | None = None
+        self.teams: dict[str, int] | None = None
+        tenant = Tenant.objects.filter(schema_name=current_schema()).only("customer_limit").first()
+        self.limit = tenant.customer_limit if tenant else None
+
+    def user_id(self, email: str) -> int | None:
+        if self.users is None:
+            self.users = {
+                e.lower(): pk
+                for pk, e in User.objects.filter(is_active=True).values_list("pk", "email")
+            }
+        return self.users.get(email.strip().lower())
+
+    def team_id(self, name: str) -> int | None:
+        if self.teams is None:
+            self.teams = {n.casefold(): pk for pk, n in Team.objects.values_list("pk", "name")}
+        return self.teams.get(name.strip().casefold())
+
+
+def _text(value: str, max_length: int) -> str:
+    text = values.clean_text(value, max_length=max_length)
+    values.reject_formula(text)
+    return text
+
+
+def parse_row(ctx: _Context, row: SourceRow) -> Parsed:
+    """Check every non-empty mapped cell of a row; errors name the field."""
+    parsed = Parsed(row.number)
+    for key, raw in row.values.items():
+        text = values.unescape_formula(raw).strip()
+        if not text:
+            continue
+        try:
+            if key in PERSONAL and MASK in text:
+                raise values.BadValue(
+                    _(
+                        "This value is masked (•), as in an export made without access to "
+                        "personal data; it cannot be imported. Use an unmasked export."
+                    )
+                )
+            _parse_cell(ctx, parsed, key, text)
+        except values.BadValue as exc:
+            parsed.errors.append(Rejection(row.number, key, exc.message))
+        except ValidationError as exc:
+            parsed.errors.append(Rejection(row.number, key, " ".join(exc.messages)))
+    return parsed
+
+
+def _parse_cell(ctx: _Context, parsed: Parsed, key: str, text: str) -> None:
+    data = parsed.data
+    if key == "name":
+        data["name"] = _text(text, 200)
+    elif key == "external_id":
+        data["external_id"] = _text(text, 100)
+    elif key == "kind":
+        kind = _choice(text, _KINDS, Customer.Kind.choices)
+        if kind is None:
+            raise values.BadValue(_("Write individual or company."))
+        data["kind"] = kind
+    elif key == "phones":
+        bad: list[str] = []
+        for raw in _split_phones(text):
+            try:
+                phone = phone_normalise(raw, default_region=ctx.region)
+            except InvalidPhone:
+                bad.append(_("“%(phone)s” is not a phone number we can dial.") % {"phone": raw})
+                continue
+            if phone.e164 not in {e for _raw, e in parsed.phones}:
+                parsed.phones.append((phone.raw[:50], phone.e164))
+        if bad:
+            raise values.BadValue(" ".join(bad))
+    elif key == "emails":
+        bad = []
+        for raw in _split_emails(text):
+            email = email_normalise(raw)
+            try:
+                validate_email(email)
+            except ValidationError:
+                bad.append(_("“%(email)s” is not an email address.") % {"email": raw})
+                continue
+            if email not in parsed.emails:
+                parsed.emails.append(email)
+        if bad:
+            raise values.BadValue(" ".join(bad))
+    elif key == "birthday":
+        data["birthday"] = values.parse_date(text)
+    elif key == "gender":
+        gender = _choice(text, _GENDERS, Customer.Gender.choices)
+        if gender is None:
+            raise values.BadValue(_("Write female, male or other (or leave it empty)."))
+        data["gender"] = gender
+    elif key in TEXTS:
+        data[key] = _text(text, TEXTS[key])
+    elif key == "country":
+        country = text.strip().upper()
+        if not re.fullmatch(r"[A-Z]{2}", country):
+            raise values.BadValue(_("Two letters, e.g. CN."))
+        data["country"] = country
+    elif key == "tags":
+        for tag in _TAG_SPLIT.split(text):
+            tag = tag.strip()
+            if not tag:
+                continue
+            if len(tag) > 50:
+                raise values.BadValue(_("A tag is 1 to 50 characters."))
+            values.reject_formula(tag)
+            if tag not in parsed.tags:
+                parsed.tags.append(tag)
+    elif key == "stage":
+        stage = _stage(text)
+        if stage is None:
+            raise values.BadValue(
+                _("Unknown stage; write one of: %(stages)s.")
+                % {"stages": ", ".join(Customer.Stage.values)}
+            )
+        data["stage"] = stage
+    elif key == "notes":
+        notes = text.replace("\r\n", "\n")
+        if len(notes) > NOTES_MAX_LENGTH:
+            raise values.BadValue(
+                _("Keep it to %(max)d characters (it has %(length)d).")
+                % {"max": NOTES_MAX_LENGTH, "length": len(notes)}
+            )
+        values.reject_formula(notes)
+        data["notes"] = notes
+    elif key == "owner":
+        owner = ctx.user_id(text)
+        if owner is None:
+            raise values.BadValue(
+                _("No active staff member has the email “%(email)s”.") % {"email": text}
+            )
+        data["owner_id"] = owner
+    elif key == "team":
+        team = ctx.team_id(text)
+        if team is None:
+            raise values.BadValue(_("There is no team called “%(name)s”.") % {"name": text})
+        data["team_id"] = team
+    elif key == "created_at":
+        data["created_at"] = _created_at(text)
+    elif key.startswith(CUSTOM_PREFIX):
+        definition = ctx.definitions.get(key[len(CUSTOM_PREFIX) :])
+        if definition is None:
+            return
+        if definition.kind == CustomField.Kind.TEXT:
+            values.reject_formula(text)
+        value = value_clean(definition, text)
+        if value is not None:
+            parsed.custom[definition.key] = value
+
+
+# --- a run over a file --------------------------------------------------------------------------
+
+
+@dataclass
+class _Existing:
+    row: dict[str, Any]
+    phones: list[str]
+    emails: list[str]
+
+
+_NEW_DEFAULTS: dict[str, Any] = {
+    "kind": Customer.Kind.INDIVIDUAL,
+    "birthday": None,
+    "gender": "",
+    "address": "",
+    "city": "",
+    "region": "",
+    "postal_code": "",
+    "country": "",
+    "source": "",
+    "channel": "",
+    "owner_id": None,
+    "team_id": None,
+    "external_id": "",
+    "stage": Customer.Stage.LEAD,
+    "stage_override": False,
+    "notes": "",
+}
+
+
+class CustomersRun:
+    def __init__(self, job: "ImportJob", *, write: bool) -> None:
+        self.job = job
+        self.write = write
+        self.match_by = job.match_by
+        self.update = job.update_existing
+        self.ctx = _Context()
+        # Keys seen in earlier rows of the file: value -> row number.
+        self.seen_external: dict[str, int] = {}
+        self.seen_key: dict[str, int] = {}
+        self.seen_customer: dict[int, int] = {}
+        self.created = 0
+        self.existing_count: int | None = None
+
+    # The label a duplicate message uses for the matching key.
+    def _key_noun(self) -> str:
+        return {"phone": _("phone"), "email": _("email"), "external_id": _("external id")}[
+            self.match_by
+        ]
+
+    def _keys(self, parsed: Parsed) -> list[str]:
+        if self.match_by == "phone":
+            return [e164 for _raw, e164 in parsed.phones]
+        if self.match_by == "email":
+            return list(parsed.emails)
+        ext = parsed.data.get("external_id")
+        return [ext] if ext else []
+
+    def batch(self, rows: Sequence[SourceRow]) -> BatchOutcome:
+        outcome = BatchOutcome()
+        parsed_rows = [parse_row(self.ctx, row) for row in rows]
+        ok: list[Parsed] = []
+        for parsed in parsed_rows:
+            if parsed.errors:
+                outcome.rejected.extend(parsed.errors)
+            else:
+                ok.append(parsed)
+        externals = {p.data["external_id"] for p in ok if p.data.get("external_id")}
+        keys = {k for p in ok for k in self._keys(p)}
+        owners_of_external = self._external_owners(externals)
+        matches = self._match(keys, owners_of_external)
+        matched_ids = {cid for ids in matches.values() for cid in ids}
+        existing = self._load(matched_ids)
+
+        new: list[tuple[Parsed, dict[str, Any]]] = []
+        changed: list[tuple[Parsed, _Existing, dict[str, Any]]] = []
+        for parsed in ok:
+            counts = (len(new), len(changed))
+            rejection = self._decide(parsed, matches, owners_of_external, existing, new, changed)
+            if rejection is not None:
+                outcome.rejected.append(rejection)
+            elif len(new) > counts[0]:
+                outcome.created += 1
+            elif len(changed) > counts[1]:
+                outcome.updated += 1
+            else:
+                outcome.unchanged += 1
+        if self.write and (new or changed):
+            self._write_new(new)
+            self._write_changed(changed)
+        return outcome
+
+    # -- lookups (one query each per batch)
+
+    def _external_owners(self, externals: set[str]) -> dict[str, int]:
+        if not externals:
+            return {}
+        return dict(
+            Customer.objects.filter(external_id__in=externals).values_list("external_id", "pk")
+        )
+
+    def _match(self, keys: set[str], owners_of_external: dict[str, int]) -> dict[str, list[int]]:
+        """Each key of the batch -> ids of the (not erased) customers it names."""
+        if not keys:
+            return {}
+        if self.match_by == "external_id":
+            return {k: [owners_of_external[k]] for k in keys if k in owners_of_external}
+        pairs: Any
+        if self.match_by == "phone":
+            pairs = CustomerPhone.objects.filter(
+                e164__in=keys, customer__erased_at__isnull=True
+            ).values_list("e164", "customer_id")
+        else:
+            pairs = CustomerEmail.objects.filter(
+                email__in=keys, customer__erased_at__isnull=True
+            ).values_list("email", "customer_id")
+        found: dict[str, list[int]] = {}
+        for key, cid in pairs:
+            if cid not in found.setdefault(key, []):
+                found[key].append(cid)
+        return found
+
+    def _load(self, ids: set[int]) -> dict[int, _Existing]:
+        if not ids:
+            return {}
+        lock = " FOR UPDATE" if self.write else ""
+        names = ", ".join(f'"{c}"' for c in COLUMNS)
+        found: dict[int, _Existing] = {}
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {names} FROM {bulk.qualified(Customer._meta.db_table)}"
+                f" WHERE id = ANY(%s) AND erased_at IS NULL ORDER BY id{lock}",
+                [sorted(ids)],
+            )
+            for values_row in cursor.fetchall():
+                row = dict(zip(COLUMNS, values_row, strict=True))
+                found[row["id"]] = _Existing(row, [], [])
+            cursor.execute(
+                f"SELECT customer_id, e164 FROM {bulk.qualified(CustomerPhone._meta.db_table)}"
+                " WHERE customer_id = ANY(%s) ORDER BY is_primary DESC, id",
+                [sorted(found)],
+            )
+            for cid, e164 in cursor.fetchall():
+                found[cid].phones.append(e164)
+            cursor.execute(
+                f"SELECT customer_id, email FROM {bulk.qualified(CustomerEmail._meta.db_table)}"
+                " WHERE customer_id = ANY(%s) ORDER BY is_primary DESC, id",
+                [sorted(found)],
+            )
+            for cid, email in cursor.fetchall():
+                found[cid].emails.append(email)
+        return found
+
+    # -- deciding one row
+
+    def _decide(
+        self,
+        parsed: Parsed,
+        matches: dict[str, list[int]],
+        owners_of_external: dict[str, int],
+        existing: dict[int, _Existing],
+        new: list[tuple[Parsed, dict[str, Any]]],
+        changed: list[tuple[Parsed, "_Existing", dict[str, Any]]],
+    ) -> Rejection | None:
+        n = parsed.number
+        ext = parsed.data.get("external_id", "")
+        if ext:
+            first = self.seen_external.get(ext)
+            if first is not None:
+                return Rejection(
+                    n,
+                    "external_id",
+                    _("Row %(row)d has the same external id as row %(first)d.")
+                    % {"row": n, "first": first},
+                )
+        match_field = {"phone": "phones", "email": "emails"}.get(self.match_by, "external_id")
+        keys = self._keys(parsed)
+        for key in keys:
+            first = self.seen_key.get(key)
+            if first is not None:
+                return Rejection(
+                    n,
+                    match_field,
+                    _("Row %(row)d has the same %(key)s as row %(first)d.")
+                    % {"row": n, "key": self._key_noun(), "first": first},
+                )
+        candidates: list[int] = []
+        for key in keys:
+            for cid in matches.get(key, []):
+                if cid not in candidates and cid in existing:
+                    candidates.append(cid)
+        if len(candidates) > 1:
+            return Rejection(
+                n,
+                match_field,
+                _(
+                    "This row matches several customers (%(ids)s); merge them first or match "
+                    "by another column."
+                )
+                % {"ids": ", ".join(f"#{c}" for c in candidates)},
+            )
+        target = existing[candidates[0]] if candidates else None
+        if target is not None:
+            first = self.seen_customer.get(target.row["id"])
+            if first is not None:
+                return Rejection(
+                    n,
+                    match_field,
+                    _("Row %(row)d matches the same customer as row %(first)d.")
+                    % {"row": n, "first": first},
+                )
+        owner = owners_of_external.get(ext) if ext else None
+        if ext and owner is not None and (target is None or owner != target.row["id"]):
+            return Rejection(n, "external_id", _("Another customer has this external id."))
+        if target is None:
+            rejection = self._new_row(parsed, new)
+        else:
+            rejection = self._changed_row(parsed, target, changed)
+        if rejection is not None:
+            return rejection
+        # Accepted: remember its keys for the rows after it.
+        if ext:
+            self.seen_external[ext] = n
+        for key in keys:
+            self.seen_key[key] = n
+        if target is not None:
+            self.seen_customer[target.row["id"]] = n
+        return None
+
+    def _new_row(
+        self, parsed: Parsed, new: list[tuple[Parsed, dict[str, Any]]]
+    ) -> Rejection | None:
+        data = parsed.data
+        if not data.get("name"):
+            return Rejection(parsed.number, "name", _("A customer needs a name."))
+        missing = [d for d in self.ctx.required_custom if d.key not in parsed.custom]
+        if missing:
+            return Rejection(
+                parsed.number,
+                custom_field_key(missing[0]),
+                _("“%(field)s” is required for a new customer.") % {"field": missing[0].label},
+            )
+        if self.ctx.limit is not None:
+            if self.existing_count is None:
+                self.existing_count = Customer.objects.count()
+            if self.existing_count + self.created + len(new) >= self.ctx.limit:
+                return Rejection(
+                    parsed.number,
+                    "",
+                    _("Your plan allows %(limit)d customers. Ask the platform operator for more.")
+                    % {"limit": self.ctx.limit},
+                )
+        now = timezone.now()
+        row = dict(_NEW_DEFAULTS)
+        row.update(data)
+        if "stage" in data:
+            row["stage_override"] = True
+        row["name_sort"] = name_sort_key(row["name"])
+        row["tags"] = sorted(set(parsed.tags))
+        row["custom"] = dict(parsed.custom)
+        row.setdefault("created_at", now)
+        row["updated_at"] = now
+        new.append((parsed, row))
+        return None
+
+    def _changed_row(
+        self,
+        parsed: Parsed,
+        target: _Existing,
+        changed: list[tuple[Parsed, _Existing, dict[str, Any]]],
+    ) -> Rejection | None:
+        if not self.update:
+            return None
+        current = target.row
+        row = dict(current)
+        for key, value in parsed.data.items():
+            if key == "created_at":
+                continue
+            row[key] = value
+        if "name" in parsed.data:
+            row["name_sort"] = name_sort_key(row["name"])
+        if "stage" in parsed.data and parsed.data["stage"] != current["stage"]:
+            row["stage_override"] = True
+        tags = sorted(set(current["tags"]) | set(parsed.tags))
+        row["tags"] = tags
+        custom = dict(current["custom"] or {})
+        custom.update(parsed.custom)
+        row["custom"] = custom
+        add_phones = [(raw, e) for raw, e in parsed.phones if e not in target.phones]
+        add_emails = [e for e in parsed.emails if e not in target.emails]
+        same = all(row[c] == current[c] for c in COLUMNS if c != "updated_at")
+        if same and not add_phones and not add_emails:
+            return None
+        row["updated_at"] = timezone.now()
+        row["_add_phones"] = add_phones
+        row["_add_emails"] = add_emails
+        changed.append((parsed, target, row))
+        return None
+
+    # -- writing (inside the commit's transaction)
+
+    def _write_new(self, new: list[tuple[Parsed, dict[str, Any]]]) -> None:
+        if not new:
+            return
+        table = Customer._meta.db_table
+        ids = bulk.reserve_ids(table, len(new))
+        for (_parsed, row), pk in zip(new, ids, strict=True):
+            row["id"] = pk
+        bulk.copy_rows(
+            table,
+            COLUMNS,
+            ([*(row[c] for c in COLUMNS[:-1]), Jsonb(row["custom"])] for _p, row in new),
+        )
+        bulk.copy_rows(
+            CustomerPhone._meta.db_table,
+            ("customer_id", "raw", "e164", "digits", "is_primary"),
+            (
+                (row["id"], raw, e164, e164.lstrip("+"), index == 0)
+                for parsed, row in new
+                for index, (raw, e164) in enumerate(parsed.phones)
+            ),
+        )
+        bulk.copy_rows(
+            CustomerEmail._meta.db_table,
+            ("customer_id", "email", "is_primary"),
+            (
+                (row["id"], email, index == 0)
+                for parsed, row in new
+                for index, email in enumerate(parsed.emails)
+            ),
+        )
+        bulk.changes_copy(self.job, Customer, bulk.CREATED, ids)
+        self.created += len(new)
+
+    def _write_changed(self, changed: list[tuple[Parsed, _Existing, dict[str, Any]]]) -> None:
+        if not changed:
+            return
+        ids = [row["id"] for _p, _e, row in changed]
+        phones = bulk.qualified(CustomerPhone._meta.db_table)
+        emails = bulk.qualified(CustomerEmail._meta.db_table)
+        bulk.changes_record_updates(
+            self.job,
+            Customer,
+            ids,
+            before_sql=(
+                f", 'phones', coalesce((SELECT jsonb_agg(p.id) FROM {phones} p"
+                f" WHERE p.customer_id = t.id), '[]'::jsonb)"
+                f", 'emails', coalesce((SELECT jsonb_agg(e.id) FROM {emails} e"
+                f" WHERE e.customer_id = t.id), '[]'::jsonb)"
+            ),
+        )
+        table = bulk.qualified(Customer._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS import_customer_update"
+                f" (LIKE {table}) ON COMMIT DROP"
+            )
+            cursor.execute("TRUNCATE import_customer_update")
+            names = ", ".join(f'"{c}"' for c in COLUMNS)
+            with cursor.cursor.copy(f"COPY import_customer_update ({names}) FROM STDIN") as copy:
+                for _p, _e, row in changed:
+                    copy.write_row([*(row[c] for c in COLUMNS[:-1]), Jsonb(row["custom"])])
+            assignments = ", ".join(f'"{c}" = u."{c}"' for c in COLUMNS if c != "id")
+            cursor.execute(
+                f"UPDATE {table} c SET {assignments} FROM import_customer_update u"
+                " WHERE c.id = u.id"
+            )
+        bulk.copy_rows(
+            CustomerPhone._meta.db_table,
+            ("customer_id", "raw", "e164", "digits", "is_primary"),
+            (
+                (row["id"], raw, e164, e164.lstrip("+"), not target.phones and index == 0)
+                for _p, target, row in changed
+                for index, (raw, e164) in enumerate(row["_add_phones"])
+            ),
+        )
+        bulk.copy_rows(
+            CustomerEmail._meta.db_table,
+            ("customer_id", "email", "is_primary"),
+            (
+                (row["id"], email, not target.emails and index == 0)
+                for _p, target, row in changed
+                for index, email in enumerate(row["_add_emails"])
+            ),
+        )
+
+
+class CustomersImport:
+    key = "customers"
+    label = gettext_lazy("Customers")
+    match_options: tuple[str, ...] = ("external_id", "phone", "email")
+    creates_missing_customers = False
+
+    @property
+    def fields(self) -> list[ImportField]:
+        return _fields() + _custom_fields(field_definitions())
+
+    def start(self, job: "ImportJob", *, write: bool) -> CustomersRun:
+        return CustomersRun(job, write=write)
+
+    def undo_blocker(self, job: "ImportJob") -> str | None:
+        from customers.models import DuplicatePair
+
+        label = bulk.label_of(Customer)
+        merged = CustomerMerge.objects.filter(
+            dropped_id__in=job.changes.filter(model=label).values("object_id")
+        ).exists()
+        if merged:
+            return _(
+                "Customers this import created or updated were merged into others since; "
+                "undo the merges first."
+            )
+        erased = Customer.objects.filter(
+            pk__in=job.changes.filter(model=label).values("object_id"), erased_at__isnull=False
+        ).exists()
+        if erased:
+            return _("Customers this import created or updated were erased since.")
+        return (
+            bulk.missing_blocker(job, Customer, str(_("customers")))
+            or bulk.changed_since_blocker(
+                job,
+                Customer,
+                children=(
+                    (CustomerPhone._meta.db_table, "customer_id"),
+                    (CustomerEmail._meta.db_table, "customer_id"),
+                ),
+            )
+            or bulk.created_dependents_blocker(
+                job, Customer, ignore=(CustomerPhone, CustomerEmail, DuplicatePair)
+            )
+        )
+
+    def undo(self, job: "ImportJob") -> None:
+        customers_undo(job)
+
+
+def customers_undo(job: "ImportJob") -> None:
+    """Remove the customers `job` created (with their contacts) and give the ones it updated
+    their rows and contacts back. Other kinds that create customers (orders) call it too."""
+    from customers.models import DuplicatePair
+
+    label = bulk.label_of(Customer)
+    created = bulk.changed_ids_sql(bulk.CREATED)
+    table = bulk.qualified(Customer._meta.db_table)
+    phones = bulk.qualified(CustomerPhone._meta.db_table)
+    emails = bulk.qualified(CustomerEmail._meta.db_table)
+    pairs = bulk.qualified(DuplicatePair._meta.db_table)
+    changes = bulk.qualified("transfer_importchange")
+    params: list[Any] = [job.pk, label]
+    assignments = ", ".join(f'"{c}" = r."{c}"' for c in COLUMNS if c != "id")
+    with connection.cursor() as cursor:
+        for child in (phones, emails):
+            cursor.execute(f"DELETE FROM {child} WHERE customer_id IN ({created})", params)
+        cursor.execute(
+            f"DELETE FROM {pairs} WHERE customer_a_id IN ({created})"
+            f" OR customer_b_id IN ({created})",
+            params * 2,
+        )
+        cursor.execute(f"DELETE FROM {table} WHERE id IN ({created})", params)
+        cursor.execute(
+            f"UPDATE {table} c SET {assignments} FROM {changes} ch,"
+            f" jsonb_populate_record(NULL::{table}, ch.before->'row') r"
+            " WHERE ch.job_id = %s AND ch.model = %s AND ch.action = 'updated'"
+            " AND c.id = ch.object_id",
+            params,
+        )
+        for child, key in ((phones, "phones"), (emails, "emails")):
+            cursor.execute(
+                f"DELETE FROM {child} x USING {changes} ch"
+                " WHERE ch.job_id = %s AND ch.model = %s AND ch.action = 'updated'"
+                f" AND x.customer_id = ch.object_id AND NOT (ch.before->'{key}' @> to_jsonb(x.id))",
+                params,
+            )
+
+
+def register() -> None:
+    from crm.transfer.registry import register_import_kind
+
+    register_import_kind(CustomersImport())
