@@ -173,8 +173,17 @@ def naive_customer_page(user: Any, query: Any, *args: Any, **kwargs: Any) -> Any
         ).distinct()
     size = kwargs.get("size", PAGE_SIZE)
     page = Paginator(customers, size).get_page(kwargs.get("after") or 1)
+    rows = list(page.object_list)
+    # The shared template prints what ours precomputes: the same values, from the prefetch.
+    for row in rows:
+        phones, emails = list(row.phones.all()), list(row.emails.all())
+        primary_phones = sorted(phones, key=lambda p: (not p.is_primary, p.id))
+        primary_emails = sorted(emails, key=lambda e: (not e.is_primary, e.id))
+        row.first_phone = primary_phones[0].e164 if primary_phones else None
+        row.first_email = primary_emails[0].email if primary_emails else None
+    selectors.row_display(user, rows)
     return selectors.CustomerPage(
-        customers=list(page.object_list),
+        customers=rows,
         next_cursor=str(page.next_page_number()) if page.has_next() else None,
     )
 
@@ -741,6 +750,10 @@ QUERY_KINDS: tuple[tuple[str, Callable[[str], bool]], ...] = (
     ("audit actor: set_config (set, then clear)", lambda s: "set_config(" in s),
     ("two-factor: has a confirmed device?", lambda s: "otp_totp_totpdevice" in s),
     ("permissions (has_perm: user, then group permissions)", lambda s: '"auth_permission"' in s),
+    (
+        "list context (staff, teams, saved views, custom fields, the user's roles)",
+        lambda s: "json_agg" in s and '"customers_customfield"' in s,
+    ),
     ("record scope (the user's roles)", lambda s: '"accounts_roleprofile"' in s),
     ("count (Paginator)", lambda s: s.startswith("select count(")),
     (

@@ -239,12 +239,23 @@ class _Search:
             phone_match = Q()
             for digits in self.digits:
                 phone_match |= Q(digits__contains=digits)
-            phones = CustomerPhone.objects.filter(phone_match).values("customer_id")
-            found.append(customers.filter(id__in=phones))
+            phones = CustomerPhone.objects.filter(phone_match).order_by().values("customer_id")
+            found.append(customers.filter(_id_among(phones)))
         if self.email:
-            emails = CustomerEmail.objects.filter(email__contains=self.email)
-            found.append(customers.filter(id__in=emails.values("customer_id")))
+            emails = CustomerEmail.objects.filter(email__contains=self.email).order_by()
+            found.append(customers.filter(_id_among(emails.values("customer_id"))))
         return found
+
+
+def _id_among(ids: QuerySet[Any]) -> RawSQL:
+    """`id = ANY(ARRAY(subquery))` rather than `id IN (subquery)`: the planner then fetches the
+    few customers through the primary key, where for IN it hashes the phones and reads all a
+    million customers (cheaper on paper with its default page costs; 100 ms against 10)."""
+    sql, params = ids.query.get_compiler(using=ids.db).as_sql()
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    return RawSQL(  # noqa: S611 - SQL Django compiled, with its values as parameters
+        f"{table}.id = ANY(ARRAY({sql}))", params, output_field=BooleanField()
+    )
 
 
 def _search(customers: QuerySet[Customer], user: Any, text: str) -> QuerySet[Customer]:
