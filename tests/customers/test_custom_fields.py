@@ -545,3 +545,9 @@ def test_the_personal_data_export_carries_custom_values_and_erasure_clears_them(
     response = manager.post(reverse("customers:erase", args=[customer.pk]), {"confirm": "erase"})
     assert response.status_code == 302
     assert _stored(acme, customer) == {}
+
+
+def test_the_settings_page_speaks_chinese_for_a_chinese_tenant(globex):
+    _field(globex, "member_no", label="会员卡号")
+    page = client_for(globex, "admin").get(reverse("customers:custom_fields")).content.decode()
+    assert "自定义字段" in page and "会员卡号" in page and "有值的客户数" in page
