@@ -10,10 +10,11 @@ from typing import Any
 from django.db.models import QuerySet
 from import_export import fields, resources
 
-from crm.accounts.masking import mask_address, mask_birthday, mask_email, mask_phone
+from crm.accounts.masking import MASK, mask_address, mask_birthday, mask_email, mask_phone
 from crm.accounts.permissions import can_view_personal_data
 from crm.lib.spreadsheet import safe_cell
-from customers.models import Customer, Order
+from customers.custom_fields import active, field_definitions, form_name
+from customers.models import Customer, CustomField, Order
 from customers.transfer_exports import CUSTOMER_HEADERS, ORDER_HEADERS
 
 
@@ -39,6 +40,27 @@ class CustomerResource(_SafeResource):
         model = Customer
         fields = CUSTOMER_HEADERS
         export_order = CUSTOMER_HEADERS
+
+    def __init__(self, user: Any = None, **kwargs: Any) -> None:
+        super().__init__(user, **kwargs)
+        # The tenant's active custom fields, one column each after the fixed ones, named and
+        # masked as in the customers export kind.
+        for definition in active(field_definitions()):
+            name = form_name(definition)
+            self.fields[name] = fields.Field(
+                column_name=name, dehydrate_method=self._custom_value(definition)
+            )
+
+    def _custom_value(self, definition: CustomField) -> Any:
+        def value(customer: Customer) -> str:
+            stored = (customer.custom or {}).get(definition.key)
+            if stored in (None, ""):
+                return ""
+            if definition.personal and not self.personal:
+                return MASK * 6
+            return str(stored)
+
+        return value
 
     def filter_export(self, queryset: QuerySet[Customer], **kwargs: Any) -> QuerySet[Customer]:
         return queryset.select_related("owner", "team").prefetch_related("phones", "emails")

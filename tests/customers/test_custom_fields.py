@@ -551,3 +551,18 @@ def test_the_settings_page_speaks_chinese_for_a_chinese_tenant(globex):
     _field(globex, "member_no", label="会员卡号")
     page = client_for(globex, "admin").get(reverse("customers:custom_fields")).content.decode()
     assert "自定义字段" in page and "会员卡号" in page and "有值的客户数" in page
+
+
+def test_the_django_admin_export_carries_the_columns_masked(acme):
+    from customers.resources import CustomerResource
+
+    _field(acme, "tier", kind="choice", choices=["Gold"])
+    _field(acme, "id_card", personal=True)
+    customer = _customer(acme, custom={"tier": "Gold", "id_card": "=3101"})
+    with schema_context(acme.schema):
+        queryset = Customer.objects.filter(pk=customer.pk)
+        for role, id_card in (("manager", "'=3101"), ("marketing", MASKED)):
+            resource = CustomerResource(user=User.objects.get(pk=acme.users[role].pk))
+            assert resource.get_export_headers()[-2:] == ["custom_tier", "custom_id_card"]
+            data = resource.export(queryset=queryset)
+            assert data["custom_tier"] == ["Gold"] and data["custom_id_card"] == [id_card], role
