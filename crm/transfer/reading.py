@@ -758,13 +758,14 @@ def _number_text(value: str) -> str:
 
 
 def _float_text(number: float) -> str:
-    """13900001111.0 -> "13900001111", 12.5 -> "12.5", 1e20 -> "100000000000000000000"."""
+    """A number as Excel shows it in a General cell: 15 significant digits, no exponent and no
+    ".0" (13900001111.0 -> "13900001111", 12.5 -> "12.5", a cached 0.1+0.2 -> "0.3")."""
     if number != number or number in (float("inf"), float("-inf")):
         return str(number)
-    if number.is_integer() and abs(number) < 1e16:
+    if number.is_integer() and abs(number) < 1e15:
         return str(int(number))
-    text = repr(number)
-    if "e" in text or "E" in text:
+    text = f"{number:.15g}"
+    if "e" in text:
         text = format(Decimal(text), "f")
     return text
 
