@@ -45,7 +45,7 @@ def visible_customers(user: Any, *, scope: str | None = None) -> QuerySet[Custom
 
 def _scope_of(user: Any, scopes: list[str | None]) -> str:
     """crm.accounts.permissions.record_scope from the scopes of the user's roles, read along
-    with the list's other context (tests/customers/test_customer_list.py checks they agree)."""
+    with the list's other context (tests/customers/test_customers.py checks they agree)."""
     if user.is_superuser:
         return RecordScope.ALL
     for scope in (RecordScope.ALL, RecordScope.TEAM, RecordScope.OWN):

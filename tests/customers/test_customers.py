@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils.timezone import now as timezone_now
 from django_tenants.utils import schema_context
 
 from crm.accounts.models import AuditEntry, Team, User
@@ -297,3 +298,184 @@ def test_the_customer_page_title_is_just_the_name(acme):
     page = client_for(acme, "admin").get(reverse("customers:detail", args=[customer.pk]))
     title = page.content.decode().split("<title>", 1)[1].split("</title>", 1)[0]
     assert title.startswith("Title Person") and "<" not in title
+
+
+class TestListSearchPlans:
+    """The list finds matches through its indexes (a sorted set of matches) and, when matches
+    are many, by walking the list's order; both must show the same customers in order."""
+
+    @pytest.fixture
+    def crowd(self, acme):
+        with schema_context(acme.schema):
+            for i in range(70):
+                customer_create(
+                    actor=None,
+                    data=CustomerInput(
+                        name=f"王芳{i:02d}" if i % 2 else f"Wang Lei {i:02d}",
+                        phones=[f"139 1000 {1000 + i}"],
+                        emails=[f"w{i}.lei@shop.cn"],
+                    ),
+                )
+            _customer(acme, "欧阳娜娜", phones=["+44 20 7946 0958"])
+            _customer(acme, "Someone Else", phones=["137 0000 0000"], emails=["x@y.cn"])
+
+    def _all_pages(self, member, role, **query):
+        seen, after = [], ""
+        with schema_context(member.schema):
+            user = _user(member, role)
+            while True:
+                page = customer_page(user, CustomerQuery(**query), after=after, size=20)
+                seen += [c.name for c in page.customers]
+                if not page.next_cursor:
+                    return seen
+                after = page.next_cursor
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("王", 35),
+            ("王芳", 35),
+            ("芳0", 5),
+            ("wang", 70),
+            ("wangfang", 35),
+            ("wang lei", 35),
+            ("139 1000", 70),
+            ("1000 105", 10),
+            ("lei@shop", 70),
+            ("w1.lei@", 1),
+            ("ouyang", 1),
+            ("娜", 1),
+            ("ei", 35),  # two letters: no trigram, the walk
+        ],
+    )
+    def test_every_search_pages_through_all_matches_once_in_order(
+        self, acme, crowd, monkeypatch, text, expected
+    ):
+        from customers import selectors
+
+        by_index = self._all_pages(acme, "manager", text=text)
+        assert len(by_index) == len(set(by_index)) == expected, by_index
+        with schema_context(acme.schema):
+            keys = dict(Customer.objects.values_list("name", "name_sort"))
+        assert [keys[n] for n in by_index] == sorted(keys[n] for n in by_index)
+        newest = self._all_pages(acme, "manager", text=text, order="newest")
+        assert sorted(newest) == sorted(by_index)
+        # Past the limit a search walks the list's order instead: the same customers.
+        monkeypatch.setattr(selectors, "SEARCH_SORT_LIMIT", 3)
+        assert self._all_pages(acme, "manager", text=text) == by_index
+        assert self._all_pages(acme, "manager", text=text, order="newest") == newest
+
+    def test_searches_respect_scope_and_filters_on_both_plans(self, acme, crowd, monkeypatch):
+        from customers import selectors
+
+        with schema_context(acme.schema):
+            agent = _user(acme, "agent")
+            mine = Customer.objects.filter(name__in=["王芳01", "王芳03", "Wang Lei 02"])
+            mine.update(owner=agent)
+            Customer.objects.filter(name="王芳03").update(stage="active")
+        for limit in (30_000, 1):
+            monkeypatch.setattr(selectors, "SEARCH_SORT_LIMIT", limit)
+            assert self._all_pages(acme, "agent", text="wang") == [
+                "Wang Lei 02",
+                "王芳01",
+                "王芳03",
+            ]
+            assert self._all_pages(acme, "agent", text="王", stage="active") == ["王芳03"]
+            assert self._all_pages(acme, "viewer", text="139 1000") == []
+
+    def test_the_record_scope_read_with_the_list_is_the_permission_modules(self, acme):
+        from crm.accounts.permissions import record_scope
+        from customers.selectors import list_context
+
+        with schema_context(acme.schema):
+            for role in ("admin", "manager", "agent", "viewer", "marketing"):
+                user = _user(acme, role)
+                assert list_context(user).scope == record_scope(user), role
+
+
+class TestCustomFieldFilters:
+    @pytest.fixture
+    def fields(self, acme):
+        from customers.models import CustomField
+
+        with schema_context(acme.schema):
+            CustomField.objects.create(
+                key="tier", label="Tier", kind="choice", choices=["Gold", "Silver"], position=1
+            )
+            CustomField.objects.create(key="spend", label="Yearly spend", kind="number", position=2)
+            CustomField.objects.create(key="joined", label="Member since", kind="date", position=3)
+            CustomField.objects.create(key="hobby", label="Hobby", kind="text", position=4)
+            CustomField.objects.create(
+                key="idcard", label="ID card", kind="text", personal=True, position=5
+            )
+            CustomField.objects.create(
+                key="old", label="Old field", kind="text", archived_at=timezone_now(), position=6
+            )
+        people = {
+            "ann": {"tier": "Gold", "spend": "1200.50", "joined": "2020-03-01", "hobby": "Tennis"},
+            "bob": {
+                "tier": "Silver",
+                "spend": "80",
+                "joined": "2024-11-30",
+                "hobby": "tennis club",
+            },
+            "cai": {"tier": "Gold", "spend": "-5", "joined": "2024-01-15", "idcard": "110101X"},
+            "dan": {"old": "kept"},
+        }
+        for name, custom in people.items():
+            _customer(acme, name, custom=custom)
+
+    def _list(self, member, role, query: str) -> list[str]:
+        response = client_for(member, role).get(f"{reverse('customers:home')}?{query}")
+        assert response.status_code == 200
+        return [c.name for c in response.context["page"].customers]
+
+    def test_choice_number_date_and_text_filters(self, acme, fields):
+        assert self._list(acme, "manager", "cf-tier=Gold") == ["ann", "cai"]
+        assert self._list(acme, "manager", "cf-spend-min=80") == ["ann", "bob"]
+        assert self._list(acme, "manager", "cf-spend-max=80") == ["bob", "cai"]
+        assert self._list(acme, "manager", "cf-spend-min=-10&cf-spend-max=100") == ["bob", "cai"]
+        assert self._list(acme, "manager", "cf-joined-min=2024-01-01") == ["bob", "cai"]
+        assert self._list(acme, "manager", "cf-joined-max=2024-01-15") == ["ann", "cai"]
+        assert self._list(acme, "manager", "cf-hobby=TENNIS") == ["ann", "bob"]
+        assert self._list(acme, "manager", 'cf-hobby="Tennis"') == ["ann"]
+        assert self._list(acme, "manager", "cf-tier=Gold&cf-joined-min=2024-01-01") == ["cai"]
+        assert self._list(acme, "manager", "cf-tier=Gold&q=an") == ["ann"]
+        # A value the form refuses drops the whole filter, as the list does for any bad value.
+        assert self._list(acme, "manager", "cf-tier=Platinum") == ["ann", "bob", "cai", "dan"]
+
+    def test_the_filter_area_offers_the_fields_each_reader_may_filter_by(self, acme, fields):
+        manager = client_for(acme, "manager").get(reverse("customers:home")).content.decode()
+        viewer = client_for(acme, "viewer").get(reverse("customers:home")).content.decode()
+        for page in (manager, viewer):
+            assert "<legend>Tier</legend>" in page and 'name="cf-tier"' in page
+            assert 'name="cf-spend-min"' in page and 'name="cf-spend-max"' in page
+            assert 'name="cf-joined-min"' in page and 'type="date"' in page
+            assert 'name="cf-hobby"' in page
+            assert 'name="cf-old"' not in page, "archived fields are not offered"
+        assert 'name="cf-idcard"' in manager
+        assert 'name="cf-idcard"' not in viewer, "a personal field needs see-personal-data"
+        assert self._list(acme, "manager", "cf-idcard=110101") == ["cai"]
+        # Typed into the address bar anyway, it is ignored rather than confirming a value.
+        assert self._list(acme, "viewer", "cf-idcard=110101") == ["ann", "bob", "cai", "dan"]
+
+    def test_exports_and_saved_views_apply_the_same_filter(self, acme, fields):
+        from django.http import QueryDict
+
+        from customers.models import SavedView
+        from customers.transfer_exports import customers_export_rows
+
+        query = "cf-tier=Gold&cf-spend-min=0"
+        with schema_context(acme.schema):
+            manager = _user(acme, "manager")
+            exported = [row[1] for row in customers_export_rows(manager, QueryDict(query))]
+        assert exported == self._list(acme, "manager", query) == ["ann"]
+        client = client_for(acme, "manager")
+        response = client.post(reverse("customers:view_save"), {"name": "Gold", "query": query})
+        assert response.status_code == 302
+        with schema_context(acme.schema):
+            saved = SavedView.objects.get(user_id=acme.manager.pk, name="Gold")
+        page = client.get(reverse("customers:home") + "?" + query).content.decode()
+        assert f'href="?{saved.query.replace("&", "&amp;")}"' in page
+        start = reverse("transfer:export_start", kwargs={"kind": "customers"})
+        assert f"{start}?format=csv&amp;{query.replace('&', '&amp;')}" in page
