@@ -16,6 +16,9 @@ from customers.custom_fields import field_definitions, has_values, value_counts
 from customers.forms_custom_fields import CustomFieldForm
 from customers.models import CustomField
 
+# The pages live under /customers/ but belong to the admin console: highlight "Admin" in the menu.
+ADMIN_SECTION = "admin_console"
+
 
 def _form_errors(form: CustomFieldForm, exc: ValidationError) -> None:
     """A service's refusal on the form: on the input it names, else above the form."""
@@ -41,7 +44,9 @@ def custom_field_list(request: HttpRequest) -> HttpResponse:
         }
         for i, d in enumerate(definitions)
     ]
-    return render(request, "customers/custom_field_list.html", {"rows": rows})
+    return render(
+        request, "customers/custom_field_list.html", {"rows": rows, "nav_section": ADMIN_SECTION}
+    )
 
 
 @admin_required
@@ -57,7 +62,11 @@ def custom_field_new(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Field “%(label)s” added.") % {"label": created.label})
             return redirect("customers:custom_fields")
-    return render(request, "customers/custom_field_form.html", {"form": form, "custom_field": None})
+    return render(
+        request,
+        "customers/custom_field_form.html",
+        {"form": form, "custom_field": None, "nav_section": ADMIN_SECTION},
+    )
 
 
 @admin_required
@@ -77,7 +86,12 @@ def custom_field_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "customers/custom_field_form.html",
-        {"form": form, "custom_field": custom_field, "count": has_values(custom_field.key)},
+        {
+            "form": form,
+            "custom_field": custom_field,
+            "count": has_values(custom_field.key),
+            "nav_section": ADMIN_SECTION,
+        },
     )
 
 

@@ -219,6 +219,12 @@ class TestSettingsPage:
         page = client_for(acme, "admin").get(reverse("admin_console:team_list")).content.decode()
         assert reverse("customers:custom_fields") in page
 
+    def test_the_menu_marks_admin_not_customers_on_the_settings_page(self, acme):
+        page = client_for(acme, "admin").get(reverse("customers:custom_fields")).content.decode()
+        admin_link = f'<a href="{reverse("admin_console:staff_list")}" aria-current="page"'
+        customers_link = f'<a href="{reverse("customers:home")}" aria-current="page"'
+        assert admin_link in page and customers_link not in page
+
 
 class TestIsolation:
     def test_a_field_of_one_tenant_is_invisible_to_another(self, acme, globex):
