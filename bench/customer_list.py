@@ -1620,9 +1620,14 @@ def docs_section(results: Results, info: dict[str, str], args: argparse.Namespac
         --customers {customers} --seed 1` (about two in three with a Chinese name, kept with its
         pinyin in `name_sort`; phones and emails for most). Ours is `customers.views.customer_list`
         as shipped: `customers.selectors.customer_page` pages by keyset on (`name_sort`, `id`)
-        with neither OFFSET nor COUNT, searches `name_sort`, phone digits and email addresses
-        through trigram indexes (email addresses only when the text has "@" or "."), and fetches
-        phones and emails in one query each. The baseline is the same view with that one data
+        with neither OFFSET nor COUNT, in one query with the first phone and email as
+        subqueries; a search collects its matches through the indexes (trigrams on `name_sort`,
+        phone digits and email addresses, email addresses only when the text has "@" or ".";
+        a character index for one or two Chinese characters) into a MATERIALIZED CTE of at
+        most 30,000 rows, sorts them for the page, and walks the (`name_sort`, `id`) order
+        instead when there are more; the owner, team and saved-view dropdowns, the custom field
+        definitions and the reader's record scope come in one more query. The baseline is the
+        same view with that one data
         call answered the straightforward Django way by a function in the bench script (not in
         the app): `Paginator` over the same scoped queryset ordered by (`name_sort`, `id`) with
         page numbers (COUNT, then OFFSET), `icontains` over `name`, `name_sort`, `phones__e164`
