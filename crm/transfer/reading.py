@@ -63,6 +63,7 @@ _SPREADSHEET_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 _SURROGATES = re.compile("[\udc80-\udcff]")
+_UTF8_CHINESE_RUN = re.compile("[\u4e00-\u9fff]{2}")
 _CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f]")
 _DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s+ref=\"([A-Z]*)(\d*)(?::([A-Z]*)(\d*))?\"")
 _ERROR_CELL = re.compile(
@@ -276,40 +277,48 @@ def _mixed_refusal(row: int, encoding: str) -> ValidationError:
     )
 
 
-def _csv_encoding(sample: bytes, complete: bool) -> str:
-    """UTF-8 (with or without BOM), else GB18030 if the sample decodes and looks like text.
+def _csv_encoding(sample: bytes, complete: bool) -> tuple[str, int | None]:
+    """The encoding, and the index of a line of the sample in another one (a mixed file).
 
-    Decided line by line: a sample whose lines are all UTF-8 is UTF-8; a sample with some lines
-    valid non-ASCII UTF-8 and others not is a mixed file (refused by the caller, which finds the
-    row); otherwise GB18030 when that decodes the whole sample."""
+    UTF-8 (BOM: "utf-8-sig") when every line decodes as UTF-8. A short GBK line can be valid
+    UTF-8 by chance ("郑谢" is), but not one with two Chinese characters in a row as UTF-8,
+    so only such lines count as evidence of UTF-8. With that evidence and lines that are not
+    UTF-8 the file is mixed: its encoding is the majority's, and the caller names the first
+    row in the other (this function finds a UTF-8 line in a GB18030 file; the caller's check
+    for undecodable bytes the converse). Without it: GB18030 if the sample decodes and looks
+    like text, else refused."""
     if sample.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
+        return "utf-8-sig", None
     body = _whole_lines(sample, complete)
     lines = body.split(b"\n")
-    utf8_lines = bad_lines = 0
-    for number, line in enumerate(lines):
+    utf8_lines: list[int] = []
+    bad_lines = 0
+    for index, line in enumerate(lines):
         if line.isascii():
             continue
         try:
             line.decode("utf-8")
         except UnicodeDecodeError as exc:
             # A character cut by the end of an incomplete sample is not an error.
-            cut = not complete and number == len(lines) - 1
+            cut = not complete and index == len(lines) - 1
             if not (cut and exc.reason == "unexpected end of data"):
                 bad_lines += 1
         else:
-            utf8_lines += 1
+            utf8_lines.append(index)
     if not bad_lines:
-        return "utf-8"
-    if utf8_lines:
-        return "utf-8"  # mixed: the caller finds the first row that is not UTF-8
+        return "utf-8", None
+    strong = [i for i in utf8_lines if _UTF8_CHINESE_RUN.search(lines[i].decode("utf-8"))]
+    if strong:
+        if len(strong) >= bad_lines:
+            return "utf-8", None
+        return "gb18030", strong[0]
     try:
         text = codecs.getincrementaldecoder("gb18030")().decode(body, final=complete)
     except UnicodeDecodeError:
         raise _encoding_refusal() from None
     if not _looks_like_text(text):
         raise _encoding_refusal()
-    return "gb18030"
+    return "gb18030", None
 
 
 def _looks_like_text(text: str) -> bool:
@@ -375,12 +384,14 @@ def _csv_inspect(path: Path, head: bytes) -> TableInfo:
         raise _binary_refusal()
     size = path.stat().st_size
     complete = len(head) >= size
-    encoding = _csv_encoding(head, complete)
+    encoding, foreign_line = _csv_encoding(head, complete)
     body = _whole_lines(head, complete)
     text = codecs.getincrementaldecoder(encoding)(errors="surrogateescape").decode(
         body, final=complete
     )
     delimiter = _sniff_delimiter(text)
+    if foreign_line is not None:
+        raise _mixed_refusal(_row_of_line(text, delimiter, foreign_line), encoding)
     headers: list[str] | None = None
     data_rows = 0
     header_row = 0
@@ -419,6 +430,16 @@ def _csv_inspect(path: Path, head: bytes) -> TableInfo:
         headers=headers,
         rows_estimate=estimate,
     )
+
+
+def _row_of_line(text: str, delimiter: str, line_index: int) -> int:
+    """The row (record) number holding the line at ``line_index`` (0-based)."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+    number = 0
+    for number, _record in enumerate(reader, 1):
+        if reader.line_num > line_index:
+            return number
+    return number + 1
 
 
 def _numbered_records(text: IO[str], delimiter: str) -> Iterator[tuple[int, list[str]]]:

@@ -199,6 +199,29 @@ def test_mixed_encodings_within_the_sample_are_refused_with_the_row(tmp_path):
     assert "UTF-8" in _text(error)
 
 
+def test_a_utf8_row_in_a_gbk_file_is_refused_with_the_row(tmp_path):
+    path = tmp_path / "mixed.csv"
+    gbk = [f"客户{i},北京市海淀区{i}号\r\n".encode("gbk") for i in range(10)]
+    path.write_bytes(
+        "姓名,地址\r\n".encode("gbk")
+        + b"".join(gbk[:4])
+        + "王五,上海市浦东新区\r\n".encode()
+        + b"".join(gbk[4:])
+    )
+    error = _refusal("mixed_encoding", path)
+    assert "Row 6 " in _text(error)
+    assert "GB18030" in _text(error)
+
+
+def test_a_gbk_line_that_happens_to_be_valid_utf8_is_not_mixed(tmp_path):
+    """郑谢 in GBK is the bytes D6 A3 D0 BB, valid UTF-8 (֣л): no evidence of UTF-8."""
+    assert "郑谢".encode("gbk").decode("utf-8")
+    rows = [["姓名", "手机"], ["郑谢", "139"], ["张三", "138"], ["李四", "137"]]
+    info, got = _rows(write_csv(tmp_path / "gbk.csv", rows, encoding="gbk"))
+    assert info.encoding == "gb18030"
+    assert [row for _n, row in got] == rows[1:]
+
+
 def test_mixed_encodings_after_the_sample_stop_iteration_at_the_row(tmp_path):
     lines = ["姓名,手机\r\n"] + [f"张三{i},139{i:08d}\r\n" for i in range(4000)]
     head = "".join(lines).encode()
