@@ -66,8 +66,11 @@ _SURROGATES = re.compile("[\udc80-\udcff]")
 _UTF8_CHINESE_RUN = re.compile("[\u4e00-\u9fff]{2}")
 _CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f]")
 _DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s+ref=\"([A-Z]*)(\d*)(?::([A-Z]*)(\d*))?\"")
+# An error cell (t="e", not self-closing) and the text of its <v>, within the same cell.
 _ERROR_CELL = re.compile(
-    rb"<(?:\w+:)?c\s[^>]*?\bt=\"e\"[^>]*>(?:(?!</(?:\w+:)?c>).)*?<(?:\w+:)?v>([^<]*)</", re.DOTALL
+    rb"<(?:\w+:)?c\s[^>]*?\bt=\"e\"[^>]*(?<!/)>(?:(?!</(?:\w+:)?c>|<(?:\w+:)?c\s).)*?"
+    rb"<(?:\w+:)?v>([^<]*)</",
+    re.DOTALL,
 )
 _CELL_REF = re.compile(rb"\br=\"([A-Z]+)(\d+)\"")
 _ROW_END = re.compile(rb"</(?:\w+:)?row>")

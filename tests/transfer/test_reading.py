@@ -550,7 +550,7 @@ def test_xlsx_formulas_errors_shared_strings_and_styles(tmp_path, reader):
         b'<c r="F2" s="2"><v>45356.4375</v></c></row>'
         b'<row r="3"><c r="A3" t="inlineStr"><is>'
         b'<r><t xml:space="preserve">rich </t></r><r><t>text</t></r></is></c>'
-        b'<c r="B3" t="e"><v>#DIV/0!</v></c></row>'
+        b'<c r="B3" t="e"><v>#DIV/0!</v></c><c r="C3" t="e"/><c r="D3"><v>7</v></c></row>'
     )
     path = write_raw_xlsx(
         tmp_path / "excel.xlsx",
@@ -562,7 +562,7 @@ def test_xlsx_formulas_errors_shared_strings_and_styles(tmp_path, reader):
     assert info.rows_estimate == 2
     assert list(reading._xlsx_rows(path, info, reader=reader)) == [
         (2, ["张三", "3", "ABC", "#N/A", "2024-03-05", "2024-03-05 10:30:00"]),
-        (3, ["rich text", "#DIV/0!", "", "", "", ""]),
+        (3, ["rich text", "#DIV/0!", "", "7", "", ""]),
     ]
 
 
