@@ -10,7 +10,15 @@ from typing import Any
 
 from django.contrib.postgres.search import TrigramSimilarity
 from django.db import connection
-from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    BooleanField,
+    Exists,
+    ExpressionWrapper,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.db.models.expressions import RawSQL
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -167,7 +175,8 @@ class _Search:
     names: tuple[str, ...]
     digits: tuple[str, ...]
     email: str
-    cjk_chars: tuple[str, ...]
+    # For names too short for trigrams: the characters the character index looks for.
+    chars: tuple[str, ...]
 
     @classmethod
     def parse(cls, user: Any, text: str) -> "_Search | None":
@@ -192,8 +201,14 @@ class _Search:
                     digits = (found, national)
             if "@" in folded or "." in folded:
                 email = folded
-        cjk = tuple(sorted({ch for ch in folded if _is_cjk(ch)}))
-        return cls(names=names, digits=digits, email=email, cjk_chars=cjk)
+        chars: tuple[str, ...] = ()
+        if not all(_trigram_ok(n) for n in names):
+            letters = folded.replace(" ", "")
+            # One Chinese character is rare enough to look up ("王": 0.7% of names); one
+            # Latin letter is in most names, and walking the list finds a page at once.
+            if len(letters) >= 2 or any(_is_cjk(ch) for ch in letters):
+                chars = tuple(sorted(set(letters)))
+        return cls(names=names, digits=digits, email=email, chars=chars)
 
     def q(self) -> Q:
         """The search as one condition, for plans that read the rows in order anyway."""
@@ -214,8 +229,8 @@ class _Search:
 
     def indexed(self) -> bool:
         """Every part can be answered by an index: the names by trigrams (or, for one or two
-        Chinese characters, the character index), the digits and the email by trigrams."""
-        names = all(_trigram_ok(n) for n in self.names) or bool(self.cjk_chars)
+        characters, the character index), the digits and the email by trigrams."""
+        names = all(_trigram_ok(n) for n in self.names) or bool(self.chars)
         return names and (not self.email or _trigram_ok(self.email))
 
     def branches(self, customers: QuerySet[Customer]) -> list[QuerySet[Customer]]:
@@ -224,14 +239,14 @@ class _Search:
         for name in self.names:
             name_match |= Q(name_sort__contains=name)
         by_name = customers.filter(name_match)
-        if self.cjk_chars and not all(_trigram_ok(n) for n in self.names):
+        if self.chars:
             # One or two characters have no trigram; the character index (migration 0007)
             # finds the rows holding every one of them, and LIKE then checks their order.
             table = connection.ops.quote_name(Customer._meta.db_table)
             by_name = by_name.filter(
                 RawSQL(  # noqa: S611 - a quoted table name; the characters are a parameter
                     f"string_to_array({table}.name_sort, NULL) @> %s::text[]",
-                    [list(self.cjk_chars)],
+                    [list(self.chars)],
                     output_field=BooleanField(),
                 )
             )
@@ -316,16 +331,27 @@ def _sql(queryset: QuerySet[Any]) -> tuple[str, tuple[Any, ...]]:
     return queryset.query.get_compiler(using=queryset.db).as_sql()
 
 
+# The first plan a search tries: read this many rows of the list's order and keep the matches.
+SEARCH_WALK_ROWS = 10_000
+
+
 def _searched_ids(
     base: QuerySet[Customer], search: _Search, order: tuple[str, ...], size: int
 ) -> RawSQL:
-    """The ids of one page of a search, as one SQL statement with two plans of which only one
-    runs. Usually the matches are few: each index finds its matches (a bitmap scan per
-    branch), at most SEARCH_SORT_LIMIT of them are collected in a MATERIALIZED CTE and sorted
-    for the page. Walking the (name_sort, id) btree and testing every row instead, what the
-    planner picks for ORDER BY ... LIMIT, reads most of a million rows when the matches sort
-    late ("zhang", "王": 2 s). When the CTE fills up, the matches are dense and the walk finds
-    a page quickly: that branch runs then, gated on the count (a one-time filter)."""
+    """The ids of one page of a search: one SQL statement holding three plans, each run only
+    when the one before it could not answer (one-time filters on InitPlans, which Postgres
+    evaluates lazily, so a plan not needed costs nothing).
+
+    1. Walk the first SEARCH_WALK_ROWS rows of the list's order (from the cursor) and keep the
+       matches: when matches are common ("li", "wang"), a page is among them.
+    2. Otherwise the matches are rare or sort late ("zhang", "王": walking the whole btree, what
+       the planner picks for ORDER BY ... LIMIT, took 2 s). Each index finds its matches (one
+       bitmap scan per branch); at most SEARCH_SORT_LIMIT of them are collected in a
+       MATERIALIZED CTE and sorted for the page.
+    3. When that fills up too, the matches are many but sort late: walk the whole order."""
+    hit = ExpressionWrapper(search.q(), output_field=BooleanField())
+    walk = base.order_by(*order).annotate(hit=hit).values("id", "name_sort", "hit")
+    walked_sql, walked_params = _sql(walk[:SEARCH_WALK_ROWS])
     branches = [b.order_by().values("id", "name_sort") for b in search.branches(base)]
     union = branches[0].union(*branches[1:]) if len(branches) > 1 else branches[0]
     collected_sql, collected_params = _sql(union[: SEARCH_SORT_LIMIT + 1])
@@ -333,14 +359,27 @@ def _searched_ids(
     sort = ", ".join(f"{f.lstrip('-')}{' DESC' if f.startswith('-') else ''}" for f in order)
     # Formatted in: SQL Django compiled (its values stay parameters), integers, column names.
     sql = f"""
-        WITH found AS MATERIALIZED ({collected_sql})
-        (SELECT id FROM found WHERE (SELECT count(*) FROM found) <= {SEARCH_SORT_LIMIT}
+        WITH walked AS MATERIALIZED ({walked_sql}),
+        early AS MATERIALIZED (
+          SELECT id, name_sort FROM walked WHERE hit ORDER BY {sort} LIMIT {size}),
+        found AS MATERIALIZED ({collected_sql})
+        (SELECT id FROM early
+          WHERE (SELECT count(*) FROM early) >= {size}
+             OR (SELECT count(*) FROM walked) < {SEARCH_WALK_ROWS})
+        UNION ALL
+        (SELECT id FROM found
+          WHERE (SELECT count(*) FROM early) < {size}
+            AND (SELECT count(*) FROM walked) >= {SEARCH_WALK_ROWS}
+            AND (SELECT count(*) FROM found) <= {SEARCH_SORT_LIMIT}
           ORDER BY {sort} LIMIT {size})
         UNION ALL
-        (SELECT id FROM ({walk_sql}) AS walked
-          WHERE (SELECT count(*) FROM found) > {SEARCH_SORT_LIMIT})
+        (SELECT id FROM ({walk_sql}) AS walked_all
+          WHERE (SELECT count(*) FROM early) < {size}
+            AND (SELECT count(*) FROM walked) >= {SEARCH_WALK_ROWS}
+            AND (SELECT count(*) FROM found) > {SEARCH_SORT_LIMIT})
     """  # noqa: S608
-    return RawSQL(sql, (*collected_params, *walk_params))  # noqa: S611
+    params = (*walked_params, *collected_params, *walk_params)
+    return RawSQL(sql, params)  # noqa: S611
 
 
 def _first_phone() -> Subquery:

@@ -345,7 +345,7 @@ class TestListSearchPlans:
             ("w1.lei@", 1),
             ("ouyang", 1),
             ("娜", 1),
-            ("ei", 35),  # two letters: no trigram, the walk
+            ("ei", 35),  # two letters: no trigram, the character index
         ],
     )
     def test_every_search_pages_through_all_matches_once_in_order(
@@ -353,19 +353,22 @@ class TestListSearchPlans:
     ):
         from customers import selectors
 
-        by_index = self._all_pages(acme, "manager", text=text)
-        assert len(by_index) == len(set(by_index)) == expected, by_index
+        by_name = self._all_pages(acme, "manager", text=text)
+        assert len(by_name) == len(set(by_name)) == expected, by_name
         with schema_context(acme.schema):
             keys = dict(Customer.objects.values_list("name", "name_sort"))
-        assert [keys[n] for n in by_index] == sorted(keys[n] for n in by_index)
+        assert [keys[n] for n in by_name] == sorted(keys[n] for n in by_name)
         newest = self._all_pages(acme, "manager", text=text, order="newest")
-        assert sorted(newest) == sorted(by_index)
-        # Past the limit a search walks the list's order instead: the same customers.
-        monkeypatch.setattr(selectors, "SEARCH_SORT_LIMIT", 3)
-        assert self._all_pages(acme, "manager", text=text) == by_index
-        assert self._all_pages(acme, "manager", text=text, order="newest") == newest
+        assert sorted(newest) == sorted(by_name)
+        # The same customers whichever of the three plans answers: the first rows of the
+        # order (above), the indexes' matches sorted, and the walk of the whole order.
+        for walk_rows, sort_limit in ((3, 30_000), (3, 3)):
+            monkeypatch.setattr(selectors, "SEARCH_WALK_ROWS", walk_rows)
+            monkeypatch.setattr(selectors, "SEARCH_SORT_LIMIT", sort_limit)
+            assert self._all_pages(acme, "manager", text=text) == by_name
+            assert self._all_pages(acme, "manager", text=text, order="newest") == newest
 
-    def test_searches_respect_scope_and_filters_on_both_plans(self, acme, crowd, monkeypatch):
+    def test_searches_respect_scope_and_filters_on_every_plan(self, acme, crowd, monkeypatch):
         from customers import selectors
 
         with schema_context(acme.schema):
@@ -373,13 +376,11 @@ class TestListSearchPlans:
             mine = Customer.objects.filter(name__in=["王芳01", "王芳03", "Wang Lei 02"])
             mine.update(owner=agent)
             Customer.objects.filter(name="王芳03").update(stage="active")
-        for limit in (30_000, 1):
-            monkeypatch.setattr(selectors, "SEARCH_SORT_LIMIT", limit)
-            assert self._all_pages(acme, "agent", text="wang") == [
-                "Wang Lei 02",
-                "王芳01",
-                "王芳03",
-            ]
+        for walk_rows, sort_limit in ((10_000, 30_000), (1, 30_000), (1, 1)):
+            monkeypatch.setattr(selectors, "SEARCH_WALK_ROWS", walk_rows)
+            monkeypatch.setattr(selectors, "SEARCH_SORT_LIMIT", sort_limit)
+            wang = self._all_pages(acme, "agent", text="wang")
+            assert wang == ["Wang Lei 02", "王芳01", "王芳03"]
             assert self._all_pages(acme, "agent", text="王", stage="active") == ["王芳03"]
             assert self._all_pages(acme, "viewer", text="139 1000") == []
 
