@@ -26,6 +26,10 @@ class CustomersConfig(AppConfig):
 
         transfer_imports.register()
 
+        from customers import transfer_imports_orders
+
+        transfer_imports_orders.register()
+
         register_table("customers_customer", _("Customer"))
         register_table("customers_customerphone", _("Customer phone"))
         register_table("customers_customeremail", _("Customer email"))

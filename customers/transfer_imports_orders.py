@@ -1,0 +1,853 @@
+# ruff: noqa: S608  (SQL is built from model metadata and constants; values are parameters)
+"""The orders import kind: rows of a file become orders (see crm.transfer.registry for the
+protocol).
+
+Existing orders are matched by their number; "match by" (external id, phone or email) says how a
+row's customer is found. A row naming no known customer is rejected, or, with "create customers
+missing from the orders", the customer is created from the row (its name, phone, email and
+external id): one customer per distinct reference in the file, later rows of the same reference
+get the same customer, and undo removes them with the orders. Customers that exist are never
+changed by an orders import. Order lines are not imported (an order is its totals here).
+
+Updating an existing order (when the job says so) changes only what the file says: an empty
+optional cell leaves the stored value; the customer becomes the one the row names. A row that
+changes nothing counts as unchanged.
+
+Amounts are exact Decimals with two places (RFM, churn and loyalty read them later), in the
+tenant's currency unless the row says otherwise; dates and times without an offset are in the
+tenant's time zone.
+
+Undo removes the orders the import created and restores the ones it updated from their
+before-images; it is refused when an order was changed after the import. Orders have no
+updated_at and no audit trigger, so each ImportChange of an order keeps a fingerprint of the row as
+the import left it (``before["after"]``, an md5 computed here in Python and again in SQL by
+``_FINGERPRINT_SQL``): a row whose fingerprint differs was changed since (by staff, a merge that
+moved it, another import).
+
+Speed: rows are checked in batches with one query per batch for the customers (by the matching
+key) and one for the existing orders (by number), plus one for external ids when customers are
+created; new orders, new customers and the ImportChange rows go in with COPY, updates through a
+temporary table and one UPDATE per batch. Nothing of the file is held beyond the batch but the
+order numbers already seen (to reject duplicates inside the file) and the references of the
+customers created.
+"""
+
+import datetime
+import functools
+import hashlib
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import connection
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from crm.accounts.masking import MASK
+from crm.lib.contacts import InvalidPhone, email_normalise, name_sort_key, phone_normalise
+from crm.lib.tenancy import current_schema
+from crm.tenants.models import Tenant
+from crm.transfer import bulk, values
+from crm.transfer.registry import BatchOutcome, ImportField, Rejection, SourceRow
+from customers.models import Customer, CustomerEmail, CustomerPhone, Order
+from customers.transfer_imports import COLUMNS as CUSTOMER_COLUMNS
+from customers.transfer_imports import CustomersImport, customers_undo
+
+if TYPE_CHECKING:
+    from crm.transfer.models import ImportJob
+
+# The order columns in table order for COPY and the update's temporary table.
+ORDER_COLUMNS = (
+    "id",
+    "number",
+    "customer_id",
+    "ordered_at",
+    "amount",
+    "currency",
+    "item_count",
+    "channel",
+    "store",
+    "status",
+)
+# The order's own values a row may give, in the fingerprint's order after number and customer.
+VALUE_KEYS = ("ordered_at", "amount", "currency", "item_count", "channel", "store", "status")
+# The field that holds each match option's key (the engine reads this: crm.transfer.services).
+MATCH_FIELDS = {
+    "external_id": "customer_external_id",
+    "phone": "customer_phone",
+    "email": "customer_email",
+}
+AMOUNT_DIGITS = 14
+ITEMS_MAX = 2_147_483_647
+SEPARATOR = "\x1f"
+
+_STATUS_WORDS = {
+    "completed": Order.Status.COMPLETED,
+    "complete": Order.Status.COMPLETED,
+    "done": Order.Status.COMPLETED,
+    "paid": Order.Status.COMPLETED,
+    "已完成": Order.Status.COMPLETED,
+    "完成": Order.Status.COMPLETED,
+    "交易成功": Order.Status.COMPLETED,
+    "refunded": Order.Status.REFUNDED,
+    "refund": Order.Status.REFUNDED,
+    "已退款": Order.Status.REFUNDED,
+    "退款": Order.Status.REFUNDED,
+    "cancelled": Order.Status.CANCELLED,
+    "canceled": Order.Status.CANCELLED,
+    "cancel": Order.Status.CANCELLED,
+    "已取消": Order.Status.CANCELLED,
+    "取消": Order.Status.CANCELLED,
+}
+
+
+def _fields() -> list[ImportField]:
+    return [
+        ImportField(
+            "number",
+            gettext_lazy("Order number"),
+            required=True,
+            aliases=("订单号", "订单编号", "单号", "order number", "order no", "order id", "order"),
+        ),
+        ImportField(
+            "customer_external_id",
+            gettext_lazy("Customer external id"),
+            aliases=("客户编号", "会员编号", "外部编号", "客户ID", "会员ID", "customer id"),
+        ),
+        ImportField(
+            "customer_phone",
+            gettext_lazy("Customer phone"),
+            aliases=(
+                "手机号",
+                "手机",
+                "手机号码",
+                "电话",
+                "联系电话",
+                "收货人手机",
+                "phone",
+                "mobile",
+                "tel",
+            ),
+        ),
+        ImportField(
+            "customer_email",
+            gettext_lazy("Customer email"),
+            aliases=("邮箱", "电子邮箱", "电子邮件", "email", "e-mail"),
+        ),
+        ImportField(
+            "customer_name",
+            gettext_lazy("Customer name (for new customers)"),
+            aliases=("姓名", "客户姓名", "客户名称", "客户", "收货人", "买家", "name", "customer"),
+        ),
+        ImportField(
+            "ordered_at",
+            gettext_lazy("Date and time"),
+            required=True,
+            aliases=(
+                "日期",
+                "下单时间",
+                "下单日期",
+                "订单日期",
+                "订单时间",
+                "时间",
+                "date",
+                "order date",
+                "ordered at",
+            ),
+        ),
+        ImportField(
+            "amount",
+            gettext_lazy("Amount"),
+            required=True,
+            aliases=("金额", "订单金额", "实付金额", "总金额", "total", "order total"),
+        ),
+        ImportField("currency", gettext_lazy("Currency"), aliases=("币种", "货币")),
+        ImportField(
+            "item_count",
+            gettext_lazy("Items"),
+            aliases=("数量", "件数", "商品数量", "quantity", "qty", "item count"),
+        ),
+        ImportField("channel", gettext_lazy("Channel"), aliases=("渠道", "销售渠道")),
+        ImportField("store", gettext_lazy("Store"), aliases=("门店", "店铺", "shop")),
+        ImportField("status", gettext_lazy("Status"), aliases=("状态", "订单状态")),
+    ]
+
+
+# --- reading one row ----------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=262_144)
+def _phone_e164(raw: str, region: str) -> str:
+    """Orders repeat their customers: one customer's phone is normalised once per run."""
+    return phone_normalise(raw, default_region=region).e164
+
+
+_sort_key = functools.lru_cache(maxsize=65_536)(name_sort_key)
+
+
+@dataclass
+class ParsedOrder:
+    """One row's values, checked: the order's (only those the row gives) and its customer's."""
+
+    number: int
+    order: dict[str, Any] = field(default_factory=dict)
+    key: str = ""  # the customer reference, normalised (E.164, lower-cased email, external id)
+    name: str = ""
+    phone: tuple[str, str] | None = None  # (raw, e164)
+    email: str = ""
+    external_id: str = ""
+    errors: list[Rejection] = field(default_factory=list)
+
+
+class _Context:
+    """What a run reads once: the tenant's time zone, currency, phone region and plan limit."""
+
+    def __init__(self) -> None:
+        tenant = Tenant.objects.filter(schema_name=current_schema()).first()
+        try:
+            self.tz: datetime.tzinfo = zoneinfo.ZoneInfo(tenant.time_zone if tenant else "UTC")
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            self.tz = datetime.UTC
+        self.currency = tenant.currency if tenant else "CNY"
+        self.region = tenant.phone_region if tenant else "CN"
+        self.limit = tenant.customer_limit if tenant else None
+
+
+def _text(cell: str, max_length: int) -> str:
+    """A text cell as read: refused when a spreadsheet would run it, then unescaped."""
+    values.reject_formula(cell)
+    return values.clean_text(values.unescape_formula(cell), max_length=max_length)
+
+
+def _moment(text: str, tz: datetime.tzinfo) -> datetime.datetime:
+    """values.parse_datetime, with ISO text (ours and most systems' exports) read by the C
+    parser first: a million dates in a second rather than ten."""
+    if len(text) >= 10 and text[4] == "-" and text[7] == "-" and text[:4].isascii():
+        try:
+            moment = datetime.datetime.fromisoformat(text)
+        except ValueError:
+            pass
+        else:
+            return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
+    return values.parse_datetime(text, tz)
+
+
+def _amount(text: str) -> Decimal:
+    amount = values.parse_decimal(text, places=2, max_digits=AMOUNT_DIGITS)
+    if amount < 0:
+        raise values.BadValue(_("An amount cannot be negative."))
+    return amount
+
+
+def _status(text: str) -> str:
+    folded = text.strip().casefold()
+    if folded in _STATUS_WORDS:
+        return _STATUS_WORDS[folded]
+    for value, label in Order.Status.choices:
+        names = {value, str(label).casefold()}
+        with translation.override("zh-hans"):
+            names.add(str(label).casefold())
+        if folded in names:
+            return str(value)
+    raise values.BadValue(_("Write completed, refunded or cancelled (or 已完成, 已退款, 已取消)."))
+
+
+def _email(text: str) -> str:
+    email = email_normalise(text)
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise values.BadValue(_("“%(email)s” is not an email address.") % {"email": text}) from None
+    return email
+
+
+def _phone(text: str, region: str) -> tuple[str, str]:
+    try:
+        return text.strip()[:50], _phone_e164(text.strip(), region)
+    except InvalidPhone:
+        raise values.BadValue(
+            _("“%(phone)s” is not a phone number we can dial.") % {"phone": text}
+        ) from None
+
+
+def parse_order(ctx: _Context, row: SourceRow, match_field: str, creating: bool) -> ParsedOrder:
+    """Check the row's cells; errors name the field. The customer's contact cells are read only
+    when they identify the customer or may create one."""
+    parsed = ParsedOrder(row.number)
+    order = parsed.order
+    for key, raw in row.values.items():
+        cell = raw.strip()
+        if not cell:
+            continue
+        # Text cells are checked for formulas as read (our exports escape them with an
+        # apostrophe, which passes), then unescaped, so an export imports back unchanged.
+        text = values.unescape_formula(cell)
+        try:
+            if key.startswith("customer_") and MASK in text:
+                raise values.BadValue(
+                    _(
+                        "This value is masked (•), as in an export made without access to "
+                        "personal data; it cannot be imported. Use an unmasked export."
+                    )
+                )
+            if key == "number":
+                order["number"] = _text(cell, 64)
+            elif key == "ordered_at":
+                order["ordered_at"] = _moment(text, ctx.tz)
+            elif key == "amount":
+                order["amount"] = _amount(text)
+            elif key == "currency":
+                order["currency"] = values.parse_currency(text, ctx.currency)
+            elif key == "item_count":
+                order["item_count"] = values.parse_int(text, minimum=0, maximum=ITEMS_MAX)
+            elif key == "channel":
+                order["channel"] = _text(cell, 50)
+            elif key == "store":
+                order["store"] = _text(cell, 100)
+            elif key == "status":
+                order["status"] = _status(text)
+            elif key == match_field or creating:
+                if key == "customer_phone":
+                    parsed.phone = _phone(text, ctx.region)
+                elif key == "customer_email":
+                    parsed.email = _email(text)
+                elif key == "customer_external_id":
+                    parsed.external_id = _text(cell, 100)
+                elif key == "customer_name":
+                    parsed.name = _text(cell, 200)
+        except values.BadValue as exc:
+            parsed.errors.append(Rejection(row.number, key, exc.message))
+    if parsed.errors:
+        return parsed
+    for key, message in (
+        ("number", _("An order needs its number.")),
+        ("ordered_at", _("An order needs its date.")),
+        ("amount", _("An order needs its amount.")),
+    ):
+        if key not in order:
+            parsed.errors.append(Rejection(row.number, key, message))
+    if match_field == "customer_phone":
+        parsed.key = parsed.phone[1] if parsed.phone else ""
+    elif match_field == "customer_email":
+        parsed.key = parsed.email
+    else:
+        parsed.key = parsed.external_id
+    if not parsed.key:
+        parsed.errors.append(
+            Rejection(
+                row.number,
+                match_field,
+                _("This row does not say whose order it is: the %(what)s is empty.")
+                % {"what": _reference_noun(match_field)},
+            )
+        )
+    return parsed
+
+
+def _reference_noun(match_field: str) -> str:
+    return {
+        "customer_phone": _("customer's phone"),
+        "customer_email": _("customer's email"),
+        "customer_external_id": _("customer's external id"),
+    }[match_field]
+
+
+def fingerprint(number: str, customer_id: int, order: dict[str, Any]) -> str:
+    """The md5 of an order row as written (``_FINGERPRINT_SQL`` gives it for a stored row)."""
+    at = order["ordered_at"].astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    text = SEPARATOR.join(
+        (
+            number,
+            str(customer_id),
+            at,
+            str(order["amount"]),
+            order["currency"],
+            str(order["item_count"]),
+            order["channel"],
+            order["store"],
+            order["status"],
+        )
+    )
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
+_FINGERPRINT_SQL = (
+    "md5(concat_ws(E'\\x1f', o.number, o.customer_id::text,"
+    " to_char(o.ordered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), o.amount::text,"
+    " o.currency, o.item_count::text, o.channel, o.store, o.status))"
+)
+
+
+# --- a run over a file --------------------------------------------------------------------------
+
+
+@dataclass
+class _NewCustomer:
+    parsed: ParsedOrder
+    row: dict[str, Any]
+
+
+class OrdersRun:
+    def __init__(self, job: "ImportJob", *, write: bool) -> None:
+        self.job = job
+        self.write = write
+        self.match_by = job.match_by
+        self.match_field = MATCH_FIELDS.get(job.match_by, "customer_phone")
+        self.update = job.update_existing
+        self.create = job.create_missing_customers
+        self.ctx = _Context()
+        # Order numbers of earlier accepted rows -> row number (duplicates inside the file).
+        self.seen_numbers: dict[str, int] = {}
+        # Customers this run created: reference -> id (0 in a dry run), and the row that did.
+        self.new_customers: dict[str, int] = {}
+        self.new_externals: dict[str, int] = {}
+        # Customers the current batch creates, by reference (their ids come at write time).
+        self.pending: dict[str, _NewCustomer] = {}
+        self.existing_count: int | None = None
+        self.order_label = bulk.label_of(Order)
+
+    def batch(self, rows: Sequence[SourceRow]) -> BatchOutcome:
+        outcome = BatchOutcome()
+        ok: list[ParsedOrder] = []
+        for row in rows:
+            parsed = parse_order(self.ctx, row, self.match_field, self.create)
+            if parsed.errors:
+                outcome.rejected.extend(parsed.errors)
+            else:
+                ok.append(parsed)
+        keys = {p.key for p in ok} - self.new_customers.keys()
+        matches = self._customers(keys)
+        taken = self._taken_externals(ok, matches) if self.create else {}
+        existing = self._orders([p.order["number"] for p in ok])
+
+        new_customers: list[_NewCustomer] = []
+        new: list[tuple[ParsedOrder, dict[str, Any]]] = []
+        changed: list[tuple[ParsedOrder, dict[str, Any]]] = []
+        for parsed in ok:
+            counts = (len(new), len(changed))
+            rejection = self._decide(parsed, matches, taken, existing, new_customers, new, changed)
+            if rejection is not None:
+                outcome.rejected.append(rejection)
+            elif len(new) > counts[0]:
+                outcome.created += 1
+            elif len(changed) > counts[1]:
+                outcome.updated += 1
+            else:
+                outcome.unchanged += 1
+        if self.write:
+            self._write_customers(new_customers)
+            self._write_new(new)
+            self._write_changed(changed)
+        for customer in new_customers:
+            self.new_customers[customer.parsed.key] = customer.row["id"]
+        self.pending.clear()
+        return outcome
+
+    # -- lookups (one query each per batch)
+
+    def _customers(self, keys: set[str]) -> dict[str, list[int]]:
+        """Each key of the batch -> ids of the (not erased) customers it names."""
+        if not keys:
+            return {}
+        customers = bulk.qualified(Customer._meta.db_table)
+        if self.match_field == "customer_external_id":
+            sql = (
+                f"SELECT c.external_id, c.id FROM {customers} c"
+                " WHERE c.external_id = ANY(%s) AND c.erased_at IS NULL"
+            )
+        else:
+            table, column = (
+                (CustomerPhone._meta.db_table, "e164")
+                if self.match_field == "customer_phone"
+                else (CustomerEmail._meta.db_table, "email")
+            )
+            sql = (
+                f"SELECT DISTINCT x.{column}, x.customer_id FROM {bulk.qualified(table)} x"
+                f" JOIN {customers} c ON c.id = x.customer_id"
+                f" WHERE x.{column} = ANY(%s) AND c.erased_at IS NULL ORDER BY 2"
+            )
+        found: dict[str, list[int]] = {}
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [list(keys)])
+            for key, cid in cursor.fetchall():
+                found.setdefault(key, []).append(cid)
+        return found
+
+    def _taken_externals(
+        self, ok: list[ParsedOrder], matches: dict[str, list[int]]
+    ) -> dict[str, int]:
+        """External ids that rows of unknown customers would give their new customer, and that
+        an existing customer holds already."""
+        if self.match_field == "customer_external_id":
+            return {}
+        wanted = {
+            p.external_id
+            for p in ok
+            if p.external_id and p.key not in matches and p.key not in self.new_customers
+        }
+        if not wanted:
+            return {}
+        return dict(
+            Customer.objects.filter(external_id__in=wanted).values_list("external_id", "pk")
+        )
+
+    def _orders(self, numbers: list[str]) -> dict[str, dict[str, Any]]:
+        if not numbers:
+            return {}
+        lock = " FOR UPDATE" if self.write else ""
+        names = ", ".join(f'"{c}"' for c in ORDER_COLUMNS)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {names} FROM {bulk.qualified(Order._meta.db_table)}"
+                f" WHERE number = ANY(%s) ORDER BY id{lock}",
+                [numbers],
+            )
+            return {row[1]: dict(zip(ORDER_COLUMNS, row, strict=True)) for row in cursor}
+
+    # -- deciding one row
+
+    def _decide(
+        self,
+        parsed: ParsedOrder,
+        matches: dict[str, list[int]],
+        taken: dict[str, int],
+        existing: dict[str, dict[str, Any]],
+        new_customers: list[_NewCustomer],
+        new: list[tuple[ParsedOrder, dict[str, Any]]],
+        changed: list[tuple[ParsedOrder, dict[str, Any]]],
+    ) -> Rejection | None:
+        n = parsed.number
+        number = parsed.order["number"]
+        first = self.seen_numbers.get(number)
+        if first is not None:
+            return Rejection(
+                n,
+                "number",
+                _("Row %(row)d has the same order number as row %(first)d.")
+                % {"row": n, "first": first},
+            )
+        customer_id: int | None = None
+        customer: _NewCustomer | None = None
+        candidates = matches.get(parsed.key, [])
+        if len(candidates) > 1:
+            return Rejection(
+                n,
+                self.match_field,
+                _(
+                    "Several customers have this %(what)s (%(ids)s); merge them first or match "
+                    "customers by another column."
+                )
+                % {
+                    "what": self._key_noun(),
+                    "ids": ", ".join(f"#{c}" for c in candidates),
+                },
+            )
+        if candidates:
+            customer_id = candidates[0]
+        elif parsed.key in self.new_customers:
+            customer_id = self.new_customers[parsed.key]
+        elif parsed.key in self.pending:
+            customer = self.pending[parsed.key]
+        elif not self.create:
+            return Rejection(
+                n,
+                self.match_field,
+                _(
+                    "No customer with %(what)s %(value)s; tick “Create customers missing from "
+                    "the orders” to create them."
+                )
+                % {"what": self._key_noun(), "value": parsed.key},
+            )
+        else:
+            rejection = self._new_customer(parsed, taken, new_customers)
+            if rejection is not None:
+                return rejection
+            customer = new_customers[-1]
+            self.pending[parsed.key] = customer
+            if parsed.external_id:
+                self.new_externals[parsed.external_id] = n
+
+        current = existing.get(number)
+        if current is None:
+            row = {
+                "number": number,
+                "customer_id": customer_id,
+                "currency": self.ctx.currency,
+                "item_count": 1,
+                "channel": "",
+                "store": "",
+                "status": Order.Status.COMPLETED,
+            }
+            row.update(parsed.order)
+            row["_customer"] = customer
+            new.append((parsed, row))
+        elif self.update:
+            row = dict(current)
+            row.update(parsed.order)
+            row["customer_id"] = customer_id
+            row["_customer"] = customer
+            if customer is not None or any(row[c] != current[c] for c in ORDER_COLUMNS):
+                changed.append((parsed, row))
+        self.seen_numbers[number] = n
+        return None
+
+    def _key_noun(self) -> str:
+        return {"phone": _("phone"), "email": _("email"), "external_id": _("external id")}.get(
+            self.match_by, _("phone")
+        )
+
+    def _new_customer(
+        self, parsed: ParsedOrder, taken: dict[str, int], new_customers: list[_NewCustomer]
+    ) -> Rejection | None:
+        n = parsed.number
+        if not parsed.name:
+            return Rejection(
+                n,
+                "customer_name",
+                _(
+                    "No customer with %(what)s %(value)s, and the row gives no customer name to "
+                    "create one with."
+                )
+                % {"what": self._key_noun(), "value": parsed.key},
+            )
+        ext = parsed.external_id
+        if ext and ext in taken:
+            return Rejection(
+                n,
+                "customer_external_id",
+                _(
+                    "Customer #%(id)s has this external id but not this %(what)s; correct the "
+                    "row or match customers by external id."
+                )
+                % {"id": taken[ext], "what": self._key_noun()},
+            )
+        if ext and ext in self.new_externals:
+            return Rejection(
+                n,
+                "customer_external_id",
+                _("Row %(first)d creates a customer with this external id already.")
+                % {"first": self.new_externals[ext]},
+            )
+        if self.ctx.limit is not None:
+            if self.existing_count is None:
+                self.existing_count = Customer.objects.count()
+            if self.existing_count + len(self.new_customers) + len(new_customers) >= self.ctx.limit:
+                return Rejection(
+                    n,
+                    "",
+                    _("Your plan allows %(limit)d customers. Ask the platform operator for more.")
+                    % {"limit": self.ctx.limit},
+                )
+        now = timezone.now()
+        row: dict[str, Any] = {
+            "id": 0,
+            "kind": Customer.Kind.INDIVIDUAL,
+            "name": parsed.name,
+            "name_sort": _sort_key(parsed.name),
+            "birthday": None,
+            "gender": "",
+            "address": "",
+            "city": "",
+            "region": "",
+            "postal_code": "",
+            "country": "",
+            "tags": [],
+            "source": "",
+            "channel": "",
+            "owner_id": None,
+            "team_id": None,
+            "external_id": ext,
+            "stage": Customer.Stage.LEAD,
+            "stage_override": False,
+            "notes": "",
+            "created_at": now,
+            "updated_at": now,
+            "custom": {},
+        }
+        new_customers.append(_NewCustomer(parsed, row))
+        return None
+
+    @staticmethod
+    def _resolve(rows: list[tuple[ParsedOrder, dict[str, Any]]]) -> None:
+        """Orders of customers created in this batch get their ids (known once written)."""
+        for _parsed, row in rows:
+            customer = row.pop("_customer", None)
+            if customer is not None:
+                row["customer_id"] = customer.row["id"]
+
+    # -- writing (inside the commit's transaction)
+
+    def _write_customers(self, new_customers: list[_NewCustomer]) -> None:
+        if not new_customers:
+            return
+        ids = bulk.reserve_ids(Customer._meta.db_table, len(new_customers))
+        for customer, pk in zip(new_customers, ids, strict=True):
+            customer.row["id"] = pk
+        bulk.copy_rows(
+            Customer._meta.db_table,
+            CUSTOMER_COLUMNS,
+            ([*(c.row[k] for k in CUSTOMER_COLUMNS[:-1]), "{}"] for c in new_customers),
+        )
+        bulk.copy_rows(
+            CustomerPhone._meta.db_table,
+            ("customer_id", "raw", "e164", "digits", "is_primary"),
+            (
+                (c.row["id"], c.parsed.phone[0], c.parsed.phone[1], c.parsed.phone[1][1:], True)
+                for c in new_customers
+                if c.parsed.phone
+            ),
+        )
+        bulk.copy_rows(
+            CustomerEmail._meta.db_table,
+            ("customer_id", "email", "is_primary"),
+            ((c.row["id"], c.parsed.email, True) for c in new_customers if c.parsed.email),
+        )
+        bulk.changes_copy(self.job, Customer, bulk.CREATED, [c.row["id"] for c in new_customers])
+
+    def _write_new(self, new: list[tuple[ParsedOrder, dict[str, Any]]]) -> None:
+        if not new:
+            return
+        self._resolve(new)
+        table = Order._meta.db_table
+        ids = bulk.reserve_ids(table, len(new))
+        for (_parsed, row), pk in zip(new, ids, strict=True):
+            row["id"] = pk
+        bulk.copy_rows(table, ORDER_COLUMNS, ([row[c] for c in ORDER_COLUMNS] for _p, row in new))
+        bulk.copy_rows(
+            "transfer_importchange",
+            ("job_id", "model", "object_id", "action", "before"),
+            (
+                (
+                    self.job.pk,
+                    self.order_label,
+                    row["id"],
+                    bulk.CREATED,
+                    f'{{"after": "{fingerprint(row["number"], row["customer_id"], row)}"}}',
+                )
+                for _p, row in new
+            ),
+        )
+
+    def _write_changed(self, changed: list[tuple[ParsedOrder, dict[str, Any]]]) -> None:
+        if not changed:
+            return
+        self._resolve(changed)
+        table = bulk.qualified(Order._meta.db_table)
+        changes = bulk.qualified("transfer_importchange")
+        names = ", ".join(f'"{c}"' for c in ORDER_COLUMNS)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS import_order_update"
+                f" (LIKE {table}, fingerprint text) ON COMMIT DROP"
+            )
+            cursor.execute("TRUNCATE import_order_update")
+            with cursor.cursor.copy(
+                f"COPY import_order_update ({names}, fingerprint) FROM STDIN"
+            ) as copy:
+                for _p, row in changed:
+                    copy.write_row(
+                        [
+                            *(row[c] for c in ORDER_COLUMNS),
+                            fingerprint(row["number"], row["customer_id"], row),
+                        ]
+                    )
+            # The before-images, taken before the update, with the after-fingerprints.
+            cursor.execute(
+                f"INSERT INTO {changes} (job_id, model, object_id, action, before)"
+                " SELECT %s, %s, t.id, %s,"
+                " jsonb_build_object('row', to_jsonb(t), 'after', u.fingerprint)"
+                f" FROM {table} t JOIN import_order_update u ON u.id = t.id",
+                [self.job.pk, self.order_label, bulk.UPDATED],
+            )
+            assignments = ", ".join(f'"{c}" = u."{c}"' for c in ORDER_COLUMNS if c != "id")
+            cursor.execute(
+                f"UPDATE {table} o SET {assignments} FROM import_order_update u WHERE o.id = u.id"
+            )
+
+
+class OrdersImport:
+    key = "orders"
+    label = gettext_lazy("Orders")
+    match_options: tuple[str, ...] = ("phone", "external_id", "email")
+    match_fields = MATCH_FIELDS
+    creates_missing_customers = True
+
+    @property
+    def fields(self) -> list[ImportField]:
+        return _fields()
+
+    def start(self, job: "ImportJob", *, write: bool) -> OrdersRun:
+        return OrdersRun(job, write=write)
+
+    def undo_blocker(self, job: "ImportJob") -> str | None:
+        label = bulk.label_of(Order)
+        changes = bulk.qualified("transfer_importchange")
+        orders = bulk.qualified(Order._meta.db_table)
+        customers = bulk.qualified(Customer._meta.db_table)
+        missing = bulk.missing_blocker(job, Order, str(_("orders")))
+        if missing:
+            return missing
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT EXISTS (SELECT 1 FROM {changes} ch JOIN {orders} o ON o.id = ch.object_id"
+                f" WHERE ch.job_id = %s AND ch.model = %s"
+                f" AND {_FINGERPRINT_SQL} IS DISTINCT FROM ch.before->>'after')",
+                [job.pk, label],
+            )
+            if cursor.fetchone()[0]:
+                return _(
+                    "Orders this import created or updated were changed after it (by staff, a "
+                    "merge or another import); undo would lose those changes."
+                )
+            cursor.execute(
+                f"SELECT EXISTS (SELECT 1 FROM {changes} ch WHERE ch.job_id = %s"
+                " AND ch.model = %s AND ch.action = 'updated' AND NOT EXISTS (SELECT 1 FROM"
+                f" {customers} c WHERE c.id = (ch.before->'row'->>'customer_id')::bigint))",
+                [job.pk, label],
+            )
+            if cursor.fetchone()[0]:
+                return _(
+                    "Customers some orders belonged to before this import were deleted or "
+                    "merged since; undo cannot give the orders back to them."
+                )
+        blocker = bulk.created_dependents_blocker(job, Order)
+        if blocker:
+            return blocker
+        if job.create_missing_customers:
+            return CustomersImport().undo_blocker(job)
+        return None
+
+    def undo(self, job: "ImportJob") -> None:
+        orders_undo(job)
+
+
+def orders_undo(job: "ImportJob") -> None:
+    """Remove the orders `job` created, give the ones it updated their rows back, then remove
+    the customers it created."""
+    label = bulk.label_of(Order)
+    created = bulk.changed_ids_sql(bulk.CREATED)
+    table = bulk.qualified(Order._meta.db_table)
+    changes = bulk.qualified("transfer_importchange")
+    assignments = ", ".join(f'"{c}" = r."{c}"' for c in ORDER_COLUMNS if c != "id")
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE id IN ({created})", [job.pk, label])
+        cursor.execute(
+            f"UPDATE {table} o SET {assignments} FROM {changes} ch,"
+            f" jsonb_populate_record(NULL::{table}, ch.before->'row') r"
+            " WHERE ch.job_id = %s AND ch.model = %s AND ch.action = 'updated'"
+            " AND o.id = ch.object_id",
+            [job.pk, label],
+        )
+    if job.create_missing_customers:
+        customers_undo(job)
+
+
+def register() -> None:
+    from crm.transfer.registry import register_import_kind
+
+    register_import_kind(OrdersImport())
