@@ -421,7 +421,11 @@ def customer_page(
     else:
         if position and len(position) == 2:
             name, pk = position
-            base = base.filter(Q(name_sort__gt=name) | Q(name_sort=name, id__gt=pk))
+            # name_sort >= name on its own gives the btree a place to start; the OR alone
+            # made Postgres read the list from the top and filter (page 2,000: 300 ms).
+            base = base.filter(
+                Q(name_sort__gte=name), Q(name_sort__gt=name) | Q(name_sort=name, id__gt=pk)
+            )
         order = ("name_sort", "id")
     search = _Search.parse(user, query.text)
     if search is None:
