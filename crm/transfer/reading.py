@@ -475,30 +475,39 @@ def _too_many_rows(limit: int) -> ValidationError:
     )
 
 
+class _UndecodableBytes:
+    """A codec error handler: undecodable bytes become lone surrogates, as with
+    "surrogateescape", and ``count`` goes up. The CSV loop reads straight from the text file
+    (the csv module's C loop, the fast path) and looks for the surrogates only in rows read
+    after ``count`` changed, to name the row. The count is shared by every reader in the
+    process: another file's bad bytes only make a reader look at more rows, never fewer."""
+
+    name = "crm-transfer-undecodable"
+    count = 0
+
+    @classmethod
+    def handle(cls, error: UnicodeError) -> tuple[str | bytes, int]:
+        cls.count += 1
+        return codecs.lookup_error("surrogateescape")(error)
+
+
+codecs.register_error(_UndecodableBytes.name, _UndecodableBytes.handle)
+
+
 def _csv_rows(path: Path, info: TableInfo) -> Iterator[tuple[int, list[str]]]:
     width = len(info.headers)
     max_rows = settings.CRM_IMPORT_MAX_ROWS
-    bad_line = False
-
-    with path.open("r", encoding=info.encoding, errors="surrogateescape", newline="") as text:
-
-        def checked_lines() -> Iterator[str]:
-            # Undecodable bytes become lone surrogates (surrogateescape); spotting them line by
-            # line lets the loop below name the row, which a decoding error could not.
-            nonlocal bad_line
-            for line in text:
-                if not line.isascii() and _SURROGATES.search(line):
-                    bad_line = True
-                yield line
-
-        reader = csv.reader(checked_lines(), delimiter=info.delimiter, strict=False)
+    undecodable = _UndecodableBytes
+    with path.open("r", encoding=info.encoding, errors=undecodable.name, newline="") as text:
+        seen_errors = undecodable.count
+        reader = csv.reader(text, delimiter=info.delimiter, strict=False)
         number = 0
         header_seen = False
         data_rows = 0
         try:
             for row in reader:
                 number += 1
-                if bad_line:
+                if undecodable.count != seen_errors and _SURROGATES.search("".join(row)):
                     raise _mixed_refusal(number, info.encoding)
                 if not row or not (row[0].strip() or any(cell.strip() for cell in row)):
                     continue

@@ -239,6 +239,25 @@ def test_mixed_encodings_after_the_sample_stop_iteration_at_the_row(tmp_path):
     assert seen == list(range(2, 4002))
 
 
+def test_two_files_read_at_once_keep_their_own_encoding_errors(tmp_path):
+    """Undecodable bytes are counted process-wide; a clean file read alongside a bad one
+    still yields every row, and the bad one still names its row."""
+    lines = "".join(f"张三{i},139{i:08d}\r\n" for i in range(3000)).encode()
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes("姓名,手机\r\n".encode() + lines + "李四,1\r\n".encode("gbk") + lines)
+    good = write_csv(tmp_path / "good.csv", [HEADERS] + [ROWS[0]] * 5000)
+    bad_rows = iter_rows(bad, inspect_table(bad, "bad.csv"))
+    good_rows = iter_rows(good, inspect_table(good, "good.csv"))
+    got = 0
+    with pytest.raises(ValidationError) as caught:
+        for _ in range(5000):
+            next(good_rows)
+            got += 1
+            next(bad_rows)
+    assert "Row 3,002 " in _text(caught.value)
+    assert sum(1 for _ in good_rows) + got == 5000
+
+
 def test_a_utf8_line_in_a_gb18030_file_at_the_end_is_named(tmp_path):
     """Invalid GB18030 bytes (a lone 0x80) in a GB18030 file: the row is named."""
     lines = "".join(f"张三{i},139{i:08d}\r\n" for i in range(5000)).encode("gb18030")
