@@ -218,6 +218,11 @@ class CustomerSearchForm(forms.Form):
             (d.label, [self[name] for name in self.custom_names[d.key]]) for d in self.custom_fields
         ]
 
+    def custom_active(self) -> bool:
+        """Whether the query string filters by a custom field (the page shows them open)."""
+        names = (name for names in self.custom_names.values() for name in names)
+        return any(self.data.get(name) for name in names)
+
     def to_query(self) -> Any:
         """The selectors.CustomerQuery this valid form asks for."""
         from customers import custom_fields, selectors
