@@ -21,7 +21,10 @@ batch, with the before-images taken in SQL just before.
 """
 
 import datetime
+import functools
+import json
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -32,7 +35,6 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
-from psycopg.types.json import Jsonb
 
 from crm.accounts.masking import MASK
 from crm.accounts.models import Team, User
@@ -212,6 +214,71 @@ def _custom_fields(definitions: Sequence[CustomField]) -> list[ImportField]:
     ]
 
 
+# --- fast, cached normalisation -----------------------------------------------------------------
+#
+# Phones and name sort keys are the costly part of checking a row (phonenumbers and pypinyin,
+# ~15 µs each). Both are pure functions, so a run caches them (a commit re-reads the file the
+# check read, often in the same process), and plain mobile numbers of the tenant's own region
+# take a fast path on phonenumbers' own metadata that gives exactly what phone_normalise gives
+# (tests/transfer/test_import_engine.py compares the two); anything else goes the slow way.
+
+_CACHE_SIZE = 131_072
+_SEPARATORS = str.maketrans("", "", " -().")
+
+
+@functools.lru_cache(maxsize=64)
+def _fast_rules(
+    region: str,
+) -> tuple[int, re.Pattern[str], re.Pattern[str], Any, tuple[int, ...]] | None:
+    from phonenumbers import PhoneMetadata
+    from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
+
+    metadata = PhoneMetadata.metadata_for_region(region.upper())
+    if metadata is None or metadata.mobile is None or metadata.country_code is None:
+        return None
+    if len(COUNTRY_CODE_TO_REGION_CODE.get(metadata.country_code, ())) != 1:
+        return None  # shared country codes (+1, +7...): the region needs the slow path
+    mobile = metadata.mobile.national_number_pattern
+    general = metadata.general_desc.national_number_pattern if metadata.general_desc else None
+    if not mobile or not general:
+        return None
+    strip = metadata.national_prefix_for_parsing or metadata.national_prefix
+    return (
+        metadata.country_code,
+        re.compile(mobile),
+        re.compile(general),
+        re.compile(strip) if strip else None,
+        tuple(metadata.mobile.possible_length or ()),
+    )
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def phone_e164(raw: str, region: str) -> str:
+    """E.164 of `raw` as crm.lib.contacts.phone_normalise gives it; InvalidPhone otherwise."""
+    rules = _fast_rules(region)
+    if rules is not None:
+        country, mobile, general, strip, lengths = rules
+        text = raw.strip().translate(_SEPARATORS)
+        prefix = f"+{country}"
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+        elif text.startswith("+"):
+            text = ""
+        if (
+            text.isascii()
+            and text.isdigit()
+            and len(text) in lengths
+            and not (strip is not None and strip.match(text))
+            and general.fullmatch(text)
+            and mobile.fullmatch(text)
+        ):
+            return f"+{country}{text}"
+    return phone_normalise(raw, default_region=region).e164
+
+
+sort_key = functools.lru_cache(maxsize=_CACHE_SIZE)(name_sort_key)
+
+
 # --- reading one row ----------------------------------------------------------------------------
 
 
@@ -329,26 +396,31 @@ class _Context:
 
 
 def _text(value: str, max_length: int) -> str:
-    text = values.clean_text(value, max_length=max_length)
-    values.reject_formula(text)
-    return text
+    """values.clean_text, with a fast path for the common case it would return unchanged but
+    trimmed: printable text already in NFC."""
+    if value.isprintable() and len(value) <= max_length and unicodedata.is_normalized("NFC", value):
+        return value.strip()
+    return values.clean_text(value, max_length=max_length)
 
 
 def parse_row(ctx: _Context, row: SourceRow) -> Parsed:
     """Check every non-empty mapped cell of a row; errors name the field."""
     parsed = Parsed(row.number)
     for key, raw in row.values.items():
-        text = values.unescape_formula(raw).strip()
-        if not text:
+        if not raw or raw.isspace():
             continue
         try:
-            if key in PERSONAL and MASK in text:
+            # On the cell as read: a cell our export escaped ("'=...") passes, then loses the
+            # apostrophe, so exporting and importing again changes nothing.
+            if key in PERSONAL and MASK in raw:
                 raise values.BadValue(
                     _(
                         "This value is masked (•), as in an export made without access to "
                         "personal data; it cannot be imported. Use an unmasked export."
                     )
                 )
+            values.reject_formula(raw)
+            text = values.unescape_formula(raw).strip()
             _parse_cell(ctx, parsed, key, text)
         except values.BadValue as exc:
             parsed.errors.append(Rejection(row.number, key, exc.message))
@@ -372,12 +444,12 @@ def _parse_cell(ctx: _Context, parsed: Parsed, key: str, text: str) -> None:
         bad: list[str] = []
         for raw in _split_phones(text):
             try:
-                phone = phone_normalise(raw, default_region=ctx.region)
+                e164 = phone_e164(raw, ctx.region)
             except InvalidPhone:
                 bad.append(_("“%(phone)s” is not a phone number we can dial.") % {"phone": raw})
                 continue
-            if phone.e164 not in {e for _raw, e in parsed.phones}:
-                parsed.phones.append((phone.raw[:50], phone.e164))
+            if e164 not in {e for _raw, e in parsed.phones}:
+                parsed.phones.append((raw.strip()[:50], e164))
         if bad:
             raise values.BadValue(" ".join(bad))
     elif key == "emails":
@@ -414,7 +486,6 @@ def _parse_cell(ctx: _Context, parsed: Parsed, key: str, text: str) -> None:
                 continue
             if len(tag) > 50:
                 raise values.BadValue(_("A tag is 1 to 50 characters."))
-            values.reject_formula(tag)
             if tag not in parsed.tags:
                 parsed.tags.append(tag)
     elif key == "stage":
@@ -432,7 +503,6 @@ def _parse_cell(ctx: _Context, parsed: Parsed, key: str, text: str) -> None:
                 _("Keep it to %(max)d characters (it has %(length)d).")
                 % {"max": NOTES_MAX_LENGTH, "length": len(notes)}
             )
-        values.reject_formula(notes)
         data["notes"] = notes
     elif key == "owner":
         owner = ctx.user_id(text)
@@ -452,8 +522,6 @@ def _parse_cell(ctx: _Context, parsed: Parsed, key: str, text: str) -> None:
         definition = ctx.definitions.get(key[len(CUSTOM_PREFIX) :])
         if definition is None:
             return
-        if definition.kind == CustomField.Kind.TEXT:
-            values.reject_formula(text)
         value = value_clean(definition, text)
         if value is not None:
             parsed.custom[definition.key] = value
@@ -531,6 +599,8 @@ class CustomersRun:
         owners_of_external = self._external_owners(externals)
         matches = self._match(keys, owners_of_external)
         matched_ids = {cid for ids in matches.values() for cid in ids}
+        # The external id is unique: a row whose key finds no one may still name its customer by it.
+        matched_ids |= set(owners_of_external.values())
         existing = self._load(matched_ids)
 
         new: list[tuple[Parsed, dict[str, Any]]] = []
@@ -595,6 +665,9 @@ class CustomersRun:
             )
             for values_row in cursor.fetchall():
                 row = dict(zip(COLUMNS, values_row, strict=True))
+                # Django reads jsonb as text and decodes it in the model field; so do we.
+                if isinstance(row["custom"], str):
+                    row["custom"] = json.loads(row["custom"])
                 found[row["id"]] = _Existing(row, [], [])
             cursor.execute(
                 f"SELECT customer_id, e164 FROM {bulk.qualified(CustomerPhone._meta.db_table)}"
@@ -661,6 +734,9 @@ class CustomersRun:
                 % {"ids": ", ".join(f"#{c}" for c in candidates)},
             )
         target = existing[candidates[0]] if candidates else None
+        owner = owners_of_external.get(ext) if ext else None
+        if target is None and owner is not None and owner in existing:
+            target = existing[owner]
         if target is not None:
             first = self.seen_customer.get(target.row["id"])
             if first is not None:
@@ -670,7 +746,6 @@ class CustomersRun:
                     _("Row %(row)d matches the same customer as row %(first)d.")
                     % {"row": n, "first": first},
                 )
-        owner = owners_of_external.get(ext) if ext else None
         if ext and owner is not None and (target is None or owner != target.row["id"]):
             return Rejection(n, "external_id", _("Another customer has this external id."))
         if target is None:
@@ -716,7 +791,8 @@ class CustomersRun:
         row.update(data)
         if "stage" in data:
             row["stage_override"] = True
-        row["name_sort"] = name_sort_key(row["name"])
+        # The sort key (pinyin: the costliest value of a row) only matters when writing.
+        row["name_sort"] = sort_key(row["name"]) if self.write else ""
         row["tags"] = sorted(set(parsed.tags))
         row["custom"] = dict(parsed.custom)
         row.setdefault("created_at", now)
@@ -738,8 +814,8 @@ class CustomersRun:
             if key == "created_at":
                 continue
             row[key] = value
-        if "name" in parsed.data:
-            row["name_sort"] = name_sort_key(row["name"])
+        if self.write and row["name"] != current["name"]:
+            row["name_sort"] = sort_key(row["name"])
         if "stage" in parsed.data and parsed.data["stage"] != current["stage"]:
             row["stage_override"] = True
         tags = sorted(set(current["tags"]) | set(parsed.tags))
@@ -770,7 +846,7 @@ class CustomersRun:
         bulk.copy_rows(
             table,
             COLUMNS,
-            ([*(row[c] for c in COLUMNS[:-1]), Jsonb(row["custom"])] for _p, row in new),
+            ([row[c] for c in COLUMNS] for _p, row in new),
         )
         bulk.copy_rows(
             CustomerPhone._meta.db_table,
@@ -817,10 +893,12 @@ class CustomersRun:
                 f" (LIKE {table}) ON COMMIT DROP"
             )
             cursor.execute("TRUNCATE import_customer_update")
-            names = ", ".join(f'"{c}"' for c in COLUMNS)
-            with cursor.cursor.copy(f"COPY import_customer_update ({names}) FROM STDIN") as copy:
-                for _p, _e, row in changed:
-                    copy.write_row([*(row[c] for c in COLUMNS[:-1]), Jsonb(row["custom"])])
+            bulk.copy_rows(
+                "import_customer_update",
+                COLUMNS,
+                ([row[c] for c in COLUMNS] for _p, _e, row in changed),
+                qualify=False,
+            )
             assignments = ", ".join(f'"{c}" = u."{c}"' for c in COLUMNS if c != "id")
             cursor.execute(
                 f"UPDATE {table} c SET {assignments} FROM import_customer_update u"

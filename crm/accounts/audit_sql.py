@@ -27,6 +27,11 @@ DECLARE
     after_row jsonb;
     arg text;
 BEGIN
+    IF current_setting('crm.audit_bulk', true) = 'on' THEN
+        -- A bulk import's transaction (crm.transfer.bulk.audit_quiet): the import job records
+        -- every row it created or updated, with before-images, and one audit entry per job.
+        RETURN NULL;
+    END IF;
     IF TG_OP <> 'INSERT' THEN before_row := to_jsonb(OLD); END IF;
     IF TG_OP <> 'DELETE' THEN after_row := to_jsonb(NEW); END IF;
     FOREACH arg IN ARRAY coalesce(TG_ARGV, ARRAY[]::text[]) LOOP

@@ -14,13 +14,16 @@ commit and undo.
 """
 
 import datetime
+import json
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection, models
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+from psycopg.types.json import Jsonb
 
 from crm.lib.tenancy import current_schema
 
@@ -40,17 +43,66 @@ def label_of(model: type[models.Model]) -> str:
     return f"{model._meta.app_label}.{model._meta.model_name}"
 
 
-def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
-    """COPY rows into `table` (values adapted by psycopg: lists become arrays, wrap JSON in
-    psycopg.types.json.Jsonb). The number of rows."""
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _array(items: Sequence[Any]) -> str:
+    elements = ('"' + str(item).replace("\\", "\\\\").replace('"', '\\"') + '"' for item in items)
+    return "{" + ",".join(elements) + "}"
+
+
+def copy_field(value: Any) -> str:
+    """One value in COPY's text format (what psycopg's write_row does, at a third of the cost
+    for the few types imports write)."""
+    if value is None:
+        return "\\N"
+    if value is True:
+        return "t"
+    if value is False:
+        return "f"
+    if isinstance(value, str):
+        return value.translate(_ESCAPES)
+    if isinstance(value, int | float | Decimal):
+        return str(value)
+    if isinstance(value, datetime.date):  # dates and datetimes (aware ones carry their offset)
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return _array(value).translate(_ESCAPES)
+    if isinstance(value, Jsonb):
+        value = value.obj
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, default=str).translate(_ESCAPES)
+    raise TypeError(f"cannot COPY a {type(value).__name__}")
+
+
+def copy_rows(
+    table: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    chunk: int = 2000,
+    qualify: bool = True,
+) -> int:
+    """COPY rows into `table` (lists become arrays, dicts or Jsonb become JSON; a temporary
+    table with qualify=False). The number of rows. Rows are formatted here and sent a chunk at
+    a time."""
     count = 0
     names = ", ".join(f'"{c}"' for c in columns)
+    lines: list[str] = []
     with connection.cursor() as cursor:
         raw = cursor.cursor
-        with raw.copy(f"COPY {qualified(table)} ({names}) FROM STDIN") as copy:
+        target = qualified(table) if qualify else f'"{table}"'
+        with raw.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row(row)
+                lines.append("\t".join([copy_field(v) for v in row]))
                 count += 1
+                if len(lines) >= chunk:
+                    lines.append("")
+                    copy.write("\n".join(lines))
+                    lines.clear()
+            if lines:
+                lines.append("")
+                copy.write("\n".join(lines))
     return count
 
 

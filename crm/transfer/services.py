@@ -208,7 +208,11 @@ def import_configure(
                 )
         if match_by not in kind.match_options:
             errors.append(_("Choose how to match existing records."))
-        elif _match_field(kind, match_by) not in chosen:
+        elif _match_field(kind, match_by) not in chosen and any(
+            _match_field(kind, option) in chosen for option in kind.match_options
+        ):
+            # A file with no key column at all only adds records; one with another key column
+            # most likely meant to match by it.
             needed = fields.get(_match_field(kind, match_by))
             errors.append(
                 _(
