@@ -59,6 +59,19 @@ XLSX_MAX_MEMBERS = 10_000
 
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP_MAGIC = b"PK\x03\x04"
+# What a damaged, encrypted or hostile archive or XML part raises while we read it ourselves
+# (defusedxml's refusals of entities and DTDs are ValueErrors).
+_DAMAGED = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    KeyError,
+    NotImplementedError,
+    RuntimeError,
+    ValueError,
+    struct.error,
+    SafeET.ParseError,
+)
 _SPREADSHEET_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
@@ -644,7 +657,7 @@ def _xlsx_inspect(path: Path) -> TableInfo:
             if declared is not None and declared > max_rows + 1:
                 raise _too_many_rows(max_rows)
             header_row, headers = _xlsx_header(archive, parts)
-    except zipfile.BadZipFile:
+    except _DAMAGED:
         raise _bad_xlsx() from None
     if headers is None:
         raise _no_header()
@@ -702,7 +715,7 @@ class _SharedStrings:
             except StopIteration:
                 self._events = None
                 break
-            except SafeET.ParseError:
+            except _DAMAGED:
                 raise _bad_xlsx() from None
             if _local(element.tag) != "si":
                 continue
@@ -748,7 +761,7 @@ def _xlsx_header(archive: zipfile.ZipFile, parts: _Workbook) -> tuple[int, list[
                     for column, text in cells.items():
                         headers[column] = text
                     return row_number, headers
-    except SafeET.ParseError:
+    except _DAMAGED:
         raise _bad_xlsx() from None
     finally:
         strings.close()
@@ -917,7 +930,7 @@ def _xlsx_prepare(path: Path) -> tuple[dict[tuple[int, int], str], int]:
                         pass
             sheet = archive.getinfo(parts.sheet)
             return _scan_error_cells(_inflate(raw, sheet)), sheet.file_size
-    except zipfile.BadZipFile:
+    except _DAMAGED:
         raise _bad_xlsx() from None
 
 
@@ -925,15 +938,18 @@ def _calamine_values(path: Path) -> Iterator[list[Any]]:
     """Rows of cell values from row 1 of the first sheet, each starting at column A."""
     from python_calamine import CalamineWorkbook
 
+    workbook = None
     try:
         workbook = CalamineWorkbook.from_path(str(path))
-    except Exception:
+        sheet = workbook.get_sheet_by_index(0)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:
+        # A Rust panic inside calamine arrives as pyo3's PanicException, a BaseException.
+        if workbook is not None:
+            workbook.close()
         raise _bad_xlsx() from None
     try:
-        try:
-            sheet = workbook.get_sheet_by_index(0)
-        except Exception:
-            raise _bad_xlsx() from None
         # python-calamine's iter_rows starts at the sheet's row 1 but at the first used
         # column, so rows are padded back to column A.
         lead = [""] * (sheet.start[1] if sheet.start else 0)

@@ -486,6 +486,30 @@ def test_truncated_xlsx_is_refused(tmp_path):
     _refusal("bad_xlsx", path)
 
 
+def test_xlsx_with_xml_entities_is_refused(tmp_path):
+    """A "billion laughs" sheet: defusedxml refuses entity declarations."""
+    laughs = (
+        b'<?xml version="1.0"?><!DOCTYPE worksheet [<!ENTITY a "aaaaaaaaaa">'
+        b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;">]>'
+        b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        b'<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&c;</t></is></c></row>'
+        b"</sheetData></worksheet>"
+    )
+    _refusal("bad_xlsx", write_raw_xlsx(tmp_path / "laughs.xlsx", laughs))
+
+
+def test_xlsx_with_an_encrypted_member_is_refused(tmp_path):
+    path = write_xlsx(tmp_path / "enc.xlsx", [HEADERS, *ROWS])
+    data = bytearray(path.read_bytes())
+    # Set the "encrypted" flag of every entry in the central directory.
+    position = 0
+    while (position := data.find(b"PK\x01\x02", position)) >= 0:
+        data[position + 8] |= 1
+        position += 4
+    path.write_bytes(bytes(data))
+    _refusal("bad_xlsx", path)
+
+
 def test_xlsx_renamed_csv_is_read_as_a_workbook(tmp_path):
     path = write_xlsx(tmp_path / "book.xlsx", [HEADERS, *ROWS])
     renamed = path.rename(tmp_path / "book.csv")
