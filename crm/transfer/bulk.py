@@ -166,10 +166,11 @@ def changed_ids_sql(action: str) -> str:
     )
 
 
-def audit_quiet() -> None:
-    """Inside the import's transaction: the row triggers skip their entries until it ends."""
+def audit_quiet(on: bool = True) -> None:
+    """Inside the import's transaction: the row triggers skip their entries until it ends (or
+    until ``audit_quiet(False)``, for a caller whose own transaction goes on afterwards)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('crm.audit_bulk', 'on', true)")
+        cursor.execute("SELECT set_config('crm.audit_bulk', %s, true)", ["on" if on else ""])
 
 
 # --- undo checks ------------------------------------------------------------------------------
@@ -218,6 +219,17 @@ def changed_since_blocker(
     from crm.transfer.models import ImportChange
 
     since = job.finished_at or job.started_at or job.created_at
+    # Audit entries after the job's own "import" entry (ids grow; the entries' times are their
+    # transactions' start times, which may be earlier than the job's end).
+    mark = (
+        AuditEntry.objects.filter(
+            action="import", table_name="transfer_importjob", record_id=str(job.pk)
+        )
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    after, after_value = ("a.id > %s", mark) if mark else ("a.at > %s", since)
     label = label_of(model)
     table = model._meta.db_table
     changes = qualified(ImportChange._meta.db_table)
@@ -231,19 +243,19 @@ def changed_since_blocker(
         )
     if not changed:
         changed = _count(
-            f"SELECT count(*) FROM {audit} a WHERE a.table_name = %s AND a.at > %s"
+            f"SELECT count(*) FROM {audit} a WHERE a.table_name = %s AND {after}"
             f" AND a.record_id IN (SELECT object_id::text FROM {changes}"
             f" WHERE job_id = %s AND model = %s)",
-            [table, since, job.pk, label],
+            [table, after_value, job.pk, label],
         )
     for child_table, column in children:
         if changed:
             break
         changed = _count(
-            f"SELECT count(*) FROM {audit} a WHERE a.table_name = %s AND a.at > %s"
+            f"SELECT count(*) FROM {audit} a WHERE a.table_name = %s AND {after}"
             f" AND coalesce(a.after->>%s, a.before->>%s) IN (SELECT object_id::text FROM {changes}"
             f" WHERE job_id = %s AND model = %s)",
-            [child_table, since, column, column, job.pk, label],
+            [child_table, after_value, column, column, job.pk, label],
         )
     if changed:
         return _(

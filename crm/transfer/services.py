@@ -585,6 +585,7 @@ def import_commit_run(job_id: int, actor: Any, *, background: bool = True) -> Im
                 return job
             bulk.audit_quiet()
             result = _run(job, write=True, report=report, progress=progress)
+            bulk.audit_quiet(False)
             job.status = Status.DONE
             job.rows_total = job.rows_done = result.rows
             job.created_count = result.created
@@ -688,7 +689,9 @@ def import_undo_run(job_id: int, actor: Any) -> ImportJob:
             blocker = import_undo_blocker(job, busy_ok=True)
             if blocker:
                 raise ValidationError(blocker)
+            bulk.audit_quiet()
             kind.undo(job)
+            bulk.audit_quiet(False)
             job.status = Status.UNDONE
             job.undone_at = timezone.now()
             job.undone_by = actor if getattr(actor, "pk", None) else None
