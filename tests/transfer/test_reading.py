@@ -11,8 +11,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from crm.transfer import reading
+from crm.transfer import exporting, reading
 from crm.transfer.reading import TableInfo, inspect_table, iter_rows, save_upload
+from crm.transfer.values import unescape_formula
 from tests.transfer.files import (
     OLE2_MAGIC,
     forge_member_size,
@@ -731,3 +732,48 @@ def test_xlsx_calamine_and_openpyxl_agree_on_a_larger_sheet(tmp_path):
     assert len(calamine) == 299
     assert calamine[0] == (2, ["张0", "13900000000", "u0@x.cn", "2000-01-01"])
     assert calamine[99] == (102, ["张100", "13900000100", "u100@x.cn", "2000-01-17"])
+
+
+# --- Our own exports read back ---------------------------------------------------------------
+
+EXPORTED = [
+    ["张三", '=HYPERLINK("http://x")', "-12.50", "'quoted", "+86 139 0000 1111"],
+    ["O'Brien, Pat", "line one\nline two", "", "@home", "13900001111"],
+]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_our_exports_read_back_unchanged(tmp_path, fmt):
+    """What exporting writes (BOM CSV, write-only XLSX, formula-escaped cells), reading gives
+    back cell for cell once unescape_formula undoes the escaping."""
+    headers = ["姓名", "备注", "金额", "引用", "手机"]
+    path = tmp_path / f"export.{fmt}"
+    writer = exporting.write_csv if fmt == "csv" else exporting.write_xlsx
+    writer(path, headers, EXPORTED)
+    info, rows = _rows(path)
+    assert info.file_format == fmt
+    if fmt == "csv":
+        assert info.encoding == "utf-8-sig"
+    assert info.headers == headers
+    assert [number for number, _ in rows] == [2, 3]
+    assert [[unescape_formula(cell) for cell in row] for _n, row in rows] == EXPORTED
+
+
+@pytest.mark.parametrize("reader", ["calamine", "openpyxl"])
+def test_xlsx_with_prefixed_namespace(tmp_path, reader):
+    """Some writers (the .NET Open XML SDK) prefix every element: <x:row>, <x:c>."""
+    ns = b'xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    sheet = (
+        b'<?xml version="1.0" encoding="UTF-8"?><x:worksheet ' + ns + b">"
+        b'<x:dimension ref="A1:B2"/><x:sheetData>'
+        b'<x:row r="1"><x:c r="A1" t="inlineStr"><x:is><x:t>name</x:t></x:is></x:c>'
+        b'<x:c r="B1" t="inlineStr"><x:is><x:t>phone</x:t></x:is></x:c></x:row>'
+        b'<x:row r="2"><x:c r="A2" t="inlineStr"><x:is><x:t>Ann</x:t></x:is></x:c>'
+        b'<x:c r="B2" t="e"><x:v>#N/A</x:v></x:c></x:row>'
+        b"</x:sheetData></x:worksheet>"
+    )
+    path = write_raw_xlsx(tmp_path / "sdk.xlsx", sheet)
+    info = inspect_table(path, "sdk.xlsx")
+    assert info.headers == ["name", "phone"]
+    assert info.rows_estimate == 1
+    assert list(reading._xlsx_rows(path, info, reader=reader)) == [(2, ["Ann", "#N/A"])]
