@@ -205,7 +205,7 @@ def inspect_table(path: Path, filename: str) -> TableInfo:
             ),
             "not_xlsx",
         )
-    return _csv_inspect(path, head)
+    return _csv_inspect(path, head, filename)
 
 
 def _check_columns(headers: list[str]) -> None:
@@ -356,13 +356,15 @@ def _whole_lines(sample: bytes, complete: bool) -> bytes:
     return sample[: end + 1] if end >= 0 else sample
 
 
-def _sniff_delimiter(text: str) -> str:
+def _sniff_delimiter(text: str, *, tab_first: bool = False) -> str:
     """The delimiter among , tab ; that splits the header into the most columns with the
-    following rows splitting into as many (the most consistent one wins; ties by preference)."""
-    best = ","
+    following rows splitting into as many (the most consistent one wins; ties go to the
+    comma, or to the tab for a .tsv file)."""
+    order = ("\t", ",", ";") if tab_first else DELIMITERS
+    best = order[0]
     best_score: tuple[float, int] = (-1.0, 0)
     lines = text.splitlines(keepends=True)[:60]
-    for delimiter in DELIMITERS:
+    for delimiter in order:
         try:
             records = [
                 row for row in csv.reader(io.StringIO("".join(lines)), delimiter=delimiter) if row
@@ -385,7 +387,7 @@ def _sniff_delimiter(text: str) -> str:
     return best
 
 
-def _csv_inspect(path: Path, head: bytes) -> TableInfo:
+def _csv_inspect(path: Path, head: bytes, filename: str) -> TableInfo:
     if not head.strip(b" \t\r\n\xef\xbb\xbf"):
         raise _empty_file()
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -405,7 +407,8 @@ def _csv_inspect(path: Path, head: bytes) -> TableInfo:
     text = codecs.getincrementaldecoder(encoding)(errors="surrogateescape").decode(
         body, final=complete
     )
-    delimiter = _sniff_delimiter(text)
+    tab_first = PurePosixPath(filename).suffix.lower() == ".tsv"
+    delimiter = _sniff_delimiter(text, tab_first=tab_first)
     if foreign_line is not None:
         raise _mixed_refusal(_row_of_line(text, delimiter, foreign_line), encoding)
     headers: list[str] | None = None

@@ -310,6 +310,14 @@ def test_delimiters_are_sniffed(tmp_path, delimiter):
     assert [row for _n, row in got] == rows[1:]
 
 
+@pytest.mark.parametrize(("filename", "delimiter"), [("list.tsv", "\t"), ("list.txt", ",")])
+def test_a_tie_goes_to_the_tab_only_in_a_tsv_file(tmp_path, filename, delimiter):
+    """Both split every line in two: the extension decides."""
+    path = tmp_path / filename
+    path.write_text("name\taddress, city\nAnn\tBeijing, China\n")
+    assert inspect_table(path, filename).delimiter == delimiter
+
+
 def test_semicolon_file_with_decimal_commas_is_semicolon(tmp_path):
     path = tmp_path / "eu.csv"
     path.write_text("Name;Betrag;Datum\nAnna;12,50;05.03.2024\nBen;3,20;06.03.2024\n")
