@@ -606,20 +606,25 @@ def _xlsx_parts(archive: zipfile.ZipFile) -> _Workbook:
     if relations is not None and relation_id:
         for relation in relations.iter(f"{{{_PKG_REL_NS}}}Relationship"):
             if relation.get("Id") == relation_id:
-                target = relation.get("Target", "")
-                sheet = (
-                    target.lstrip("/")
-                    if target.startswith("/")
-                    else str(PurePosixPath("xl") / target)
-                )
+                sheet = _member_of(relation.get("Target", ""))
                 break
     if not sheet:
         sheet = "xl/worksheets/sheet1.xml"
     sheet = _normalise_member(sheet)
     if sheet not in names:
         raise _bad_xlsx()
-    shared = "xl/sharedStrings.xml" if "xl/sharedStrings.xml" in names else None
-    return _Workbook(sheet=sheet, shared_strings=shared)
+    shared = "xl/sharedStrings.xml"
+    if relations is not None:
+        for relation in relations.iter(f"{{{_PKG_REL_NS}}}Relationship"):
+            if relation.get("Type", "").endswith("/sharedStrings"):
+                shared = _member_of(relation.get("Target", ""))
+    return _Workbook(sheet=sheet, shared_strings=shared if shared in names else None)
+
+
+def _member_of(target: str) -> str:
+    """A relationship target of xl/workbook.xml as a member name of the archive."""
+    path = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+    return _normalise_member(path)
 
 
 def _normalise_member(name: str) -> str:
@@ -634,18 +639,29 @@ def _normalise_member(name: str) -> str:
 
 
 def _check_zip_sizes(archive: zipfile.ZipFile, file_size: int) -> None:
-    """Refuse a zip bomb from the sizes the zip directory declares (``_verify_members`` checks
-    that the members really are no larger before anything parses them)."""
+    """Refuse a zip bomb from the sizes the zip directory declares (``_inflate`` proves the
+    members are no larger before anything parses them)."""
     infos = archive.infolist()
     if len(infos) > XLSX_MAX_MEMBERS:
         raise _zip_bomb()
     total = sum(info.file_size for info in infos)
-    if total > XLSX_MAX_UNCOMPRESSED or (
-        total > XLSX_SMALL_UNCOMPRESSED and total > XLSX_MAX_RATIO * file_size
-    ):
+    if total > XLSX_SMALL_UNCOMPRESSED and total > XLSX_MAX_RATIO * file_size:
         raise _zip_bomb()
+    if total > XLSX_MAX_UNCOMPRESSED:
+        raise _refuse(
+            _(
+                "This workbook holds more than %(limit)s GB of data once unpacked, more than we"
+                " read from one Excel file. Save it as “CSV UTF-8”, or split it into smaller"
+                " workbooks."
+            ),
+            "too_large",
+            limit=f"{XLSX_MAX_UNCOMPRESSED / 1024**3:g}",
+        )
     for info in infos:
-        if info.filename == "xl/sharedStrings.xml" and info.file_size > XLSX_MAX_SHARED_STRINGS:
+        if (
+            info.filename.lower().endswith("sharedstrings.xml")
+            and info.file_size > XLSX_MAX_SHARED_STRINGS
+        ):
             raise _zip_bomb()
 
 
@@ -655,7 +671,7 @@ def _xlsx_inspect(path: Path) -> TableInfo:
         with zipfile.ZipFile(path) as archive:
             _check_zip_sizes(archive, file_size)
             parts = _xlsx_parts(archive)
-            declared, sampled = _declared_rows(archive, parts.sheet)
+            declared, seen, sampled = _declared_rows(archive, parts.sheet)
             max_rows = settings.CRM_IMPORT_MAX_ROWS
             if declared is not None and declared > max_rows + 1:
                 raise _too_many_rows(max_rows)
@@ -666,8 +682,9 @@ def _xlsx_inspect(path: Path) -> TableInfo:
         raise _no_header()
     _check_columns(headers)
     # Some writers (openpyxl's write-only mode among them) leave out <dimension> or write a
-    # wrong one; the rows counted in the first bytes, scaled to the sheet's size, then serve.
-    last_row = declared if declared is not None and declared >= sampled else sampled
+    # wrong one (fewer rows than the first bytes hold); the rows counted in the first bytes,
+    # scaled to the sheet's size, then serve.
+    last_row = declared if declared is not None and declared >= seen else sampled
     return TableInfo(
         file_format="xlsx",
         encoding="",
@@ -677,19 +694,17 @@ def _xlsx_inspect(path: Path) -> TableInfo:
     )
 
 
-def _declared_rows(archive: zipfile.ZipFile, sheet: str) -> tuple[int | None, int]:
-    """The last row number the sheet's <dimension> declares (None without one), and an
-    estimate of it from the rows that end in the sheet's first 64 KiB."""
+def _declared_rows(archive: zipfile.ZipFile, sheet: str) -> tuple[int | None, int, int]:
+    """The last row number the sheet's <dimension> declares (None without one), the rows that
+    end in the sheet's first 64 KiB, and those scaled to the sheet's size (an estimate)."""
     info = archive.getinfo(sheet)
     with archive.open(info) as member:
         head = member.read(SAMPLE_BYTES)
     ends = len(_ROW_END.findall(head))
     sampled = ends if len(head) >= info.file_size else round(ends * info.file_size / len(head))
     match = _DIMENSION.search(head)
-    if not match:
-        return None, sampled
-    last = match.group(4) or match.group(2)
-    return (int(last) if last else None), sampled
+    last = (match.group(4) or match.group(2)) if match else ""
+    return (int(last) if last else None), ends, sampled
 
 
 def _column_index(letters: str) -> int:

@@ -4,6 +4,7 @@ row numbers the user sees. Real files in tmp_path; no database."""
 
 import datetime
 import io
+import os
 import zipfile
 from pathlib import Path
 
@@ -706,6 +707,17 @@ def test_xlsx_zip_bomb_is_refused_by_iter_rows_too(tmp_path):
     with pytest.raises(ValidationError) as caught:
         list(iter_rows(path, info))
     assert caught.value.code == "zip_bomb"
+
+
+def test_xlsx_declaring_over_a_gigabyte_unpacked_is_refused(tmp_path):
+    """Not a bomb by its ratio (a 16 MB file with incompressible pictures), but more than we
+    unpack from one workbook."""
+    path = write_xlsx(tmp_path / "big.xlsx", [HEADERS, *ROWS])
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_STORED) as archive:
+        archive.writestr("xl/media/image1.png", os.urandom(16 * 1024 * 1024))
+    forge_member_size(path, "xl/worksheets/sheet1.xml", 1100 * 1024 * 1024)
+    error = _refusal("too_large", path)
+    assert "1 GB" in _text(error)
 
 
 def test_xlsx_lying_about_its_size_is_refused_before_parsing(tmp_path):
