@@ -163,12 +163,12 @@ def _parse_day(text: str) -> _Parsed:
     if match := _YEAR_LAST.fullmatch(text):
         first, _sep, second, year = match.groups()[:4]
         a, b = int(first), int(second)
+        if not a or not b or (a > 12 and b > 12):
+            raise _not_a_date(text)
         if a > 12 and b <= 12:
             month, day = b, a  # 25/03/2024: day first
         elif (b > 12 and a <= 12) or a == b:
             month, day = a, b  # 03/25/2024: month first; 03/03/2024 either way
-        elif a > 12 and b > 12:
-            raise _not_a_date(text)
         else:
             raise BadValue(
                 _(
