@@ -219,7 +219,7 @@ other work, load average {load:.1f} at the end, Python {platform.python_version(
 {args.xlsx_rows:,}-row XLSX written as Excel writes one (shared strings, numbers, date-styled
 serials). Baselines in the same run: the bare csv module over the same file (the floor; ours adds
 encoding checks, row numbers, blank-row skipping and padding) and openpyxl's read-only mode (the
-usual streaming reader; ours uses python-calamine, and openpyxl only for sheets over 256 MiB of
+usual streaming reader; ours uses python-calamine, and openpyxl only for sheets over 128 MiB of
 XML). Peak memory is the process's, Django's set-up (about 130 MB) included: reading a CSV adds
 nothing measurable, whatever its length.
 
