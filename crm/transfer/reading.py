@@ -337,6 +337,25 @@ def _csv_encoding(sample: bytes, complete: bool) -> tuple[str, int | None]:
     return "gb18030", None
 
 
+def _later_encoding(path: Path, start: int) -> str:
+    """The encoding of the first 64 KiB from the first line with a non-ASCII byte after
+    ``start`` (UTF-8 when there is none). Finding it reads on at the speed of the disk."""
+    with path.open("rb") as handle:
+        handle.seek(start)
+        offset = start
+        while chunk := handle.read(CHUNK_BYTES):
+            if not chunk.isascii():
+                first = next(i for i, byte in enumerate(chunk) if byte > 127)
+                line_start = offset + chunk.rfind(b"\n", 0, first) + 1
+                handle.seek(line_start)
+                window = handle.read(SAMPLE_BYTES)
+                complete = handle.read(1) == b""
+                encoding, _foreign = _csv_encoding(window, complete)
+                return encoding
+            offset += len(chunk)
+    return "utf-8"
+
+
 def _looks_like_text(text: str) -> bool:
     """Few control characters and few private-use or unassigned code points: what decoding a
     binary file or a different code page as GB18030 produces."""
@@ -403,6 +422,10 @@ def _csv_inspect(path: Path, head: bytes, filename: str) -> TableInfo:
     size = path.stat().st_size
     complete = len(head) >= size
     encoding, foreign_line = _csv_encoding(head, complete)
+    if encoding == "utf-8" and not complete and head.isascii():
+        # Plain ASCII so far says nothing: a GBK file often starts with English headers and
+        # pinyin or Latin names. Decide on the first lines that are not ASCII.
+        encoding = _later_encoding(path, len(head))
     body = _whole_lines(head, complete)
     text = codecs.getincrementaldecoder(encoding)(errors="surrogateescape").decode(
         body, final=complete

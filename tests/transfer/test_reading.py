@@ -158,6 +158,19 @@ def test_csv_encodings_are_detected_and_chinese_text_read(tmp_path, encoding, bo
     assert rows == [(2, ROWS[0]), (3, ROWS[1]), (4, ROWS[2])]
 
 
+@pytest.mark.parametrize("encoding", ["gbk", "utf-8"])
+def test_encoding_is_decided_on_the_first_non_ascii_lines(tmp_path, encoding):
+    """A file whose first 64 KiB are plain ASCII (English headers, pinyin names) and whose
+    Chinese names come later is read in its real encoding, not refused as mixed."""
+    rows = [["name", "phone"]] + [[f"Zhang San {i}", f"139{i:08d}"] for i in range(4000)]
+    rows += [["张三", "13900000001"], ["欧阳娜娜", "13900000002"]]
+    path = write_csv(tmp_path / "late.csv", rows, encoding=encoding)
+    assert path.read_bytes()[: reading.SAMPLE_BYTES].isascii()
+    info, got = _rows(path)
+    assert info.encoding == ("gb18030" if encoding == "gbk" else "utf-8")
+    assert got[-2:] == [(4002, ["张三", "13900000001"]), (4003, ["欧阳娜娜", "13900000002"])]
+
+
 def test_gb18030_only_characters_are_read(tmp_path):
     # 𠀀 (U+20000) and € exist in GB18030 but not in GBK.
     path = write_csv(tmp_path / "c.csv", [["姓名", "备注"], ["𠀀", "€5"]], encoding="gb18030")
