@@ -186,9 +186,10 @@ def _xls_refusal() -> ValidationError:
 
 
 def inspect_table(path: Path, filename: str) -> TableInfo:
-    """What the file is and its header row, from its first bytes (CSV: at most 64 KiB; XLSX:
-    the zip directory, the sheet's declared size and its first rows). Refused with a
-    ValidationError (plain message and a ``code``) when we cannot or must not read it."""
+    """What the file is and its header row, from its first bytes (CSV: 64 KiB, and when those
+    are plain ASCII, 64 KiB from the first line that is not; XLSX: the zip directory, the
+    sheet's declared size and its first rows). Refused with a ValidationError (plain message
+    and a ``code``) when we cannot or must not read it."""
     with path.open("rb") as handle:
         head = handle.read(SAMPLE_BYTES)
     if head.startswith(_OLE2_MAGIC):
