@@ -785,8 +785,14 @@ def _xlsx_header(archive: zipfile.ZipFile, parts: _Workbook) -> tuple[int, list[
     try:
         with archive.open(parts.sheet) as member:
             row_number = 0
-            for _event, element in SafeET.iterparse(member, events=("end",)):
-                if _local(element.tag) != "row":
+            sheet_data = None
+            for event, element in SafeET.iterparse(member, events=("start", "end")):
+                tag = _local(element.tag)
+                if event == "start":
+                    if tag == "sheetData":
+                        sheet_data = element
+                    continue
+                if tag != "row":
                     continue
                 row_number = int(element.get("r") or row_number + 1)
                 cells: dict[int, str] = {}
@@ -798,6 +804,8 @@ def _xlsx_header(archive: zipfile.ZipFile, parts: _Workbook) -> tuple[int, list[
                     column = _column_index(letters) if letters else column + 1
                     cells[column] = _xml_cell_text(cell, strings).strip()
                 element.clear()
+                if sheet_data is not None:
+                    sheet_data.clear()  # drop the rows read so far, however many are empty
                 if any(cells.values()):
                     headers = [""] * (max(cells) + 1)
                     for column, text in cells.items():
