@@ -534,10 +534,56 @@ class _UndecodableBytes:
 codecs.register_error(_UndecodableBytes.name, _UndecodableBytes.handle)
 
 
+# Bytes by their role in UTF-8 Chinese: L a lead byte of U+4E00..U+9FFF (E4..E9), C a
+# continuation byte (80..BF), x anything else. Two Chinese characters in UTF-8 are "LCCLCC".
+_UTF8_CJK_ROLES = bytes(
+    ord("L") if 0xE4 <= i <= 0xE9 else ord("C") if 0x80 <= i <= 0xBF else ord("x")
+    for i in range(256)
+)
+
+
+def _utf8_line_in(path: Path) -> int | None:
+    """The index (from 0) of the first line of a GB18030 file that is UTF-8 with Chinese in it,
+    or None. Such a line decodes as GB18030 without an error, into other characters, so
+    decoding alone would import it garbled. A line counts when it holds two Chinese characters
+    in a row as UTF-8 and decodes as UTF-8 whole, which GBK text practically never does. A
+    byte translation and a substring search: about 0.2 s for 100 MB."""
+    newlines = 0
+    carry = b""
+    with path.open("rb") as handle:
+        while True:
+            chunk = handle.read(CHUNK_BYTES)
+            data = carry + chunk
+            cut = data.rfind(b"\n") + 1 if chunk else len(data)
+            if chunk and cut == 0:
+                carry = data  # one line longer than the chunk: read on
+                continue
+            part, carry = data[:cut], data[cut:]
+            roles = part.translate(_UTF8_CJK_ROLES)
+            start = 0
+            while (hit := roles.find(b"LCCLCC", start)) >= 0:
+                line_start = part.rfind(b"\n", 0, hit) + 1
+                line_end = part.find(b"\n", hit)
+                line_end = len(part) if line_end < 0 else line_end
+                try:
+                    part[line_start:line_end].decode("utf-8")
+                except UnicodeDecodeError:
+                    start = line_end + 1
+                    continue
+                return newlines + part.count(b"\n", 0, line_start)
+            newlines += part.count(b"\n")
+            if not chunk:
+                return None
+
+
 def _csv_rows(path: Path, info: TableInfo) -> Iterator[tuple[int, list[str]]]:
     width = len(info.headers)
     max_rows = settings.CRM_IMPORT_MAX_ROWS
     undecodable = _UndecodableBytes
+    # A UTF-8 line in a GB18030 file is found up front (by bytes); its row is named when the
+    # reader gets to it.
+    foreign_line = _utf8_line_in(path) if info.encoding == "gb18030" else None
+    foreign = foreign_line if foreign_line is not None else -1
     with path.open("r", encoding=info.encoding, errors=undecodable.name, newline="") as text:
         seen_errors = undecodable.count
         reader = csv.reader(text, delimiter=info.delimiter, strict=False)
@@ -548,6 +594,8 @@ def _csv_rows(path: Path, info: TableInfo) -> Iterator[tuple[int, list[str]]]:
             for row in reader:
                 number += 1
                 if undecodable.count != seen_errors and _SURROGATES.search("".join(row)):
+                    raise _mixed_refusal(number, info.encoding)
+                if foreign >= 0 and reader.line_num > foreign:
                     raise _mixed_refusal(number, info.encoding)
                 if not row or not (row[0].strip() or any(cell.strip() for cell in row)):
                     continue

@@ -254,6 +254,49 @@ def test_mixed_encodings_after_the_sample_stop_iteration_at_the_row(tmp_path):
     assert seen == list(range(2, 4002))
 
 
+@pytest.mark.parametrize("utf8_row", ["王五,上海市浦东新区", "王五,1", '王五,"多\n行"'])
+def test_a_utf8_row_deep_in_a_gbk_file_is_named(tmp_path, utf8_row):
+    """UTF-8 bytes decode as GB18030 without an error (into other characters): the row is
+    found by its bytes, after the sample, with its number right after quoted line breaks."""
+    gbk = "".join(f'客户{i},"北京市\n海淀区{i}号"\r\n' for i in range(3000)).encode("gbk")
+    assert len(gbk) > reading.SAMPLE_BYTES
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(
+        "姓名,地址\r\n".encode("gbk")
+        + gbk
+        + (utf8_row + "\r\n").encode()
+        + "张三,1\r\n".encode("gbk")
+    )
+    info = inspect_table(path, "mixed.csv")
+    assert info.encoding == "gb18030"
+    seen = []
+    with pytest.raises(ValidationError) as caught:
+        for number, _row in iter_rows(path, info):
+            seen.append(number)
+    assert caught.value.code == "mixed_encoding"
+    assert "Row 3,002 " in _text(caught.value)
+    assert "GB18030" in _text(caught.value)
+    assert seen == list(range(2, 3002))
+
+
+def test_a_long_gbk_file_of_chinese_is_not_mixed(tmp_path):
+    """Common and rare characters in GBK, line after line: no line is taken for UTF-8."""
+    chars = "".join(chr(c) for c in range(0x4E00, 0x9FA6) if _gbk(chr(c)))
+    rows = [[chars[i % len(chars) : i % len(chars) + 7], str(i)] for i in range(0, 60000, 3)]
+    path = write_csv(tmp_path / "gbk.csv", [["名称", "编号"], *rows], encoding="gbk")
+    info = inspect_table(path, "gbk.csv")
+    assert info.encoding == "gb18030"
+    assert sum(1 for _ in iter_rows(path, info)) == len(rows)
+
+
+def _gbk(ch: str) -> bool:
+    try:
+        ch.encode("gbk")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def test_two_files_read_at_once_keep_their_own_encoding_errors(tmp_path):
     """Undecodable bytes are counted process-wide; a clean file read alongside a bad one
     still yields every row, and the bad one still names its row."""
