@@ -19,22 +19,23 @@ tenant's time zone.
 
 Undo removes the orders the import created and restores the ones it updated from their
 before-images; it is refused when an order was changed after the import. Orders have no
-updated_at and no audit trigger, so each ImportChange of an order keeps a fingerprint of the row as
-the import left it (``before["after"]``, an md5 computed here in Python and again in SQL by
-``_FINGERPRINT_SQL``): a row whose fingerprint differs was changed since (by staff, a merge that
-moved it, another import).
+updated_at and no audit trigger, so each ImportChange of an order keeps an md5 fingerprint of the
+row as the import left it (``before["after"]``, computed in SQL by ``_fingerprint_sql`` when it
+is written and again when undo is asked for): a row whose fingerprint differs was changed since
+(by staff, a merge that moved it, another import).
 
 Speed: rows are checked in batches with one query per batch for the customers (by the matching
-key) and one for the existing orders (by number), plus one for external ids when customers are
-created; new orders, new customers and the ImportChange rows go in with COPY, updates through a
-temporary table and one UPDATE per batch. Nothing of the file is held beyond the batch but the
-order numbers already seen (to reject duplicates inside the file) and the references of the
-customers created.
+key; keys found earlier in the file are remembered, so a customer with many orders is looked up
+once) and one for the existing orders (by number), plus one for external ids when customers are
+created; new orders and customers go in with COPY (the orders' ImportChange rows by one INSERT ...
+SELECT per batch), updates through a temporary table and one UPDATE per batch. Nothing of the file
+is held beyond the batch but the order numbers already seen (to reject duplicates inside the
+file), the references of the customers created and of those found.
 """
 
 import datetime
 import functools
-import hashlib
+import re
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -74,17 +75,16 @@ ORDER_COLUMNS = (
     "store",
     "status",
 )
-# The order's own values a row may give, in the fingerprint's order after number and customer.
-VALUE_KEYS = ("ordered_at", "amount", "currency", "item_count", "channel", "store", "status")
 # The field that holds each match option's key (the engine reads this: crm.transfer.services).
 MATCH_FIELDS = {
     "external_id": "customer_external_id",
     "phone": "customer_phone",
     "email": "customer_email",
 }
+# Customer keys remembered across batches: a few dozen MB at most.
+KNOWN_MAX = 300_000
 AMOUNT_DIGITS = 14
 ITEMS_MAX = 2_147_483_647
-SEPARATOR = "\x1f"
 
 _STATUS_WORDS = {
     "completed": Order.Status.COMPLETED,
@@ -190,7 +190,7 @@ def _phone_e164(raw: str, region: str) -> str:
 _sort_key = functools.lru_cache(maxsize=65_536)(name_sort_key)
 
 
-@dataclass
+@dataclass(slots=True)
 class ParsedOrder:
     """One row's values, checked: the order's (only those the row gives) and its customer's."""
 
@@ -218,10 +218,26 @@ class _Context:
         self.limit = tenant.customer_limit if tenant else None
 
 
+_FORMULA_OR_ESCAPE = ("=", "+", "-", "@", "'")
+
+
 def _text(cell: str, max_length: int) -> str:
-    """A text cell as read: refused when a spreadsheet would run it, then unescaped."""
+    """A text cell as read (stripped): refused when a spreadsheet would run it, then unescaped
+    and cleaned (values.clean_text). Plain printable ASCII, what order numbers mostly are, is
+    all of that already."""
+    if (
+        len(cell) <= max_length
+        and cell.isascii()
+        and cell.isprintable()
+        and not cell.startswith(_FORMULA_OR_ESCAPE)
+    ):
+        return cell
     values.reject_formula(cell)
     return values.clean_text(values.unescape_formula(cell), max_length=max_length)
+
+
+# Short texts that repeat in every file (channels, stores): checked once per run.
+_short_text = functools.lru_cache(maxsize=4096)(_text)
 
 
 def _moment(text: str, tz: datetime.tzinfo) -> datetime.datetime:
@@ -237,11 +253,28 @@ def _moment(text: str, tz: datetime.tzinfo) -> datetime.datetime:
     return values.parse_datetime(text, tz)
 
 
+_PLAIN_AMOUNT = re.compile(r"[1-9]\d{0,11}(?:\.\d{1,2})?|0(?:\.\d{1,2})?")
+_CENT = Decimal("0.01")
+
+
 def _amount(text: str) -> Decimal:
+    """values.parse_decimal with two places, never negative; plain amounts ("1234.5") straight
+    to Decimal (the same value parse_decimal gives)."""
+    if _PLAIN_AMOUNT.fullmatch(text):
+        return Decimal(text).quantize(_CENT)
     amount = values.parse_decimal(text, places=2, max_digits=AMOUNT_DIGITS)
     if amount < 0:
         raise values.BadValue(_("An amount cannot be negative."))
     return amount
+
+
+def _items(text: str) -> int:
+    if text.isascii() and text.isdigit() and len(text) <= 9:
+        return int(text)
+    return values.parse_int(text, minimum=0, maximum=ITEMS_MAX)
+
+
+_currency = functools.lru_cache(maxsize=1024)(values.parse_currency)
 
 
 def _status(text: str) -> str:
@@ -266,6 +299,16 @@ def _email(text: str) -> str:
     return email
 
 
+# Keys and numbers go to the lookups as one text, split in SQL: cheaper to send than an array
+# of thousands of strings. Values never hold the separator (a control character: clean_text,
+# the phone and email checks refuse those).
+_KEYS = "string_to_array(%s, E'\\x1f')"
+
+
+def _joined(items: Any) -> str:
+    return "\x1f".join(items)
+
+
 def _phone(text: str, region: str) -> tuple[str, str]:
     try:
         return text.strip()[:50], _phone_e164(text.strip(), region)
@@ -275,43 +318,52 @@ def _phone(text: str, region: str) -> tuple[str, str]:
         ) from None
 
 
+def _order_readers() -> dict[str, Any]:
+    """The order's own cells: field key -> reader(cell as read, cell unescaped, context)."""
+    return {
+        "number": lambda cell, _text_, _ctx: _text(cell, 64),
+        "ordered_at": lambda _cell, text, ctx: _moment(text, ctx.tz),
+        "amount": lambda _cell, text, _ctx: _amount(text),
+        "currency": lambda _cell, text, ctx: _currency(text, ctx.currency),
+        "item_count": lambda _cell, text, _ctx: _items(text),
+        "channel": lambda cell, _text_, _ctx: _short_text(cell, 50),
+        "store": lambda cell, _text_, _ctx: _short_text(cell, 100),
+        "status": lambda _cell, text, _ctx: _status(text),
+    }
+
+
+_ORDER_READERS = _order_readers()
+
+
+def _masked() -> values.BadValue:
+    return values.BadValue(
+        _(
+            "This value is masked (•), as in an export made without access to personal data; "
+            "it cannot be imported. Use an unmasked export."
+        )
+    )
+
+
 def parse_order(ctx: _Context, row: SourceRow, match_field: str, creating: bool) -> ParsedOrder:
     """Check the row's cells; errors name the field. The customer's contact cells are read only
     when they identify the customer or may create one."""
     parsed = ParsedOrder(row.number)
     order = parsed.order
+    readers = _ORDER_READERS
     for key, raw in row.values.items():
         cell = raw.strip()
         if not cell:
             continue
         # Text cells are checked for formulas as read (our exports escape them with an
         # apostrophe, which passes), then unescaped, so an export imports back unchanged.
-        text = values.unescape_formula(cell)
+        text = values.unescape_formula(cell) if cell[0] == "'" else cell
         try:
-            if key.startswith("customer_") and MASK in text:
-                raise values.BadValue(
-                    _(
-                        "This value is masked (•), as in an export made without access to "
-                        "personal data; it cannot be imported. Use an unmasked export."
-                    )
-                )
-            if key == "number":
-                order["number"] = _text(cell, 64)
-            elif key == "ordered_at":
-                order["ordered_at"] = _moment(text, ctx.tz)
-            elif key == "amount":
-                order["amount"] = _amount(text)
-            elif key == "currency":
-                order["currency"] = values.parse_currency(text, ctx.currency)
-            elif key == "item_count":
-                order["item_count"] = values.parse_int(text, minimum=0, maximum=ITEMS_MAX)
-            elif key == "channel":
-                order["channel"] = _text(cell, 50)
-            elif key == "store":
-                order["store"] = _text(cell, 100)
-            elif key == "status":
-                order["status"] = _status(text)
+            reader = readers.get(key)
+            if reader is not None:
+                order[key] = reader(cell, text, ctx)
             elif key == match_field or creating:
+                if MASK in text:
+                    raise _masked()
                 if key == "customer_phone":
                     parsed.phone = _phone(text, ctx.region)
                 elif key == "customer_email":
@@ -324,13 +376,14 @@ def parse_order(ctx: _Context, row: SourceRow, match_field: str, creating: bool)
             parsed.errors.append(Rejection(row.number, key, exc.message))
     if parsed.errors:
         return parsed
-    for key, message in (
-        ("number", _("An order needs its number.")),
-        ("ordered_at", _("An order needs its date.")),
-        ("amount", _("An order needs its amount.")),
-    ):
-        if key not in order:
-            parsed.errors.append(Rejection(row.number, key, message))
+    if len(order) < 3 or not ("number" in order and "ordered_at" in order and "amount" in order):
+        for key, message in (
+            ("number", _("An order needs its number.")),
+            ("ordered_at", _("An order needs its date.")),
+            ("amount", _("An order needs its amount.")),
+        ):
+            if key not in order:
+                parsed.errors.append(Rejection(row.number, key, message))
     if match_field == "customer_phone":
         parsed.key = parsed.phone[1] if parsed.phone else ""
     elif match_field == "customer_email":
@@ -357,30 +410,14 @@ def _reference_noun(match_field: str) -> str:
     }[match_field]
 
 
-def fingerprint(number: str, customer_id: int, order: dict[str, Any]) -> str:
-    """The md5 of an order row as written (``_FINGERPRINT_SQL`` gives it for a stored row)."""
-    at = order["ordered_at"].astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    text = SEPARATOR.join(
-        (
-            number,
-            str(customer_id),
-            at,
-            str(order["amount"]),
-            order["currency"],
-            str(order["item_count"]),
-            order["channel"],
-            order["store"],
-            order["status"],
-        )
+def _fingerprint_sql(alias: str) -> str:
+    """The md5 of an order row (or of the update's temporary row) as SQL over `alias`."""
+    return (
+        f"md5(concat_ws(E'\\x1f', {alias}.number, {alias}.customer_id::text,"
+        f" (extract(epoch FROM {alias}.ordered_at) * 1000000)::bigint::text,"
+        f" {alias}.amount::text, {alias}.currency, {alias}.item_count::text, {alias}.channel,"
+        f" {alias}.store, {alias}.status))"
     )
-    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
-
-
-_FINGERPRINT_SQL = (
-    "md5(concat_ws(E'\\x1f', o.number, o.customer_id::text,"
-    " to_char(o.ordered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), o.amount::text,"
-    " o.currency, o.item_count::text, o.channel, o.store, o.status))"
-)
 
 
 # --- a run over a file --------------------------------------------------------------------------
@@ -408,6 +445,8 @@ class OrdersRun:
         self.new_externals: dict[str, int] = {}
         # Customers the current batch creates, by reference (their ids come at write time).
         self.pending: dict[str, _NewCustomer] = {}
+        # Customers found by key in earlier batches (at most KNOWN_MAX keys).
+        self.known: dict[str, list[int]] = {}
         self.existing_count: int | None = None
         self.order_label = bulk.label_of(Order)
 
@@ -420,8 +459,10 @@ class OrdersRun:
                 outcome.rejected.extend(parsed.errors)
             else:
                 ok.append(parsed)
-        keys = {p.key for p in ok} - self.new_customers.keys()
+        keys = {p.key for p in ok} - self.new_customers.keys() - self.known.keys()
         matches = self._customers(keys)
+        if len(self.known) < KNOWN_MAX:
+            self.known.update(matches)
         taken = self._taken_externals(ok, matches) if self.create else {}
         existing = self._orders([p.order["number"] for p in ok])
 
@@ -458,7 +499,7 @@ class OrdersRun:
         if self.match_field == "customer_external_id":
             sql = (
                 f"SELECT c.external_id, c.id FROM {customers} c"
-                " WHERE c.external_id = ANY(%s) AND c.erased_at IS NULL"
+                f" WHERE c.external_id = ANY({_KEYS}) AND c.erased_at IS NULL"
             )
         else:
             table, column = (
@@ -469,11 +510,11 @@ class OrdersRun:
             sql = (
                 f"SELECT DISTINCT x.{column}, x.customer_id FROM {bulk.qualified(table)} x"
                 f" JOIN {customers} c ON c.id = x.customer_id"
-                f" WHERE x.{column} = ANY(%s) AND c.erased_at IS NULL ORDER BY 2"
+                f" WHERE x.{column} = ANY({_KEYS}) AND c.erased_at IS NULL ORDER BY 2"
             )
         found: dict[str, list[int]] = {}
         with connection.cursor() as cursor:
-            cursor.execute(sql, [list(keys)])
+            cursor.execute(sql, [_joined(keys)])
             for key, cid in cursor.fetchall():
                 found.setdefault(key, []).append(cid)
         return found
@@ -488,7 +529,10 @@ class OrdersRun:
         wanted = {
             p.external_id
             for p in ok
-            if p.external_id and p.key not in matches and p.key not in self.new_customers
+            if p.external_id
+            and p.key not in matches
+            and p.key not in self.known
+            and p.key not in self.new_customers
         }
         if not wanted:
             return {}
@@ -504,8 +548,8 @@ class OrdersRun:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT {names} FROM {bulk.qualified(Order._meta.db_table)}"
-                f" WHERE number = ANY(%s) ORDER BY id{lock}",
-                [numbers],
+                f" WHERE number = ANY({_KEYS}) ORDER BY id{lock}",
+                [_joined(numbers)],
             )
             return {row[1]: dict(zip(ORDER_COLUMNS, row, strict=True)) for row in cursor}
 
@@ -533,7 +577,7 @@ class OrdersRun:
             )
         customer_id: int | None = None
         customer: _NewCustomer | None = None
-        candidates = matches.get(parsed.key, [])
+        candidates = matches.get(parsed.key) or self.known.get(parsed.key, [])
         if len(candidates) > 1:
             return Rejection(
                 n,
@@ -713,25 +757,23 @@ class OrdersRun:
         if not new:
             return
         self._resolve(new)
-        table = Order._meta.db_table
-        ids = bulk.reserve_ids(table, len(new))
-        for (_parsed, row), pk in zip(new, ids, strict=True):
-            row["id"] = pk
-        bulk.copy_rows(table, ORDER_COLUMNS, ([row[c] for c in ORDER_COLUMNS] for _p, row in new))
-        bulk.copy_rows(
-            "transfer_importchange",
-            ("job_id", "model", "object_id", "action", "before"),
-            (
-                (
+        # The ids come from the table's default as COPY writes; the ImportChange rows (with
+        # the rows' fingerprints) are then made in SQL from the batch's numbers.
+        columns = ORDER_COLUMNS[1:]
+        _copy_lines(Order._meta.db_table, columns, (_order_line(row) for _p, row in new))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {bulk.qualified('transfer_importchange')}"
+                " (job_id, model, object_id, action, before)"
+                f" SELECT %s, %s, o.id, %s, jsonb_build_object('after', {_fingerprint_sql('o')})"
+                f" FROM {bulk.qualified(Order._meta.db_table)} o WHERE o.number = ANY({_KEYS})",
+                [
                     self.job.pk,
                     self.order_label,
-                    row["id"],
                     bulk.CREATED,
-                    f'{{"after": "{fingerprint(row["number"], row["customer_id"], row)}"}}',
-                )
-                for _p, row in new
-            ),
-        )
+                    _joined(r["number"] for _p, r in new),
+                ],
+            )
 
     def _write_changed(self, changed: list[tuple[ParsedOrder, dict[str, Any]]]) -> None:
         if not changed:
@@ -742,25 +784,17 @@ class OrdersRun:
         names = ", ".join(f'"{c}"' for c in ORDER_COLUMNS)
         with connection.cursor() as cursor:
             cursor.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS import_order_update"
-                f" (LIKE {table}, fingerprint text) ON COMMIT DROP"
+                f"CREATE TEMP TABLE IF NOT EXISTS import_order_update (LIKE {table}) ON COMMIT DROP"
             )
             cursor.execute("TRUNCATE import_order_update")
-            with cursor.cursor.copy(
-                f"COPY import_order_update ({names}, fingerprint) FROM STDIN"
-            ) as copy:
+            with cursor.cursor.copy(f"COPY import_order_update ({names}) FROM STDIN") as copy:
                 for _p, row in changed:
-                    copy.write_row(
-                        [
-                            *(row[c] for c in ORDER_COLUMNS),
-                            fingerprint(row["number"], row["customer_id"], row),
-                        ]
-                    )
+                    copy.write_row([row[c] for c in ORDER_COLUMNS])
             # The before-images, taken before the update, with the after-fingerprints.
             cursor.execute(
                 f"INSERT INTO {changes} (job_id, model, object_id, action, before)"
                 " SELECT %s, %s, t.id, %s,"
-                " jsonb_build_object('row', to_jsonb(t), 'after', u.fingerprint)"
+                f" jsonb_build_object('row', to_jsonb(t), 'after', {_fingerprint_sql('u')})"
                 f" FROM {table} t JOIN import_order_update u ON u.id = t.id",
                 [self.job.pk, self.order_label, bulk.UPDATED],
             )
@@ -768,6 +802,38 @@ class OrdersRun:
             cursor.execute(
                 f"UPDATE {table} o SET {assignments} FROM import_order_update u WHERE o.id = u.id"
             )
+
+
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _order_line(row: dict[str, Any]) -> str:
+    """An order without its id as a line of COPY's text format (currency and status are codes,
+    never escaped)."""
+    return (
+        f"{row['number'].translate(_ESCAPES)}\t{row['customer_id']}\t"
+        f"{row['ordered_at'].isoformat()}\t{row['amount']}\t{row['currency']}\t"
+        f"{row['item_count']}\t{row['channel'].translate(_ESCAPES)}\t"
+        f"{row['store'].translate(_ESCAPES)}\t{row['status']}"
+    )
+
+
+def _copy_lines(table: str, columns: Sequence[str], lines: Any, chunk: int = 2000) -> None:
+    names = ", ".join(f'"{c}"' for c in columns)
+    pending: list[str] = []
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {bulk.qualified(table)} ({names}) FROM STDIN") as copy,
+    ):
+        for line in lines:
+            pending.append(line)
+            if len(pending) >= chunk:
+                pending.append("")
+                copy.write("\n".join(pending))
+                pending.clear()
+        if pending:
+            pending.append("")
+            copy.write("\n".join(pending))
 
 
 class OrdersImport:
@@ -796,7 +862,7 @@ class OrdersImport:
             cursor.execute(
                 f"SELECT EXISTS (SELECT 1 FROM {changes} ch JOIN {orders} o ON o.id = ch.object_id"
                 f" WHERE ch.job_id = %s AND ch.model = %s"
-                f" AND {_FINGERPRINT_SQL} IS DISTINCT FROM ch.before->>'after')",
+                f" AND {_fingerprint_sql('o')} IS DISTINCT FROM ch.before->>'after')",
                 [job.pk, label],
             )
             if cursor.fetchone()[0]:
