@@ -562,11 +562,21 @@ def import_commit_request(*, actor: Any, job: ImportJob, inline: bool | None = N
 
 
 def _actor(actor: Any) -> Any:
-    if actor is None or hasattr(actor, "pk"):
-        return actor
+    if actor is None or isinstance(actor, str) or hasattr(actor, "pk"):
+        return actor  # a user, or a label such as "command line"
     from crm.accounts.models import User
 
     return User.objects.filter(pk=actor).first()
+
+
+def _run_lock(job: ImportJob) -> bool:
+    """One run of a job at a time (a redelivered task finds the lock taken and leaves)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_try_advisory_xact_lock(hashtext(%s))",
+            [f"{current_schema()}:import-job:{job.pk}"],
+        )
+        return bool(cursor.fetchone()[0])
 
 
 def import_commit_run(job_id: int, actor: Any, *, background: bool = True) -> ImportJob:
@@ -580,7 +590,10 @@ def import_commit_run(job_id: int, actor: Any, *, background: bool = True) -> Im
     progress = _Progress(job) if background else None
     try:
         with audit_actor(actor or "import"), transaction.atomic():
-            job = _locked(job)
+            # Not a row lock on the job: the progress connection updates that row meanwhile.
+            if not _run_lock(job):
+                return job
+            job = ImportJob.objects.get(pk=job.pk)
             if job.status != Status.RUNNING:
                 return job
             bulk.audit_quiet()

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
+from django.utils import translation
 from django_tenants.utils import schema_context
 
 from crm.accounts.models import AuditEntry, User
@@ -26,6 +27,13 @@ from customers.services import CustomerInput, customer_create
 from customers.transfer_imports import phone_e164
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def english() -> Any:
+    """Messages are compared in English (an earlier request may leave another language on)."""
+    with translation.override("en"):
+        yield
 
 
 def csv_bytes(rows: list[list[str]], encoding: str = "utf-8") -> bytes:
@@ -554,3 +562,19 @@ def test_files_the_reader_refuses_leave_no_job(acme):
         with pytest.raises(ValidationError):
             start(acme, b"\x00\x01\x02binary", "x.csv")
         assert ImportJob.objects.count() == before
+
+
+def test_a_commit_that_stops_half_way_writes_nothing(acme):
+    """More rows than a batch, then (the file changed on disk since the check) a line in another
+    encoding: the first batch was written in the commit's transaction, and rolled back."""
+    m = marker()
+    rows = [["姓名", "手机"]] + [[f"H{i}{m}", f"1375{i:07d}"] for i in range(6000)]
+    with schema_context(acme.schema):
+        job = check(acme, start(acme, csv_bytes(rows)), match_by="phone")
+        assert job.created_count == 6000
+        with services.job_path(job).open("ab") as out:
+            out.write("坏行,13912345678\r\n".encode("gb18030"))
+        job = commit(acme, job)
+        assert job.status == ImportJob.Status.FAILED and "Nothing was imported" in job.message
+        assert not Customer.objects.filter(name__endswith=m).exists()
+        assert not job.changes.exists()

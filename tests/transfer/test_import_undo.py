@@ -16,7 +16,13 @@ from crm.transfer.models import ImportJob
 from customers.custom_field_services import CustomFieldInput, custom_field_create
 from customers.models import Customer, CustomerEmail, CustomerPhone, Order
 from customers.services import CustomerInput, customer_create, customer_update, customers_tag
-from tests.transfer.test_import_engine import csv_bytes, imported, manager, marker
+from tests.transfer.test_import_engine import (  # noqa: F401  (english: a fixture)
+    csv_bytes,
+    english,
+    imported,
+    manager,
+    marker,
+)
 
 pytestmark = pytest.mark.django_db
 

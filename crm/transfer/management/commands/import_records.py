@@ -70,7 +70,7 @@ class Command(BaseCommand):
     def _run(self, kind: Any, path: Path, options: dict[str, Any]) -> ImportJob:
         with path.open("rb") as upload:
             job = services.import_start(
-                actor=None, kind=kind.key, upload=upload, filename=path.name
+                actor=ACTOR, kind=kind.key, upload=upload, filename=path.name
             )
         mapping = dict(job.mapping)
         if options["mapping"]:
@@ -81,7 +81,7 @@ class Command(BaseCommand):
                 raise CommandError(f"no saved mapping {options['mapping']!r} for {kind.key}")
             mapping = {h: template.mapping.get(h, "") for h in job.headers}
         job = services.import_configure(
-            actor=None,
+            actor=ACTOR,
             job=job,
             mapping=mapping,
             match_by=options["match"] or job.match_by,
@@ -92,12 +92,12 @@ class Command(BaseCommand):
         mapped = ", ".join(f"{h} -> {k}" for h, k in job.mapping.items() if k)
         self.stderr.write(f"job {job.pk}: {job.original_name}; columns: {mapped}")
         # The command line waits for its own work: no worker, whatever the size.
-        job = services.import_check_request(actor=None, job=job, inline=True)
+        job = services.import_check_request(actor=ACTOR, job=job, inline=True)
         if job.status == ImportJob.Status.FAILED:
             raise ValidationError(job.message)
         if options["dry_run"] or (job.rejected_count and not job.valid_only):
             return job
-        return services.import_commit_request(actor=None, job=job, inline=True)
+        return services.import_commit_request(actor=ACTOR, job=job, inline=True)
 
     def _report(self, job: ImportJob, *, dry_run: bool) -> None:
         verb = "would import" if job.status == ImportJob.Status.CHECKED and dry_run else "imported"
