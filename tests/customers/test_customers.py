@@ -13,6 +13,7 @@ from django_tenants.utils import schema_context
 from crm.accounts.models import AuditEntry, Team, User
 from crm.tenants.models import Tenant
 from crm.tenants.selectors import tenant_usage
+from customers.forms import CustomerSearchForm
 from customers.models import ConsentEvent, Customer, CustomerPhone
 from customers.selectors import CustomerQuery, consent_current, customer_page
 from customers.services import CustomerInput, consent_set, customer_create, timeline_add
@@ -480,3 +481,26 @@ class TestCustomFieldFilters:
         assert f'href="?{saved.query.replace("&", "&amp;")}"' in page
         start = reverse("transfer:export_start", kwargs={"kind": "customers"})
         assert f"{start}?format=csv&amp;{query.replace('&', '&amp;')}" in page
+
+
+def test_the_lists_dropdowns_draw_the_same_html_as_djangos_select(acme):
+    """ListSelect writes out what forms.Select draws through its templates, selected option,
+    escaping and attributes included."""
+    from django import forms as django_forms
+
+    from customers.forms import ListSelect
+
+    choices = [("", "Any"), ("1", "<Zhang & Co>"), ("2", '"Li" 李')]
+    for value in ("", "1", "2", "9"):
+        for attrs in ({"id": "id_owner"}, {"id": "x", "required": True, "disabled": False}):
+            ours = ListSelect(choices=choices).render("owner", value, attrs=dict(attrs))
+            django = django_forms.Select(choices=choices).render("owner", value, attrs=dict(attrs))
+            assert ours == django, (value, attrs)
+    with schema_context(acme.schema):
+        bound = CustomerSearchForm({"stage": "active", "order": "newest"}, user=None)
+        for name in ("stage", "order", "owner", "team"):
+            field = bound.fields[name]
+            expected = django_forms.Select(choices=field.choices).render(
+                name, bound[name].value(), attrs={"id": f"id_{name}"}
+            )
+            assert str(bound[name]) == expected, name
