@@ -403,6 +403,10 @@ def _text(value: str, max_length: int) -> str:
     return values.clean_text(value, max_length=max_length)
 
 
+# What reject_formula looks at first (after leading spaces): calling it only then saves time.
+_FORMULA_FIRST = frozenset("=+-@")
+
+
 def parse_row(ctx: _Context, row: SourceRow) -> Parsed:
     """Check every non-empty mapped cell of a row; errors name the field."""
     parsed = Parsed(row.number)
@@ -419,8 +423,10 @@ def parse_row(ctx: _Context, row: SourceRow) -> Parsed:
                         "personal data; it cannot be imported. Use an unmasked export."
                     )
                 )
-            values.reject_formula(raw)
-            text = values.unescape_formula(raw).strip()
+            first = raw[0]
+            if first in _FORMULA_FIRST or first.isspace():
+                values.reject_formula(raw)
+            text = (values.unescape_formula(raw) if first == "'" else raw).strip()
             _parse_cell(ctx, parsed, key, text)
         except values.BadValue as exc:
             parsed.errors.append(Rejection(row.number, key, exc.message))

@@ -48,7 +48,7 @@ def test_import_wizard(page: Page, live_server_url, committed_db, celery_worker,
     expect(page.get_by_role("heading", name="Imports", exact=True)).to_be_visible()
     shot(page, "import-01-list")
 
-    page.get_by_role("link", name="Import a file").first.click()
+    page.get_by_role("button", name="Import a file").first.click()
     page.get_by_label("What to import").select_option("customers")
     page.get_by_label("File").set_input_files(str(upload))
     shot(page, "import-02-upload")
@@ -74,14 +74,14 @@ def test_import_wizard(page: Page, live_server_url, committed_db, celery_worker,
     ).to_be_visible()
 
     with page.expect_download() as download_info:
-        page.get_by_role("link", name="Download rejected rows (CSV)").click()
+        page.get_by_role("button", name="Download rejected rows (CSV)").click()
     download = download_info.value
     saved = SCREENSHOTS.parent / f"import-rejected-{marker}.csv"
     download.save_as(saved)
     text = saved.read_bytes().decode("utf-8-sig")
     assert f"坏行{marker}" in text and f"导入{marker}-00000" not in text
 
-    page.get_by_role("link", name="Change mapping").click()
+    page.get_by_role("button", name="Change mapping").click()
     page.get_by_label("Import valid rows only").check()
     page.get_by_role("button", name="Check the file").click()
     valid = page.get_by_role("button", name=re.compile(r"^Import \d+ valid rows$"))
@@ -90,7 +90,7 @@ def test_import_wizard(page: Page, live_server_url, committed_db, celery_worker,
     valid.click()
     expect(page.locator("#import-state progress")).to_be_visible()
     shot(page, "import-06-progress")
-    expect(page.get_by_role("link", name="Undo this import")).to_be_visible(timeout=120_000)
+    expect(page.get_by_role("button", name="Undo this import")).to_be_visible(timeout=120_000)
     shot(page, "import-07-done")
     with schema_context(acme.schema):
         assert Customer.objects.filter(name__startswith=f"导入{marker}-").count() == rows
@@ -102,11 +102,11 @@ def test_import_wizard(page: Page, live_server_url, committed_db, celery_worker,
     expect(page.get_by_role("link", name=f"导入{marker}-00001")).to_be_visible()
     shot(page, "import-08-in-customer-list")
 
-    expect(page.get_by_role("link", name="Import", exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="Import", exact=True)).to_be_visible()
     page.locator("header nav").get_by_role("link", name="Import / export").click()
     expect(page.get_by_role("heading", name="Imports", exact=True)).to_be_visible()
     page.get_by_role("link", name="客户名单.csv").first.click()
-    page.get_by_role("link", name="Undo this import").click()
+    page.get_by_role("button", name="Undo this import").click()
     shot(page, "import-09-undo-confirm")
     page.get_by_role("button", name="Yes, undo the import").click()
     expect(page.locator("#import-state .badge")).to_have_text("Undone", timeout=120_000)
