@@ -576,6 +576,7 @@ class CustomersRun:
         self.seen_customer: dict[int, int] = {}
         self.created = 0
         self.existing_count: int | None = None
+        self.writer = bulk.BackgroundWriter() if write else None
 
     # The label a duplicate message uses for the matching key.
     def _key_noun(self) -> str:
@@ -600,6 +601,8 @@ class CustomersRun:
                 outcome.rejected.extend(parsed.errors)
             else:
                 ok.append(parsed)
+        if self.writer is not None:
+            self.writer.wait()  # the previous batch's writes first: lookups see them
         externals = {p.data["external_id"] for p in ok if p.data.get("external_id")}
         keys = {k for p in ok for k in self._keys(p)}
         owners_of_external = self._external_owners(externals)
@@ -623,8 +626,7 @@ class CustomersRun:
             else:
                 outcome.unchanged += 1
         if self.write and (new or changed):
-            self._write_new(new)
-            self._write_changed(changed)
+            self._write(new, changed)
         return outcome
 
     # -- lookups (one query each per batch)
@@ -632,9 +634,14 @@ class CustomersRun:
     def _external_owners(self, externals: set[str]) -> dict[str, int]:
         if not externals:
             return {}
-        return dict(
-            Customer.objects.filter(external_id__in=externals).values_list("external_id", "pk")
-        )
+        with connection.cursor() as cursor:
+            # One array parameter, not thousands: planning and sending stay cheap.
+            cursor.execute(
+                f"SELECT external_id, id FROM {bulk.qualified(Customer._meta.db_table)}"
+                " WHERE external_id = ANY(%s)",
+                [sorted(externals)],
+            )
+            return dict(cursor.fetchall())
 
     def _match(self, keys: set[str], owners_of_external: dict[str, int]) -> dict[str, list[int]]:
         """Each key of the batch -> ids of the (not erased) customers it names."""
@@ -642,15 +649,17 @@ class CustomersRun:
             return {}
         if self.match_by == "external_id":
             return {k: [owners_of_external[k]] for k in keys if k in owners_of_external}
-        pairs: Any
-        if self.match_by == "phone":
-            pairs = CustomerPhone.objects.filter(
-                e164__in=keys, customer__erased_at__isnull=True
-            ).values_list("e164", "customer_id")
-        else:
-            pairs = CustomerEmail.objects.filter(
-                email__in=keys, customer__erased_at__isnull=True
-            ).values_list("email", "customer_id")
+        model, column = (
+            (CustomerPhone, "e164") if self.match_by == "phone" else (CustomerEmail, "email")
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT x.{column}, x.customer_id FROM {bulk.qualified(model._meta.db_table)} x"
+                f" JOIN {bulk.qualified(Customer._meta.db_table)} c ON c.id = x.customer_id"
+                f" WHERE x.{column} = ANY(%s) AND c.erased_at IS NULL",
+                [sorted(keys)],
+            )
+            pairs = cursor.fetchall()
         found: dict[str, list[int]] = {}
         for key, cid in pairs:
             if cid not in found.setdefault(key, []):
@@ -842,92 +851,111 @@ class CustomersRun:
 
     # -- writing (inside the commit's transaction)
 
-    def _write_new(self, new: list[tuple[Parsed, dict[str, Any]]]) -> None:
-        if not new:
-            return
-        table = Customer._meta.db_table
-        ids = bulk.reserve_ids(table, len(new))
-        for (_parsed, row), pk in zip(new, ids, strict=True):
-            row["id"] = pk
-        bulk.copy_rows(
-            table,
-            COLUMNS,
-            ([row[c] for c in COLUMNS] for _p, row in new),
-        )
-        bulk.copy_rows(
-            CustomerPhone._meta.db_table,
-            ("customer_id", "raw", "e164", "digits", "is_primary"),
-            (
-                (row["id"], raw, e164, e164.lstrip("+"), index == 0)
-                for parsed, row in new
-                for index, (raw, e164) in enumerate(parsed.phones)
-            ),
-        )
-        bulk.copy_rows(
-            CustomerEmail._meta.db_table,
-            ("customer_id", "email", "is_primary"),
-            (
-                (row["id"], email, index == 0)
-                for parsed, row in new
-                for index, email in enumerate(parsed.emails)
-            ),
-        )
-        bulk.changes_copy(self.job, Customer, bulk.CREATED, ids)
-        self.created += len(new)
-
-    def _write_changed(self, changed: list[tuple[Parsed, _Existing, dict[str, Any]]]) -> None:
-        if not changed:
-            return
-        ids = [row["id"] for _p, _e, row in changed]
+    def _write(
+        self,
+        new: list[tuple[Parsed, dict[str, Any]]],
+        changed: list[tuple[Parsed, _Existing, dict[str, Any]]],
+    ) -> None:
+        """Hand the batch's writes to the background writer (they run while the engine reads
+        and this run checks the next batch). Ids of new customers are reserved here, so the
+        phones, emails and ImportChange rows can name them."""
+        phone_columns = ("customer_id", "raw", "e164", "digits", "is_primary")
+        email_columns = ("customer_id", "email", "is_primary")
         phones = bulk.qualified(CustomerPhone._meta.db_table)
         emails = bulk.qualified(CustomerEmail._meta.db_table)
-        bulk.changes_record_updates(
-            self.job,
-            Customer,
-            ids,
-            before_sql=(
-                f", 'phones', coalesce((SELECT jsonb_agg(p.id) FROM {phones} p"
-                f" WHERE p.customer_id = t.id), '[]'::jsonb)"
-                f", 'emails', coalesce((SELECT jsonb_agg(e.id) FROM {emails} e"
-                f" WHERE e.customer_id = t.id), '[]'::jsonb)"
-            ),
-        )
         table = bulk.qualified(Customer._meta.db_table)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS import_customer_update"
-                f" (LIKE {table}) ON COMMIT DROP"
-            )
-            cursor.execute("TRUNCATE import_customer_update")
-            bulk.copy_rows(
-                "import_customer_update",
-                COLUMNS,
-                ([row[c] for c in COLUMNS] for _p, _e, row in changed),
-                qualify=False,
-            )
+        operations: list[tuple[Any, ...]] = []
+        if new:
+            ids = bulk.reserve_ids(Customer._meta.db_table, len(new))
+            for (_parsed, row), pk in zip(new, ids, strict=True):
+                row["id"] = pk
+            operations += [
+                ("copy", table, COLUMNS, [[row[c] for c in COLUMNS] for _p, row in new]),
+                (
+                    "copy",
+                    phones,
+                    phone_columns,
+                    [
+                        (row["id"], raw, e164, e164.lstrip("+"), index == 0)
+                        for parsed, row in new
+                        for index, (raw, e164) in enumerate(parsed.phones)
+                    ],
+                ),
+                (
+                    "copy",
+                    emails,
+                    email_columns,
+                    [
+                        (row["id"], email, index == 0)
+                        for parsed, row in new
+                        for index, email in enumerate(parsed.emails)
+                    ],
+                ),
+                bulk.changes_copy_operation(self.job, Customer, bulk.CREATED, ids),
+            ]
+            self.created += len(new)
+        if changed:
             assignments = ", ".join(f'"{c}" = u."{c}"' for c in COLUMNS if c != "id")
-            cursor.execute(
-                f"UPDATE {table} c SET {assignments} FROM import_customer_update u"
-                " WHERE c.id = u.id"
-            )
-        bulk.copy_rows(
-            CustomerPhone._meta.db_table,
-            ("customer_id", "raw", "e164", "digits", "is_primary"),
-            (
-                (row["id"], raw, e164, e164.lstrip("+"), not target.phones and index == 0)
-                for _p, target, row in changed
-                for index, (raw, e164) in enumerate(row["_add_phones"])
-            ),
-        )
-        bulk.copy_rows(
-            CustomerEmail._meta.db_table,
-            ("customer_id", "email", "is_primary"),
-            (
-                (row["id"], email, not target.emails and index == 0)
-                for _p, target, row in changed
-                for index, email in enumerate(row["_add_emails"])
-            ),
-        )
+            operations += [
+                bulk.changes_update_operation(
+                    self.job,
+                    Customer,
+                    [row["id"] for _p, _e, row in changed],
+                    before_sql=(
+                        f", 'phones', coalesce((SELECT jsonb_agg(p.id) FROM {phones} p"
+                        f" WHERE p.customer_id = t.id), '[]'::jsonb)"
+                        f", 'emails', coalesce((SELECT jsonb_agg(e.id) FROM {emails} e"
+                        f" WHERE e.customer_id = t.id), '[]'::jsonb)"
+                    ),
+                ),
+                (
+                    "execute",
+                    "CREATE TEMP TABLE IF NOT EXISTS import_customer_update"
+                    f" (LIKE {table}) ON COMMIT DROP",
+                    [],
+                ),
+                ("execute", "TRUNCATE import_customer_update", []),
+                (
+                    "copy",
+                    '"import_customer_update"',
+                    COLUMNS,
+                    [[row[c] for c in COLUMNS] for _p, _e, row in changed],
+                ),
+                (
+                    "execute",
+                    f"UPDATE {table} c SET {assignments} FROM import_customer_update u"
+                    " WHERE c.id = u.id",
+                    [],
+                ),
+                (
+                    "copy",
+                    phones,
+                    phone_columns,
+                    [
+                        (row["id"], raw, e164, e164.lstrip("+"), not target.phones and index == 0)
+                        for _p, target, row in changed
+                        for index, (raw, e164) in enumerate(row["_add_phones"])
+                    ],
+                ),
+                (
+                    "copy",
+                    emails,
+                    email_columns,
+                    [
+                        (row["id"], email, not target.emails and index == 0)
+                        for _p, target, row in changed
+                        for index, email in enumerate(row["_add_emails"])
+                    ],
+                ),
+            ]
+        if self.writer is None:
+            raise RuntimeError("a dry run does not write")
+        self.writer.submit(operations)
+
+    def close(self) -> None:
+        """The end of the run: wait for the last writes (their error is raised here)."""
+        if self.writer is not None:
+            self.writer.close()
 
 
 class CustomersImport:

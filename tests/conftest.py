@@ -100,6 +100,17 @@ def _back_to_public() -> Iterator[None]:
     connection.set_schema_to_public()
 
 
+@pytest.fixture(autouse=True)
+def _back_to_default_language() -> Iterator[None]:
+    """A request leaves its language active in the thread (LocaleMiddleware activates it and
+    nothing deactivates it): a test after one of a Chinese-speaking tenant's requests would
+    otherwise get Chinese messages. Every test starts in the default language."""
+    from django.utils import translation
+
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 def client_for(member: TenantCast, role: str | None = None) -> Client:
     """A test client on the tenant's host, logged in as `role` when given.
 

@@ -75,6 +75,84 @@ def copy_field(value: Any) -> str:
     raise TypeError(f"cannot COPY a {type(value).__name__}")
 
 
+def _copy_into(
+    cursor: Any, target: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], chunk: int
+) -> int:
+    count = 0
+    names = ", ".join(f'"{c}"' for c in columns)
+    lines: list[str] = []
+    with cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            lines.append("\t".join([copy_field(v) for v in row]))
+            count += 1
+            if len(lines) >= chunk:
+                lines.append("")
+                copy.write("\n".join(lines))
+                lines.clear()
+        if lines:
+            lines.append("")
+            copy.write("\n".join(lines))
+    return count
+
+
+class BackgroundWriter:
+    """Runs a batch's writes in a thread, on the same connection and in the same transaction,
+    while the caller reads and checks the next batch: the database's work on one batch
+    overlaps Python's on the next. psycopg serialises the use of a connection, and ``wait``
+    (called before the next batch's lookups, and by ``close`` at the end of the run) makes the
+    order explicit. Operations are prepared in the caller's thread, table names qualified with
+    its schema: ("copy", target, columns, rows) or ("execute", sql, params)."""
+
+    def __init__(self) -> None:
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        connection.ensure_connection()
+        self.raw = connection.connection
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer")
+        self.pending: Future[None] | None = None
+
+    def _execute(self, operations: list[tuple[Any, ...]]) -> None:
+        with self.raw.cursor() as cursor:
+            for operation in operations:
+                if operation[0] == "copy":
+                    _kind, target, columns, data = operation
+                    names = ", ".join(f'"{c}"' for c in columns)
+                    with cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
+                        copy.write(data)
+                else:
+                    _kind, sql, params = operation
+                    cursor.execute(sql, params)
+
+    def submit(self, operations: list[tuple[Any, ...]]) -> None:
+        """Formats the COPY data here (the thread then only waits on the database, without
+        the interpreter lock) and starts the writes once the previous ones are done."""
+        prepared: list[tuple[Any, ...]] = []
+        for operation in operations:
+            if operation[0] == "copy":
+                _kind, target, columns, rows = operation
+                lines = ["\t".join([copy_field(v) for v in row]) for row in rows]
+                if lines:
+                    lines.append("")
+                    prepared.append(("copy", target, columns, "\n".join(lines)))
+            else:
+                prepared.append(operation)
+        self.wait()
+        if prepared:
+            self.pending = self.pool.submit(self._execute, prepared)
+
+    def wait(self) -> None:
+        """Until the writes sent so far are done; their error, if any, is raised here."""
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            self.pool.shutdown(wait=True)
+
+
 def copy_rows(
     table: str,
     columns: Sequence[str],
@@ -86,24 +164,9 @@ def copy_rows(
     """COPY rows into `table` (lists become arrays, dicts or Jsonb become JSON; a temporary
     table with qualify=False). The number of rows. Rows are formatted here and sent a chunk at
     a time."""
-    count = 0
-    names = ", ".join(f'"{c}"' for c in columns)
-    lines: list[str] = []
     with connection.cursor() as cursor:
-        raw = cursor.cursor
         target = qualified(table) if qualify else f'"{table}"'
-        with raw.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                lines.append("\t".join([copy_field(v) for v in row]))
-                count += 1
-                if len(lines) >= chunk:
-                    lines.append("")
-                    copy.write("\n".join(lines))
-                    lines.clear()
-            if lines:
-                lines.append("")
-                copy.write("\n".join(lines))
-    return count
+        return _copy_into(cursor.cursor, target, columns, rows, chunk)
 
 
 def reserve_ids(table: str, count: int) -> list[int]:
@@ -139,20 +202,43 @@ def changes_record_updates(
     """ImportChange rows for records about to be updated, with their before-image taken in SQL:
     {"row": the whole row as JSON, **extra} where `before_sql` adds extra keys as
     ``, 'key', (expression over the row aliased t)``. Call before the update."""
-    from crm.transfer.models import ImportChange
 
     if not ids:
         return 0
-    table = model._meta.db_table
+    _kind, sql, params = changes_update_operation(job, model, ids, before_sql)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {qualified(ImportChange._meta.db_table)}"
-            " (job_id, model, object_id, action, before)"
-            f" SELECT %s, %s, t.id, %s, jsonb_build_object('row', to_jsonb(t){before_sql})"
-            f" FROM {qualified(table)} t WHERE t.id = ANY(%s)",
-            [job.pk, label_of(model), UPDATED, list(ids)],
-        )
+        cursor.execute(sql, params)
         return cursor.rowcount
+
+
+def changes_update_operation(
+    job: "ImportJob", model: type[models.Model], ids: Sequence[int], before_sql: str = ""
+) -> tuple[str, str, list[Any]]:
+    """changes_record_updates as an operation for a BackgroundWriter."""
+    from crm.transfer.models import ImportChange
+
+    sql = (
+        f"INSERT INTO {qualified(ImportChange._meta.db_table)}"
+        " (job_id, model, object_id, action, before)"
+        f" SELECT %s, %s, t.id, %s, jsonb_build_object('row', to_jsonb(t){before_sql})"
+        f" FROM {qualified(model._meta.db_table)} t WHERE t.id = ANY(%s)"
+    )
+    return ("execute", sql, [job.pk, label_of(model), UPDATED, list(ids)])
+
+
+def changes_copy_operation(
+    job: "ImportJob", model: type[models.Model], action: str, ids: Sequence[int]
+) -> tuple[str, str, Sequence[str], Iterable[Sequence[Any]]]:
+    """changes_copy as an operation for a BackgroundWriter."""
+    from crm.transfer.models import ImportChange
+
+    label = label_of(model)
+    return (
+        "copy",
+        qualified(ImportChange._meta.db_table),
+        ("job_id", "model", "object_id", "action"),
+        [(job.pk, label, pk, action) for pk in ids],
+    )
 
 
 def changed_ids_sql(action: str) -> str:

@@ -410,6 +410,25 @@ def _run(
         if stop and rows:
             raise _Stop
 
+    try:
+        _read(job, result, batch, cells, early, flush)
+    finally:
+        # A run may write in the background: its last writes end (or fail) here.
+        close = getattr(run, "close", None)
+        if close is not None:
+            close()
+    result.first_rejections = report.shown
+    return result
+
+
+def _read(
+    job: ImportJob,
+    result: RunResult,
+    batch: list[SourceRow],
+    cells: dict[int, list[str]],
+    early: list[Rejection],
+    flush: Any,
+) -> None:
     for row, number, row_cells in _source_rows(job):
         result.rows += 1
         cells[number] = row_cells
@@ -429,8 +448,6 @@ def _run(
         if len(batch) + len(early) >= BATCH_ROWS:
             flush()
     flush()
-    result.first_rejections = report.shown
-    return result
 
 
 def _inline(rows: int | None) -> bool:
@@ -627,6 +644,7 @@ def import_commit_run(job_id: int, actor: Any, *, background: bool = True) -> Im
             )
     except _Stop:
         first = report.shown[0] if report.shown else None
+        rejected_rows = report.rows
         report.discard()
         reason = (
             _("Row %(row)s: %(reason)s") % {"row": first["row"], "reason": first["reason"]}
@@ -640,6 +658,7 @@ def import_commit_run(job_id: int, actor: Any, *, background: bool = True) -> Im
                 "records changed since). %(reason)s Check the file again."
             )
             % {"reason": reason},
+            rejected_count=rejected_rows,
         )
     except ValidationError as exc:
         report.discard()
@@ -656,6 +675,23 @@ def import_commit_run(job_id: int, actor: Any, *, background: bool = True) -> Im
     rejected_path = report.finish()
     ImportJob.objects.filter(pk=job_id).update(rejected_path=rejected_path)
     job.rejected_path = rejected_path
+    return job
+
+
+def import_commit_direct(*, actor: Any, job: ImportJob) -> ImportJob:
+    """The command line's single pass: commit a configured job without a separate dry run
+    (the commit checks every row anyway). When a row is rejected and the job is all or
+    nothing, nothing is written and a dry run then lists every rejected row: the job ends
+    CHECKED with the counts and the rejected-rows CSV, as if it had been checked first."""
+    with transaction.atomic():
+        job = _locked(job)
+        if job.status not in (Status.UPLOADED, Status.CHECKED):
+            raise ValidationError(_("This import can no longer be changed."))
+        _claim(job, Status.RUNNING)
+    job = import_commit_run(job.pk, actor, background=False)
+    if job.status == Status.FAILED and job.rejected_count and not job.valid_only:
+        ImportJob.objects.filter(pk=job.pk).update(status=Status.CHECKING, message="")
+        job = import_check_run(job.pk, background=False)
     return job
 
 

@@ -91,13 +91,16 @@ class Command(BaseCommand):
         )
         mapped = ", ".join(f"{h} -> {k}" for h, k in job.mapping.items() if k)
         self.stderr.write(f"job {job.pk}: {job.original_name}; columns: {mapped}")
-        # The command line waits for its own work: no worker, whatever the size.
-        job = services.import_check_request(actor=ACTOR, job=job, inline=True)
-        if job.status == ImportJob.Status.FAILED:
+        # The command line waits for its own work: no worker, whatever the size. Without
+        # --dry-run there is no separate check: the commit checks every row (and when one is
+        # rejected in all-or-nothing mode, writes nothing and lists them all).
+        if options["dry_run"]:
+            job = services.import_check_request(actor=ACTOR, job=job, inline=True)
+        else:
+            job = services.import_commit_direct(actor=ACTOR, job=job)
+        if job.status == ImportJob.Status.FAILED and not job.rejected_count:
             raise ValidationError(job.message)
-        if options["dry_run"] or (job.rejected_count and not job.valid_only):
-            return job
-        return services.import_commit_request(actor=ACTOR, job=job, inline=True)
+        return job
 
     def _report(self, job: ImportJob, *, dry_run: bool) -> None:
         verb = "would import" if job.status == ImportJob.Status.CHECKED and dry_run else "imported"
