@@ -40,6 +40,11 @@ audit entries. A kind owns the meaning of a row. The protocol a kind implements:
     rejection and rolls everything back, so a run may write a batch's valid rows even when some
     of its rows are rejected.
 
+``close() -> None`` (optional, on the run)
+    Called once after the last batch, also when the run fails: a run that writes in the
+    background (``bulk.BackgroundWriter``: a batch's writes overlap the checks of the next) waits
+    for its last writes here and raises their error.
+
 ``undo_blocker(job) -> str | None``
     Why this job's changes cannot be undone (records changed, deleted, merged or erased since,
     later records hanging off created ones); None when undo may go ahead. The engine checks the

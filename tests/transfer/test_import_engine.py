@@ -578,3 +578,25 @@ def test_a_commit_that_stops_half_way_writes_nothing(acme):
         assert job.status == ImportJob.Status.FAILED and "Nothing was imported" in job.message
         assert not Customer.objects.filter(name__endswith=m).exists()
         assert not job.changes.exists()
+
+
+def test_an_xlsx_with_typed_cells_imports(acme, tmp_path):
+    import openpyxl
+
+    m = marker()
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["姓名", "手机", "生日", "城市"])
+    sheet.append([f"X1{m}", 13977770001, datetime.date(1991, 2, 3), "杭州"])
+    sheet.append([f"X2{m}", "139 7777 0002", datetime.datetime(1992, 4, 5, 0, 0), None])
+    path = tmp_path / "customers.xlsx"
+    book.save(path)
+    with schema_context(acme.schema):
+        job = start(acme, path.read_bytes(), "customers.xlsx")
+        assert job.file_format == "xlsx" and all(job.mapping.values())
+        job = commit(acme, check(acme, job, match_by="phone"))
+        assert (job.status, job.created_count, job.rejected_count) == ("done", 2, 0)
+        first = Customer.objects.get(name=f"X1{m}")
+        assert first.birthday == datetime.date(1991, 2, 3) and first.city == "杭州"
+        assert first.phones.get().e164 == "+8613977770001"
+        assert Customer.objects.get(name=f"X2{m}").birthday == datetime.date(1992, 4, 5)
