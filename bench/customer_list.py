@@ -133,6 +133,10 @@ def app_environment(bench_url: str, secret_key: str) -> dict[str, str]:
 def setup_django(environment: dict[str, str], module_dir: Path) -> None:
     os.environ.update(environment)
     os.environ["DJANGO_SETTINGS_MODULE"] = "crm.settings"
+    # Python put this script's directory first: bench/import_export.py would then stand in
+    # for the django-import-export package.
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(module_dir))
     import django
