@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db import connection, models
+from django.db import connection, connections, models
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -43,7 +43,7 @@ def label_of(model: type[models.Model]) -> str:
     return f"{model._meta.app_label}.{model._meta.model_name}"
 
 
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+COPY_ESCAPES = _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 def _array(items: Sequence[Any]) -> str:
@@ -110,6 +110,24 @@ class BackgroundWriter:
         self.raw = connection.connection
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer")
         self.pending: Future[None] | None = None
+        self._reader: Any = None
+        # Inside someone else's transaction (a test's, a caller's), records written before the
+        # import are not committed: another connection would not see them.
+        self.separate_reads = len(connection.atomic_blocks) <= 1
+
+    @property
+    def reader(self) -> Any:
+        """A second connection (same tenant) for reads that need not see this transaction's
+        own writes (keys of existing records: a file's rows among themselves are compared in
+        memory) and for sequence values: they go on while the writes run. The run's own
+        connection when the import's transaction is nested in another."""
+        if not self.separate_reads:
+            self.wait()
+            return connection
+        if self._reader is None:
+            self._reader = connections.create_connection("default")
+            self._reader.set_schema(current_schema())
+        return self._reader
 
     def _execute(self, operations: list[tuple[Any, ...]]) -> None:
         with self.raw.cursor() as cursor:
@@ -130,6 +148,10 @@ class BackgroundWriter:
         for operation in operations:
             if operation[0] == "copy":
                 _kind, target, columns, rows = operation
+                if isinstance(rows, str):  # already COPY text (a kind's own fast formatter)
+                    if rows:
+                        prepared.append(operation)
+                    continue
                 lines = ["\t".join([copy_field(v) for v in row]) for row in rows]
                 if lines:
                     lines.append("")
@@ -151,6 +173,9 @@ class BackgroundWriter:
             self.wait()
         finally:
             self.pool.shutdown(wait=True)
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
 
 
 def copy_rows(
@@ -169,12 +194,13 @@ def copy_rows(
         return _copy_into(cursor.cursor, target, columns, rows, chunk)
 
 
-def reserve_ids(table: str, count: int) -> list[int]:
+def reserve_ids(table: str, count: int, *, using: Any = None) -> list[int]:
     """`count` ids from the table's sequence, so rows written by COPY can be referred to by the
-    rows written next (phones of new customers) without reading them back."""
+    rows written next (phones of new customers) without reading them back. Sequences are not
+    transactional: `using` may be another connection (a BackgroundWriter's reader)."""
     if count <= 0:
         return []
-    with connection.cursor() as cursor:
+    with (using or connection).cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
             [qualified(table), count],

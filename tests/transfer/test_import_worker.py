@@ -84,3 +84,52 @@ def test_check_commit_and_undo_run_in_the_worker(committed_db, celery_worker, ac
                 for path in services.rejected_paths(leftover):
                     path.unlink(missing_ok=True)
                 leftover.delete()
+
+
+def test_a_committed_import_reads_keys_on_a_second_connection(committed_db, acme):
+    """Outside a test's transaction the commit looks keys up on a second connection while the
+    previous batch is written: matches and updates come out as inline."""
+    from customers.services import CustomerInput, customer_create
+
+    m = marker()
+    try:
+        with schema_context(acme.schema):
+            manager = User.objects.get(pk=acme.manager.pk)
+            old = customer_create(
+                actor=None,
+                data=CustomerInput(name=f"Old{m}", phones=["13612340000"], city="北京"),
+            )
+            rows = [["姓名", "手机", "城市"], [f"Old{m}", "13612340000", "上海"]]
+            rows += [[f"New{i}{m}", f"1361235{i:04d}", "上海"] for i in range(3)]
+            job = services.import_start(
+                actor=manager,
+                kind="customers",
+                upload=io.BytesIO(csv_bytes(rows)),
+                filename="c.csv",
+            )
+            job = services.import_configure(
+                actor=manager,
+                job=job,
+                mapping=job.mapping,
+                match_by="phone",
+                update_existing=True,
+                valid_only=False,
+            )
+            job = services.import_check_request(actor=manager, job=job, inline=True)
+            job = services.import_commit_request(actor=manager, job=job, inline=True)
+            assert (job.status, job.created_count, job.updated_count) == ("done", 3, 1)
+            old.refresh_from_db()
+            assert old.city == "上海"
+            job = services.import_undo_request(actor=manager, job=job, inline=True)
+            assert job.status == "undone", job.message
+            old.refresh_from_db()
+            assert old.city == "北京"
+    finally:
+        with schema_context(acme.schema):
+            ids = list(Customer.objects.filter(name__endswith=m).values_list("pk", flat=True))
+            CustomerPhone.objects.filter(customer__in=ids).delete()
+            CustomerEmail.objects.filter(customer__in=ids).delete()
+            Customer.objects.filter(pk__in=ids).delete()
+            for leftover in ImportJob.objects.filter(original_name="c.csv"):
+                services.job_path(leftover).unlink(missing_ok=True)
+                leftover.delete()
