@@ -11,6 +11,7 @@ the same records while one runs, and leaves an audit entry for each upload, comm
 """
 
 import csv
+import datetime
 import json
 import logging
 from collections.abc import Iterator
@@ -530,6 +531,30 @@ def _scope(job: ImportJob) -> set[str]:
     return scope
 
 
+# A busy job nobody has been running for this long was left by a process that died (its
+# transaction rolled back, nothing was written): it no longer blocks others.
+STALE_AFTER = datetime.timedelta(minutes=30)
+
+
+def _stale(job: ImportJob) -> bool:
+    """Mark a busy job whose run died as failed (or, for an undo, as imported again)."""
+    if job.started_at is None or job.started_at > timezone.now() - STALE_AFTER:
+        return False
+    if not _run_lock(job):  # being run right now (the lock is this transaction's if taken)
+        return False
+    if job.status == Status.UNDOING:
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=Status.DONE, message=_("Undo stopped without finishing; nothing was changed.")
+        )
+    else:
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=Status.FAILED,
+            message=_("The import stopped without finishing; nothing was imported."),
+            finished_at=timezone.now(),
+        )
+    return True
+
+
 def _claim(job: ImportJob, status: str) -> None:
     """Refuse while another import or undo runs on the same records; else mark `job` busy.
     An advisory lock per tenant serialises the claims, so two requests cannot both pass."""
@@ -537,6 +562,8 @@ def _claim(job: ImportJob, status: str) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"{current_schema()}:import"])
     scope = _scope(job)
     for other in ImportJob.objects.filter(status__in=BUSY).exclude(pk=job.pk):
+        if _stale(other):
+            continue
         if _scope(other) & scope:
             raise ValidationError(
                 _(

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
-from django.utils import translation
+from django.utils import timezone, translation
 from django_tenants.utils import schema_context
 
 from crm.accounts.models import AuditEntry, User
@@ -600,3 +600,18 @@ def test_an_xlsx_with_typed_cells_imports(acme, tmp_path):
         assert first.birthday == datetime.date(1991, 2, 3) and first.city == "杭州"
         assert first.phones.get().e164 == "+8613977770001"
         assert Customer.objects.get(name=f"X2{m}").birthday == datetime.date(1992, 4, 5)
+
+
+def test_a_busy_job_left_by_a_dead_process_stops_blocking_after_a_while(acme):
+    m = marker()
+    with schema_context(acme.schema):
+        dead = start(acme, csv_bytes([["姓名"], [f"D{m}"]]), "dead.csv")
+        ImportJob.objects.filter(pk=dead.pk).update(
+            status=ImportJob.Status.RUNNING,
+            started_at=timezone.now() - services.STALE_AFTER - datetime.timedelta(minutes=1),
+        )
+        job = check(acme, start(acme, csv_bytes([["姓名"], [f"E{m}"]])), match_by="external_id")
+        assert commit(acme, job).status == ImportJob.Status.DONE
+        dead.refresh_from_db()
+        assert dead.status == ImportJob.Status.FAILED
+        assert "stopped without finishing" in dead.message
