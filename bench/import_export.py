@@ -777,7 +777,7 @@ def docs_section(r: Results, info: dict[str, str], notes: list[str]) -> str:
 
 EXPORT_FIRST = re.compile(
     r"## Export: 1,000,000 customers to CSV with `export_records` \(first measurement\).*?"
-    r"(?=\n## |\n<!-- |\Z)",
+    r"(?:\n\n(?=## |<!-- )|\Z)",
     re.DOTALL,
 )
 
