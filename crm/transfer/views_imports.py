@@ -56,7 +56,9 @@ def import_list(request: HttpRequest) -> HttpResponse:
     rows = []
     for job in page.object_list:
         blocker = (
-            selectors.import_undo_blocker(job) if job.status == ImportJob.Status.DONE else None
+            selectors.import_undo_blocker(job, thorough=False)
+            if job.status == ImportJob.Status.DONE
+            else None
         )
         rows.append({"job": job, "kind": kinds.get(job.kind, job.kind), "undo_blocker": blocker})
     return render(request, "transfer/import_list.html", {"page": page, "rows": rows})

@@ -305,3 +305,28 @@ def test_empty_list_invites_an_import(globex):
         # globex works in Chinese: look for the empty state, not its English words.
         assert 'class="empty-state"' in page
     assert reverse("transfer:import_new") in page
+
+
+def _list_queries(client) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.get(reverse("transfer:imports"))  # warm: sessions, permissions
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(reverse("transfer:imports")).status_code == 200
+    return sum(1 for q in captured.captured_queries if "search_path" not in q["sql"])
+
+
+def test_the_list_of_imports_costs_the_same_queries_for_more_finished_jobs(acme):
+    client = client_for(acme, "manager")
+    with schema_context(acme.schema):
+        first = _start(acme, _good_file(_names(1)))
+        ImportJob.objects.filter(pk=first.pk).update(status=ImportJob.Status.DONE, created_count=1)
+    fewer = _list_queries(client)
+    with schema_context(acme.schema):
+        for _i in range(3):
+            job = _start(acme, _good_file(_names(1)))
+            ImportJob.objects.filter(pk=job.pk).update(
+                status=ImportJob.Status.DONE, created_count=1
+            )
+    assert _list_queries(client) == fewer
