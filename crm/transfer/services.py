@@ -355,16 +355,17 @@ class _Report:
             self.tmp.replace(self.csv_path)
             self.json_path.write_text(json.dumps(self.shown, ensure_ascii=False), encoding="utf-8")
             return str(self.csv_path.relative_to(_root()))
-        self.discard()
+        # No rejected rows this time: an earlier run's report no longer applies.
+        self.csv_path.unlink(missing_ok=True)
+        self.json_path.unlink(missing_ok=True)
         return ""
 
     def discard(self) -> None:
+        """A run that failed: its partial report goes, an earlier run's report stays."""
         if self.out is not None:
             self.out.close()
             self.tmp.unlink(missing_ok=True)
             self.out = None
-        self.csv_path.unlink(missing_ok=True)
-        self.json_path.unlink(missing_ok=True)
 
 
 def _source_rows(job: ImportJob) -> Iterator[tuple[SourceRow | None, int, list[str]]]:
@@ -672,7 +673,8 @@ def import_commit_run(job_id: int, actor: Any, *, background: bool = True) -> Im
     except _Stop:
         first = report.shown[0] if report.shown else None
         rejected_rows = report.rows
-        report.discard()
+        # The rows rejected so far (the commit stopped at the first batch that had any).
+        rejected_path = report.finish()
         reason = (
             _("Row %(row)s: %(reason)s") % {"row": first["row"], "reason": first["reason"]}
             if first
@@ -686,6 +688,7 @@ def import_commit_run(job_id: int, actor: Any, *, background: bool = True) -> Im
             )
             % {"reason": reason},
             rejected_count=rejected_rows,
+            rejected_path=rejected_path,
         )
     except ValidationError as exc:
         report.discard()

@@ -350,6 +350,8 @@ def test_a_commit_rechecks_against_the_database_as_it_is_then(acme):
         job = commit(acme, job)
         assert job.status == ImportJob.Status.FAILED
         assert "Nothing was imported" in job.message and "several customers" in job.message
+        [(row, column, reason)] = reasons(job)
+        assert (row, column) == (2, "邮箱") and "several customers" in reason
         assert not Customer.objects.filter(name__endswith=m, city="上海").exists()
         assert not job.changes.exists()
 
