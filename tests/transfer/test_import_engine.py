@@ -617,3 +617,40 @@ def test_a_busy_job_left_by_a_dead_process_stops_blocking_after_a_while(acme):
         dead.refresh_from_db()
         assert dead.status == ImportJob.Status.FAILED
         assert "stopped without finishing" in dead.message
+
+
+def test_the_import_sort_key_agrees_with_name_sort_key():
+    import random
+
+    from crm.lib.contacts import name_sort_key
+    from customers.transfer_imports import sort_key
+
+    given = [
+        "欧阳娜娜",
+        "单雄信",
+        "曾国藩",
+        "长孙无忌",
+        "重庆火锅店",
+        "John 王",
+        "Ｗａｎｇ　芳",
+        "  张伟  ",
+        "李-白·二",
+        "𠀋字",
+        "한국 金",
+        "Émile Zola",
+        "ß straße",
+        "=SUM 王",
+        "",
+    ]
+    rng = random.Random(5)
+    chars = "张王李赵刘陈杨黄吴周欧阳长重行乐单解曾区朴仇伟芳娜秀英敏静丽强军洋"
+    extra = ["", " ", "a", "1", "-", "·", "Ａ", "ﬁ", "\u3000", "々", "〇", "ü"]
+    names = given + [
+        rng.choice(extra)
+        + "".join(rng.choice(chars) for _ in range(rng.randint(1, 4)))
+        + rng.choice(extra)
+        + str(i)
+        for i in range(3000)
+    ]
+    sort_key.cache_clear()
+    assert [sort_key(n) for n in names] == [name_sort_key(n) for n in names]
