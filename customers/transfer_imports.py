@@ -1105,8 +1105,22 @@ class CustomersImport:
             )
         )
 
+    def undo_lock(self, job: "ImportJob") -> None:
+        customers_undo_lock(job)
+
     def undo(self, job: "ImportJob") -> None:
         customers_undo(job)
+
+
+def customers_undo_lock(job: "ImportJob") -> None:
+    """Lock the customers `job` created or updated until undo's transaction ends."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {bulk.qualified(Customer._meta.db_table)} WHERE id IN"
+            f" (SELECT object_id FROM {bulk.qualified('transfer_importchange')}"
+            "  WHERE job_id = %s AND model = %s) ORDER BY id FOR UPDATE",
+            [job.pk, bulk.label_of(Customer)],
+        )
 
 
 def customers_undo(job: "ImportJob") -> None:

@@ -21,6 +21,11 @@ audit entries. A kind owns the meaning of a row. The protocol a kind implements:
 ``match_options: tuple[str, ...]``
     The ImportJob.MatchBy values the kind supports, the default first.
 
+``match_fields: dict[str, str]`` (optional)
+    The field each match option needs mapped; by default external_id -> "external_id",
+    phone -> "phones", email -> "emails". A file that maps one of them but not the chosen
+    one's is refused at configuration.
+
 ``creates_missing_customers: bool``
     Whether the "create customers missing from the file" option applies (orders). A job with
     that option also touches the "customers" kind: the engine then refuses to run it beside a
@@ -33,9 +38,12 @@ audit entries. A kind owns the meaning of a row. The protocol a kind implements:
     dry run) it only decides; with ``write=True`` it is called inside the commit's single
     transaction and writes the accepted rows of the batch (bulk: COPY or one statement per
     batch, see crm.transfer.bulk) and records an ImportChange per created or updated record
-    (``bulk.changes_record`` / ``bulk.changes_copy``). It re-reads the database at write time:
-    what it decides then is what counts. It returns a ``BatchOutcome``: counts of new, updated and
-    unchanged rows and a ``Rejection`` (row number, field key or "", reason) per rejected row.
+    (``bulk.changes_copy`` / ``bulk.changes_record_updates``, or their ``*_operation``
+    forms for a ``bulk.BackgroundWriter``). The audit triggers are quiet meanwhile (the job, its
+    ImportChange rows and the engine's audit entries tell the story). It re-reads the
+    database at write time: what it decides then is what counts. It returns a
+    ``BatchOutcome``: counts of new, updated and unchanged rows and a ``Rejection`` (row
+    number, field key or "", reason) per rejected row.
     With ``write=True`` in all-or-nothing mode the engine stops at the first batch with a
     rejection and rolls everything back, so a run may write a batch's valid rows even when some
     of its rows are rejected.
@@ -51,9 +59,13 @@ audit entries. A kind owns the meaning of a row. The protocol a kind implements:
     time limit and the job's status itself. ``bulk.created_dependents_blocker`` and
     ``bulk.changed_since_blocker`` do the common checks.
 
+``undo_lock(job) -> None`` (optional)
+    Inside undo's transaction, before ``undo_blocker`` is asked again: lock the job's records
+    (SELECT ... FOR UPDATE), so nobody changes them between the check and the undo.
+
 ``undo(job) -> None``
-    Inside a transaction (after ``undo_blocker`` said None under the same lock): remove what the
-    job created and restore what it updated from the ImportChange before-images.
+    Inside that transaction (after ``undo_blocker`` said None): remove what the job created and
+    restore what it updated from the ImportChange before-images.
 
 Values in cells come as text (crm.transfer.reading); crm.transfer.values parses them with
 messages a user can act on.

@@ -765,6 +765,9 @@ def import_undo_run(job_id: int, actor: Any) -> ImportJob:
             if job.status != Status.UNDOING:
                 return job
             kind = _kind(job.kind)
+            lock = getattr(kind, "undo_lock", None)
+            if lock is not None:
+                lock(job)
             blocker = import_undo_blocker(job, busy_ok=True)
             if blocker:
                 raise ValidationError(blocker)
