@@ -33,4 +33,9 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=45, hour=3),
         "args": ("crm.transfer.tasks_exports.exports_expire",),
     },
+    "imports-expire": {
+        "task": "crm.tenants.tasks.tenants_dispatch",
+        "schedule": crontab(minute=55, hour=3),
+        "args": ("crm.transfer.tasks_imports.imports_expire",),
+    },
 }

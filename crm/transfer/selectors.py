@@ -26,7 +26,7 @@ def import_sample_rows(job: ImportJob, n: int) -> list[list[str]]:
     from crm.transfer.services import _table_info, job_path
 
     rows: list[list[str]] = []
-    if n <= 0:
+    if n <= 0 or not job.file_path:
         return rows
     try:
         for _number, cells in reading.iter_rows(job_path(job), _table_info(job)):

@@ -804,3 +804,28 @@ def import_undo_run(job_id: int, actor: Any) -> ImportJob:
         )
         return ImportJob.objects.get(pk=job_id)
     return job
+
+
+# --- expiry -----------------------------------------------------------------------------------
+
+
+def imports_expire(*, now: datetime.datetime | None = None) -> int:
+    """Once the undo period is over, an import's personal data goes: the uploaded file, the
+    rejected rows and the before-images (undo is no longer possible anyway). The job row stays
+    as the record of who imported what, when, with which counts. How many jobs were cleared."""
+    from crm.transfer.models import ImportChange
+
+    cutoff = (now or timezone.now()) - datetime.timedelta(days=settings.CRM_IMPORT_UNDO_DAYS)
+    old = ImportJob.objects.filter(created_at__lt=cutoff).exclude(
+        status__in=(Status.CHECKING, *BUSY)
+    )
+    cleared = 0
+    for job in old.exclude(file_path="").iterator():
+        job_path(job).unlink(missing_ok=True)
+        for path in rejected_paths(job):
+            path.unlink(missing_ok=True)
+        with transaction.atomic():
+            ImportChange.objects.filter(job=job).delete()
+            ImportJob.objects.filter(pk=job.pk).update(file_path="", rejected_path="")
+        cleared += 1
+    return cleared

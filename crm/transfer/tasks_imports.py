@@ -4,6 +4,7 @@ the work is still to do, so a redelivered task changes nothing."""
 
 from celery import shared_task
 
+from crm.lib.tenancy import current_schema
 from crm.transfer import services
 
 
@@ -20,3 +21,9 @@ def import_commit_task(job_id: int, actor_id: int | None) -> None:
 @shared_task(name="crm.transfer.tasks_imports.import_undo")
 def import_undo_task(job_id: int, actor_id: int | None) -> None:
     services.import_undo_run(job_id, actor_id)
+
+
+@shared_task(name="crm.transfer.tasks_imports.imports_expire")
+def imports_expire_task() -> dict[str, object]:
+    """Daily, once per tenant (sent by the beat dispatcher)."""
+    return {"schema": current_schema(), "cleared": services.imports_expire()}

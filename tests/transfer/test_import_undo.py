@@ -201,3 +201,24 @@ def test_only_a_finished_import_can_be_undone(acme):
         )
         with pytest.raises(ValidationError, match="Only a finished import"):
             undo(acme, job)
+
+
+def test_after_the_undo_period_the_file_rejects_and_before_images_go(acme, settings):
+    m = marker()
+    with schema_context(acme.schema):
+        _customer, job = _updated_by_import(acme, m)
+        assert job.changes.exists() and services.job_path(job).is_file()
+        services.imports_expire()
+        job.refresh_from_db()
+        assert job.file_path, "a recent import keeps its file"
+        ImportJob.objects.filter(pk=job.pk).update(
+            created_at=timezone.now() - datetime.timedelta(days=settings.CRM_IMPORT_UNDO_DAYS + 1),
+            finished_at=timezone.now() - datetime.timedelta(days=settings.CRM_IMPORT_UNDO_DAYS + 1),
+        )
+        path = services.job_path(job)
+        assert services.imports_expire() >= 1
+        job.refresh_from_db()
+        assert not path.exists() and job.file_path == "" and not job.changes.exists()
+        assert (job.status, job.updated_count) == (ImportJob.Status.DONE, 1)
+        assert "days" in (selectors.import_undo_blocker(job) or "")
+        assert selectors.import_sample_rows(job, 3) == []
