@@ -63,13 +63,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import psycopg
-from psycopg import sql
-
-# This file's name is the django-import-export package's: Python puts the script's folder first
-# on sys.path, where `import import_export` would find this file instead of the package.
+# This file's name is the django-import-export package's: Python puts a script's folder first on
+# sys.path, where `import import_export` finds this file instead of the package, for this script
+# and for every other script in bench/ (django.setup() imports it through the admin). Drop the
+# folder from the path; and when this file is being imported by that name, put the real package
+# in its place (the import system returns what sys.modules holds once the file has run).
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+if __name__ == "import_export":
+    del sys.modules["import_export"]
+    sys.modules["import_export"] = importlib.import_module("import_export")
+
+import psycopg  # noqa: E402
+from psycopg import sql  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
