@@ -57,7 +57,7 @@ from crm.transfer import bulk, values
 from crm.transfer.registry import BatchOutcome, ImportField, Rejection, SourceRow
 from customers.models import Customer, CustomerEmail, CustomerPhone, Order
 from customers.transfer_imports import COLUMNS as CUSTOMER_COLUMNS
-from customers.transfer_imports import CustomersImport, customers_undo
+from customers.transfer_imports import CustomersImport, customers_undo, customers_undo_lock
 
 if TYPE_CHECKING:
     from crm.transfer.models import ImportJob
@@ -449,6 +449,26 @@ class OrdersRun:
         self.known: dict[str, list[int]] = {}
         self.existing_count: int | None = None
         self.order_label = bulk.label_of(Order)
+        # While committing, a batch's orders are written in the background while the next
+        # batch is read and checked (crm.transfer.bulk.BackgroundWriter).
+        self.writer = bulk.BackgroundWriter() if write else None
+
+    def _reads(self) -> Any:
+        """The connection for lookups of what existed before the import: while committing, the
+        writer's reader, so they need not wait for the previous batch's writes (rows of the file
+        are compared with each other, and with the customers this run created, in memory)."""
+        return self.writer.reader if self.writer is not None else connection
+
+    def _own(self) -> Any:
+        """The commit's own connection, once the background writes sent so far are done."""
+        if self.writer is not None:
+            self.writer.wait()
+        return connection
+
+    def close(self) -> None:
+        """The end of the run: wait for the last writes (their error is raised here)."""
+        if self.writer is not None:
+            self.writer.close()
 
     def batch(self, rows: Sequence[SourceRow]) -> BatchOutcome:
         outcome = BatchOutcome()
@@ -513,7 +533,7 @@ class OrdersRun:
                 f" WHERE x.{column} = ANY({_KEYS}) AND c.erased_at IS NULL ORDER BY 2"
             )
         found: dict[str, list[int]] = {}
-        with connection.cursor() as cursor:
+        with self._reads().cursor() as cursor:
             cursor.execute(sql, [_joined(keys)])
             for key, cid in cursor.fetchall():
                 found.setdefault(key, []).append(cid)
@@ -536,22 +556,36 @@ class OrdersRun:
         }
         if not wanted:
             return {}
-        return dict(
-            Customer.objects.filter(external_id__in=wanted).values_list("external_id", "pk")
-        )
+        with self._reads().cursor() as cursor:
+            cursor.execute(
+                f"SELECT external_id, id FROM {bulk.qualified(Customer._meta.db_table)}"
+                f" WHERE external_id = ANY({_KEYS})",
+                [_joined(wanted)],
+            )
+            return dict(cursor.fetchall())
 
     def _orders(self, numbers: list[str]) -> dict[str, dict[str, Any]]:
+        """The batch's orders that exist, by number. While committing, the ones found are then
+        locked and read again in the commit's own transaction (most files' orders are new, so
+        this second query is rare)."""
         if not numbers:
             return {}
-        lock = " FOR UPDATE" if self.write else ""
         names = ", ".join(f'"{c}"' for c in ORDER_COLUMNS)
-        with connection.cursor() as cursor:
+        table = bulk.qualified(Order._meta.db_table)
+        with self._reads().cursor() as cursor:
             cursor.execute(
-                f"SELECT {names} FROM {bulk.qualified(Order._meta.db_table)}"
-                f" WHERE number = ANY({_KEYS}) ORDER BY id{lock}",
-                [_joined(numbers)],
+                f"SELECT {names} FROM {table} WHERE number = ANY({_KEYS})", [_joined(numbers)]
             )
-            return {row[1]: dict(zip(ORDER_COLUMNS, row, strict=True)) for row in cursor}
+            rows = cursor.fetchall()
+        if rows and self.write:
+            with self._own().cursor() as cursor:
+                cursor.execute(
+                    f"SELECT {names} FROM {table} WHERE number = ANY({_KEYS})"
+                    " ORDER BY id FOR UPDATE",
+                    [_joined(row[1] for row in rows)],
+                )
+                rows = cursor.fetchall()
+        return {row[1]: dict(zip(ORDER_COLUMNS, row, strict=True)) for row in rows}
 
     # -- deciding one row
 
@@ -679,6 +713,7 @@ class OrdersRun:
             )
         if self.ctx.limit is not None:
             if self.existing_count is None:
+                self._own()
                 self.existing_count = Customer.objects.count()
             if self.existing_count + len(self.new_customers) + len(new_customers) >= self.ctx.limit:
                 return Rejection(
@@ -729,6 +764,7 @@ class OrdersRun:
     def _write_customers(self, new_customers: list[_NewCustomer]) -> None:
         if not new_customers:
             return
+        self._own()  # customers are rare in an orders file: written in the foreground
         ids = bulk.reserve_ids(Customer._meta.db_table, len(new_customers))
         for customer, pk in zip(new_customers, ids, strict=True):
             customer.row["id"] = pk
@@ -759,10 +795,12 @@ class OrdersRun:
         self._resolve(new)
         # The ids come from the table's default as COPY writes; the ImportChange rows (with
         # the rows' fingerprints) are then made in SQL from the batch's numbers.
-        columns = ORDER_COLUMNS[1:]
-        _copy_lines(Order._meta.db_table, columns, (_order_line(row) for _p, row in new))
-        with connection.cursor() as cursor:
-            cursor.execute(
+        lines = [_order_line(row) for _p, row in new]
+        lines.append("")
+        operations: list[tuple[Any, ...]] = [
+            ("copy", bulk.qualified(Order._meta.db_table), ORDER_COLUMNS[1:], "\n".join(lines)),
+            (
+                "execute",
                 f"INSERT INTO {bulk.qualified('transfer_importchange')}"
                 " (job_id, model, object_id, action, before)"
                 f" SELECT %s, %s, o.id, %s, jsonb_build_object('after', {_fingerprint_sql('o')})"
@@ -773,11 +811,16 @@ class OrdersRun:
                     bulk.CREATED,
                     _joined(r["number"] for _p, r in new),
                 ],
-            )
+            ),
+        ]
+        if self.writer is None:
+            raise RuntimeError("a dry run does not write")
+        self.writer.submit(operations)
 
     def _write_changed(self, changed: list[tuple[ParsedOrder, dict[str, Any]]]) -> None:
         if not changed:
             return
+        self._own()  # updates are written in the foreground, after the orders sent before
         self._resolve(changed)
         table = bulk.qualified(Order._meta.db_table)
         changes = bulk.qualified("transfer_importchange")
@@ -816,24 +859,6 @@ def _order_line(row: dict[str, Any]) -> str:
         f"{row['item_count']}\t{row['channel'].translate(_ESCAPES)}\t"
         f"{row['store'].translate(_ESCAPES)}\t{row['status']}"
     )
-
-
-def _copy_lines(table: str, columns: Sequence[str], lines: Any, chunk: int = 2000) -> None:
-    names = ", ".join(f'"{c}"' for c in columns)
-    pending: list[str] = []
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(f"COPY {bulk.qualified(table)} ({names}) FROM STDIN") as copy,
-    ):
-        for line in lines:
-            pending.append(line)
-            if len(pending) >= chunk:
-                pending.append("")
-                copy.write("\n".join(pending))
-                pending.clear()
-        if pending:
-            pending.append("")
-            copy.write("\n".join(pending))
 
 
 class OrdersImport:
@@ -887,6 +912,18 @@ class OrdersImport:
         if job.create_missing_customers:
             return CustomersImport().undo_blocker(job)
         return None
+
+    def undo_lock(self, job: "ImportJob") -> None:
+        """The job's orders (and the customers it created) locked until undo is done."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id FROM {bulk.qualified(Order._meta.db_table)} WHERE id IN"
+                f" (SELECT object_id FROM {bulk.qualified('transfer_importchange')}"
+                "  WHERE job_id = %s AND model = %s) ORDER BY id FOR UPDATE",
+                [job.pk, bulk.label_of(Order)],
+            )
+        if job.create_missing_customers:
+            customers_undo_lock(job)
 
     def undo(self, job: "ImportJob") -> None:
         orders_undo(job)

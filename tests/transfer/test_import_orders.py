@@ -579,3 +579,59 @@ def test_command_line_creates_missing_customers_and_fails_on_rejected_rows(acme,
     assert "row 2\t金额\t“abc” is not a number." in out.getvalue()
     with schema_context(acme.schema):
         assert not Order.objects.filter(number=f"K{tag}3").exists()
+
+
+def test_a_committed_import_writes_in_the_background_across_batches(committed_db, acme):
+    """Outside a test's transaction the commit writes each batch while the next is checked and
+    reads existing orders on a second connection (locking the ones it updates in its own):
+    three batches come out as a small import does, and undo puts everything back."""
+    from crm.transfer.registry import BATCH_ROWS
+    from customers.services import order_create
+
+    tag = _tag()
+    phone = _phone(-1)
+    try:
+        with schema_context(acme.schema):
+            customer = _customer(f"后台{tag}", phone=phone)
+            old = order_create(
+                actor=None,
+                customer=customer,
+                number=f"W{tag}-0",
+                ordered_at=datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC),
+                amount=Decimal("10.00"),
+                currency="GBP",
+            )
+            count = 2 * BATCH_ROWS + 10
+            rows: list[list[Any]] = [[*HEADERS, "姓名"]]
+            rows += [[*_row(f"W{tag}-{i}", phone, amount="12.34"), ""] for i in range(count)]
+            rows.append([*_row(f"W{tag}-new", "13700009999"), f"新来{tag}"])
+            job = _import(acme, rows, create=True)
+            assert job.status == ImportJob.Status.DONE, job.message
+            assert (job.created_count, job.updated_count) == (count, 1)
+            assert Order.objects.filter(number__startswith=f"W{tag}-").count() == count + 1
+            old.refresh_from_db()
+            assert old.amount == Decimal("12.34")
+            created = Customer.objects.get(name=f"新来{tag}")
+            assert Order.objects.get(number=f"W{tag}-new").customer_id == created.pk
+            assert (
+                ImportChange.objects.filter(job=job, model="customers.order").count() == count + 1
+            )
+
+            job = services.import_undo_request(actor=None, job=job, inline=True)
+            assert job.status == ImportJob.Status.UNDONE, job.message
+            assert list(
+                Order.objects.filter(number__startswith=f"W{tag}-").values_list("number", flat=True)
+            ) == [f"W{tag}-0"]
+            old.refresh_from_db()
+            assert old.amount == Decimal("10.00")
+            assert not Customer.objects.filter(pk=created.pk).exists()
+    finally:
+        with schema_context(acme.schema):
+            Order.objects.filter(number__startswith=f"W{tag}-").delete()
+            ids = list(Customer.objects.filter(name__endswith=tag).values_list("pk", flat=True))
+            CustomerPhone.objects.filter(customer__in=ids).delete()
+            CustomerEmail.objects.filter(customer__in=ids).delete()
+            Customer.objects.filter(pk__in=ids).delete()
+            for leftover in ImportJob.objects.filter(original_name="orders.csv", kind="orders"):
+                services.job_path(leftover).unlink(missing_ok=True)
+                leftover.delete()
