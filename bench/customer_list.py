@@ -1571,7 +1571,11 @@ def command_line() -> str:
         except ValueError:
             return path
 
-    return shlex.join([rel(sys.executable), rel(sys.argv[0]), *sys.argv[1:]])
+    # --note texts are printed as notes of their own below; the command names them only.
+    args = [
+        "…" if i and sys.argv[1:][i - 1] == "--note" else arg for i, arg in enumerate(sys.argv[1:])
+    ]
+    return shlex.join([rel(sys.executable), rel(sys.argv[0]), *args]).replace("'…'", "…")
 
 
 def paragraph(text: str) -> str:
