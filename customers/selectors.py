@@ -108,7 +108,7 @@ def _custom_field_from(row: dict[str, Any]) -> CustomField:
 
 def list_context(user: Any) -> ListContext:
     """One round trip instead of five (staff, teams, saved views, custom fields, roles): each
-    is small, and on a page that must stay under eight queries every round trip counts."""
+    is small, and on a page of at most eight queries every round trip counts."""
     quote = connection.ops.quote_name
     user_table = quote(User._meta.db_table)
     team_table = quote(Team._meta.db_table)
@@ -144,12 +144,6 @@ def list_context(user: Any) -> ListContext:
         definitions=[_custom_field_from(row) for row in fields],
         scope=_scope_of(user, scopes),
     )
-
-
-def _like(text: str) -> str:
-    """A LIKE pattern for "contains text", escaped as Django's `contains` escapes it."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def _is_cjk(ch: str) -> bool:
@@ -295,10 +289,12 @@ def _filtered(customers: QuerySet[Customer], user: Any, query: CustomerQuery) ->
 def customers_matching(
     user: Any, query: CustomerQuery, *, scope: str | None = None
 ) -> QuerySet[Customer]:
-    """The one filter of the customer list: the reader's scope, the search and every filter
-    (custom fields too), unordered. The page, the exports of the current filter and the bulk
-    actions all start from here, so they never disagree about who is in a list. ``user=None``
-    is the operator's command line: all customers, searched by phone and email too."""
+    """The customer list's filter: the reader's scope, the search and every filter (custom
+    fields too), unordered; the exports of the current filter read it (customers_filtered).
+    customer_page is built from the same three parts (visible_customers, _filtered, _Search)
+    and only adds its page plans, and the bulk actions keep the ticked ids within
+    visible_customers, so none of them disagrees about who is in a list. ``user=None`` is the
+    operator's command line: all customers, searched by phone and email too."""
     customers = Customer.objects.all() if user is None else visible_customers(user, scope=scope)
     return _search(_filtered(customers, user, query), user, query.text)
 
