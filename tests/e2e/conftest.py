@@ -2,6 +2,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -9,6 +10,7 @@ from django_tenants.utils import schema_context, schema_exists
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from crm.accounts.models import User
+from tests.support.cast import TenantCast
 from tests.support.otp import authenticator_for, totp_code
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -38,7 +40,12 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+def page(
+    browser: Browser,
+    request: pytest.FixtureRequest,
+    cast: dict[str, TenantCast],
+    django_db_blocker: Any,
+) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="en-GB")
     page = context.new_page()
     page.set_default_timeout(15_000)
@@ -46,6 +53,18 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{request.node.name}-last.png"), full_page=True)
     context.close()
+    with django_db_blocker.unblock():
+        _languages_reset(cast)
+
+
+def _languages_reset(cast: dict[str, TenantCast]) -> None:
+    """A browser test that picks a language stores it on the user (committed, for the live
+    server); the next test signing in as that user would get it too. Back to the workspace's."""
+    for member in cast.values():
+        with schema_context(member.schema):
+            User.objects.filter(pk__in=[u.pk for u in member.users.values()]).exclude(
+                language=""
+            ).update(language="")
 
 
 def shot(page: Page, name: str) -> None:
