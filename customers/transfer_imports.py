@@ -708,17 +708,14 @@ class CustomersRun:
 
         new: list[tuple[Parsed, dict[str, Any]]] = []
         changed: list[tuple[Parsed, _Existing, dict[str, Any]]] = []
-        for parsed in ok:
-            counts = (len(new), len(changed))
-            rejection = self._decide(parsed, matches, owners_of_external, existing, new, changed)
-            if rejection is not None:
-                outcome.rejected.append(rejection)
-            elif len(new) > counts[0]:
-                outcome.created += 1
-            elif len(changed) > counts[1]:
-                outcome.updated += 1
-            else:
-                outcome.unchanged += 1
+        outcome.tally(
+            ok,
+            lambda parsed: self._decide(
+                parsed, matches, owners_of_external, existing, new, changed
+            ),
+            new,
+            changed,
+        )
         if self.write and (new or changed):
             self._write(new, changed)
         return outcome

@@ -489,17 +489,14 @@ class OrdersRun:
         new_customers: list[_NewCustomer] = []
         new: list[tuple[ParsedOrder, dict[str, Any]]] = []
         changed: list[tuple[ParsedOrder, dict[str, Any]]] = []
-        for parsed in ok:
-            counts = (len(new), len(changed))
-            rejection = self._decide(parsed, matches, taken, existing, new_customers, new, changed)
-            if rejection is not None:
-                outcome.rejected.append(rejection)
-            elif len(new) > counts[0]:
-                outcome.created += 1
-            elif len(changed) > counts[1]:
-                outcome.updated += 1
-            else:
-                outcome.unchanged += 1
+        outcome.tally(
+            ok,
+            lambda parsed: self._decide(
+                parsed, matches, taken, existing, new_customers, new, changed
+            ),
+            new,
+            changed,
+        )
         if self.write:
             self._write_customers(new_customers)
             self._write_new(new)

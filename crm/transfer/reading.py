@@ -576,9 +576,8 @@ def _utf8_line_in(path: Path) -> int | None:
                 return None
 
 
-def _csv_rows(path: Path, info: TableInfo) -> Iterator[tuple[int, list[str]]]:
-    width = len(info.headers)
-    max_rows = settings.CRM_IMPORT_MAX_ROWS
+def _csv_all_rows(path: Path, info: TableInfo) -> Iterator[tuple[int, list[str]]]:
+    """Every physical row of the CSV, numbered, with the encoding checks."""
     undecodable = _UndecodableBytes
     # A UTF-8 line in a GB18030 file is found up front (by bytes); its row is named when the
     # reader gets to it.
@@ -588,8 +587,6 @@ def _csv_rows(path: Path, info: TableInfo) -> Iterator[tuple[int, list[str]]]:
         seen_errors = undecodable.count
         reader = csv.reader(text, delimiter=info.delimiter, strict=False)
         number = 0
-        header_seen = False
-        data_rows = 0
         try:
             for row in reader:
                 number += 1
@@ -597,18 +594,6 @@ def _csv_rows(path: Path, info: TableInfo) -> Iterator[tuple[int, list[str]]]:
                     raise _mixed_refusal(number, info.encoding)
                 if foreign >= 0 and reader.line_num > foreign:
                     raise _mixed_refusal(number, info.encoding)
-                if not row or not (row[0].strip() or any(cell.strip() for cell in row)):
-                    continue
-                if not header_seen:
-                    header_seen = True
-                    continue
-                data_rows += 1
-                if data_rows > max_rows:
-                    raise _too_many_rows(max_rows)
-                if len(row) < width:
-                    row.extend([""] * (width - len(row)))
-                elif len(row) > width:
-                    _trim(row, width)
                 yield number, row
         except csv.Error:
             raise _csv_error(number + 1) from None
@@ -1088,11 +1073,10 @@ def _openpyxl_values(path: Path) -> Iterator[list[Any]]:
         workbook.close()
 
 
-def _xlsx_rows(
+def _xlsx_all_rows(
     path: Path, info: TableInfo, *, reader: str | None = None
 ) -> Iterator[tuple[int, list[str]]]:
-    width = len(info.headers)
-    max_rows = settings.CRM_IMPORT_MAX_ROWS
+    """Every row of the first sheet, numbered, its cells as text."""
     errors, sheet_size = _xlsx_prepare(path)
     if reader is None:
         reader = "calamine" if sheet_size <= XLSX_CALAMINE_MAX_SHEET else "openpyxl"
@@ -1101,8 +1085,6 @@ def _xlsx_rows(
         source = _openpyxl_values(path)
     else:
         source = _calamine_values(path)
-    header_seen = False
-    data_rows = 0
     for index, values in enumerate(source):
         row = [_xlsx_cell(value) for value in values]
         if errors:
@@ -1110,7 +1092,19 @@ def _xlsx_rows(
                 text = errors.get((index, column))
                 if text is not None:
                     row[column] = text
-        if not (row and (row[0].strip() or any(cell.strip() for cell in row))):
+        yield index + 1, row
+
+
+def _data_rows(
+    rows: Iterable[tuple[int, list[str]]], width: int
+) -> Iterator[tuple[int, list[str]]]:
+    """The rows after the header row (wholly empty rows skipped), padded with "" to `width`;
+    refused past CRM_IMPORT_MAX_ROWS. Shared by the CSV and XLSX readers."""
+    max_rows = settings.CRM_IMPORT_MAX_ROWS
+    header_seen = False
+    data_rows = 0
+    for number, row in rows:
+        if not row or not (row[0].strip() or any(cell.strip() for cell in row)):
             continue
         if not header_seen:
             header_seen = True
@@ -1122,7 +1116,17 @@ def _xlsx_rows(
             row.extend([""] * (width - len(row)))
         elif len(row) > width:
             _trim(row, width)
-        yield index + 1, row
+        yield number, row
+
+
+def _csv_rows(path: Path, info: TableInfo) -> Iterator[tuple[int, list[str]]]:
+    return _data_rows(_csv_all_rows(path, info), len(info.headers))
+
+
+def _xlsx_rows(
+    path: Path, info: TableInfo, *, reader: str | None = None
+) -> Iterator[tuple[int, list[str]]]:
+    return _data_rows(_xlsx_all_rows(path, info, reader=reader), len(info.headers))
 
 
 def iter_rows(path: Path, info: TableInfo) -> Iterator[tuple[int, list[str]]]:

@@ -73,7 +73,7 @@ messages a user can act on.
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Sized
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -124,6 +124,27 @@ class BatchOutcome:
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.rejected.extend(other.rejected)
+
+    def tally(
+        self,
+        rows: Iterable[Any],
+        decide: Callable[[Any], Rejection | None],
+        new: Sized,
+        changed: Sized,
+    ) -> None:
+        """Count each row by what `decide` did with it: a Rejection it returned, else a record
+        it appended to `new` (created) or to `changed` (updated), else nothing (unchanged)."""
+        for row in rows:
+            before = (len(new), len(changed))
+            rejection = decide(row)
+            if rejection is not None:
+                self.rejected.append(rejection)
+            elif len(new) > before[0]:
+                self.created += 1
+            elif len(changed) > before[1]:
+                self.updated += 1
+            else:
+                self.unchanged += 1
 
 
 class ImportRun(Protocol):

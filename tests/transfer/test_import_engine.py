@@ -654,3 +654,16 @@ def test_the_import_sort_key_agrees_with_name_sort_key():
     ]
     sort_key.cache_clear()
     assert [sort_key(n) for n in names] == [name_sort_key(n) for n in names]
+
+
+def test_the_customers_copy_columns_follow_the_model():
+    """The import writes customers with COPY in a fixed column order (COLUMNS, and the line
+    formatter beside it); a field added to Customer must be added there too, or imports would
+    silently leave it at its default."""
+    from customers.models import Customer
+    from customers.transfer_imports import COLUMNS
+
+    model_columns = tuple(
+        f.column for f in Customer._meta.concrete_fields if f.column != "erased_at"
+    )
+    assert model_columns == COLUMNS
