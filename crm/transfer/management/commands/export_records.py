@@ -8,14 +8,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db.models import Q
 from django.http import QueryDict
 from django_tenants.utils import schema_context
 
 from crm.accounts.audit import audit_record
-from crm.tenants import selectors
-from crm.tenants.models import Tenant
 from crm.transfer.exporting import FORMATS, csv_chunks, export_kind, export_kinds, write_xlsx
+from crm.transfer.management.commands._tenant_arg import tenant_named
 
 
 class Command(BaseCommand):
@@ -33,11 +31,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        name = options["tenant"]
-        try:
-            tenant = selectors.business_tenants().get(Q(slug=name) | Q(schema_name=name))
-        except Tenant.DoesNotExist:
-            raise CommandError(f"no tenant with slug or schema {name!r}") from None
+        tenant = tenant_named(options["tenant"])
         try:
             kind = export_kind(options["kind"])
         except KeyError:

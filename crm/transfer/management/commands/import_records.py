@@ -12,13 +12,11 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db.models import Q
 from django_tenants.utils import schema_context
 
 from crm.accounts.audit import audit_actor
-from crm.tenants import selectors as tenant_selectors
-from crm.tenants.models import Tenant
 from crm.transfer import selectors, services
+from crm.transfer.management.commands._tenant_arg import tenant_named
 from crm.transfer.models import ImportJob, MappingTemplate
 from crm.transfer.registry import import_kind, import_kinds
 
@@ -46,11 +44,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        name = options["tenant"]
-        try:
-            tenant = tenant_selectors.business_tenants().get(Q(slug=name) | Q(schema_name=name))
-        except Tenant.DoesNotExist:
-            raise CommandError(f"no tenant with slug or schema {name!r}") from None
+        tenant = tenant_named(options["tenant"])
         try:
             kind = import_kind(options["kind"])
         except KeyError:
