@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.transfer import reading
-from crm.transfer.models import ImportJob
+from crm.transfer.models import ImportJob, MappingTemplate
 
 Status = ImportJob.Status
 
@@ -19,6 +19,18 @@ Status = ImportJob.Status
 def import_jobs() -> QuerySet[ImportJob]:
     """Every import of the tenant, newest first (the schema is the tenant: nothing to filter)."""
     return ImportJob.objects.all()
+
+
+def import_mapping_template_name(job: ImportJob) -> str:
+    """The saved mapping the job's columns follow ("" for none), so the mapping page can say
+    that a template was applied (the newest one with exactly this mapping)."""
+    template = (
+        MappingTemplate.objects.filter(kind=job.kind, mapping=job.mapping)
+        .order_by("-created_at", "-id")
+        .values_list("name", flat=True)
+        .first()
+    )
+    return template or ""
 
 
 def import_sample_rows(job: ImportJob, n: int) -> list[list[str]]:

@@ -153,6 +153,7 @@ def import_map(request: HttpRequest, pk: int) -> HttpResponse:
             "columns": columns,
             "required_fields": [field for field in kind.fields if field.required],
             "show_values": can_view_personal_data(request.user),
+            "template_name": selectors.import_mapping_template_name(job),
         },
     )
 

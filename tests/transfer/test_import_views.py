@@ -330,3 +330,18 @@ def test_the_list_of_imports_costs_the_same_queries_for_more_finished_jobs(acme)
                 status=ImportJob.Status.DONE, created_count=1
             )
     assert _list_queries(client) == fewer
+
+
+def test_the_mapping_page_says_a_saved_mapping_was_applied(acme):
+    names = _names(1)
+    client = client_for(acme, "manager")
+    template = f"Shop export {uuid.uuid4().hex[:6]}"
+    _upload(client, _good_file(names))
+    job = _latest(acme)
+    url = reverse("transfer:import_map", kwargs={"pk": job.pk})
+    assert "saved mapping" not in client.get(url).content.decode()
+    client.post(url, _map_post(job, save_as=template))
+    _upload(client, _good_file(_names(1)))
+    again = _latest(acme)
+    page = client.get(reverse("transfer:import_map", kwargs={"pk": again.pk})).content.decode()
+    assert f"saved mapping “{template}”" in page
