@@ -130,6 +130,11 @@ def app_environment(bench_url: str, secret_key: str) -> dict[str, str]:
     }
 
 
+def cache_off(environment: dict[str, str]) -> dict[str, str]:
+    """The same, with the customer list's cache off (customers.list_cache)."""
+    return {**environment, "CUSTOMER_LIST_CACHE_SECONDS": "0"}
+
+
 def setup_django(environment: dict[str, str], module_dir: Path) -> None:
     os.environ.update(environment)
     os.environ["DJANGO_SETTINGS_MODULE"] = "crm.settings"
@@ -417,7 +422,7 @@ def staff_session(schema: str, email: str, role: str) -> str:
             raise SystemExit(f"{role} would be sent to two-factor sign-in; cannot bench the list")
         store = import_module(settings.SESSION_ENGINE).SessionStore()
         store[SESSION_KEY] = str(user.pk)
-        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        store[BACKEND_SESSION_KEY] = "crm.accounts.backends.PermissionBackend"
         store[HASH_SESSION_KEY] = user.get_session_auth_hash()
         store[SESSION_SCHEMA_KEY] = schema
         store.create()
@@ -848,16 +853,17 @@ class QueryTimer:
 
 
 class PieceTimer:
-    """Times the view's two parts (customer_page, render) in-process, only while installed."""
+    """Times the view's parts in-process, only while installed: list_rows (the rows: found by
+    customer_page and drawn), and render (the page around them)."""
 
     def __init__(self) -> None:
         self.current: dict[str, float] = {}
 
     @contextmanager
     def installed(self) -> Iterator[None]:
-        from customers import selectors, views
+        from customers import list_cache, selectors, views
 
-        originals = [(selectors, "customer_page"), (views, "render")]
+        originals = [(selectors, "customer_page"), (list_cache, "list_rows"), (views, "render")]
         saved = [(o, attr, getattr(o, attr)) for o, attr in originals if hasattr(o, attr)]
         try:
             for owner, attr, original in saved:
@@ -929,7 +935,9 @@ def measure_in_process(
             view_ms = {k: v * 1000 for k, v in piece_timer.current.items()}
             for key, ms in view_ms.items():
                 result.pieces.setdefault(key, []).append(ms)
-            rest = seconds * 1000 - sum(view_ms.values())
+            # customer_page runs inside list_rows: not counted twice.
+            outer = sum(ms for key, ms in view_ms.items() if key != "customer_page")
+            rest = seconds * 1000 - outer
             result.pieces.setdefault("rest", []).append(rest)
         return seconds
 
@@ -952,12 +960,17 @@ PROFILED: tuple[tuple[str, str, str], ...] = (
     ),
     ("middleware before the view: two-factor check", "crm/accounts/middleware.py", "process_view"),
     (
-        "`customer_page` (its queries, model instances, prefetch)",
+        "`list_rows` (the rows: found and drawn, or from the cache)",
+        "customers/list_cache.py",
+        "list_rows",
+    ),
+    (
+        "· `customer_page` (its queries, model instances, prefetch)",
         "customers/selectors.py",
         "customer_page",
     ),
     ("· prefetch of phones and emails", "django/db/models/query.py", "prefetch_related_objects"),
-    ("`render` (the template)", "django/shortcuts.py", "render"),
+    ("`render` (the page's template around the rows)", "django/shortcuts.py", "render"),
     (
         "· form fields drawn by `{{ field }}` (search form, bulk owner dropdown)",
         "django/forms/utils.py",
@@ -1075,6 +1088,9 @@ class Results:
     setup: Setup
     kinds: list[Kind]
     ours: Side = field(default_factory=Side)
+    # Ours with the list cache off (CUSTOMER_LIST_CACHE_SECONDS=0): every request finds and
+    # renders its rows, as the first request after any change does.
+    cold: Side = field(default_factory=Side)
     naive: Side = field(default_factory=Side)
     viewer: InProcess | None = None
     same_rows: dict[str, bool] = field(default_factory=dict)
@@ -1093,10 +1109,10 @@ def serve_and_load(
     session: str,
 ) -> None:
     def path_of(kind: Kind) -> str:
-        return kind.ours if which == "ours" else kind.naive
+        return kind.naive if which == "naive" else kind.ours
 
-    samples = args.samples if which == "ours" else min(args.samples, args.naive_samples)
-    warmup = 3 if which == "ours" else 1  # the baseline's slow pages warm up in one go
+    samples = min(args.samples, args.naive_samples) if which == "naive" else args.samples
+    warmup = 1 if which == "naive" else 3  # the baseline's slow pages warm up in one go
     for kind in kinds:
         path = path_of(kind)
         wait_idle()
@@ -1189,8 +1205,15 @@ def run_bench(args: argparse.Namespace, environment: dict[str, str], module_dir:
         serve_and_load(results.ours, "ours", kinds, args, wrk, port, session)
 
     results.load.append(("after ours, end to end", os.getloadavg()[0]))
+    print("ours with the list cache off, end to end", flush=True)
+    with gunicorn(cache_off(environment), "crm.settings", module_dir, log_dir / "cold.log") as port:
+        serve_and_load(results.cold, "cold", kinds, args, wrk, port, session)
+
+    results.load.append(("after ours with the cache off", os.getloadavg()[0]))
+    # The baseline goes through the same view: with the cache on it would find its rows there.
     print("baseline, end to end (same app, settings with the baseline's URL added)", flush=True)
-    with gunicorn(environment, SETTINGS_MODULE, module_dir, log_dir / "naive.log") as port:
+    naive_env = cache_off(environment)
+    with gunicorn(naive_env, SETTINGS_MODULE, module_dir, log_dir / "naive.log") as port:
         for kind in kinds:
             naive_ids = check_page(port, kind.naive, session, f"baseline {kind.label}")
             results.same_rows[kind.key] = naive_ids == kind.ids
@@ -1203,7 +1226,8 @@ def run_bench(args: argparse.Namespace, environment: dict[str, str], module_dir:
     # Import it before anything wraps selectors.customer_page for timing: it installs the
     # dispatch between ours and the baseline there.
     importlib.import_module(URLCONF_MODULE)
-    with override_settings(ROOT_URLCONF=URLCONF_MODULE):
+    # The cache off: in-process figures are of the whole work of a page, rows found and drawn.
+    with override_settings(ROOT_URLCONF=URLCONF_MODULE, CUSTOMER_LIST_CACHE_SECONDS=0):
         for kind in kinds:
             ours = measure_in_process(
                 kind.ours, session, args.inproc_samples, args.budget, pieces=True
@@ -1303,10 +1327,15 @@ def report_tables(results: Results) -> str:
             f" {got.errors} |"
         )
 
-    add(wrk_row(f"all {len(kinds)} URL kinds in rotation", "ours", ours.wrk_mixed))
-    add(wrk_row(f"all {len(kinds)} URL kinds in rotation", "baseline", naive.wrk_mixed))
+    cold = results.cold
+    assert cold.wrk_mixed is not None
+    mixed = f"all {len(kinds)} URL kinds in rotation"
+    add(wrk_row(mixed, "ours", ours.wrk_mixed))
+    add(wrk_row(mixed, "ours, cache off", cold.wrk_mixed))
+    add(wrk_row(mixed, "baseline", naive.wrk_mixed))
     for kind in kinds:
         add(wrk_row(kind.label, "ours", ours.wrk_kind[kind.key]))
+        add(wrk_row(kind.label, "ours, cache off", cold.wrk_kind[kind.key]))
         add(wrk_row(kind.label, "baseline", naive.wrk_kind[kind.key]))
     add("")
 
@@ -1316,18 +1345,20 @@ def report_tables(results: Results) -> str:
     )
     add("")
     add(
-        "| URL kind | customers matching | ours median | ours p95 | n | baseline median"
-        " | baseline p95 | n | baseline / ours (medians) | same customers shown |"
+        "| URL kind | customers matching | ours median | ours p95 | cache off median"
+        " | cache off p95 | n | baseline median | baseline p95 | n"
+        " | baseline / ours, cache off (medians) | same customers shown |"
     )
-    add("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    add("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for kind in kinds:
-        ot, bt = ours.single[kind.key], naive.single[kind.key]
+        ot, ct, bt = ours.single[kind.key], cold.single[kind.key], naive.single[kind.key]
         same = "yes" if results.same_rows.get(kind.key) else "no"
         matching = setup.matches.get(kind.key, customers)
         add(
             f"| {kind.label} | {matching:,} | {fmt_ms(ot.median_ms)} | {fmt_ms(ot.p95_ms)} |"
-            f" {ot.n} | {fmt_ms(bt.median_ms)} | {fmt_ms(bt.p95_ms)} | {bt.n} |"
-            f" {ratio(bt.median_ms, ot.median_ms)} | {same} |"
+            f" {fmt_ms(ct.median_ms)} | {fmt_ms(ct.p95_ms)} | {ct.n} |"
+            f" {fmt_ms(bt.median_ms)} | {fmt_ms(bt.p95_ms)} | {bt.n} |"
+            f" {ratio(bt.median_ms, ct.median_ms)} | {same} |"
         )
     add("")
 
@@ -1359,45 +1390,60 @@ def report_tables(results: Results) -> str:
         )
     add("")
 
-    worst_p95 = max(kinds, key=lambda k: ours.single[k.key].p95_ms)
+    # The p95 goal is judged with the cache off: every request finding and drawing its rows,
+    # as the first one after any change to the customers does.
+    worst_p95 = max(kinds, key=lambda k: cold.single[k.key].p95_ms)
+    worst_cached = max(kinds, key=lambda k: ours.single[k.key].p95_ms)
     worst_q = max(kinds, key=lambda k: ours.in_process[k.key].queries)
-    p95 = ours.single[worst_p95.key].p95_ms
+    p95 = cold.single[worst_p95.key].p95_ms
+    p95_cached = ours.single[worst_cached.key].p95_ms
     queries = ours.in_process[worst_q.key].queries
     rps = ours.wrk_mixed.rps
+    rps_cold = cold.wrk_mixed.rps
     deep = [k for k in kinds if k.key.startswith("p")]
     searches = [k for k in kinds if k.key.startswith("q_")]
     add("| goal | target | measured (ours) | result |")
     add("|---|---|---:|---|")
     add(
-        f"| p95 server time, every URL kind (single requests, end to end) | < {GOAL_P95_MS:g} ms |"
-        f" {fmt_ms(p95)} (worst: {worst_p95.label}) | {verdict(p95 < GOAL_P95_MS)} |"
+        f"| p95 server time, every URL kind (single requests, end to end), cache off |"
+        f" < {GOAL_P95_MS:g} ms | {fmt_ms(p95)} (worst: {worst_p95.label}) |"
+        f" {verdict(p95 < GOAL_P95_MS)} |"
     )
     add(
-        f"| SQL queries a page, every URL kind | <= {GOAL_QUERIES} | {queries}"
-        f" (most: {worst_q.label}) | {verdict(queries <= GOAL_QUERIES)} |"
+        f"| p95 server time, every URL kind, as shipped (cache on) | < {GOAL_P95_MS:g} ms |"
+        f" {fmt_ms(p95_cached)} (worst: {worst_cached.label}) |"
+        f" {verdict(p95_cached < GOAL_P95_MS)} |"
     )
     add(
-        f"| requests/s, wrk, all URL kinds in rotation, 2 workers on {os.cpu_count()} cores |"
-        f" >= {GOAL_RPS:g} | {rps:,.0f} | {verdict(rps >= GOAL_RPS)} |"
+        f"| SQL queries a page, every URL kind (in-process, cache off) | <= {GOAL_QUERIES} |"
+        f" {queries} (most: {worst_q.label}) | {verdict(queries <= GOAL_QUERIES)} |"
+    )
+    add(
+        f"| requests/s, wrk, all URL kinds in rotation, 2 workers on {os.cpu_count()} cores,"
+        f" as shipped (cache on) | >= {GOAL_RPS:g} | {rps:,.0f} | {verdict(rps >= GOAL_RPS)} |"
+    )
+    add(
+        f"| requests/s, the same with the cache off (every request reads and draws its rows) |"
+        f" >= {GOAL_RPS:g} | {rps_cold:,.0f} | {verdict(rps_cold >= GOAL_RPS)} |"
     )
 
     def ratio_range(group: list[Kind]) -> str:
         if not group:
             return "—"
-        values = [naive.single[k.key].median_ms / ours.single[k.key].median_ms for k in group]
+        values = [naive.single[k.key].median_ms / cold.single[k.key].median_ms for k in group]
         low, high = ratio(min(values), 1.0), ratio(max(values), 1.0)
         return low if low == high else f"{low} – {high}"
 
     first = kinds[0].key
     add(
-        f"| baseline / ours, median server time: first page | no target |"
-        f" {ratio(naive.single[first].median_ms, ours.single[first].median_ms)} | — |"
+        f"| baseline / ours with the cache off, median server time: first page | no target |"
+        f" {ratio(naive.single[first].median_ms, cold.single[first].median_ms)} | — |"
     )
     add(f"| baseline / ours: deeper pages | no target | {ratio_range(deep)} | — |")
     add(f"| baseline / ours: searches | no target | {ratio_range(searches)} | — |")
     add(
-        f"| baseline / ours, wrk req/s, all URL kinds in rotation | no target |"
-        f" {ours.wrk_mixed.rps / max(naive.wrk_mixed.rps, 1e-9):,.1f}x | — |"
+        f"| ours with the cache off / baseline, wrk req/s, all URL kinds in rotation | no target |"
+        f" {rps_cold / max(naive.wrk_mixed.rps, 1e-9):,.1f}x | — |"
     )
     add("")
 
@@ -1417,17 +1463,19 @@ def report_tables(results: Results) -> str:
     add("Where our time goes, in-process medians (ms):")
     add("")
     header = (
-        "| URL kind | total | SQL | `customer_page` | `render` (template, dropdowns)"
-        " | the rest (middleware, form) | `SET search_path` |"
+        "| URL kind | total | SQL | `list_rows` (rows found and drawn) | · of which"
+        " `customer_page` | `render` (the page around them) | the rest (middleware, form)"
+        " | `SET search_path` |"
     )
     add(header)
-    add("|---|---:|---:|---:|---:|---:|---:|")
+    add("|---|---:|---:|---:|---:|---:|---:|---:|")
     for kind in kinds:
         o = ours.in_process[kind.key]
         piece = {k: statistics.median(v) for k, v in o.pieces.items()}
         add(
             f"| {kind.label} | {o.timing.median_ms:.1f} | {statistics.median(o.sql_ms):.1f} |"
-            f" {piece.get('customer_page', 0):.1f} | {piece.get('render', 0):.1f} |"
+            f" {piece.get('list_rows', 0):.1f} | {piece.get('customer_page', 0):.1f} |"
+            f" {piece.get('render', 0):.1f} |"
             f" {piece.get('rest', 0):.1f} | {o.search_path_sets} |"
         )
     add("")
@@ -1476,6 +1524,7 @@ def findings(results: Results) -> str:
     total = first.timing.median_ms
     sql_ms = statistics.median(first.sql_ms)
     render_ms = statistics.median(first.pieces.get("render", [0.0]))
+    rows_ms = statistics.median(first.pieces.get("list_rows", [0.0]))
     page_ms = statistics.median(first.pieces.get("customer_page", [0.0]))
     rest_ms = statistics.median(first.pieces.get("rest", [0.0]))
     from django.conf import settings
@@ -1501,17 +1550,23 @@ def findings(results: Results) -> str:
         f" phones, emails); the other {sum(overhead.values())} are per-request overhead"
         f" ({parts}), {overhead_ms:.1f} ms of SQL together. On top of the counted queries,"
         f" {search_path}",
-        f"Time: our first page takes {total:.1f} ms in-process, {sql_ms:.1f} ms of it in SQL;"
-        f" `customer_page` {page_ms:.1f} ms, `render` {render_ms:.1f} ms (the template, with"
-        f" the dropdown and saved-view queries), everything else (the middleware: {middleware};"
-        f" the search form) {rest_ms:.1f} ms.",
+        f"Time (cache off): our first page takes {total:.1f} ms in-process, {sql_ms:.1f} ms of"
+        f" it in SQL; `list_rows` {rows_ms:.1f} ms (of which `customer_page` {page_ms:.1f} ms,"
+        f" the rest drawing the rows), `render` {render_ms:.1f} ms (the page around the rows),"
+        f" everything else (the middleware: {middleware}; the search form) {rest_ms:.1f} ms."
+        " With the cache on, a page seen before skips `list_rows`' work but for one cache"
+        " read.",
         f"Slowest of our URL kinds in-process: {slowest.label},"
         f" {slow.timing.median_ms:.1f} ms median, of which the slowest query"
         f" ({slow.slowest}) {slow.slowest_ms:.1f} ms: {slow.plan or 'no plan'}.",
     ]
     if results.profile:
         top = sorted(
-            (row for row in results.profile if not row[0].startswith(("`render`", "`customer"))),
+            (
+                row
+                for row in results.profile
+                if not row[0].lstrip("· ").startswith(("`render`", "`customer", "`list_rows"))
+            ),
             key=lambda row: -row[1],
         )[:4]
         text.append(
@@ -1636,7 +1691,13 @@ def docs_section(results: Results, info: dict[str, str], args: argparse.Namespac
         a character index for one or two Chinese characters) into a MATERIALIZED CTE of at
         most 30,000 rows, sorts them for the page, and walks the (`name_sort`, `id`) order
         instead when there are more; the owner, team and saved-view dropdowns, the custom field
-        definitions and the reader's record scope come in one more query. The baseline is the
+        definitions, the reader's record scope and the list's data version come in one more
+        query. The rendered rows of a page are kept in Redis (`customers.list_cache`) under a
+        key of that data version (database triggers move it on every change to what the rows
+        show), the reader's scope, masks and language, and the query; "ours, cache off" is the
+        same app with CUSTOMER_LIST_CACHE_SECONDS=0, where every request finds and draws its
+        rows, as the first request after a change does. The baseline (served with the cache
+        off, since it goes through the same view) is the
         same view with that one data
         call answered the straightforward Django way by a function in the bench script (not in
         the app): `Paginator` over the same scoped queryset ordered by (`name_sort`, `id`) with
@@ -1670,10 +1731,10 @@ def docs_section(results: Results, info: dict[str, str], args: argparse.Namespac
     )
     in_process = bullet(
         """**In-process**: `django.test.Client` through the whole middleware stack without HTTP,
-        one URLconf for both. Queries per page are counted with `CaptureQueriesContext` (the `SET
-        search_path` django-tenants sends before each cursor aside, reported separately) and each
-        query is timed by an execute wrapper. Each table's baseline/ours ratio compares like with
-        like."""
+        one URLconf for both, the list cache off. Queries per page are counted with
+        `CaptureQueriesContext` (the `SET search_path` django-tenants sends before each cursor
+        aside, reported separately) and each query is timed by an execute wrapper. Each table's
+        baseline/ours ratio compares like with like."""
     )
     facts = "\n".join(
         bullet(text)

@@ -83,7 +83,7 @@ LOGIN_REDIRECT_URL = "/"  # the home page of either site
 LOGOUT_REDIRECT_URL = "accounts:login"
 
 MIDDLEWARE = [
-    "django_tenants.middleware.main.TenantMainMiddleware",
+    "crm.tenants.lookup.CachedTenantMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "crm.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -151,6 +151,11 @@ CACHES = {
     }
 }
 
+# How long a rendered page of the customer list is kept (customers.list_cache). Any change to
+# what it shows moves the data version in its key first; this only bounds how long an unused
+# page takes up memory. 0 turns the cache off.
+CUSTOMER_LIST_CACHE_SECONDS = env_int("CUSTOMER_LIST_CACHE_SECONDS", 600)
+
 # --- background jobs ----------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", REDIS_URL)
@@ -190,7 +195,7 @@ PASSWORD_HASHERS = env_list(
 # Its attempts table is in every schema, so a tenant's failures never lock anyone out elsewhere.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "crm.accounts.backends.PermissionBackend",
 ]
 AXES_FAILURE_LIMIT = 5
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

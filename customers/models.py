@@ -390,3 +390,21 @@ class CustomerMerge(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.dropped_id} → #{self.kept_id_value}"
+
+
+class ListVersion(models.Model):
+    """The customer list's data version, which its cached pages are keyed by
+    (customers.list_cache). Holds no data of its own: statement triggers (migration 0008)
+    stamp a slot with a new sequence value whenever customers, their phones and emails, custom
+    field definitions, staff names, team names or team membership change, whoever changes
+    them (forms, imports, merges, raw SQL). The version is every slot's stamp, so it changes
+    with every such change and never returns to an earlier value; a writer takes a free slot
+    and never waits for another."""
+
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"slot {self.pk}: {self.n}"

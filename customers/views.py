@@ -13,7 +13,7 @@ from crm.accounts import capabilities as cap
 from crm.accounts.audit import audit_record, client_ip
 from crm.accounts.permissions import acting_user, can, capability_required
 from crm.transfer.exporting import csv_chunks
-from customers import privacy, selectors, services
+from customers import list_cache, privacy, selectors, services
 from customers.custom_fields import field_definitions, profile_values
 from customers.forms import (
     BulkForm,
@@ -50,13 +50,18 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     context = selectors.list_context(user)
     form = CustomerSearchForm(request.GET or None, user=user, context=context)
     query = form.to_query() if form.is_valid() else selectors.CustomerQuery()
-    page = selectors.customer_page(
-        user, query, after=request.GET.get("after", ""), scope=context.scope
+    can_change, can_export = can(user, cap.CHANGE), can(user, cap.EXPORT)
+    rows = list_cache.list_rows(
+        user,
+        query,
+        after=request.GET.get("after", ""),
+        context=context,
+        selectable=can_change or can_export,
     )
     next_query = ""
-    if page.next_cursor:
+    if rows.next_cursor:
         params = request.GET.copy()
-        params["after"] = page.next_cursor
+        params["after"] = rows.next_cursor
         next_query = params.urlencode()
     filtered = any(v for k, v in request.GET.items() if k not in ("after", "order"))
     bulk_form = BulkForm(owners=context.owner_choices(active_only=True))
@@ -65,12 +70,12 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         "customers/customer_list.html",
         {
             "form": form,
-            "page": page,
+            "rows": rows,
             "next_query": next_query,
             "filtered": filtered,
             "can_create": can(user, cap.CREATE),
-            "can_change": can(user, cap.CHANGE),
-            "can_export": can(user, cap.EXPORT),
+            "can_change": can_change,
+            "can_export": can_export,
             "bulk_form": bulk_form,
             "saved_views": context.saved_views,
             "current_query": request.GET.copy().urlencode() if filtered else "",

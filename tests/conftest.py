@@ -101,6 +101,16 @@ def _back_to_public() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _forget_remembered_tenants() -> Iterator[None]:
+    """Each test's changes to tenants are rolled back, which sends no signal: a tenant this
+    process remembered in a test (crm.tenants.lookup) must not outlive it."""
+    from crm.tenants import lookup
+
+    yield
+    lookup.forget()
+
+
+@pytest.fixture(autouse=True)
 def _back_to_default_language() -> Iterator[None]:
     """A request leaves its language active in the thread (LocaleMiddleware activates it and
     nothing deactivates it): a test after one of a Chinese-speaking tenant's requests would

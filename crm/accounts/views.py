@@ -117,7 +117,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            auth_login(request, user, backend="crm.accounts.backends.PermissionBackend")
             audit_record(action="login", actor=user, ip=client_ip(request))
             return redirect("home")
     return render(

@@ -4,6 +4,7 @@ import zoneinfo
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+from django.dispatch import Signal
 from django.utils.translation import gettext_lazy as _
 from django_tenants.models import DomainMixin, TenantMixin
 
@@ -58,8 +59,22 @@ def schema_name_for_slug(slug: str) -> str:
     return "t_" + re.sub(r"-", "_", slug)
 
 
+# Sent after a queryset update of tenants or domains, which sends no post_save (status changes
+# in crm.tenants.services are such updates): crm.tenants.lookup forgets what it remembers.
+tenants_updated = Signal()
+
+
+class _UpdateSignallingQuerySet(models.QuerySet):
+    def update(self, **kwargs: object) -> int:
+        updated = super().update(**kwargs)
+        tenants_updated.send(sender=self.model)
+        return updated
+
+
 class Tenant(TenantMixin):
     """A business using the CRM. Its data lives in its own schema, `schema_name`."""
+
+    objects = _UpdateSignallingQuerySet.as_manager()
 
     class Status(models.TextChoices):
         PROVISIONING = "provisioning", _("Provisioning")
@@ -149,6 +164,8 @@ class Tenant(TenantMixin):
 
 class Domain(DomainMixin):
     """Host name routed to a tenant; the primary one is <slug>.<base domain>."""
+
+    objects = _UpdateSignallingQuerySet.as_manager()
 
 
 class TenantEvent(models.Model):
