@@ -7,7 +7,9 @@ import datetime
 import hashlib
 import secrets
 from collections.abc import Iterable
+from importlib import import_module
 
+from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
@@ -126,11 +128,13 @@ def staff_update(
 
 def _end_sessions(user: User) -> int:
     """Delete the user's sessions. The auth backend already refuses inactive users on their next
-    request; this removes the session rows so nothing is left behind."""
+    request; this removes the sessions so nothing is left behind: through the session engine,
+    which drops the cached copy (settings.SESSION_ENGINE is cached_db) as well as the row."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore
     ended = 0
     for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
         if str(session.get_decoded().get("_auth_user_id")) == str(user.pk):
-            session.delete()
+            store(session_key=session.session_key).delete()
             ended += 1
     return ended
 

@@ -5,6 +5,7 @@ import datetime
 import pytest
 from django.contrib.auth.models import Group
 from django.contrib.sessions.models import Session
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 from django_tenants.utils import schema_context
@@ -123,6 +124,7 @@ class TestStaffChanges:
     def test_deactivating_signs_the_person_out_at_once(self, acme):
         agent = client_for(acme, "agent")
         assert agent.get("/").status_code == 200
+        session_key = agent.cookies["sessionid"].value
         response = client_for(acme, "admin").post(
             reverse("admin_console:staff_deactivate", args=[acme.agent.pk])
         )
@@ -136,6 +138,8 @@ class TestStaffChanges:
                 if s.get_decoded().get("_auth_user_id") == str(acme.agent.pk)
             ]
             assert remaining == []
+            # Sessions are read through the cache (cached_db): the cached copy is gone too.
+            assert cache.get(f"django.contrib.sessions.cached_db{session_key}") is None
 
         client_for(acme, "admin").post(
             reverse("admin_console:staff_reactivate", args=[acme.agent.pk])
