@@ -88,8 +88,9 @@ def list_rows(
     """One page of the list as rendered rows: from the cache when this reader has seen this
     page of this data before, otherwise read (selectors.customer_page), rendered and kept."""
     seconds = settings.CUSTOMER_LIST_CACHE_SECONDS
-    key = cache_key(user, query, after=after, size=size, context=context, selectable=selectable)
+    key = ""
     if seconds:
+        key = cache_key(user, query, after=after, size=size, context=context, selectable=selectable)
         kept = cache.get(key)
         if kept is not None:
             html, count, next_cursor = kept

@@ -57,9 +57,10 @@ class CachedTenantMiddleware(TenantMainMiddleware):
     def get_tenant(self, domain_model: Any, hostname: str) -> Tenant:
         now = time.monotonic()
         found = _remembered.get(hostname)
-        if found is None or found[0] < now:
+        if found is not None and found[0] >= now:
+            tenant = found[1]
+        else:
             tenant = super().get_tenant(domain_model, hostname)
             with _lock:
                 _remembered[hostname] = (now + HOST_TENANT_SECONDS, tenant)
-            found = (0.0, tenant)
-        return copy.copy(found[1])
+        return copy.copy(tenant)
