@@ -104,7 +104,7 @@ class TwoFactorMiddleware:
         name = match.view_name if match is not None else ""
         if name in TWO_FACTOR_EXEMPT or request.path.startswith(settings.STATIC_URL):
             return None
-        if security.has_two_factor(user):
+        if security.had_two_factor_when_loaded(user):
             target = TWO_FACTOR_VERIFY
         elif security.two_factor_required(user, getattr(request, "tenant", None)):
             target = TWO_FACTOR_SETUP

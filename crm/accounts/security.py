@@ -25,6 +25,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from crm.accounts import capabilities as cap
 from crm.accounts.audit import audit_record
+from crm.accounts.backends import LOADED_TWO_FACTOR
 from crm.accounts.lockout import normalise_email
 from crm.accounts.models import User
 from crm.tenants.models import Tenant
@@ -64,6 +65,13 @@ def two_factor_required(user: Any, tenant: Tenant | None) -> bool:
 def has_two_factor(user: Any) -> bool:
     """Enrolled: the user has a confirmed authenticator (recovery codes come with it)."""
     return TOTPDevice.objects.filter(user_id=user.pk, confirmed=True).exists()
+
+
+def had_two_factor_when_loaded(user: Any) -> bool:
+    """has_two_factor as of the start of this request: the signed-in user comes with the answer
+    (crm.accounts.backends.PermissionBackend.get_user), so asking costs no query."""
+    loaded = getattr(user, LOADED_TWO_FACTOR, None)
+    return has_two_factor(user) if loaded is None else bool(loaded)
 
 
 # --- enrolment ----------------------------------------------------------------------------
