@@ -757,6 +757,10 @@ QUERY_KINDS: tuple[tuple[str, Callable[[str], bool]], ...] = (
     ("tenant lookup (domain + tenant, public schema)", lambda s: '"tenants_domain"' in s),
     ("session row", lambda s: '"django_session"' in s),
     ("audit actor: set_config (set, then clear)", lambda s: "set_config(" in s),
+    (
+        "signed-in user, with permissions and two-factor enrolment",
+        lambda s: "otp_totp_totpdevice" in s and '"auth_permission"' in s,
+    ),
     ("two-factor: has a confirmed device?", lambda s: "otp_totp_totpdevice" in s),
     ("permissions (has_perm: user, then group permissions)", lambda s: '"auth_permission"' in s),
     (
