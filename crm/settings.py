@@ -122,6 +122,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "crm.context_processors.site",
             ],
+            # `{% url %}` answers remembered per process (the navigation's links on every page).
+            "builtins": ["crm.lib.url_tag"],
         },
     },
 ]
@@ -148,7 +150,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "crm.lib.cache.ReusedClientRedisCache",
         "LOCATION": REDIS_URL,
         # Keys carry the schema name so one tenant can never read another's cache entries.
         "KEY_FUNCTION": "django_tenants.cache.make_key",

@@ -33,6 +33,7 @@ from django.utils.translation import gettext_lazy
 
 from crm.accounts.masking import MASK
 from crm.accounts.permissions import can_view_personal_data
+from crm.lib.widgets import ListDateInput, ListNumberInput, ListSelect, ListTextInput
 from customers.models import Customer, CustomField
 
 TEXT_MAX_LENGTH = 500
@@ -246,7 +247,7 @@ def form_field(definition: CustomField) -> forms.Field:
             widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}), **common
         )
     if definition.kind == CustomField.Kind.DATE:
-        return forms.CharField(widget=forms.DateInput(attrs={"type": "date"}), **common)
+        return forms.CharField(widget=ListDateInput(attrs={"type": "date"}), **common)
     if definition.kind == CustomField.Kind.CHOICE:
         options = [("", "—"), *((c, c) for c in definition.choices)]
         return forms.CharField(widget=forms.Select(choices=options), **common)
@@ -296,7 +297,7 @@ def filter_form_fields(definition: CustomField) -> dict[str, forms.Field]:
         if definition.kind == CustomField.Kind.NUMBER:
             label = gettext_lazy("at least") if op == "min" else gettext_lazy("at most")
             fields[name] = forms.DecimalField(
-                label=label, required=False, widget=forms.NumberInput(attrs={"step": "any"})
+                label=label, required=False, widget=ListNumberInput(attrs={"step": "any"})
             )
         elif definition.kind == CustomField.Kind.DATE:
             label = gettext_lazy("from") if op == "min" else gettext_lazy("to")
@@ -304,13 +305,14 @@ def filter_form_fields(definition: CustomField) -> dict[str, forms.Field]:
                 label=label,
                 required=False,
                 input_formats=list(_DATE_FORMATS),
-                widget=forms.DateInput(attrs={"type": "date"}),
+                widget=ListDateInput(attrs={"type": "date"}),
             )
         elif definition.kind == CustomField.Kind.CHOICE:
             fields[name] = forms.ChoiceField(
                 label=gettext_lazy("is"),
                 required=False,
                 choices=[("", gettext_lazy("Any")), *((c, c) for c in definition.choices)],
+                widget=ListSelect,
             )
         else:
             fields[name] = forms.CharField(
@@ -318,6 +320,7 @@ def filter_form_fields(definition: CustomField) -> dict[str, forms.Field]:
                 required=False,
                 max_length=TEXT_MAX_LENGTH,
                 help_text=gettext_lazy('Put it in "quotes" for an exact match.'),
+                widget=ListTextInput,
             )
     return fields
 

@@ -1,15 +1,16 @@
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
-from django.utils.html import escape
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from crm.accounts.models import Team, User
 from crm.accounts.permissions import can_view_personal_data
+from crm.lib.widgets import ListSelect, ListTextInput
 from customers.custom_fields import active, form_field, form_initial, form_name, value_clean
 from customers.models import ConsentEvent, Customer, CustomField, Interaction
 from customers.services import CustomerInput
@@ -151,36 +152,6 @@ class CustomerForm(forms.Form):
         }
 
 
-class ListSelect(forms.Select):
-    """forms.Select's HTML, written out here rather than through Django's widget templates:
-    they include a template per option, and the list draws five dropdowns on every view (a
-    sixth of its rendering time). Plain options only: no groups, no per-option attributes."""
-
-    def render(
-        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
-    ) -> SafeString:
-        widget = self.get_context(name, value, attrs)["widget"]
-        options = "".join(
-            f'\n  <option value="{escape(str(option["value"]))}"'
-            f"{' selected' if option['selected'] else ''}>{escape(option['label'])}</option>\n"
-            for _group, choices, _index in widget["optgroups"]
-            for option in choices
-        )
-        return mark_safe(  # noqa: S308 - every value above is escaped
-            f'<select name="{escape(name)}"{_attrs_html(widget["attrs"])}>{options}\n</select>'
-        )
-
-
-def _attrs_html(attrs: dict[str, Any]) -> str:
-    """As django/forms/widgets/attrs.html writes them."""
-    parts = []
-    for key, value in attrs.items():
-        if value is False:
-            continue
-        parts.append(f" {key}" if value is True else f' {key}="{escape(str(value))}"')
-    return "".join(parts)
-
-
 def _owner_choices() -> list[tuple[str, str]]:
     return [("", str(_("Anyone")))] + [
         (str(u.pk), str(u)) for u in User.objects.order_by("full_name", "email")
@@ -196,14 +167,14 @@ class CustomerSearchForm(forms.Form):
     reader of a list's query string (the page, saved views, the exports of the current filter),
     so they all apply the same filter: `to_query` gives the selector's CustomerQuery."""
 
-    q = forms.CharField(label=_("Search"), required=False)
+    q = forms.CharField(label=_("Search"), required=False, widget=ListTextInput)
     stage = forms.ChoiceField(
         label=_("Stage"),
         required=False,
         choices=[("", _("Any")), *Customer.Stage.choices],
         widget=ListSelect,
     )
-    tag = forms.CharField(label=_("Tag"), required=False)
+    tag = forms.CharField(label=_("Tag"), required=False, widget=ListTextInput)
     # Plain choices by id rather than ModelChoiceFields: the page passes the staff and teams it
     # already read (selectors.list_context), so neither the dropdowns nor a chosen value cost a
     # query of their own. Without that context they are read when needed.
@@ -352,6 +323,35 @@ class BulkForm(forms.Form):
         if action == "assign" and not data.get("owner"):
             self.add_error("owner", _("Choose the new owner."))
         return data
+
+
+@dataclass(frozen=True)
+class BulkBar:
+    """What the list's bulk bar draws: BulkForm's actions the reader may take and its owner
+    dropdown, taken from the class. Building the form would deep-copy its fields on every view
+    of the list for one label and two dropdowns."""
+
+    action_label: str
+    actions: list[tuple[str, str]]
+    owner_select: SafeString
+
+    @classmethod
+    def build(
+        cls, owners: list[tuple[str, str]], *, can_change: bool, can_export: bool
+    ) -> "BulkBar":
+        actions = [
+            (value, str(label))
+            for value, label in BulkForm.ACTIONS
+            if (can_export if value == "export" else can_change)
+        ]
+        owner = BulkForm.base_fields["owner"]
+        assert isinstance(owner, forms.ModelChoiceField)
+        select = ListSelect(choices=[("", owner.empty_label), *owners])
+        return cls(
+            action_label=str(BulkForm.base_fields["action"].label),
+            actions=actions,
+            owner_select=select.render("owner", None, attrs={"id": "bulk-owner"}),
+        )
 
 
 class SavedViewForm(forms.Form):

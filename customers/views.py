@@ -16,6 +16,7 @@ from crm.transfer.exporting import csv_chunks
 from customers import list_cache, privacy, selectors, services
 from customers.custom_fields import field_definitions, profile_values
 from customers.forms import (
+    BulkBar,
     BulkForm,
     ConsentForm,
     CustomerForm,
@@ -64,7 +65,6 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         params["after"] = rows.next_cursor
         next_query = params.urlencode()
     filtered = any(v for k, v in request.GET.items() if k not in ("after", "order"))
-    bulk_form = BulkForm(owners=context.owner_choices(active_only=True))
     return render(
         request,
         "customers/customer_list.html",
@@ -76,7 +76,11 @@ def customer_list(request: HttpRequest) -> HttpResponse:
             "can_create": can(user, cap.CREATE),
             "can_change": can_change,
             "can_export": can_export,
-            "bulk_form": bulk_form,
+            "bulk_bar": BulkBar.build(
+                context.owner_choices(active_only=True),
+                can_change=can_change,
+                can_export=can_export,
+            ),
             "saved_views": context.saved_views,
             "current_query": request.GET.copy().urlencode() if filtered else "",
         },

@@ -89,6 +89,30 @@ def test_cache_keys_carry_the_tenant(acme, globex, db):
         cache.delete("greeting")
 
 
+def test_cache_reuses_one_redis_client_and_reconnects_after_a_fork(acme, db):
+    """The cache keeps its redis.Redis client between calls (crm.lib.cache); a forked process
+    (a Celery or gunicorn worker) must still get its own connections, not share the parent's."""
+    raw = cache._cache  # type: ignore[attr-defined]
+    assert raw.get_client() is raw.get_client()
+    with schema_context(acme.schema):
+        cache.set("fork-check", "parent", 30)
+        read, write = os.pipe()
+        child = os.fork()
+        if child == 0:  # pragma: no cover - runs in the child
+            try:
+                os.write(write, str(cache.get("fork-check")).encode())
+                cache.set("fork-check", "child", 30)
+            finally:
+                os._exit(0)
+        os.close(write)
+        _, status = os.waitpid(child, 0)
+        seen = os.read(read, 100).decode()
+        os.close(read)
+        assert (status, seen) == (0, "parent")
+        assert cache.get("fork-check") == "child"
+        cache.delete("fork-check")
+
+
 @pytest.mark.worker
 def test_healthz_reports_database_redis_and_worker(celery_worker, db):
     response = Client(HTTP_HOST="localhost").get("/healthz")

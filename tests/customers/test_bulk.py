@@ -102,3 +102,42 @@ def test_saved_views_are_personal(acme, three):
     assert manager.post(reverse("customers:view_delete", args=[view.pk])).status_code == 302
     with schema_context(acme.schema):
         assert not SavedView.objects.filter(pk=view.pk).exists()
+
+
+def _bulk_bar(page: str) -> tuple[list[str], list[str]] | None:
+    """(actions offered, owner dropdown's options) of the list's bulk bar, None without one."""
+    import re
+
+    bar = re.search(r'<fieldset class="bulk-bar">(.*?)</fieldset>', page, re.S)
+    if bar is None:
+        return None
+    actions = re.search(r'<select name="action">(.*?)</select>', bar.group(1), re.S)
+    owner = re.search(r'<select name="owner" id="bulk-owner">(.*?)</select>', bar.group(1), re.S)
+    options = re.compile(r'<option value="([^"]*)"')
+    return (
+        options.findall(actions.group(1)) if actions else [],
+        options.findall(owner.group(1)) if owner else [],
+    )
+
+
+def test_the_bulk_bar_offers_what_each_role_may_do(acme, three):
+    with schema_context(acme.schema):
+        active = {
+            str(pk) for pk in User.objects.filter(is_active=True).values_list("pk", flat=True)
+        }
+        User.objects.filter(pk=acme.admin.pk).update(is_active=False)
+    pages = {
+        role: client_for(acme, role).get(reverse("customers:home")).content.decode()
+        for role in ("manager", "agent", "marketing", "viewer")
+    }
+    manager_bar = _bulk_bar(pages["manager"])
+    assert manager_bar is not None
+    manager_actions, owners = manager_bar
+    assert manager_actions == ["tag", "untag", "assign", "export"]
+    # Active staff only, after "Choose…"; the search form's owner filter keeps its own id.
+    assert owners[0] == "" and set(owners[1:]) == active - {str(acme.admin.pk)}
+    assert pages["manager"].count('id="bulk-owner"') == 1
+    assert (_bulk_bar(pages["agent"]) or ([], []))[0] == ["tag", "untag", "assign"]
+    assert _bulk_bar(pages["marketing"]) == (["export"], [])  # no owner to assign
+    assert _bulk_bar(pages["viewer"]) is None
+    assert 'name="ids"' not in pages["viewer"]

@@ -484,24 +484,49 @@ class TestCustomFieldFilters:
         assert f"{start}?format=csv&amp;{query.replace('&', '&amp;')}" in page
 
 
-def test_the_lists_dropdowns_draw_the_same_html_as_djangos_select(acme):
-    """ListSelect writes out what forms.Select draws through its templates, selected option,
-    escaping and attributes included."""
+def test_the_lists_widgets_draw_the_same_html_as_djangos(acme):
+    """crm.lib.widgets write out what Django's widgets draw through their templates: selected
+    option, values, escaping, localized dates and attributes included."""
+    import datetime
+
     from django import forms as django_forms
 
-    from customers.forms import ListSelect
+    from crm.lib import widgets
 
     choices = [("", "Any"), ("1", "<Zhang & Co>"), ("2", '"Li" 李')]
-    for value in ("", "1", "2", "9"):
+    for choice in ("", "1", "2", "9"):
         for attrs in ({"id": "id_owner"}, {"id": "x", "required": True, "disabled": False}):
-            ours = ListSelect(choices=choices).render("owner", value, attrs=dict(attrs))
-            django = django_forms.Select(choices=choices).render("owner", value, attrs=dict(attrs))
-            assert ours == django, (value, attrs)
+            ours = widgets.ListSelect(choices=choices).render("owner", choice, attrs=dict(attrs))
+            django = django_forms.Select(choices=choices).render("owner", choice, attrs=dict(attrs))
+            assert ours == django, (choice, attrs)
+    inputs = (
+        (widgets.ListTextInput, django_forms.TextInput, ("", None, 'Zhang "& <b>', "王 1380")),
+        (widgets.ListNumberInput, django_forms.NumberInput, (None, 12, "3.5")),
+        (
+            widgets.ListDateInput,
+            django_forms.DateInput,
+            (None, "2024-02-29", datetime.date(2024, 2, 29)),
+        ),
+    )
+    for ours_class, django_class, values in inputs:
+        for value in values:
+            for attrs in (
+                {"id": "id_q"},
+                {"id": "x", "step": "any", "required": True, "disabled": False},
+            ):
+                drawn = ours_class().render("q", value, attrs=dict(attrs))
+                expected = django_class().render("q", value, attrs=dict(attrs))
+                assert drawn == expected, (ours_class, value, attrs)
     with schema_context(acme.schema):
-        bound = CustomerSearchForm({"stage": "active", "order": "newest"}, user=None)
+        bound = CustomerSearchForm({"stage": "active", "order": "newest", "q": "<王>"}, user=None)
         for name in ("stage", "order", "owner", "team"):
             field = bound.fields[name]
             expected = django_forms.Select(choices=field.choices).render(
+                name, bound[name].value(), attrs={"id": f"id_{name}"}
+            )
+            assert str(bound[name]) == expected, name
+        for name in ("q", "tag"):
+            expected = django_forms.TextInput().render(
                 name, bound[name].value(), attrs={"id": f"id_{name}"}
             )
             assert str(bound[name]) == expected, name
