@@ -124,9 +124,14 @@ TEMPLATES = [
             ],
             # `{% url %}` answers remembered per process (the navigation's links on every page).
             "builtins": ["crm.lib.url_tag"],
+            "libraries": {"memo": "crm.lib.memo_tag"},
         },
     },
 ]
+
+# `{% memo %}` blocks (the page frame) are drawn anyway and compared with what was remembered:
+# a value missing from a block's key then fails a test instead of showing one reader another's.
+TEMPLATE_MEMO_VERIFY = env_bool("TEMPLATE_MEMO_VERIFY", DEBUG)
 
 WSGI_APPLICATION = "crm.wsgi.application"
 

@@ -1,4 +1,4 @@
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,6 +152,19 @@ class CustomerForm(forms.Form):
         }
 
 
+# The search form's dropdowns take their choices from functions: Django deep-copies a form's
+# fields for every form built and normalises a list of choices on each copy, while a function is
+# copied as it is and called when the dropdown is drawn or a value checked.
+
+
+def _stage_choices() -> list[tuple[str, Any]]:
+    return [("", _("Any")), *Customer.Stage.choices]
+
+
+def _order_choices() -> list[tuple[str, Any]]:
+    return [("name", _("Name")), ("newest", _("Newest first"))]
+
+
 def _owner_choices() -> list[tuple[str, str]]:
     return [("", str(_("Anyone")))] + [
         (str(u.pk), str(u)) for u in User.objects.order_by("full_name", "email")
@@ -160,6 +173,10 @@ def _owner_choices() -> list[tuple[str, str]]:
 
 def _team_choices() -> list[tuple[str, str]]:
     return [("", str(_("Any")))] + [(str(t.pk), t.name) for t in Team.objects.order_by("name")]
+
+
+def _choices_from(blank: Any, read: Callable[[], list[tuple[str, str]]]) -> Callable[[], Any]:
+    return lambda: [("", blank), *read()]
 
 
 class CustomerSearchForm(forms.Form):
@@ -171,7 +188,7 @@ class CustomerSearchForm(forms.Form):
     stage = forms.ChoiceField(
         label=_("Stage"),
         required=False,
-        choices=[("", _("Any")), *Customer.Stage.choices],
+        choices=_stage_choices,
         widget=ListSelect,
     )
     tag = forms.CharField(label=_("Tag"), required=False, widget=ListTextInput)
@@ -197,7 +214,7 @@ class CustomerSearchForm(forms.Form):
     order = forms.ChoiceField(
         label=_("Sort"),
         required=False,
-        choices=[("name", _("Name")), ("newest", _("Newest first"))],
+        choices=_order_choices,
         widget=ListSelect,
     )
 
@@ -210,8 +227,8 @@ class CustomerSearchForm(forms.Form):
         if context is not None:
             owner, team = self.fields["owner"], self.fields["team"]
             assert isinstance(owner, forms.ChoiceField) and isinstance(team, forms.ChoiceField)
-            owner.choices = [("", _("Anyone")), *context.owner_choices()]
-            team.choices = [("", _("Any")), *context.team_choices()]
+            owner.choices = _choices_from(_("Anyone"), context.owner_choices)
+            team.choices = _choices_from(_("Any"), context.team_choices)
             definitions = context.definitions
         else:
             definitions = custom_fields.field_definitions()

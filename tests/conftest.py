@@ -26,13 +26,14 @@ TEST_QUEUE = f"crm-test-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _fast_hashing_and_own_queue() -> Iterator[None]:
+def _suite_settings() -> Iterator[None]:
     from crm.celery import app
 
     app.conf.task_default_queue = TEST_QUEUE
     with override_settings(
         PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
         CELERY_TASK_DEFAULT_QUEUE=TEST_QUEUE,
+        TEMPLATE_MEMO_VERIFY=True,
     ):
         yield
 

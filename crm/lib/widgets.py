@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.utils.html import escape
+from django.utils.html import conditional_escape, escape
 from django.utils.safestring import SafeString, mark_safe
 
 
@@ -26,20 +26,27 @@ def attrs_html(attrs: dict[str, Any]) -> str:
 
 
 class ListSelect(forms.Select):
-    """forms.Select's HTML."""
+    """forms.Select's HTML, for a single choice among plain options (no groups)."""
 
     def render(
         self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
     ) -> SafeString:
-        widget = self.get_context(name, value, attrs)["widget"]
-        options = "".join(
-            f'\n  <option value="{escape(str(option["value"]))}"'
-            f"{' selected' if option['selected'] else ''}>{escape(option['label'])}</option>\n"
-            for _group, choices, _index in widget["optgroups"]
-            for option in choices
-        )
+        chosen = self.format_value(value)
+        options = []
+        found = False  # as Django: only the first option with the chosen value is selected
+        for option_value, label in self.choices:
+            if isinstance(label, (list, tuple)):
+                raise ValueError(f"{type(self).__name__} draws no option groups ({name})")
+            text = "" if option_value is None else str(option_value)
+            selected = not found and text in chosen
+            found |= selected
+            options.append(
+                f'\n  <option value="{escape(text)}"{" selected" if selected else ""}>'
+                f"{conditional_escape(str(label))}</option>\n"
+            )
+        html_attrs = attrs_html(self.build_attrs(self.attrs, attrs))
         return mark_safe(  # noqa: S308 - every value above is escaped
-            f'<select name="{escape(name)}"{attrs_html(widget["attrs"])}>{options}\n</select>'
+            f'<select name="{escape(name)}"{html_attrs}>{"".join(options)}\n</select>'
         )
 
 

@@ -490,11 +490,20 @@ def test_the_lists_widgets_draw_the_same_html_as_djangos(acme):
     import datetime
 
     from django import forms as django_forms
+    from django.utils.safestring import mark_safe
+    from django.utils.translation import gettext_lazy
 
     from crm.lib import widgets
 
-    choices = [("", "Any"), ("1", "<Zhang & Co>"), ("2", '"Li" 李')]
-    for choice in ("", "1", "2", "9"):
+    choices = [
+        ("", gettext_lazy("Any")),
+        ("1", "<Zhang & Co>"),
+        ("2", '"Li" 李'),
+        (3, mark_safe("<b>three</b>")),
+        ("1", "the same value again"),
+        (None, "none"),
+    ]
+    for choice in ("", "1", "2", "3", 3, None, "9"):
         for attrs in ({"id": "id_owner"}, {"id": "x", "required": True, "disabled": False}):
             ours = widgets.ListSelect(choices=choices).render("owner", choice, attrs=dict(attrs))
             django = django_forms.Select(choices=choices).render("owner", choice, attrs=dict(attrs))

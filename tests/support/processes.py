@@ -17,6 +17,8 @@ def service_env(db_name: str, **extra: str) -> dict[str, str]:
     env["DATABASE_URL"] = base.rsplit("/", 1)[0] + "/" + db_name
     env["DJANGO_PASSWORD_HASHERS"] = "django.contrib.auth.hashers.MD5PasswordHasher"
     env["PYTHONUNBUFFERED"] = "1"
+    # The browser tests' server checks every {% memo %} block's key, as the suite does.
+    env["TEMPLATE_MEMO_VERIFY"] = "1"
     env.update(extra)
     return env
 
