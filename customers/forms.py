@@ -1,4 +1,4 @@
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.accounts.models import Team, User
 from crm.accounts.permissions import can_view_personal_data
-from crm.lib.widgets import ListSelect, ListTextInput
+from crm.lib.widgets import ListSelect, ListTextInput, PlainChoices
 from customers.custom_fields import active, form_field, form_initial, form_name, value_clean
 from customers.models import ConsentEvent, Customer, CustomField, Interaction
 from customers.services import CustomerInput
@@ -152,17 +152,9 @@ class CustomerForm(forms.Form):
         }
 
 
-# The search form's dropdowns take their choices from functions: Django deep-copies a form's
-# fields for every form built and normalises a list of choices on each copy, while a function is
-# copied as it is and called when the dropdown is drawn or a value checked.
-
-
-def _stage_choices() -> list[tuple[str, Any]]:
-    return [("", _("Any")), *Customer.Stage.choices]
-
-
-def _order_choices() -> list[tuple[str, Any]]:
-    return [("name", _("Name")), ("newest", _("Newest first"))]
+# The search form's fixed dropdowns: PlainChoices, which Django copies as they are with every form.
+STAGE_CHOICES = PlainChoices([("", _("Any")), *Customer.Stage.choices])
+ORDER_CHOICES = PlainChoices([("name", _("Name")), ("newest", _("Newest first"))])
 
 
 def _owner_choices() -> list[tuple[str, str]]:
@@ -175,10 +167,6 @@ def _team_choices() -> list[tuple[str, str]]:
     return [("", str(_("Any")))] + [(str(t.pk), t.name) for t in Team.objects.order_by("name")]
 
 
-def _choices_from(blank: Any, read: Callable[[], list[tuple[str, str]]]) -> Callable[[], Any]:
-    return lambda: [("", blank), *read()]
-
-
 class CustomerSearchForm(forms.Form):
     """The customer list's search and filters, custom fields included. One parser for every
     reader of a list's query string (the page, saved views, the exports of the current filter),
@@ -188,7 +176,7 @@ class CustomerSearchForm(forms.Form):
     stage = forms.ChoiceField(
         label=_("Stage"),
         required=False,
-        choices=_stage_choices,
+        choices=STAGE_CHOICES,
         widget=ListSelect,
     )
     tag = forms.CharField(label=_("Tag"), required=False, widget=ListTextInput)
@@ -214,7 +202,7 @@ class CustomerSearchForm(forms.Form):
     order = forms.ChoiceField(
         label=_("Sort"),
         required=False,
-        choices=_order_choices,
+        choices=ORDER_CHOICES,
         widget=ListSelect,
     )
 
@@ -227,8 +215,8 @@ class CustomerSearchForm(forms.Form):
         if context is not None:
             owner, team = self.fields["owner"], self.fields["team"]
             assert isinstance(owner, forms.ChoiceField) and isinstance(team, forms.ChoiceField)
-            owner.choices = _choices_from(_("Anyone"), context.owner_choices)
-            team.choices = _choices_from(_("Any"), context.team_choices)
+            owner.choices = PlainChoices([("", _("Anyone")), *context.owner_choices()])
+            team.choices = PlainChoices([("", _("Any")), *context.team_choices()])
             definitions = context.definitions
         else:
             definitions = custom_fields.field_definitions()

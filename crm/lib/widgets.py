@@ -1,4 +1,5 @@
-"""Widgets that write their HTML out directly instead of through Django's widget templates.
+"""Widgets that write their HTML out directly instead of through Django's widget templates, and
+choices Django need not normalise.
 
 Django draws a widget by rendering a template that includes one template for its attributes and,
 for a select, one per option: on a list page with a search form on every view that is a large
@@ -8,10 +9,13 @@ Django's), for the plain cases they are used for: no option groups, no per-optio
 
 from __future__ import annotations
 
+import html
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from django import forms
-from django.utils.html import conditional_escape, escape
+from django.utils.choices import BaseChoiceIterator
+from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 
@@ -23,6 +27,29 @@ def attrs_html(attrs: dict[str, Any]) -> str:
             continue
         parts.append(f" {key}" if value is True else f' {key}="{escape(str(value))}"')
     return "".join(parts)
+
+
+class PlainChoices(BaseChoiceIterator):
+    """Choices already in Django's normal form: (value, label) pairs, no groups. Django passes
+    a choice iterator through as it is; a list it normalises on every deep copy of the field,
+    every assignment and, given as a function, every time the choices are read."""
+
+    def __init__(self, choices: Sequence[tuple[Any, Any]]) -> None:
+        self.choices = choices
+
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        return iter(self.choices)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> PlainChoices:
+        return self  # never changed after it is made
+
+
+def _text(value: Any) -> str:
+    """As `{{ value }}` writes a value: escaped unless marked safe. (Django's escape() does the
+    same as html.escape, behind a check for lazy arguments on every call.)"""
+    if hasattr(value, "__html__"):
+        return str(value.__html__())
+    return html.escape(str(value))
 
 
 class ListSelect(forms.Select):
@@ -41,8 +68,8 @@ class ListSelect(forms.Select):
             selected = not found and text in chosen
             found |= selected
             options.append(
-                f'\n  <option value="{escape(text)}"{" selected" if selected else ""}>'
-                f"{conditional_escape(str(label))}</option>\n"
+                f'\n  <option value="{html.escape(text)}"{" selected" if selected else ""}>'
+                f"{_text(label)}</option>\n"
             )
         html_attrs = attrs_html(self.build_attrs(self.attrs, attrs))
         return mark_safe(  # noqa: S308 - every value above is escaped

@@ -539,3 +539,43 @@ def test_the_lists_widgets_draw_the_same_html_as_djangos(acme):
                 name, bound[name].value(), attrs={"id": f"id_{name}"}
             )
             assert str(bound[name]) == expected, name
+
+
+def test_the_search_forms_dropdowns_accept_only_their_choices(acme):
+    """The dropdowns' choices (PlainChoices, as read for the page by list_context) validate as
+    Django's lists would: a listed value is taken, any other is refused with a clear error."""
+    from customers import selectors
+
+    with schema_context(acme.schema):
+        user = User.objects.get(pk=acme.manager.pk)
+        team = Team.objects.create(name="华东")
+        context = selectors.list_context(user)
+        good = CustomerSearchForm(
+            {
+                "stage": "loyal",
+                "owner": str(acme.agent.pk),
+                "team": str(team.pk),
+                "order": "newest",
+            },
+            user=user,
+            context=context,
+        )
+        assert good.is_valid(), good.errors
+        query = good.to_query()
+        assert (query.stage, query.owner_id, query.team_id, query.order) == (
+            "loyal",
+            acme.agent.pk,
+            team.pk,
+            "newest",
+        )
+        bad = CustomerSearchForm(
+            {"stage": "vip", "owner": "999999", "team": "x", "order": "random"},
+            user=user,
+            context=context,
+        )
+        assert not bad.is_valid()
+        assert set(bad.errors) == {"stage", "owner", "team", "order"}
+        assert "Select a valid choice" in bad.errors["stage"][0]
+        # Each form gets its own fields; the shared choices are never changed by one of them.
+        assert good.fields["stage"] is not bad.fields["stage"]
+        assert list(good.fields["stage"].choices) == list(bad.fields["stage"].choices)
