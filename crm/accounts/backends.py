@@ -27,9 +27,10 @@ def _user_load_sql() -> str:
     own = user.user_permissions.through._meta
     roles = user.groups.through._meta
     q = connection.ops.quote_name
-    # Only model tables, quoted, go into the text; the id is a parameter.
+    columns = ", ".join(f"u.{q(str(f.column))}" for f in user._meta.concrete_fields)
+    # Only model tables and columns, quoted, go into the text; the id is a parameter.
     sql = f"""
-        SELECT u.*,
+        SELECT {columns},
           ARRAY(
             SELECT ct.app_label || '.' || p.codename
             FROM {q(Permission._meta.db_table)} p
@@ -52,6 +53,19 @@ def _user_load_sql() -> str:
     return sql
 
 
+@functools.cache
+def _converters(field: Any) -> list[Any]:
+    """What the ORM applies to a column's value of this field as it leaves the database."""
+    column = field.get_col(field.model._meta.db_table)
+    return [*connection.ops.get_db_converters(column), *field.get_db_converters(connection)]
+
+
+def _from_db(field: Any, value: Any) -> Any:
+    for convert in _converters(field):
+        value = convert(value, field.get_col(field.model._meta.db_table), connection)
+    return value
+
+
 class PermissionBackend(ModelBackend):
     """ModelBackend with two changes, the answers unchanged:
 
@@ -61,12 +75,24 @@ class PermissionBackend(ModelBackend):
     - otherwise (a user loaded some other way), permissions come from one UNION query."""
 
     def get_user(self, user_id: Any) -> Any:
+        model = get_user_model()
         try:
-            user_pk = get_user_model()._meta.pk.to_python(user_id)
+            user_pk = model._meta.pk.to_python(user_id)
         except ValidationError:
             return None
-        user = next(iter(get_user_model()._default_manager.raw(_user_load_sql(), [user_pk])), None)
-        return user if user is not None and self.user_can_authenticate(user) else None
+        with connection.cursor() as cursor:
+            cursor.execute(_user_load_sql(), [user_pk])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        # Built as the ORM would (from_db, each field's converters), without a RawQuerySet,
+        # which works out the columns' mapping afresh for every query.
+        fields = model._meta.concrete_fields
+        values = [_from_db(field, value) for field, value in zip(fields, row, strict=False)]
+        user = model.from_db(connection.alias, [f.attname for f in fields], values)
+        setattr(user, LOADED_PERMISSIONS, row[len(fields)])
+        setattr(user, LOADED_TWO_FACTOR, row[len(fields) + 1])
+        return user if self.user_can_authenticate(user) else None
 
     def get_all_permissions(self, user_obj: Any, obj: Any = None) -> set[str]:
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:

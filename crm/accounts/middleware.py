@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.cache import patch_vary_headers
+from django.utils.functional import LazyObject, empty
 
 from crm.accounts import security
 from crm.lib.tenancy import current_schema
@@ -97,7 +98,7 @@ class TwoFactorMiddleware:
     def process_view(
         self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
     ) -> HttpResponse | None:
-        user = request.user
+        user = request.user = _unwrapped(request.user)
         if not user.is_authenticated or getattr(user, "otp_device", None) is not None:
             return None
         match = request.resolver_match
@@ -115,6 +116,17 @@ class TwoFactorMiddleware:
         # Come back here afterwards, unless here was a form post, which cannot be replayed.
         comes_back = request.method == "GET" and name not in (TWO_FACTOR_SETUP, TWO_FACTOR_VERIFY)
         return _redirect(request, reverse(target), comes_back=comes_back)
+
+
+def _unwrapped(user: Any) -> Any:
+    """The user itself. django.contrib.auth hands it over in a lazy object and django-otp wraps
+    that in another, so each later read of an attribute (templates, permission checks) went
+    through both; by the time a view is chosen the user has been loaded anyway."""
+    while isinstance(user, LazyObject):
+        if user._wrapped is empty:
+            user._setup()
+        user = user._wrapped
+    return user
 
 
 def _redirect(request: HttpRequest, url: str, *, comes_back: bool) -> HttpResponse:

@@ -73,6 +73,11 @@ def test_a_signed_in_user_comes_with_permissions_and_two_factor_in_one_query(acm
         assert "customers.view_customer" in permissions
         assert is_admin == (role == "admin")
         assert enrolled == security.has_two_factor(_fresh(pk))
+        # Every field as the ORM loads it (types, time zones), and a saved, not a new, row.
+        fresh = _fresh(pk)
+        for field in User._meta.concrete_fields:
+            assert getattr(user, field.attname) == getattr(fresh, field.attname), field.name
+        assert user.date_joined.tzinfo is not None and not user._state.adding
 
 
 def test_the_two_factor_answer_is_the_devices_at_load_time(acme):
@@ -116,3 +121,18 @@ def test_a_user_is_loaded_from_their_own_tenant_only(acme, globex):
         other = _loaded(acme_user.pk)
         assert other is None or other.email != acme_user.email
         assert not User.objects.filter(email=acme_user.email).exists()
+
+
+def test_views_get_the_user_itself_not_wrapped_in_lazy_objects(acme):
+    """TwoFactorMiddleware hands views the loaded user, with django-otp's verdict on it."""
+    from django.urls import reverse
+    from django.utils.functional import LazyObject
+
+    from tests.conftest import client_for
+
+    response = client_for(acme, "manager").get(reverse("customers:home"))
+    assert response.status_code == 200
+    user = response.wsgi_request.user
+    assert not isinstance(user, LazyObject) and isinstance(user, User)
+    assert user.pk == acme.manager.pk and hasattr(user, "otp_device")
+    assert not isinstance(response.context["user"], LazyObject)
