@@ -231,8 +231,23 @@ class CustomerSearchForm(forms.Form):
             self.custom_names[definition.key] = list(inputs)
 
     def standard_fields(self) -> list[forms.BoundField]:
-        custom = {name for names in self.custom_names.values() for name in names}
-        return [self[name] for name in self.fields if name not in custom]
+        return [self[name] for name in self.fields if not self._is_custom(name)]
+
+    def standard_fields_key(self) -> str:
+        """Everything the standard fields' inputs are drawn from but the language, for the
+        list's {% memo %}: whether the form has data, their values, and the choices."""
+        names = [name for name in self.fields if not self._is_custom(name)]
+        values = [(name, self.data.get(name)) for name in names] if self.is_bound else []
+        # As text: a lazily translated label's repr() names the object, not the words.
+        choices = [
+            [(str(value), str(label)) for value, label in field.choices]
+            for field in self.fields.values()
+            if hasattr(field, "choices")
+        ]
+        return repr((self.is_bound, values, choices))
+
+    def _is_custom(self, name: str) -> bool:
+        return any(name in names for names in self.custom_names.values())
 
     def custom_groups(self) -> list[tuple[str, list[forms.BoundField]]]:
         """(the field's label, its inputs) per custom field, for the filter area."""

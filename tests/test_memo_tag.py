@@ -100,3 +100,18 @@ def test_the_page_frame_follows_each_reader(acme, db):
     support = _frame(viewer.get(reverse("support:home")).content.decode())[0]
     assert current not in support
     assert f'href="{reverse("support:home")}" aria-current="page"' in support
+
+
+@override_settings(TEMPLATE_MEMO_VERIFY=False)
+def test_a_page_seen_again_draws_from_the_blocks_it_drew(acme, db):
+    """Keys are stable: seeing the same page again adds no block (a key naming a new object
+    each time, such as a lazy label's repr, would miss every time and fill the memory)."""
+    manager = client_for(acme, "manager")
+    urls = [reverse("customers:home"), reverse("customers:home") + "?q=%E7%8E%8B&stage=active"]
+    for url in urls:
+        assert manager.get(url).status_code == 200
+    drawn = dict(memo_tag._remembered)
+    for url in urls:
+        assert manager.get(url).status_code == 200
+    assert memo_tag._remembered == drawn
+    assert {key[0] for key in drawn} >= {"site-nav", "customer-filter-fields", "customer-list-head"}
