@@ -12,28 +12,25 @@ under a key made of:
 * what decides which customers a reader sees and how: the record scope (with the user for
   "own" and "team"), whether personal data is shown or masked, whether rows carry a checkbox,
   the language;
-* the query itself (search, filters, order, cursor, page size) and the rows template's source.
+* the query itself (search, filters, order, cursor, page size) and the rows' markup code.
 
 The tenant's schema is part of every cache key (settings.CACHES' KEY_FUNCTION), so no tenant
 can be served another's rows. CUSTOMER_LIST_CACHE_SECONDS = 0 turns the cache off.
 """
 
-import functools
 import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.template.loader import get_template
 from django.utils import translation
 from django.utils.safestring import SafeString, mark_safe
 
 from crm.accounts.models import RecordScope
 from crm.accounts.permissions import can_view_personal_data
 from customers import selectors
-
-ROWS_TEMPLATE = "customers/_customer_rows.html"
+from customers.list_rows_html import markup_digest, rows_html
 
 
 @dataclass(frozen=True)
@@ -41,13 +38,6 @@ class ListRows:
     html: SafeString  # the table's <tr> rows
     count: int
     next_cursor: str | None
-
-
-@functools.lru_cache(maxsize=1)
-def _template_digest() -> str:
-    """A new deployment with changed row markup must not serve rows rendered by the old one."""
-    source = get_template(ROWS_TEMPLATE).template.source  # type: ignore[attr-defined]
-    return hashlib.sha256(source.encode()).hexdigest()[:12]
 
 
 def cache_key(
@@ -66,7 +56,7 @@ def cache_key(
         (
             "customer-list",
             str(context.data_version),
-            _template_digest(),
+            markup_digest(),
             translation.get_language() or "",
             reader,
             personal,
@@ -96,9 +86,7 @@ def list_rows(
             html, count, next_cursor = kept
             return ListRows(mark_safe(html), count, next_cursor)  # noqa: S308 - rendered by us
     page = selectors.customer_page(user, query, after=after, size=size, scope=context.scope)
-    html = get_template(ROWS_TEMPLATE).render(
-        {"customers": page.customers, "selectable": selectable}
-    )
+    html = rows_html(page.customers, selectable=selectable)
     rows = ListRows(mark_safe(html), len(page.customers), page.next_cursor)  # noqa: S308
     if seconds:
         # A plain tuple: nothing to unpickle into a class that a deployment may have changed.

@@ -12,7 +12,7 @@ from django.utils import translation
 from django_tenants.utils import schema_context
 
 from crm.accounts.models import Team, User
-from customers import list_cache, selectors
+from customers import list_cache, list_rows_html, selectors
 from customers.models import Customer, CustomerEmail, CustomerPhone, CustomField
 from customers.services import (
     CustomerInput,
@@ -269,12 +269,52 @@ def test_a_writer_never_waits_for_another_writers_slot(cast):
     assert len({before, after_second, after_both}) == 3
 
 
-def test_the_rows_template_digest_is_part_of_the_key(acme):
+def test_the_rows_markup_digest_is_part_of_the_key(acme):
     with schema_context(acme.schema):
         user = _user(acme, "manager")
         context = selectors.list_context(user)
         key = list_cache.cache_key(
             user, selectors.CustomerQuery(), after="", size=50, context=context, selectable=True
         )
-    assert list_cache._template_digest() in key
+    assert list_rows_html.markup_digest() in key
     assert context.data_version in key
+
+
+def test_rows_escape_every_value_and_fill_empty_cells(acme):
+    """The rows written out in Python (customers.list_rows_html) escape what they print, show
+    the company badge and the team, and a dash where there is nothing to show."""
+    with schema_context(acme.schema):
+        team = Team.objects.create(name="<b>East</b>")
+        owner = User.objects.get(pk=acme.agent.pk)
+        made = customer_create(
+            actor=None,
+            data=CustomerInput(
+                name='Zhang & "Sons" <script>',
+                kind="company",
+                phones=["13800000009"],
+                tags=["<vip>", "春节"],
+                owner=owner,
+                team=team,
+            ),
+        )
+        bare = customer_create(actor=None, data=CustomerInput(name="王五"))
+        user = _user(acme, "manager")
+        customers = list(
+            selectors.visible_customers(user)
+            .filter(pk__in=[made.pk, bare.pk])
+            .select_related("owner", "team")
+            .order_by("name_sort")
+        )
+        for c in customers:
+            c.first_phone = c.phones.values_list("e164", flat=True).first()
+            c.first_email = None
+        selectors.row_display(user, customers)
+        html = list_rows_html.rows_html(customers, selectable=True)
+        plain = list_rows_html.rows_html(customers, selectable=False)
+    assert "<script>" not in html and "Zhang &amp; &quot;Sons&quot; &lt;script&gt;" in html
+    assert "&lt;vip&gt;, 春节" in html and "&lt;b&gt;East&lt;/b&gt;" in html
+    assert html.count('class="badge">Company</small>') == 1
+    assert f'value="{made.pk}"' in html and 'aria-label="Select 王五"' in html
+    assert 'name="ids"' not in plain and html.count("<tr>") == plain.count("<tr>") == 2
+    bare_row = html.split("<tr>")[2 if customers[0].pk == made.pk else 1]
+    assert bare_row.count("<td>—</td>") >= 2 and '<td class="nowrap">—</td>' in bare_row
