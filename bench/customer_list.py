@@ -973,20 +973,20 @@ PROFILED: tuple[tuple[str, str, str], ...] = (
         "customers/selectors.py",
         "customer_page",
     ),
+    ("· · `phone_display` (phonenumbers parse + format)", "crm/lib/contacts.py", "phone_display"),
     ("· prefetch of phones and emails", "django/db/models/query.py", "prefetch_related_objects"),
+    ("· `rows_html` (the rows written out)", "customers/list_rows_html.py", "rows_html"),
     ("`render` (the page's template around the rows)", "django/shortcuts.py", "render"),
     (
-        "· form fields drawn by `{{ field }}` (search form, bulk owner dropdown)",
+        "· `{% memo %}` blocks (the page's frame: drawn once per key, then remembered)",
+        "crm/lib/memo_tag.py",
+        "render",
+    ),
+    (
+        "· form fields drawn by `{{ field }}` (the filter's inputs)",
         "django/forms/utils.py",
         "__str__",
     ),
-    ("· · dropdown options from the database", "django/forms/models.py", "__iter__"),
-    (
-        "· `{% pii %}` tags (masking check, phone formatting)",
-        "crm/accounts/templatetags/pii.py",
-        "pii",
-    ),
-    ("· · `phone_display` (phonenumbers parse + format)", "crm/lib/contacts.py", "phone_display"),
     ("· `{% url %}` and other reverse() calls", "django/urls/base.py", "reverse"),
     (
         "`has_perm` calls, anywhere (each walks every auth backend)",
@@ -1700,18 +1700,19 @@ def docs_section(results: Results, info: dict[str, str], args: argparse.Namespac
         key of that data version (database triggers move it on every change to what the rows
         show), the reader's scope, masks and language, and the query; "ours, cache off" is the
         same app with CUSTOMER_LIST_CACHE_SECONDS=0, where every request finds and draws its
-        rows, as the first request after a change does. The baseline (served with the cache
-        off, since it goes through the same view) is the
-        same view with that one data
-        call answered the straightforward Django way by a function in the bench script (not in
-        the app): `Paginator` over the same scoped queryset ordered by (`name_sort`, `id`) with
-        page numbers (COUNT, then OFFSET), `icontains` over `name`, `name_sort`, `phones__e164`
-        and `emails__email` with `.distinct()`, and the same `select_related("owner", "team")`
-        and phones and emails prefetched. Form, context, template, middleware and permission
-        checks are the shipped ones for both, so the comparison is of the data access alone. The
-        baseline's URL is served through a generated settings module (`crm.settings` with a
-        URLconf that adds it to the tenant site's patterns) and takes its page number in ours'
-        `after` parameter."""
+        rows, as the first request after a change does. Rows are written out in Python
+        (`customers.list_rows_html`); the page around them draws its frame (navigation, filter
+        inputs, bulk bar) from `{{% memo %}}` blocks remembered per process under keys of what they
+        show. The baseline (served with the cache off, since it goes through the same view) is the
+        same view with that one data call answered the straightforward Django way by a function in
+        the bench script (not in the app): `Paginator` over the same scoped queryset ordered by
+        (`name_sort`, `id`) with page numbers (COUNT, then OFFSET), `icontains` over `name`,
+        `name_sort`, `phones__e164` and `emails__email` with `.distinct()`, and the same
+        `select_related("owner", "team")` and phones and emails prefetched. Form, context, template,
+        middleware and permission checks are the shipped ones for both, so the comparison is of the
+        data access alone. The baseline's URL is served through a generated settings module
+        (`crm.settings` with a URLconf that adds it to the tenant site's patterns) and takes its
+        page number in ours' `after` parameter."""
     )
     kinds = paragraph(
         f"""Both are read by a Manager (every record, personal data shown, no two-factor sign-in)
@@ -1736,9 +1737,9 @@ def docs_section(results: Results, info: dict[str, str], args: argparse.Namespac
     in_process = bullet(
         """**In-process**: `django.test.Client` through the whole middleware stack without HTTP,
         one URLconf for both, the list cache off. Queries per page are counted with
-        `CaptureQueriesContext` (the `SET search_path` django-tenants sends before each cursor
-        aside, reported separately) and each query is timed by an execute wrapper. Each table's
-        baseline/ours ratio compares like with like."""
+        `CaptureQueriesContext` (the `SET search_path` django-tenants sends once per request,
+        TENANT_LIMIT_SET_CALLS, aside and reported separately) and each query is timed by an
+        execute wrapper. Each table's baseline/ours ratio compares like with like."""
     )
     facts = "\n".join(
         bullet(text)
@@ -1747,7 +1748,7 @@ def docs_section(results: Results, info: dict[str, str], args: argparse.Namespac
             f"Run: {info['date']}; code: {code_state()}",
             f"Machine: {info['nproc']} CPUs ({info['cpu']}), {info['ram']} RAM",
             info["postgres"],
-            f"Load average (1 min; others were using the machine too): {load}",
+            f"Load average (1 min): {load}",
             f"Python {info['python']}, Django {django.get_version()}, django-tenants"
             f" {version('django-tenants')}, gunicorn {version('gunicorn')}",
             *results.notes,
