@@ -318,16 +318,9 @@ class BulkForm(forms.Form):
         widget=ListSelect,
     )
 
-    def __init__(
-        self, *args: Any, owners: list[tuple[str, str]] | None = None, **kwargs: Any
-    ) -> None:
-        """`owners`: the owner dropdown's (id, name) choices when the page has read them
-        already (the list shows this form without a query of its own)."""
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Validates a bulk action posted from the list, which draws its bar with BulkBar."""
         super().__init__(*args, **kwargs)
-        if owners is not None:
-            owner = self.fields["owner"]
-            assert isinstance(owner, forms.ChoiceField)
-            owner.choices = [("", _("Choose…")), *owners]
         # Any integer is accepted here; the view keeps only the ids the user may see.
         ids = self.data.getlist("ids") if hasattr(self.data, "getlist") else []
         ids_field = self.fields["ids"]
