@@ -247,7 +247,7 @@ def form_field(definition: CustomField) -> forms.Field:
             widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}), **common
         )
     if definition.kind == CustomField.Kind.DATE:
-        return forms.CharField(widget=ListDateInput(attrs={"type": "date"}), **common)
+        return forms.CharField(widget=forms.DateInput(attrs={"type": "date"}), **common)
     if definition.kind == CustomField.Kind.CHOICE:
         options = [("", "—"), *((c, c) for c in definition.choices)]
         return forms.CharField(widget=forms.Select(choices=options), **common)

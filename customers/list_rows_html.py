@@ -1,15 +1,15 @@
 """The customer list's table rows, written out in Python.
 
-Drawn through a template, fifty rows cost 4 to 5 ms: some 700 variable lookups, filters and
-escapes. Written out here they cost a tenth of that, which is most of what a list request that
-misses the cache spends outside SQL. What each cell shows (masked or not, labels, links) is
-decided beforehand by selectors.row_display; this only escapes and places it.
+Drawn through a template, a page's fifty rows meant some 700 variable lookups, filters and
+escapes, the largest part of what a list request that misses the cache spent outside SQL;
+written out here they are a small share of it (docs/benchmarks.md, `rows_html`). What each
+cell shows (masked or not, labels, links) is decided beforehand by selectors.row_display; this
+only escapes and places it.
 """
 
 import functools
 import hashlib
 import html
-import inspect
 from collections.abc import Iterable
 from typing import Any
 
@@ -54,5 +54,7 @@ def rows_html(customers: Iterable[Any], *, selectable: bool) -> SafeString:
 @functools.cache
 def markup_digest() -> str:
     """Changes whenever the markup does: rows kept in the cache by an older deployment are
-    not served by a newer one."""
-    return hashlib.sha256(inspect.getsource(rows_html).encode()).hexdigest()[:12]
+    not served by a newer one. Taken from the compiled function (its instructions and its
+    constants, the markup's text among them), so it needs no source files at run time."""
+    code = rows_html.__code__
+    return hashlib.sha256(code.co_code + repr(code.co_consts).encode()).hexdigest()[:12]
