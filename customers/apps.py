@@ -7,8 +7,9 @@ class CustomersConfig(AppConfig):
     verbose_name = "Customers"
 
     def ready(self) -> None:
-        from crm.accounts.audit_labels import register_table
+        from crm.accounts.audit_labels import masked_whole, register_table
         from crm.tenants.seeding import register_seeder
+        from customers.custom_fields import custom_values_shown
         from customers.seeding import customers_seed
 
         register_seeder("customers", customers_seed, order=20)
@@ -30,9 +31,23 @@ class CustomersConfig(AppConfig):
 
         transfer_imports_orders.register()
 
-        register_table("customers_customer", _("Customer"))
-        register_table("customers_customerphone", _("Customer phone"))
-        register_table("customers_customeremail", _("Customer email"))
+        # Personal columns are masked in the audit log as on the customer page.
+        register_table(
+            "customers_customer",
+            _("Customer"),
+            personal={
+                "birthday": "birthday",
+                "address": "address",
+                "postal_code": "address",
+                "custom": custom_values_shown,
+            },
+        )
+        register_table(
+            "customers_customerphone",
+            _("Customer phone"),
+            personal={"raw": "phone", "e164": "phone", "digits": "phone"},
+        )
+        register_table("customers_customeremail", _("Customer email"), personal={"email": "email"})
         register_table("customers_consentevent", _("Consent"))
         register_table("customers_customfield", _("Custom field"))
 
@@ -42,6 +57,10 @@ class CustomersConfig(AppConfig):
 
         register_defaults()
         register_table("customers_duplicatepair", _("Possible duplicate"))
-        register_table("customers_customermerge", _("Customer merge"))
+        register_table(
+            "customers_customermerge",
+            _("Customer merge"),
+            personal={"before": masked_whole},
+        )
         ACTIONS.setdefault("merge", _("Merged customers"))
         ACTIONS.setdefault("merge revert", _("Undid a customer merge"))

@@ -217,6 +217,17 @@ def value_export(user: Any, definition: CustomField, value: Any) -> str:
     return str(value)
 
 
+def custom_values_shown(user: Any, values: Any) -> Any:
+    """A stored `custom` document as this user may see it (the audit log shows it whole):
+    personal fields' values masked without "see personal data"."""
+    if not isinstance(values, dict) or can_view_personal_data(user):
+        return values
+    personal = set(CustomField.objects.filter(personal=True).values_list("key", flat=True))
+    return {
+        k: (MASK * 6 if k in personal and v not in (None, "") else v) for k, v in values.items()
+    }
+
+
 @dataclass(frozen=True)
 class ShownValue:
     definition: CustomField

@@ -1,8 +1,19 @@
 """Plain-language names for what the audit log records. Apps that audit their own tables add
-labels here through `register_table` (the way admin.site.register works)."""
+labels here through `register_table` (the way admin.site.register works), naming the columns that
+hold personal data so the log masks them for readers without "see personal data"."""
+
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+
+from crm.accounts.masking import MASK, shown
+from crm.accounts.permissions import can_view_personal_data
+
+# How a personal column's value reaches a reader: a masking kind ("phone", "email", "birthday",
+# "address") or a function (reader, value) -> what that reader may see.
+ValueMasker = str | Callable[[Any, Any], Any]
 
 ACTIONS: dict[str, Promise] = {
     "insert": _("Created"),
@@ -35,12 +46,43 @@ TABLES: dict[str, Promise] = {
 }
 
 
-def register_table(table: str, label: Promise) -> None:
+# {table: {column: masker}}: the columns of audited tables that hold personal data.
+PERSONAL_COLUMNS: dict[str, dict[str, ValueMasker]] = {}
+
+
+def register_table(
+    table: str, label: Promise, *, personal: Mapping[str, ValueMasker] | None = None
+) -> None:
+    """Name an audited table; `personal` lists its columns that hold personal data. The audit
+    log is read by administrators, and "administer" does not imply "see personal data"."""
     TABLES[table] = label
+    if personal:
+        PERSONAL_COLUMNS[table] = dict(personal)
 
 
-def changed_fields(before: dict | None, after: dict | None) -> list[tuple[str, object, object]]:
-    """(field, before, after) for every field whose value differs, in a stable order."""
+def masked_whole(reader: Any, value: object) -> object:
+    """A masker for columns whose whole value is personal (before-images, JSON documents)."""
+    return value if can_view_personal_data(reader) else MASK * 6
+
+
+def _shown(reader: Any, table: str, column: str, value: object) -> object:
+    masker = PERSONAL_COLUMNS.get(table, {}).get(column)
+    if masker is None or value is None:
+        return value
+    if isinstance(masker, str):
+        return shown(reader, masker, value)
+    return masker(reader, value)
+
+
+def changed_fields(
+    before: dict | None, after: dict | None, *, table: str, reader: Any
+) -> list[tuple[str, object, object]]:
+    """(field, before, after) for every field whose value differs, in a stable order, with
+    personal values as `reader` may see them."""
     before, after = before or {}, after or {}
     keys = sorted(set(before) | set(after))
-    return [(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]
+    return [
+        (k, _shown(reader, table, k, before.get(k)), _shown(reader, table, k, after.get(k)))
+        for k in keys
+        if before.get(k) != after.get(k)
+    ]

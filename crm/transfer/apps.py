@@ -12,7 +12,7 @@ class TransferConfig(AppConfig):
     def ready(self) -> None:
         from django.utils.translation import gettext_lazy as _
 
-        from crm.accounts.audit_labels import ACTIONS
+        from crm.accounts.audit_labels import ACTIONS, register_table
         from crm.transfer import (
             tasks_exports,  # noqa: F401  (registers the export tasks)
             tasks_imports,  # noqa: F401  (registers the import tasks)
@@ -20,3 +20,4 @@ class TransferConfig(AppConfig):
 
         ACTIONS.setdefault("import upload", _("Uploaded a file to import"))
         ACTIONS.setdefault("import undo", _("Undid an import"))
+        register_table("transfer_mappingtemplate", _("Saved import mapping"))
