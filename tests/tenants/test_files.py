@@ -5,15 +5,20 @@ files written 0600, carried by `tenant export`/`tenant import`, removed by `tena
 The committed tests use the real commands, as an operator would, and clean up after themselves."""
 
 import csv
+import importlib
 import io
 import os
+import shutil
 import stat
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.apps import apps as django_apps
+from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.management import call_command
 from django.db import connection
@@ -369,3 +374,78 @@ def test_expiry_removes_files_through_the_resolver(acme: Any, committed_db: None
         assert victim.read_text() == "someone else's"
     finally:
         victim.unlink(missing_ok=True)
+
+
+# --- the upgrade ------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_upgrade_moves_a_schemas_own_files_and_drops_what_names_another(acme, globex):
+    """crm/transfer/migrations/0002: rows in the old layout (folders named after schemas,
+    absolute export paths) become relative to the tenant's root, with their files moved;
+    a row naming another schema's folder (a copy restored before) loses the path, never
+    taking the file; what the old folders still hold goes."""
+    migration = importlib.import_module("crm.transfer.migrations.0002_tenant_relative_file_paths")
+    private = Path(settings.CRM_PRIVATE_MEDIA_ROOT)
+    old_imports, old_exports = private / "imports" / acme.schema, private / acme.schema / "exports"
+    globex_old = private / "imports" / globex.schema
+    for folder in (old_imports, old_exports, globex_old):
+        folder.mkdir(parents=True, exist_ok=True)
+    upload, theirs = f"{uuid.uuid4().hex}.csv", f"{uuid.uuid4().hex}.csv"
+    (old_imports / upload).write_text("upload")
+    (old_imports / "stray.csv").write_text("a deleted namesake's")
+    (globex_old / theirs).write_text("globex's upload")
+    moved: list[Path] = []
+    try:
+        with schema_context(acme.schema):
+            user = User.objects.get(pk=acme.admin.pk)
+            job = ImportJob.objects.create(
+                kind="customers",
+                original_name="old.csv",
+                file_path=f"imports/{acme.schema}/{upload}",
+                file_format="csv",
+            )
+            ImportJob.objects.filter(pk=job.pk).update(
+                rejected_path=f"imports/{acme.schema}/{job.pk}-rejected.csv"
+            )
+            (old_imports / f"{job.pk}-rejected.csv").write_text("rejected")
+            (old_imports / f"{job.pk}-rejected.json").write_text("[]")
+            foreign = ImportJob.objects.create(
+                kind="customers",
+                original_name="theirs.csv",
+                file_path=f"imports/{globex.schema}/{theirs}",
+                file_format="csv",
+            )
+            export = ExportJob.objects.create(
+                kind="customers",
+                file_format="csv",
+                status=ExportJob.Status.DONE,
+                created_by=user,
+            )
+            (old_exports / f"{export.pk}-customers.csv").write_text("export")
+            ExportJob.objects.filter(pk=export.pk).update(
+                file_path=str(old_exports / f"{export.pk}-customers.csv")
+            )
+
+            migration.forwards(django_apps, SimpleNamespace(connection=connection))
+
+            job.refresh_from_db()
+            foreign.refresh_from_db()
+            export.refresh_from_db()
+            assert (job.file_path, job.rejected_path) == (
+                f"imports/{upload}",
+                f"imports/{job.pk}-rejected.csv",
+            )
+            assert export.file_path == f"exports/{export.pk}-customers.csv"
+            moved.extend(job_files(job, export))
+            assert [p.read_text() for p in moved] == ["upload", "rejected", "[]", "export"]
+            assert all(mode(p) == 0o600 for p in moved)
+            assert (foreign.file_path, foreign.rejected_path) == ("", "")
+            assert not old_imports.exists() and not (private / acme.schema).exists()
+        assert (globex_old / theirs).read_text() == "globex's upload"
+    finally:
+        shutil.rmtree(globex_old, ignore_errors=True)
+        shutil.rmtree(old_imports, ignore_errors=True)
+        shutil.rmtree(private / acme.schema, ignore_errors=True)
+        for path in moved:
+            path.unlink(missing_ok=True)
