@@ -135,12 +135,29 @@ def write_xlsx(
 EXPORT_KEEP_DAYS = 7
 
 
+EXPORTS_FOLDER = "exports"
+
+
 def export_dir() -> Path:
-    from django.conf import settings
+    """Where this tenant's export files live (created 0700 if missing; never served directly)."""
+    from crm.tenants.files import tenant_dir
 
-    from crm.lib.tenancy import current_schema
+    return tenant_dir(EXPORTS_FOLDER)
 
-    return Path(settings.CRM_PRIVATE_MEDIA_ROOT) / current_schema() / "exports"
+
+def export_path(job: Any) -> Path | None:
+    """The finished export's file, or None when the job has none or its row names a path outside
+    the tenant's files (refused, never followed)."""
+    from django.core.exceptions import SuspiciousFileOperation
+
+    from crm.tenants.files import tenant_file_path
+
+    if not job.file_path:
+        return None
+    try:
+        return tenant_file_path(job.file_path)
+    except SuspiciousFileOperation:
+        return None
 
 
 def export_audit(*, actor: Any, kind: str, query: str, rows: int, fmt: str, **extra: Any) -> None:
@@ -185,9 +202,11 @@ def export_run(job_id: int) -> None:
     job.status = ExportJob.Status.RUNNING
     job.rows_total = kind.estimated_count(user, params)
     job.save(update_fields=["status", "rows_total"])
-    folder = export_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{job.pk}-{job.kind}.{job.file_format}"
+    from crm.tenants.files import private_open, tenant_file_relative
+
+    path = export_dir() / f"{job.pk}-{job.kind}.{job.file_format}"
+    # Created 0600 before the writer fills it (openpyxl would create it with the umask's mode).
+    private_open(path, "wb").close()
 
     def progress(done: int) -> None:
         ExportJob.objects.filter(pk=job.pk).update(rows_done=done)
@@ -205,7 +224,7 @@ def export_run(job_id: int) -> None:
     job.status = ExportJob.Status.DONE
     job.rows_done = count
     job.rows_total = count
-    job.file_path = str(path)
+    job.file_path = tenant_file_relative(path)
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "rows_done", "rows_total", "file_path", "finished_at"])
     export_audit(
@@ -224,7 +243,8 @@ def exports_expire(*, now: Any = None) -> int:
     cutoff = (now or timezone.now()) - timedelta(days=EXPORT_KEEP_DAYS)
     old = list(ExportJob.objects.filter(created_at__lt=cutoff))
     for job in old:
-        if job.file_path:
-            Path(job.file_path).unlink(missing_ok=True)
+        path = export_path(job)
+        if path is not None:
+            path.unlink(missing_ok=True)
     ExportJob.objects.filter(pk__in=[j.pk for j in old]).delete()
     return len(old)

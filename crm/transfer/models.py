@@ -31,7 +31,8 @@ class ImportJob(models.Model):
         _("status"), max_length=10, choices=Status.choices, default=Status.UPLOADED
     )
     original_name = models.CharField(_("file"), max_length=255)
-    # Relative to settings.CRM_PRIVATE_MEDIA_ROOT; never served directly.
+    # Relative to the tenant's file root, reached through crm.tenants.files.tenant_file_path;
+    # never served directly.
     file_path = models.CharField(max_length=500)
     size_bytes = models.BigIntegerField(default=0)
     file_format = models.CharField(max_length=10)  # "csv" or "xlsx"
@@ -57,7 +58,8 @@ class ImportJob(models.Model):
     updated_count = models.PositiveIntegerField(default=0)
     unchanged_count = models.PositiveIntegerField(default=0)
     rejected_count = models.PositiveIntegerField(default=0)
-    # The rejected rows as a CSV of the original rows plus an error column (relative path).
+    # The rejected rows as a CSV of the original rows plus an error column (relative to the
+    # tenant's file root, like file_path).
     rejected_path = models.CharField(max_length=500, blank=True)
     message = models.TextField(blank=True)
     task_id = models.CharField(max_length=50, blank=True)
@@ -140,6 +142,7 @@ class ExportJob(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     rows_total = models.PositiveIntegerField(null=True, blank=True)
     rows_done = models.PositiveIntegerField(default=0)
+    # Relative to the tenant's file root (crm.tenants.files), like ImportJob.file_path.
     file_path = models.CharField(max_length=500, blank=True)
     message = models.TextField(blank=True)
     created_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")

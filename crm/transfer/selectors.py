@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm.tenants.files import tenant_file_path
 from crm.transfer import reading
 from crm.transfer.models import ImportJob, MappingTemplate
 
@@ -98,7 +100,10 @@ def import_rejected_rows(job: ImportJob, limit: int) -> list[RejectedRow]:
 def import_rejected_csv_path(job: ImportJob) -> Path | None:
     if not job.rejected_path:
         return None
-    path = Path(settings.CRM_PRIVATE_MEDIA_ROOT) / job.rejected_path
+    try:
+        path = tenant_file_path(job.rejected_path)
+    except SuspiciousFileOperation:
+        return None
     return path if path.is_file() else None
 
 

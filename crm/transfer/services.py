@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import SuspiciousFileOperation, ValidationError
 from django.db import connection, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from crm.accounts.audit import audit_actor, audit_record
 from crm.lib.spreadsheet import safe_cell
 from crm.lib.tenancy import current_schema
+from crm.tenants.files import private_open, tenant_dir, tenant_file_path, tenant_file_relative
 from crm.transfer import bulk, reading
 from crm.transfer.models import ImportJob, MappingTemplate
 from crm.transfer.registry import (
@@ -54,23 +55,38 @@ MATCH_FIELDS = {"external_id": "external_id", "phone": "phones", "email": "email
 # --- files ------------------------------------------------------------------------------------
 
 
-def _root() -> Path:
-    return Path(settings.CRM_PRIVATE_MEDIA_ROOT)
+IMPORTS_FOLDER = "imports"
 
 
 def import_dir() -> Path:
     """Where this tenant's uploads and rejected-row reports live (never served directly)."""
-    return _root() / "imports" / current_schema()
+    return tenant_dir(IMPORTS_FOLDER)
 
 
 def job_path(job: ImportJob) -> Path:
-    return _root() / job.file_path
+    """The job's uploaded file (SuspiciousFileOperation if its row names none or a path outside
+    the tenant's files)."""
+    return tenant_file_path(job.file_path)
 
 
 def rejected_paths(job: ImportJob) -> tuple[Path, Path]:
     """The rejected rows as CSV (all of them) and as JSON (the first REJECTED_SHOWN)."""
-    folder = job_path(job).parent
-    return folder / f"{job.pk}-rejected.csv", folder / f"{job.pk}-rejected.json"
+    return (
+        tenant_file_path(f"{IMPORTS_FOLDER}/{job.pk}-rejected.csv"),
+        tenant_file_path(f"{IMPORTS_FOLDER}/{job.pk}-rejected.json"),
+    )
+
+
+def _files_remove(job: ImportJob) -> None:
+    """Delete the job's upload and rejected-row reports; a path its row names outside the
+    tenant's files is refused and left alone (and logged), never followed."""
+    try:
+        paths = [job_path(job)] if job.file_path else []
+    except SuspiciousFileOperation:
+        log.warning("import %s names a file outside the tenant's files: %r", job.pk, job.file_path)
+        paths = []
+    for path in [*paths, *rejected_paths(job)]:
+        path.unlink(missing_ok=True)
 
 
 def _table_info(job: ImportJob) -> reading.TableInfo:
@@ -132,7 +148,7 @@ def import_start(*, actor: Any, kind: str, upload: IO[bytes], filename: str) -> 
             job = ImportJob.objects.create(
                 kind=kind,
                 original_name=Path(filename).name[:255] or "import",
-                file_path=str(path.relative_to(_root())),
+                file_path=tenant_file_relative(path),
                 size_bytes=path.stat().st_size,
                 file_format=info.file_format,
                 encoding=info.encoding,
@@ -325,8 +341,8 @@ class _Report:
         if not by_row:
             return
         if self.out is None:
-            self.tmp.parent.mkdir(parents=True, exist_ok=True)
-            self.out = self.tmp.open("w", encoding="utf-8-sig", newline="")
+            import_dir()
+            self.out = private_open(self.tmp, "w", encoding="utf-8-sig", newline="")
             self.writer = csv.writer(self.out)
             self.writer.writerow([safe_cell(h) for h in [*self.job.headers, ERROR_HEADER]])
         for number in sorted(by_row):
@@ -353,8 +369,9 @@ class _Report:
         if self.out is not None:
             self.out.close()
             self.tmp.replace(self.csv_path)
-            self.json_path.write_text(json.dumps(self.shown, ensure_ascii=False), encoding="utf-8")
-            return str(self.csv_path.relative_to(_root()))
+            with private_open(self.json_path, "w", encoding="utf-8") as shown:
+                shown.write(json.dumps(self.shown, ensure_ascii=False))
+            return tenant_file_relative(self.csv_path)
         # No rejected rows this time: an earlier run's report no longer applies.
         self.csv_path.unlink(missing_ok=True)
         self.json_path.unlink(missing_ok=True)
@@ -821,9 +838,7 @@ def imports_expire(*, now: datetime.datetime | None = None) -> int:
     )
     cleared = 0
     for job in old.exclude(file_path="").iterator():
-        job_path(job).unlink(missing_ok=True)
-        for path in rejected_paths(job):
-            path.unlink(missing_ok=True)
+        _files_remove(job)
         with transaction.atomic():
             ImportChange.objects.filter(job=job).delete()
             ImportJob.objects.filter(pk=job.pk).update(file_path="", rejected_path="")

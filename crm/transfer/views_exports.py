@@ -100,7 +100,7 @@ def export_rows(request: HttpRequest) -> HttpResponse:
 @capability_required(cap.EXPORT)
 def export_download(request: HttpRequest, pk: int) -> FileResponse:
     job = _job_or_404(request, pk)
-    path = Path(job.file_path) if job.file_path else None
+    path = exporting.export_path(job)
     if job.status != ExportJob.Status.DONE or path is None or not path.is_file():
         raise Http404(_("This export is not ready or has expired."))
     response = FileResponse(path.open("rb"), content_type=_TYPES[job.file_format])
