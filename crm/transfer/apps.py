@@ -14,9 +14,11 @@ class TransferConfig(AppConfig):
 
         from crm.accounts.audit_labels import ACTIONS
         from crm.transfer import (
+            erasure,
             tasks_exports,  # noqa: F401  (registers the export tasks)
             tasks_imports,  # noqa: F401  (registers the import tasks)
         )
 
+        erasure.register()
         ACTIONS.setdefault("import upload", _("Uploaded a file to import"))
         ACTIONS.setdefault("import undo", _("Undid an import"))

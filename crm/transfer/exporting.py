@@ -143,6 +143,12 @@ def export_dir() -> Path:
     return Path(settings.CRM_PRIVATE_MEDIA_ROOT) / current_schema() / "exports"
 
 
+def export_file_path(job: Any) -> Path | None:
+    """Where a finished export's file is (None when it has none); the one place that turns a
+    job's stored path into a file path."""
+    return Path(job.file_path) if job.file_path else None
+
+
 def export_audit(*, actor: Any, kind: str, query: str, rows: int, fmt: str, **extra: Any) -> None:
     from crm.accounts.audit import audit_record
 
@@ -184,7 +190,11 @@ def export_run(job_id: int) -> None:
     params = QueryDict(job.query)
     job.status = ExportJob.Status.RUNNING
     job.rows_total = kind.estimated_count(user, params)
-    job.save(update_fields=["status", "rows_total"])
+    started = ExportJob.objects.filter(
+        pk=job.pk, status__in=(ExportJob.Status.QUEUED, ExportJob.Status.RUNNING)
+    ).update(status=job.status, rows_total=job.rows_total)
+    if not started:  # failed meanwhile (an erasure)
+        return
     folder = export_dir()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{job.pk}-{job.kind}.{job.file_format}"
@@ -207,7 +217,18 @@ def export_run(job_id: int) -> None:
     job.rows_total = count
     job.file_path = str(path)
     job.finished_at = timezone.now()
-    job.save(update_fields=["status", "rows_done", "rows_total", "file_path", "finished_at"])
+    # Only a job still running is finished: an erasure meanwhile failed it (the file may hold
+    # the erased person, read before the erasure), and then the file goes.
+    finished = ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.RUNNING).update(
+        status=job.status,
+        rows_done=count,
+        rows_total=count,
+        file_path=job.file_path,
+        finished_at=job.finished_at,
+    )
+    if not finished:
+        path.unlink(missing_ok=True)
+        return
     export_audit(
         actor=user, kind=job.kind, query=job.query, rows=count, fmt=job.file_format, job=job.pk
     )
@@ -224,7 +245,8 @@ def exports_expire(*, now: Any = None) -> int:
     cutoff = (now or timezone.now()) - timedelta(days=EXPORT_KEEP_DAYS)
     old = list(ExportJob.objects.filter(created_at__lt=cutoff))
     for job in old:
-        if job.file_path:
-            Path(job.file_path).unlink(missing_ok=True)
+        file = export_file_path(job)
+        if file is not None:
+            file.unlink(missing_ok=True)
     ExportJob.objects.filter(pk__in=[j.pk for j in old]).delete()
     return len(old)
