@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from crm.accounts.audit import (
     audit_redact,
+    audit_redact_between,
     audit_redact_mentions,
     audited_tables,
     columns_referencing,
@@ -28,6 +29,10 @@ from customers.models import (
     CustomerPhone,
     Interaction,
 )
+
+# How long a merge's transaction may run before it stamps the merge: its audit entries are
+# dated from the transaction's start.
+MERGE_TRANSACTION_MAX = datetime.timedelta(minutes=10)
 
 # --- the one check for every undo ------------------------------------------------------------
 
@@ -133,6 +138,20 @@ def _erase_merge_images(erasure: Erasure) -> None:
     # Both sides' before-images go; what is left says who was erased and when, which is what
     # merge revert and the history page read to refuse (an image cannot be restored anyway).
     ids = erasure.customer_ids
+    for merge in CustomerMerge.objects.filter(
+        dropped_id__in=ids, reverted_at__isnull=False
+    ).exclude(kept_id_value__in=ids):
+        # The person was merged into someone else's record and that was undone: the other
+        # record held the person's values meanwhile, and its audit entries of that time say so.
+        # The merge's own entries are stamped when its transaction began, a little earlier.
+        if merge.reverted_at is None:  # excluded above; for the type checker
+            continue
+        audit_redact_between(
+            table_name=Customer._meta.db_table,
+            record_id=str(merge.kept_id_value),
+            start=merge.merged_at - MERGE_TRANSACTION_MAX,
+            end=merge.reverted_at,
+        )
     for merge in CustomerMerge.objects.filter(kept_id_value__in=ids) | CustomerMerge.objects.filter(
         dropped_id__in=ids
     ):

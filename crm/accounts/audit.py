@@ -4,6 +4,7 @@ Row changes are recorded by database triggers (crm.accounts.audit_sql); this mod
 triggers who is acting, and records the events that are not row changes: sign-ins, failed
 sign-ins, sign-outs, exports."""
 
+import datetime
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -169,5 +170,22 @@ def audit_redact_mentions(*, table_name: str, columns: list[str], values: list[s
             " AND (before IS DISTINCT FROM crm_audit_redacted(before)"
             " OR after IS DISTINCT FROM crm_audit_redacted(after))",
             [table_name, columns, table_name, values, values],
+        )
+        return cursor.rowcount
+
+
+def audit_redact_between(
+    *, table_name: str, record_id: str, start: datetime.datetime, end: datetime.datetime
+) -> int:
+    """Blank the entries about one row written between `start` and `end`: the time another
+    record held an erased person's values (a merge into it, later undone). Erasure only."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE accounts_auditentry SET before = crm_audit_redacted(before),"
+            " after = crm_audit_redacted(after)"
+            " WHERE table_name = %s AND record_id = %s AND at BETWEEN %s AND %s"
+            " AND (before IS DISTINCT FROM crm_audit_redacted(before)"
+            " OR after IS DISTINCT FROM crm_audit_redacted(after))",
+            [table_name, record_id, start, end],
         )
         return cursor.rowcount
