@@ -1,11 +1,12 @@
 """Erasure and undo: no merge revert or import undo brings an erased customer back."""
 
+import datetime
 import uuid
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django_tenants.utils import schema_context
 
 from crm.transfer import selectors, services
@@ -127,3 +128,47 @@ def test_orders_import_undo_is_refused_when_an_order_belongs_to_an_erased_custom
         with pytest.raises(ValidationError, match="cannot be brought back"):
             services.import_undo_request(actor=manager(acme), job=job, inline=True)
         assert Order.objects.get(number=f"E-{m}").customer_id == person.pk
+
+
+def test_erasure_waits_for_a_running_import_and_changes_nothing(acme):
+    m = uuid.uuid4().hex[:8]
+    with schema_context(acme.schema):
+        person = customer_create(
+            actor=None, data=CustomerInput(name=f"Wait {m}", emails=[f"w.{m}@example.cn"])
+        )
+        running = ImportJob.objects.create(
+            kind="customers",
+            status=ImportJob.Status.RUNNING,
+            original_name="big.csv",
+            file_path="",
+            file_format="csv",
+            started_at=timezone.now(),
+        )
+        with pytest.raises(ValidationError, match="An import is running"):
+            customer_erase(actor=manager(acme), customer=person)
+        person.refresh_from_db()
+        assert (person.name, person.erased_at) == (f"Wait {m}", None)
+        assert person.emails.count() == 1
+        # A run that started long ago died; it no longer holds erasure up.
+        ImportJob.objects.filter(pk=running.pk).update(
+            started_at=timezone.now() - datetime.timedelta(hours=2)
+        )
+        assert customer_erase(actor=manager(acme), customer=person).erased_at is not None
+
+
+def test_a_queued_export_is_failed_by_an_erasure_and_never_written(acme):
+    from crm.transfer.exporting import export_run
+    from crm.transfer.models import ExportJob
+
+    with schema_context(acme.schema):
+        person = customer_create(actor=None, data=CustomerInput(name="Queued"))
+        job = ExportJob.objects.create(
+            kind="customers", query="q=Queued", file_format="csv", created_by=manager(acme)
+        )
+        customer_erase(actor=manager(acme), customer=person)
+        job.refresh_from_db()
+        assert (job.status, job.query, job.file_path) == (ExportJob.Status.FAILED, "", "")
+        assert "because a customer was erased" in job.message
+        export_run(job.pk)
+        job.refresh_from_db()
+        assert (job.status, job.file_path) == (ExportJob.Status.FAILED, "")
