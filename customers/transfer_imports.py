@@ -47,6 +47,7 @@ from crm.tenants.models import Tenant
 from crm.transfer import bulk, values
 from crm.transfer.registry import BatchOutcome, ImportField, Rejection, SourceRow
 from customers.custom_fields import active, field_definitions, value_clean
+from customers.erasure import customer_erased_blocker
 from customers.models import (
     Customer,
     CustomerEmail,
@@ -1074,6 +1075,10 @@ class CustomersImport:
         from customers.models import DuplicatePair
 
         label = bulk.label_of(Customer)
+        touched = job.changes.filter(model=label).values_list("object_id", flat=True)
+        erased = customer_erased_blocker(touched)
+        if erased:
+            return erased
         merged = CustomerMerge.objects.filter(
             dropped_id__in=job.changes.filter(model=label).values("object_id")
         ).exists()
@@ -1082,11 +1087,6 @@ class CustomersImport:
                 "Customers this import created or updated were merged into others since; "
                 "undo the merges first."
             )
-        erased = Customer.objects.filter(
-            pk__in=job.changes.filter(model=label).values("object_id"), erased_at__isnull=False
-        ).exists()
-        if erased:
-            return _("Customers this import created or updated were erased since.")
         return (
             bulk.missing_blocker(job, Customer, str(_("customers")))
             or bulk.changed_since_blocker(

@@ -55,6 +55,7 @@ from crm.lib.tenancy import current_schema
 from crm.tenants.models import Tenant
 from crm.transfer import bulk, values
 from crm.transfer.registry import BatchOutcome, ImportField, Rejection, SourceRow
+from customers.erasure import customer_erased_blocker
 from customers.models import Customer, CustomerEmail, CustomerPhone, Order
 from customers.transfer_imports import COLUMNS as CUSTOMER_COLUMNS
 from customers.transfer_imports import CustomersImport, customers_undo, customers_undo_lock
@@ -881,6 +882,17 @@ class OrdersImport:
         if missing:
             return missing
         with connection.cursor() as cursor:
+            # The customers undo would take orders from or give them back to: none erased.
+            cursor.execute(
+                f"SELECT o.customer_id FROM {changes} ch JOIN {orders} o ON o.id = ch.object_id"
+                " WHERE ch.job_id = %s AND ch.model = %s UNION SELECT (ch.before->'row'"
+                f"->>'customer_id')::bigint FROM {changes} ch WHERE ch.job_id = %s"
+                " AND ch.model = %s AND ch.action = 'updated'",
+                [job.pk, label, job.pk, label],
+            )
+            erased = customer_erased_blocker(row[0] for row in cursor.fetchall())
+            if erased:
+                return erased
             cursor.execute(
                 f"SELECT EXISTS (SELECT 1 FROM {changes} ch JOIN {orders} o ON o.id = ch.object_id"
                 f" WHERE ch.job_id = %s AND ch.model = %s"

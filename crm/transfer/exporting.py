@@ -201,7 +201,11 @@ def export_run(job_id: int) -> None:
     params = QueryDict(job.query)
     job.status = ExportJob.Status.RUNNING
     job.rows_total = kind.estimated_count(user, params)
-    job.save(update_fields=["status", "rows_total"])
+    started = ExportJob.objects.filter(
+        pk=job.pk, status__in=(ExportJob.Status.QUEUED, ExportJob.Status.RUNNING)
+    ).update(status=job.status, rows_total=job.rows_total)
+    if not started:  # failed meanwhile (an erasure)
+        return
     from crm.tenants.files import private_open, tenant_file_relative
 
     path = export_dir() / f"{job.pk}-{job.kind}.{job.file_format}"
@@ -226,7 +230,18 @@ def export_run(job_id: int) -> None:
     job.rows_total = count
     job.file_path = tenant_file_relative(path)
     job.finished_at = timezone.now()
-    job.save(update_fields=["status", "rows_done", "rows_total", "file_path", "finished_at"])
+    # Only a job still running is finished: an erasure meanwhile failed it (the file may hold
+    # the erased person, read before the erasure), and then the file goes.
+    finished = ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.RUNNING).update(
+        status=job.status,
+        rows_done=count,
+        rows_total=count,
+        file_path=job.file_path,
+        finished_at=job.finished_at,
+    )
+    if not finished:
+        path.unlink(missing_ok=True)
+        return
     export_audit(
         actor=user, kind=job.kind, query=job.query, rows=count, fmt=job.file_format, job=job.pk
     )
