@@ -63,7 +63,12 @@ class ImportJob(models.Model):
     rejected_path = models.CharField(max_length=500, blank=True)
     message = models.TextField(blank=True)
     task_id = models.CharField(max_length=50, blank=True)
+    # The importer: the job is theirs (administrators see every job) and its rows match and
+    # update only the customers they may see (crm.transfer.selectors.import_importer).
     created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    # Started by the platform operator (the import_records command, code with no user): no
+    # importer, and matching sees every record of the tenant.
+    by_operator = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     checked_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

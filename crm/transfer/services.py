@@ -158,6 +158,8 @@ def import_start(*, actor: Any, kind: str, upload: IO[bytes], filename: str) -> 
                 match_by=_default_match(import_kind_, mapping),
                 rows_total=info.rows_estimate,
                 created_by=actor if getattr(actor, "pk", None) else None,
+                # No user (the command line's label, code passing None): the operator.
+                by_operator=getattr(actor, "pk", None) is None,
             )
             audit_record(
                 action="import upload",
