@@ -42,7 +42,7 @@ To use it for a new kind of job: give the table ``queued_at`` and ``taken_at``; 
         ...work, and commit the final status inside the block...
 
 and wherever such jobs are listed, shown or claimed, and in their daily clean-up: for each busy
-one, ``if job_is_dead(...)``, the conditional UPDATE (see crm.transfer.services.import_settle
+one, ``if job_is_dead(...)``, the conditional UPDATE (see crm.transfer.services.imports_settle
 and crm.transfer.exporting.exports_settle).
 """
 
