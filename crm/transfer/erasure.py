@@ -15,7 +15,6 @@ imported or undone the erasure is refused: that run writes before-images and rep
 erasure could not reach."""
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from crm.lib.erasure import Erasure, ErasureHolder, erasure_holder_register
@@ -32,14 +31,11 @@ def _removed_message() -> str:
 
 
 def _erase_import_files(erasure: Erasure) -> None:
-    from crm.transfer.services import STALE_AFTER, job_path, rejected_paths
+    from crm.transfer.services import imports_settle, job_path, rejected_paths
 
-    # A run that started long ago died (its transaction rolled back); it does not block.
-    recent = erasure.at - STALE_AFTER
-    running = ImportJob.objects.filter(status__in=_BUSY).filter(
-        Q(started_at__gt=recent) | Q(started_at__isnull=True, created_at__gt=recent)
-    )
-    if running.exists():
+    # A run whose process died (crm.lib.liveness) no longer blocks: it is settled first.
+    imports_settle()
+    if ImportJob.objects.filter(status__in=_BUSY).exists():
         raise ValidationError(
             _("An import is running; erase the customer once it has finished (a few minutes).")
         )

@@ -187,15 +187,39 @@ def export_job_request(*, actor: Any, kind: str, query: str, file_format: str) -
     return job
 
 
+EXPORT_TABLE = "transfer_exportjob"
+
+
 def export_run(job_id: int) -> None:
-    """Write a queued export's file (idempotent: a finished job is left alone)."""
+    """Write a queued export's file. Idempotent: a finished job is left alone, and a job is
+    run once. The worker holds the job's liveness lock (crm.lib.liveness) while it writes, so
+    an export whose worker dies shows as failed to whoever looks next."""
+    from django.utils import timezone
+
+    from crm.lib.liveness import RunnerHold
+    from crm.transfer.models import ExportJob
+
+    with RunnerHold(EXPORT_TABLE, job_id) as hold:
+        if not hold.acquired:
+            return  # another worker is writing it (a duplicated task)
+        taken = ExportJob.objects.filter(
+            pk=job_id, status=ExportJob.Status.QUEUED, taken_at=None
+        ).update(status=ExportJob.Status.RUNNING, taken_at=timezone.now())
+        left = ExportJob.objects.filter(pk=job_id).first()
+        if not taken:
+            # Finished, or taken by a worker that died (its lock was free): not run again.
+            if left is not None and left.status == ExportJob.Status.RUNNING:
+                _export_fail_dead(left)
+            return
+        _export_write(job_id)
+
+
+def _export_write(job_id: int) -> None:
     from django.utils import timezone
 
     from crm.transfer.models import ExportJob
 
-    job = ExportJob.objects.select_related("created_by").filter(pk=job_id).first()
-    if job is None or job.status in (ExportJob.Status.DONE, ExportJob.Status.FAILED):
-        return
+    job = ExportJob.objects.select_related("created_by").get(pk=job_id)
     kind = export_kind(job.kind)
     user = job.created_by
     params = QueryDict(job.query)
@@ -247,16 +271,57 @@ def export_run(job_id: int) -> None:
     )
 
 
+def _export_fail_dead(job: Any) -> int:
+    """Mark an export whose worker died (or never came) failed, matching the row as read."""
+    from django.utils import timezone
+    from django.utils.translation import gettext as _
+
+    from crm.transfer.models import ExportJob
+
+    message = (
+        _("The export stopped without finishing (its process ended); start it again.")
+        if job.taken_at
+        else _("No worker started this export in time; start it again.")
+    )
+    return ExportJob.objects.filter(pk=job.pk, status=job.status, taken_at=job.taken_at).update(
+        status=ExportJob.Status.FAILED, message=message, finished_at=timezone.now()
+    )
+
+
+def exports_settle() -> int:
+    """Fail every export of the tenant whose worker died (crm.lib.liveness; queued since it
+    was created), so the exports page never shows one running forever. How many."""
+    from crm.lib.liveness import job_is_dead
+    from crm.transfer.models import ExportJob
+
+    busy = ExportJob.objects.filter(
+        status__in=(ExportJob.Status.QUEUED, ExportJob.Status.RUNNING)
+    ).only("id", "status", "taken_at", "created_at")
+    settled = 0
+    for job in busy:
+        if job_is_dead(
+            table=EXPORT_TABLE, pk=job.pk, taken_at=job.taken_at, queued_at=job.created_at
+        ):
+            settled += _export_fail_dead(job)
+    return settled
+
+
 def exports_expire(*, now: Any = None) -> int:
-    """Delete exports (files and rows) older than EXPORT_KEEP_DAYS; how many."""
+    """Delete exports (files and rows) older than EXPORT_KEEP_DAYS, except one a worker is
+    writing right now (dead ones are settled first); how many."""
     from datetime import timedelta
 
     from django.utils import timezone
 
     from crm.transfer.models import ExportJob
 
+    exports_settle()
     cutoff = (now or timezone.now()) - timedelta(days=EXPORT_KEEP_DAYS)
-    old = list(ExportJob.objects.filter(created_at__lt=cutoff))
+    old = list(
+        ExportJob.objects.filter(created_at__lt=cutoff).exclude(
+            status__in=(ExportJob.Status.QUEUED, ExportJob.Status.RUNNING)
+        )
+    )
     for job in old:
         path = export_path(job)
         if path is not None:

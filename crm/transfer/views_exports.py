@@ -71,6 +71,7 @@ def _jobs(request: HttpRequest) -> QuerySet[ExportJob]:
 
 
 def _listed(request: HttpRequest) -> dict[str, object]:
+    exporting.exports_settle()  # an export whose worker died shows as failed, not running
     jobs = list(_jobs(request)[:100])
     labels = {kind.key: kind.label for kind in exporting.export_kinds()}
     for job in jobs:

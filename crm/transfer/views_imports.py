@@ -50,6 +50,7 @@ def _refused(request: HttpRequest, exc: ValidationError) -> None:
 
 @capability_required(cap.IMPORT)
 def import_list(request: HttpRequest) -> HttpResponse:
+    services.imports_settle()  # a job whose process died shows as such, not as running
     page = Paginator(
         selectors.import_jobs(request.user).select_related("created_by"), PAGE_SIZE
     ).get_page(request.GET.get("page"))
@@ -182,6 +183,7 @@ def _state_context(request: HttpRequest, job: ImportJob) -> dict[str, Any]:
 
 @capability_required(cap.IMPORT)
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    services.imports_settle()
     job = _job_or_404(request, pk)
     return render(request, "transfer/import_detail.html", _state_context(request, job))
 
@@ -190,6 +192,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
     """The job's state section: a progress bar polled every second while the job is busy, then
     (once it is finished) the results, which replace the bar and stop the polling."""
+    services.imports_settle()
     job = _job_or_404(request, pk)
     return render(request, "transfer/_import_state.html", _state_context(request, job))
 

@@ -1,6 +1,5 @@
 """Erasure and undo: no merge revert or import undo brings an erased customer back."""
 
-import datetime
 import uuid
 
 import pytest
@@ -143,17 +142,18 @@ def test_erasure_waits_for_a_running_import_and_changes_nothing(acme):
             file_path="",
             file_format="csv",
             started_at=timezone.now(),
+            queued_at=timezone.now(),  # waiting for a worker: alive (crm.lib.liveness)
         )
         with pytest.raises(ValidationError, match="An import is running"):
             customer_erase(actor=manager(acme), customer=person)
         person.refresh_from_db()
         assert (person.name, person.erased_at) == (f"Wait {m}", None)
         assert person.emails.count() == 1
-        # A run that started long ago died; it no longer holds erasure up.
-        ImportJob.objects.filter(pk=running.pk).update(
-            started_at=timezone.now() - datetime.timedelta(hours=2)
-        )
+        # A runner took it and holds no lock now: its process died, so it no longer holds
+        # the erasure up (it is settled as failed first).
+        ImportJob.objects.filter(pk=running.pk).update(taken_at=timezone.now())
         assert customer_erase(actor=manager(acme), customer=person).erased_at is not None
+        assert ImportJob.objects.get(pk=running.pk).status == ImportJob.Status.FAILED
 
 
 def test_a_queued_export_is_failed_by_an_erasure_and_never_written(acme):

@@ -18,7 +18,7 @@ from django_tenants.utils import schema_context
 from crm.accounts.models import AuditEntry, User
 from crm.lib.erasure import erasure_holders
 from crm.transfer import services
-from crm.transfer.exporting import export_dir, export_file_path, export_run
+from crm.transfer.exporting import export_dir, export_path, export_run
 from crm.transfer.models import ExportJob, ImportChange, ImportJob
 from customers.erasure import audit_mention_columns
 from customers.merge import customer_merge, customer_merge_revert
@@ -162,7 +162,7 @@ def _export_files(scene: Scene) -> None:
     )
     export_run(job.pk)
     job.refresh_from_db()
-    path = export_file_path(job)
+    path = export_path(job)
     assert path is not None and scene.canaries["customers.record"] in path.read_text("utf-8-sig")
     scene.export_job = job
 
