@@ -122,6 +122,7 @@ def _fields() -> list[ImportField]:
         ImportField(
             "customer_phone",
             gettext_lazy("Customer phone"),
+            personal="phone",
             aliases=(
                 "手机号",
                 "手机",
@@ -137,6 +138,7 @@ def _fields() -> list[ImportField]:
         ImportField(
             "customer_email",
             gettext_lazy("Customer email"),
+            personal="email",
             aliases=("邮箱", "电子邮箱", "电子邮件", "email", "e-mail"),
         ),
         ImportField(

@@ -174,6 +174,7 @@ def export_run(job_id: int) -> None:
     """Write a queued export's file (idempotent: a finished job is left alone)."""
     from django.utils import timezone
 
+    from crm.accounts.permissions import can_view_personal_data
     from crm.transfer.models import ExportJob
 
     job = ExportJob.objects.select_related("created_by").filter(pk=job_id).first()
@@ -193,6 +194,8 @@ def export_run(job_id: int) -> None:
         ExportJob.objects.filter(pk=job.pk).update(rows_done=done)
 
     writer = write_xlsx if job.file_format == "xlsx" else write_csv
+    # Decided with the rows below: the kind masks by the same check (crm.accounts.masking).
+    job.unmasked = can_view_personal_data(user)
     try:
         count = writer(path, kind.header_row(user, params), kind.rows_for(user, params), progress)
     except Exception as exc:
@@ -207,7 +210,9 @@ def export_run(job_id: int) -> None:
     job.rows_total = count
     job.file_path = str(path)
     job.finished_at = timezone.now()
-    job.save(update_fields=["status", "rows_done", "rows_total", "file_path", "finished_at"])
+    job.save(
+        update_fields=["status", "rows_done", "rows_total", "file_path", "finished_at", "unmasked"]
+    )
     export_audit(
         actor=user, kind=job.kind, query=job.query, rows=count, fmt=job.file_format, job=job.pk
     )
