@@ -30,9 +30,15 @@ class CustomersConfig(AppConfig):
 
         transfer_imports_orders.register()
 
-        register_table("customers_customer", _("Customer"))
-        register_table("customers_customerphone", _("Customer phone"))
-        register_table("customers_customeremail", _("Customer email"))
+        # Personal columns (crm.accounts.masking's kinds, and custom values, which may be):
+        # masked in the audit log for readers who may not see personal data.
+        register_table(
+            "customers_customer", _("Customer"), personal=("birthday", "address", "custom")
+        )
+        register_table(
+            "customers_customerphone", _("Customer phone"), personal=("raw", "e164", "digits")
+        )
+        register_table("customers_customeremail", _("Customer email"), personal=("email",))
         register_table("customers_consentevent", _("Consent"))
         register_table("customers_customfield", _("Custom field"))
 
@@ -42,6 +48,6 @@ class CustomersConfig(AppConfig):
 
         register_defaults()
         register_table("customers_duplicatepair", _("Possible duplicate"))
-        register_table("customers_customermerge", _("Customer merge"))
+        register_table("customers_customermerge", _("Customer merge"), personal=("before",))
         ACTIONS.setdefault("merge", _("Merged customers"))
         ACTIONS.setdefault("merge revert", _("Undid a customer merge"))

@@ -35,8 +35,46 @@ TABLES: dict[str, Promise] = {
 }
 
 
-def register_table(table: str, label: Promise) -> None:
+# Columns that hold personal data, by table ("*": every column), as apps register them with
+# their tables. The audit log shows their values masked to readers without "see personal data".
+PERSONAL_COLUMNS: dict[str, frozenset[str]] = {}
+MASKED = "••••••"
+
+
+def register_table(table: str, label: Promise, *, personal: tuple[str, ...] = ()) -> None:
     TABLES[table] = label
+    if personal:
+        PERSONAL_COLUMNS[table] = frozenset(personal)
+
+
+# Keys of an entry's detail that may quote personal data: a list's filter (its search may be a
+# phone number or an email). Masked like personal columns.
+PERSONAL_DETAIL_KEYS = frozenset({"filter", "query"})
+
+
+def detail_shown(detail: dict | None, *, personal: bool) -> dict | None:
+    if personal or not detail:
+        return detail
+    return {k: MASKED if k in PERSONAL_DETAIL_KEYS and v else v for k, v in detail.items()}
+
+
+def changes_shown(
+    table: str, before: dict | None, after: dict | None, *, personal: bool
+) -> list[tuple[str, object, object]]:
+    """changed_fields, with the values of the table's personal columns masked unless the
+    reader may see personal data (`personal`). That a column changed stays visible."""
+    changes = changed_fields(before, after)
+    columns = PERSONAL_COLUMNS.get(table, frozenset())
+    if personal or not columns:
+        return changes
+
+    def masked(value: object) -> object:
+        return None if value in (None, "") else MASKED
+
+    return [
+        (k, masked(b), masked(a)) if "*" in columns or k in columns else (k, b, a)
+        for k, b, a in changes
+    ]
 
 
 def changed_fields(before: dict | None, after: dict | None) -> list[tuple[str, object, object]]:

@@ -16,7 +16,7 @@ from crm.accounts import audit_labels, selectors, services
 from crm.accounts.capabilities import CAPABILITIES
 from crm.accounts.forms import AuditFilterForm, InvitationForm, RoleForm, StaffForm, TeamForm
 from crm.accounts.models import Invitation, Team, User
-from crm.accounts.permissions import admin_required
+from crm.accounts.permissions import admin_required, can_view_personal_data
 
 AUDIT_PAGE_SIZE = 50
 
@@ -326,12 +326,16 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     entries = selectors.audit_entries(filters, before_id=before_id, limit=AUDIT_PAGE_SIZE + 1)
     has_more = len(entries) > AUDIT_PAGE_SIZE
     entries = entries[:AUDIT_PAGE_SIZE]
+    personal = can_view_personal_data(request.user)
     rows = [
         {
             "entry": entry,
             "action": audit_labels.ACTIONS.get(entry.action, entry.action),
             "record_type": audit_labels.TABLES.get(entry.table_name, entry.table_name),
-            "changes": audit_labels.changed_fields(entry.before, entry.after),
+            "detail": audit_labels.detail_shown(entry.detail, personal=personal),
+            "changes": audit_labels.changes_shown(
+                entry.table_name, entry.before, entry.after, personal=personal
+            ),
         }
         for entry in entries
     ]

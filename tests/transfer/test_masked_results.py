@@ -80,7 +80,7 @@ def test_rejected_rows_quote_personal_cells_masked_for_importers_without_persona
             scope="all",
             codenames=[cap.PERSONAL_DATA],
         )
-        User.objects.get(pk=job.created_by_id).groups.add(seer)
+        User.objects.get(pk=job.created_by.pk).groups.add(seer)
     full = steward.get(url).content.decode()
     assert BAD_BIRTHDAY in full
 
