@@ -206,6 +206,12 @@ QUERIES = {
 }
 
 
+# POST routes whose answer can carry records: sent with a form that asks for them.
+POST_DATA: dict[str, Callable[[Planted], dict[str, object]]] = {
+    "customers:bulk": lambda p: {"action": "export", "ids": [p.customer.pk]},
+}
+
+
 def _body(response) -> str:
     if getattr(response, "streaming", False):
         content = b"".join(response.streaming_content)
@@ -243,7 +249,11 @@ def _walk(client: Client, member: TenantCast, urlconf: str, planted: Planted | N
         if name in skipped:
             continue
         url = _url(name, case, member, planted if case.method == "GET" else None, urlconf)
-        response = client.get(url) if case.method == "GET" else client.post(url)
+        if case.method == "GET":
+            response = client.get(url)
+        else:
+            data = POST_DATA[name](planted) if planted and name in POST_DATA else {}
+            response = client.post(url, data)
         found = _leaks(_body(response))
         if found:
             leaks[f"{case.method} {url} ({name}, {response.status_code})"] = found
@@ -278,6 +288,8 @@ def test_the_canaries_are_on_the_pages_for_someone_who_may_see_them(acme):
     assert "Canary Wharf" in _leaks(_body(edit))
     download = manager.get(reverse("transfer:export_start", args=["customers"]) + "?format=csv")
     assert PHONE_DIGITS in _leaks(_body(download))
+    bulk = manager.post(reverse("customers:bulk"), POST_DATA["customers:bulk"](planted))
+    assert PHONE_DIGITS in _leaks(_body(bulk))
 
 
 # Pages holding the planted values that each role opens (200), so the walk is not vacuous.
