@@ -14,7 +14,9 @@ from django.utils.translation import gettext_lazy as _
 from import_export.admin import ExportMixin
 
 from crm.accounts.audit import audit_record
-from crm.accounts.permissions import can_administer
+from crm.accounts.masking import MASK, mask_address, mask_birthday
+from crm.accounts.permissions import can_administer, can_view_personal_data
+from customers.custom_fields import field_definitions, value_display
 from customers.models import Customer, Order
 from customers.resources import CustomerResource, OrderResource
 
@@ -132,6 +134,15 @@ class _ReadMostly(ExportMixin, admin.ModelAdmin):
         return super().changelist_view(request, context)
 
 
+# The customer's fields that hold personal data, and the masked stand-in the record page shows
+# in their place to administrators who may not see personal data.
+_MASKED_FIELDS = {
+    "birthday": "birthday_shown",
+    "address": "address_shown",
+    "custom": "custom_shown",
+}
+
+
 @admin.register(Customer, site=site)
 class CustomerAdmin(_ReadMostly):
     resource_classes = [CustomerResource]
@@ -141,6 +152,36 @@ class CustomerAdmin(_ReadMostly):
     search_fields = ("name", "external_id")
     list_select_related = ("owner", "team")
     show_full_result_count = False
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_fields(request, obj))
+        if can_view_personal_data(request.user):
+            return fields
+        return [
+            _MASKED_FIELDS.get(name, name) if isinstance(name, str) else name for name in fields
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return (*super().get_readonly_fields(request, obj), *_MASKED_FIELDS.values())
+
+    @admin.display(description=_("birthday"))
+    def birthday_shown(self, customer: Customer) -> str:
+        return mask_birthday(customer.birthday) if customer.birthday else ""
+
+    @admin.display(description=_("address"))
+    def address_shown(self, customer: Customer) -> str:
+        return mask_address(customer.address) if customer.address else ""
+
+    @admin.display(description=_("custom fields"))
+    def custom_shown(self, customer: Customer) -> str:
+        definitions = {d.key: d for d in field_definitions()}
+        shown = []
+        for key, value in (customer.custom or {}).items():
+            definition = definitions.get(key)
+            # A value without its definition might be personal: masked, to be safe.
+            text = MASK * 6 if definition is None else value_display(None, definition, value)
+            shown.append(f"{definition.label if definition else key}: {text}")
+        return "; ".join(shown)
 
 
 @admin.register(Order, site=site)

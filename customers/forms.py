@@ -12,12 +12,22 @@ from crm.accounts.models import Team, User
 from crm.accounts.permissions import can_view_personal_data
 from crm.lib.widgets import ListSelect, ListTextInput, PlainChoices
 from customers.custom_fields import active, form_field, form_initial, form_name, value_clean
+from customers.form_masking import MaskedPersonal
 from customers.models import ConsentEvent, Customer, CustomField, Interaction
 from customers.services import CustomerInput
 
 
 def _lines(value: str) -> list[str]:
     return [line.strip() for line in value.replace(",", "\n").splitlines() if line.strip()]
+
+
+def _redacted(masked: MaskedPersonal, error: Any) -> ValidationError:
+    exc = ValidationError(error)
+    if hasattr(exc, "error_dict"):
+        return ValidationError(
+            {k: [masked.redact(m) for m in msgs] for k, msgs in exc.message_dict.items()}
+        )
+    return ValidationError([masked.redact(m) for m in exc.messages])
 
 
 class CustomerForm(forms.Form):
@@ -76,15 +86,23 @@ class CustomerForm(forms.Form):
         custom_fields: Iterable[CustomField] = (),
         user: Any = None,
         stored: Mapping[str, Any] | None = None,
+        customer: Customer | None = None,
         **kwargs: Any,
     ) -> None:
         """`custom_fields`: the tenant's definitions (customers.custom_fields); one input per
         active field, before the notes. `stored`: the customer's current values. A personal
         field that has a value is left out for a `user` who may not see personal data: the value
-        is kept as it is rather than shown (an empty one may still be filled in)."""
+        is kept as it is rather than shown (an empty one may still be filled in).
+
+        `customer`: the one being edited. For a `user` who may not see personal data its
+        phones, emails, birthday and address come as masks (customers.form_masking): left as
+        they are they keep the stored values, typed over they replace them."""
         super().__init__(*args, **kwargs)
         stored = stored or {}
         may_see = user is None or can_view_personal_data(user)
+        self.masked: MaskedPersonal | None = None
+        if customer is not None and not may_see:
+            self._mask_personal(MaskedPersonal.of(customer))
         self.custom_fields: list[CustomField] = []
         self.custom_kept: dict[str, Any] = {}
         initial = form_initial(custom_fields, stored)
@@ -105,6 +123,41 @@ class CustomerForm(forms.Form):
         standard = [n for n in self.fields if n not in custom_names]
         at = standard.index("notes")
         self.order_fields([*standard[:at], *custom_names, *standard[at:]])
+
+    def _mask_personal(self, masked: MaskedPersonal) -> None:
+        self.masked = masked
+        # Masks only, whatever initial values the caller passed.
+        self.initial = {**self.initial, **masked.initial()}
+        if masked.birthday is not None:
+            # A date input cannot hold a mask: a text input that takes a date typed over it.
+            birthday = self.fields["birthday"]
+            self.fields["birthday"] = forms.CharField(label=birthday.label, required=False)
+        keep = _("Masked: leave it as it is to keep it, or type a new value to replace it.")
+        for name in ("phones", "emails", "birthday", "address"):
+            if self.initial.get(name):
+                self.fields[name].help_text = keep
+
+    def clean_phones(self) -> str:
+        value = self.cleaned_data["phones"]
+        return self.masked.phones_resolve(value) if self.masked else value
+
+    def clean_emails(self) -> str:
+        value = self.cleaned_data["emails"]
+        return self.masked.emails_resolve(value) if self.masked else value
+
+    def clean_birthday(self) -> Any:
+        value = self.cleaned_data["birthday"]
+        return self.masked.birthday_resolve(value) if self.masked else value
+
+    def clean_address(self) -> str:
+        value = self.cleaned_data["address"]
+        return self.masked.address_resolve(value) if self.masked else value
+
+    def add_error(self, field: str | None, error: Any) -> None:
+        """Messages (a service's too) never quote a value the editor was only shown masked."""
+        if self.masked is not None:
+            error = _redacted(self.masked, error)
+        super().add_error(field, error)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -535,8 +535,10 @@ def likely_duplicates(
 ) -> list[DuplicateCandidate]:
     """Customers who are probably the same person: the same phone, the same email, or a similar
     name with the same birthday or city. All customers are checked, so nobody adds a duplicate
-    of a record outside their scope; those come back marked not visible. Phones and emails are
-    compared only for users who may see them, or the warning would confirm them."""
+    of a record outside their scope; those come back marked not visible. Phones, emails and
+    birthdays are compared only for users who may see them, or the warning would confirm them
+    (and a masked editor's kept birthday would be probed against everyone's). Cities are shown
+    to everyone, so they are always compared."""
     candidates: dict[int, DuplicateCandidate] = {}
 
     def note(customer: Customer, reason: str) -> None:
@@ -553,11 +555,11 @@ def likely_duplicates(
     if emails and may_compare_contacts:
         for customer in everyone.filter(emails__email__in=emails).distinct()[:10]:
             note(customer, _("same email address"))
-    if name.strip() and (birthday or city.strip()):
+    if name.strip() and ((birthday and may_compare_contacts) or city.strip()):
         similar = everyone.annotate(
             likeness=TrigramSimilarity("name_sort", name_sort_key(name))
         ).filter(likeness__gte=0.5)
-        if birthday:
+        if birthday and may_compare_contacts:
             for customer in similar.filter(birthday=birthday)[:10]:
                 note(customer, _("similar name, same birthday"))
         if city.strip():

@@ -147,6 +147,7 @@ def _fields() -> list[ImportField]:
         ImportField(
             "phones",
             gettext_lazy("Phone numbers"),
+            personal="phone",
             aliases=(
                 "手机",
                 "手机号",
@@ -166,15 +167,22 @@ def _fields() -> list[ImportField]:
         ImportField(
             "emails",
             gettext_lazy("Email addresses"),
+            personal="email",
             aliases=("邮箱", "电子邮件", "电子邮箱", "邮件", "email", "e-mail", "mail"),
         ),
         ImportField(
             "birthday",
             gettext_lazy("Birthday"),
+            personal="birthday",
             aliases=("生日", "出生日期", "date of birth", "dob", "birth date"),
         ),
         ImportField("gender", gettext_lazy("Gender"), aliases=("性别", "sex")),
-        ImportField("address", gettext_lazy("Address"), aliases=("地址", "详细地址", "联系地址")),
+        ImportField(
+            "address",
+            gettext_lazy("Address"),
+            aliases=("地址", "详细地址", "联系地址"),
+            personal="address",
+        ),
         ImportField("city", gettext_lazy("City"), aliases=("城市", "所在城市")),
         ImportField(
             "region",
@@ -226,6 +234,8 @@ def _custom_fields(definitions: Sequence[CustomField]) -> list[ImportField]:
             custom_field_key(d),
             d.label,
             aliases=(d.key, f"custom_{d.key}", f"cf-{d.key}", f"custom {d.label}"),
+            # Masked like an address: six dots, nothing of the value.
+            personal="address" if d.personal else "",
         )
         for d in active(definitions)
     ]

@@ -134,6 +134,7 @@ def _fields() -> list[ImportField]:
         ImportField(
             "customer_phone",
             gettext_lazy("Customer phone"),
+            personal="phone",
             aliases=(
                 "手机号",
                 "手机",
@@ -149,6 +150,7 @@ def _fields() -> list[ImportField]:
         ImportField(
             "customer_email",
             gettext_lazy("Customer email"),
+            personal="email",
             aliases=("邮箱", "电子邮箱", "电子邮件", "email", "e-mail"),
         ),
         ImportField(

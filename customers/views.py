@@ -147,6 +147,7 @@ def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
         custom_fields=field_definitions(request),
         user=request.user,
         stored=customer.custom,
+        customer=customer,
     )
     duplicates: list[selectors.DuplicateCandidate] = []
     if request.method == "POST" and form.is_valid():

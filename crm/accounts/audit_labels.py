@@ -60,6 +60,17 @@ def register_table(
         PERSONAL_COLUMNS[table] = dict(personal)
 
 
+# Keys of an entry's detail that may quote personal data: a list's filter (its search may be a
+# phone number or an email). Masked whole for readers without "see personal data".
+PERSONAL_DETAIL_KEYS = frozenset({"filter", "query"})
+
+
+def detail_shown(detail: dict | None, *, reader: Any) -> dict | None:
+    if not detail or can_view_personal_data(reader):
+        return detail
+    return {k: MASK * 6 if k in PERSONAL_DETAIL_KEYS and v else v for k, v in detail.items()}
+
+
 def masked_whole(reader: Any, value: object) -> object:
     """A masker for columns whose whole value is personal (before-images, JSON documents)."""
     return value if can_view_personal_data(reader) else MASK * 6

@@ -331,6 +331,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
             "entry": entry,
             "action": audit_labels.ACTIONS.get(entry.action, entry.action),
             "record_type": audit_labels.TABLES.get(entry.table_name, entry.table_name),
+            "detail": audit_labels.detail_shown(entry.detail, reader=request.user),
             "changes": audit_labels.changed_fields(
                 entry.before, entry.after, table=entry.table_name, reader=request.user
             ),

@@ -154,13 +154,22 @@ class RunnerHold:
             return False
 
     def release(self) -> None:
-        """Let the lock go (closing the connection does; a dead process's connection too)."""
-        self.acquired = False
+        """Let the lock go. Unlocked explicitly first: closing the connection frees it too, but
+        only once the server's backend has read the goodbye, after close() has returned, so a
+        caller that looks at once (undo right after an import) could still find it held."""
+        held, self.acquired = self.acquired, False
         if self._conn is not None:
             try:
-                self._conn.close()
+                if held:
+                    with self._conn.cursor() as cursor:
+                        cursor.execute("SELECT pg_advisory_unlock(%s)", [self.key])
+            except Exception:  # noqa: S110  (a broken connection: closing it frees the lock)
+                pass
             finally:
-                self._conn = None
+                try:
+                    self._conn.close()
+                finally:
+                    self._conn = None
 
     def __enter__(self) -> "RunnerHold":
         if self._conn is None:  # not when entered after an explicit acquire()

@@ -217,6 +217,7 @@ def export_run(job_id: int) -> None:
 def _export_write(job_id: int) -> None:
     from django.utils import timezone
 
+    from crm.accounts.permissions import can_view_personal_data
     from crm.transfer.models import ExportJob
 
     job = ExportJob.objects.select_related("created_by").get(pk=job_id)
@@ -240,6 +241,8 @@ def _export_write(job_id: int) -> None:
         ExportJob.objects.filter(pk=job.pk).update(rows_done=done)
 
     writer = write_xlsx if job.file_format == "xlsx" else write_csv
+    # Decided with the rows below: the kind masks by the same check (crm.accounts.masking).
+    job.unmasked = can_view_personal_data(user)
     try:
         count = writer(path, kind.header_row(user, params), kind.rows_for(user, params), progress)
     except Exception as exc:
@@ -262,6 +265,7 @@ def _export_write(job_id: int) -> None:
         rows_total=count,
         file_path=job.file_path,
         finished_at=job.finished_at,
+        unmasked=job.unmasked,
     )
     if not finished:
         path.unlink(missing_ok=True)

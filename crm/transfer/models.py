@@ -154,6 +154,10 @@ class ExportJob(models.Model):
     # Relative to the tenant's file root (crm.tenants.files), like ImportJob.file_path.
     file_path = models.CharField(max_length=500, blank=True)
     message = models.TextField(blank=True)
+    # Whether the file holds personal data unmasked (its writer could see it then). Such a file
+    # is handed only to whoever may see personal data when they ask for it. True by default, so
+    # a file of unknown content counts as unmasked.
+    unmasked = models.BooleanField(default=True)
     created_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     # When a worker took the job (crm.lib.liveness; it was queued at created_at).

@@ -93,6 +93,9 @@ class ImportField:
     required: bool = False
     aliases: tuple[str, ...] = ()
     help: Any = ""
+    # The crm.accounts.masking kind of the values ("phone", "email", "birthday", "address"), or
+    # "" for a field that is not personal data: rejected rows quote its cells masked.
+    personal: str = ""
 
 
 @dataclass(frozen=True)

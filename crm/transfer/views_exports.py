@@ -14,7 +14,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.accounts import capabilities as cap
-from crm.accounts.permissions import acting_user, can, can_administer, capability_required
+from crm.accounts.permissions import (
+    acting_user,
+    can,
+    can_administer,
+    can_view_personal_data,
+    capability_required,
+)
 from crm.transfer import exporting
 from crm.transfer.models import ExportJob
 
@@ -99,8 +105,16 @@ def export_rows(request: HttpRequest) -> HttpResponse:
 
 
 @capability_required(cap.EXPORT)
-def export_download(request: HttpRequest, pk: int) -> FileResponse:
+def export_download(request: HttpRequest, pk: int) -> HttpResponseBase:
     job = _job_or_404(request, pk)
+    if job.unmasked and not can_view_personal_data(request.user):
+        # Written with personal data for someone who could see it then; whoever asks now
+        # (its writer after losing the permission, or another administrator) may not.
+        reason = _(
+            "This export holds personal data you may not see. Export the list again to get it"
+            " masked."
+        )
+        return render(request, "403.html", {"reason": reason}, status=403)
     path = exporting.export_path(job)
     if job.status != ExportJob.Status.DONE or path is None or not path.is_file():
         raise Http404(_("This export is not ready or has expired."))

@@ -19,6 +19,7 @@ from crm.accounts.permissions import acting_user, can_view_personal_data, capabi
 from crm.transfer import registry, selectors, services
 from crm.transfer.forms import ImportMappingForm, ImportUploadForm
 from crm.transfer.models import ImportJob
+from crm.transfer.rejected_masking import rejected_rows_masked
 
 PAGE_SIZE = 50
 BUSY = (ImportJob.Status.CHECKING, ImportJob.Status.RUNNING, ImportJob.Status.UNDOING)
@@ -171,6 +172,9 @@ def _state_context(request: HttpRequest, job: ImportJob) -> dict[str, Any]:
     }
     if job.status in (ImportJob.Status.CHECKED, ImportJob.Status.DONE, ImportJob.Status.FAILED):
         context["rejected"] = selectors.import_rejected_rows(job, 100) if job.rejected_count else []
+        if not context["show_values"]:
+            fields = kind.fields if kind else None
+            context["rejected"] = rejected_rows_masked(job, fields, context["rejected"])
         context["has_rejected_csv"] = bool(job.rejected_count) and (
             selectors.import_rejected_csv_path(job) is not None
         )

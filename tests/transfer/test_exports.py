@@ -166,6 +166,7 @@ def test_downloads_are_the_creators_or_an_admins_only(acme, globex):
             file_format="csv",
             status=ExportJob.Status.DONE,
             created_by=User.objects.get(pk=acme.marketing.pk),
+            unmasked=False,  # marketing may not see personal data: its exports are masked
         )
         path = folder / f"{job.pk}-test.csv"
         path.write_text("\ufeffname\n", encoding="utf-8")
