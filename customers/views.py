@@ -6,6 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -50,15 +51,19 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     user = acting_user(request)
     context = selectors.list_context(user)
     form = CustomerSearchForm(request.GET or None, user=user, context=context)
-    query = form.to_query() if form.is_valid() else selectors.CustomerQuery()
     can_change, can_export = can(user, cap.CHANGE), can(user, cap.EXPORT)
-    rows = list_cache.list_rows(
-        user,
-        query,
-        after=request.GET.get("after", ""),
-        context=context,
-        selectable=can_change or can_export,
-    )
+    # A filter that cannot be read shows its error and no rows: never the list unfiltered.
+    filter_errors = form.invalid_filters() if form.is_bound and not form.is_valid() else []
+    if filter_errors:
+        rows = list_cache.ListRows(mark_safe(""), 0, None)
+    else:
+        rows = list_cache.list_rows(
+            user,
+            form.to_query() if form.is_bound else selectors.CustomerQuery(),
+            after=request.GET.get("after", ""),
+            context=context,
+            selectable=can_change or can_export,
+        )
     next_query = ""
     if rows.next_cursor:
         params = request.GET.copy()
@@ -70,6 +75,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         "customers/customer_list.html",
         {
             "form": form,
+            "filter_errors": filter_errors,
             "rows": rows,
             "next_query": next_query,
             "filtered": filtered,

@@ -46,6 +46,15 @@ class ExportKind:
         return self.headers_for(user, query) if self.headers_for else self.headers
 
 
+class InvalidFilter(ValueError):
+    """A kind's rows_for/estimated_count refuse a filter they cannot read: exporting without
+    it would write more rows than the list shows. The message says which filter and why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 _KINDS: dict[str, ExportKind] = {}
 
 
