@@ -328,3 +328,26 @@ def test_password_reset_is_rate_limited(acme):
     other = client.post(url, {"email": acme.email("viewer")}, REMOTE_ADDR=ip)
     assert other.status_code == 302  # another email: the address's fourth request
     assert client.post(url, {"email": acme.email("admin")}, REMOTE_ADDR=ip).status_code == 429
+
+
+def test_an_import_rejects_what_the_columns_cannot_hold_in_the_dry_run(acme):
+    from tests.transfer.test_import_engine import check, commit, csv_bytes, reasons, start
+
+    m = uuid.uuid4().hex[:8]
+    data = csv_bytes(
+        [
+            ["姓名", "手机", "邮箱"],
+            [f"庄{m}" + "庄" * 100, "13911110001", f"a{m}@example.cn"],
+            [f"B{m}", "13911110002", "b" * 280 + "@example.cn"],
+            [f"\ufdfa{m}" + "\ufdfa" * 40, "13911110003", ""],
+        ]
+    )
+    with schema_context(acme.schema):
+        job = check(acme, start(acme, data), match_by="phone", valid_only=True)
+        assert (job.created_count, job.rejected_count) == (2, 1)
+        assert [(row, column) for row, column, _reason in reasons(job)] == [(3, "邮箱")]
+        job = commit(acme, job)
+        assert (job.status, job.created_count) == ("done", 2)
+        names = Customer.objects.filter(name__contains=m)
+        assert names.count() == 2
+        assert all(len(c.name_sort) <= NAME_SORT_MAX_LENGTH for c in names)
