@@ -351,3 +351,18 @@ def test_an_import_rejects_what_the_columns_cannot_hold_in_the_dry_run(acme):
         names = Customer.objects.filter(name__contains=m)
         assert names.count() == 2
         assert all(len(c.name_sort) <= NAME_SORT_MAX_LENGTH for c in names)
+
+
+def test_a_queued_export_whose_filter_became_unreadable_fails_with_the_reason(acme):
+    from crm.transfer.exporting import export_job_request, export_run
+    from crm.transfer.models import ExportJob
+
+    with schema_context(acme.schema):
+        admin = User.objects.get(pk=acme.admin.pk)
+        job = export_job_request(
+            actor=admin, kind="customers", query="stage=vip", file_format="csv"
+        )
+        export_run(job.pk)
+        job.refresh_from_db()
+        assert job.status == ExportJob.Status.FAILED
+        assert "Stage" in job.message and not job.file_path
