@@ -2,7 +2,7 @@
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -334,14 +334,21 @@ def customers_bulk(request: HttpRequest) -> HttpResponseBase:
 @require_POST
 def saved_view_save(request: HttpRequest) -> HttpResponse:
     form = SavedViewForm(request.POST)
-    query = request.POST.get("query", "")
-    if form.is_valid():
-        services.saved_view_save(
-            user=acting_user(request), name=form.cleaned_data["name"], query=query
-        )
-        messages.success(request, _("View saved."))
+    user = acting_user(request)
+    if not form.is_valid():
+        if "name" in form.errors:
+            messages.error(request, _("Give the view a name."))
+        for error in form.errors.get("query", []):
+            messages.error(request, error)
+        return redirect("customers:home")
+    query = form.cleaned_data["query"]
+    # A view is saved only if the list can read it: one it cannot would show nothing.
+    search = CustomerSearchForm(QueryDict(query), user=user)
+    if search.is_bound and not search.is_valid():
+        messages.error(request, " ".join(search.invalid_filters()))
     else:
-        messages.error(request, _("Give the view a name."))
+        services.saved_view_save(user=user, name=form.cleaned_data["name"], query=query)
+        messages.success(request, _("View saved."))
     return redirect(f"{reverse('customers:home')}?{query}")
 
 

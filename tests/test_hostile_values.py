@@ -366,3 +366,22 @@ def test_a_queued_export_whose_filter_became_unreadable_fails_with_the_reason(ac
         job.refresh_from_db()
         assert job.status == ExportJob.Status.FAILED
         assert "Stage" in job.message and not job.file_path
+
+
+def test_a_view_the_list_cannot_read_is_not_saved(acme):
+    from customers.models import SavedView
+
+    client = client_for(acme, "admin")
+    with schema_context(acme.schema):
+        before = SavedView.objects.count()
+    response = client.post(
+        reverse("customers:view_save"), {"name": "Broken", "query": "owner=999999"}, follow=True
+    )
+    assert response.status_code == 200
+    assert "Owner" in response.content.decode()
+    good = client.post(reverse("customers:view_save"), {"name": "Fine", "query": "q=ann"})
+    assert good.status_code == 302
+    with schema_context(acme.schema):
+        assert list(SavedView.objects.values_list("name", flat=True).order_by("id"))[before:] == [
+            "Fine"
+        ]
