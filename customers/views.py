@@ -339,7 +339,7 @@ def saved_view_save(request: HttpRequest) -> HttpResponse:
         if "name" in form.errors:
             messages.error(request, _("Give the view a name."))
         for error in form.errors.get("query", []):
-            messages.error(request, error)
+            messages.error(request, str(error))
         return redirect("customers:home")
     query = form.cleaned_data["query"]
     # A view is saved only if the list can read it: one it cannot would show nothing.
