@@ -56,6 +56,10 @@ class CustomersConfig(AppConfig):
         from customers.merge import register_defaults
 
         register_defaults()
+
+        from customers import erasure
+
+        erasure.register()
         register_table("customers_duplicatepair", _("Possible duplicate"))
         register_table(
             "customers_customermerge",

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from crm.accounts.audit import audit_record
 from crm.accounts.models import User
 from customers.duplicates import candidate_pairs, pair_score
+from customers.erasure import customer_erased_blocker
 from customers.models import (
     ConsentEvent,
     Customer,
@@ -300,6 +301,10 @@ def customer_merge_revert(*, actor: User | None, merge: CustomerMerge) -> None:
     merge = CustomerMerge.objects.select_for_update().get(pk=merge.pk)
     if merge.reverted_at is not None:
         raise ValidationError(_("This merge was already undone."))
+    # Before anything else: an erased person's before-images are gone, and must stay gone.
+    erased = customer_erased_blocker([merge.kept_id_value, merge.dropped_id])
+    if erased:
+        raise ValidationError(erased)
     keep = Customer.objects.select_for_update().filter(pk=merge.kept_id_value).first()
     if keep is None:
         raise ValidationError(

@@ -1,9 +1,9 @@
 """Data subject requests: everything the tenant holds about one customer, and erasure.
 
-Erasure removes what identifies the person (name, contacts, birthday, address, notes, timeline,
-consent) and keeps orders, so revenue and counts stay right; the customer row remains as
-"Erased customer #id". Earlier audit entries about the person are redacted in the same
-transaction, so the log does not keep what the erasure removed."""
+Erasure reaches every registered holder of the person's data (crm.lib.erasure; customers.erasure
+and crm.transfer.erasure register theirs): the record's identifying fields, contacts, consent,
+timeline, merge and import before-images, audit values, import and export files. Orders stay, so
+revenue and counts stay right; the customer row remains as "Erased customer #id"."""
 
 import csv
 import io
@@ -17,11 +17,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.accounts.audit import audit_erasure_begin, audit_record, audit_redact
+from crm.accounts.audit import audit_erasure_begin, audit_record
 from crm.accounts.models import User
-from crm.lib.contacts import name_sort_key
+from crm.lib.erasure import Erasure, erasure_holders
 from crm.lib.spreadsheet import safe_cell
-from customers.models import ConsentEvent, Customer, CustomerEmail, CustomerPhone, Interaction
+from customers.erasure import person_ids
+from customers.models import Customer
 
 _PROFILE_FIELDS = (
     "id",
@@ -131,50 +132,23 @@ def customer_data_export(*, actor: User, customer: Customer, ip: str | None = No
 
 @transaction.atomic
 def customer_erase(*, actor: User, customer: Customer, ip: str | None = None) -> Customer:
+    """Erase the person: every registered holder (crm.lib.erasure) removes or redacts what it
+    holds about the customer and every record merged into it, in this one transaction. No undo
+    brings them back afterwards (customers.erasure.customer_erased_blocker)."""
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     if customer.erased_at is not None:
         raise ValidationError(_("This customer was already erased."))
     audit_erasure_begin()
-    key = str(customer.pk)
-    phone_ids = [str(pk) for pk in customer.phones.values_list("pk", flat=True)]
-    email_ids = [str(pk) for pk in customer.emails.values_list("pk", flat=True)]
-    CustomerPhone.objects.filter(customer=customer).delete()
-    CustomerEmail.objects.filter(customer=customer).delete()
-    ConsentEvent.objects.filter(customer=customer).delete()
-    Interaction.objects.filter(customer=customer).delete()
-    erased_name = f"Erased customer #{customer.pk}"
-    Customer.objects.filter(pk=customer.pk).update(
-        name=erased_name,
-        name_sort=name_sort_key(erased_name),
-        birthday=None,
-        gender="",
-        address="",
-        city="",
-        region="",
-        postal_code="",
-        country="",
-        tags=[],
-        notes="",
-        external_id="",
-        custom={},
-        erased_at=timezone.now(),
+    erasure = Erasure(customer_ids=person_ids(customer.pk), at=timezone.now())
+    for holder in erasure_holders():
+        holder.erase(erasure)
+    audit_record(
+        action="erase",
+        actor=actor,
+        table_name="customers_customer",
+        record_id=customer.pk,
+        ip=ip,
+        detail={"records": list(erasure.customer_ids)},
     )
-    audit_redact(table_name="customers_customer", record_ids=[key])
-    audit_redact(
-        table_name="customers_customerphone",
-        record_ids=phone_ids,
-        owner_key="customer_id",
-        owner_id=key,
-    )
-    audit_redact(
-        table_name="customers_customeremail",
-        record_ids=email_ids,
-        owner_key="customer_id",
-        owner_id=key,
-    )
-    audit_redact(
-        table_name="customers_consentevent", record_ids=[], owner_key="customer_id", owner_id=key
-    )
-    audit_record(action="erase", actor=actor, table_name="customers_customer", record_id=key, ip=ip)
     customer.refresh_from_db()
     return customer

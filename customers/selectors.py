@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from crm.accounts.masking import mask_email, mask_phone
 from crm.accounts.models import RecordScope, RoleProfile, Team, User
-from crm.accounts.permissions import can_view_personal_data, scope_filter
+from crm.accounts.permissions import can_view_personal_data, record_scope, scope_filter
 from crm.lib.columns import INT64_MAX, text_error
 from crm.lib.contacts import NAME_SORT_MAX_LENGTH, digits_only, name_sort_key, phone_display
 from customers.custom_fields import CustomFilter, custom_filter
@@ -51,6 +51,18 @@ def visible_customers(user: Any, *, scope: str | None = None) -> QuerySet[Custom
     if scope == RecordScope.TEAM:
         owned |= Q(team__in=user.teams.values("pk"))
     return Customer.objects.filter(owned)
+
+
+def customer_scope_sql(user: Any, column: str) -> tuple[str, list[Any]]:
+    """For the raw SQL of bulk paths (the import kinds' batch lookups): " AND <column> IN (...)"
+    limiting `column`, a customer id, to the customers `user` may see, with its parameters.
+    visible_customers compiled, so scope has one definition; ("", []) when the user sees every
+    customer, and for None (the operator's command line)."""
+    scope = RecordScope.ALL if user is None else record_scope(user)
+    if scope == RecordScope.ALL:
+        return "", []
+    sql, params = visible_customers(user, scope=scope).values("pk").query.sql_with_params()
+    return f" AND {column} IN ({sql})", list(params)
 
 
 def _scope_of(user: Any, scopes: list[str | None]) -> str:

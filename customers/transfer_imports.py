@@ -14,6 +14,18 @@ A row that changes nothing counts as unchanged. Erased customers are never match
 contacts or external id), and cells masked by an export without personal data access ("•") are
 refused, so a masked export imported back cannot overwrite real values.
 
+Record scope: a job matches and updates only the customers its importer may see (the uploader's
+record scope, crm.transfer.selectors.import_importer; the operator's command line sees all). A
+customer outside that scope is, to the run, not there: the import must neither change it nor
+tell the importer it exists. So a row whose phone or email only such a customer holds creates a
+new customer, exactly what it does when nobody holds it (phones and emails may repeat between
+customers; the duplicates queue, itself scoped, lets someone who sees both merge them). Any
+refusal instead ("matches a customer you cannot see", even "this phone is already used") would
+confirm the number exists. Only where the database forbids creating, an external id another
+customer holds (it is unique), is the row rejected, with the reason every importer gets for a
+taken external id, naming nobody. A new customer without an owner column belongs to an importer
+whose scope is not "all" (as with the customer form), so it stays in their sight.
+
 Speed: rows are checked in batches with one query per batch and key (external ids, phones or
 emails, then the matched customers with their contacts); new customers, their phones and emails
 and the ImportChange rows go in with COPY, updates through a temporary table and one UPDATE per
@@ -48,6 +60,7 @@ from crm.tenants.models import Tenant
 from crm.transfer import bulk, values
 from crm.transfer.registry import BatchOutcome, ImportField, Rejection, SourceRow
 from customers.custom_fields import active, field_definitions, value_clean
+from customers.erasure import customer_erased_blocker
 from customers.models import (
     Customer,
     CustomerEmail,
@@ -55,6 +68,7 @@ from customers.models import (
     CustomerPhone,
     CustomField,
 )
+from customers.selectors import customer_scope_sql
 from customers.services import tenant_phone_region
 
 if TYPE_CHECKING:
@@ -663,9 +677,35 @@ def _customer_lines(rows: Sequence[dict[str, Any]]) -> str:
 NULL = "\\N"
 
 
+@dataclass(frozen=True)
+class ImporterScope:
+    """The customers a run may match, update and name: its importer's (see the module's
+    docstring). `condition(column)` is SQL to append to a lookup of customers by id."""
+
+    importer: User | None
+    restricted: bool
+
+    @classmethod
+    def of(cls, job: "ImportJob") -> "ImporterScope":
+        from crm.transfer.selectors import import_importer
+
+        importer = import_importer(job)
+        return cls(importer, bool(customer_scope_sql(importer, "id")[0]))
+
+    def condition(self, column: str) -> tuple[str, list[Any]]:
+        return customer_scope_sql(self.importer, column) if self.restricted else ("", [])
+
+    @property
+    def new_owner_id(self) -> int | None:
+        """The owner of a new customer the file gives none: the importer, when their scope is
+        not "all" (else they could not see what they imported)."""
+        return self.importer.pk if self.restricted and self.importer is not None else None
+
+
 class CustomersRun:
     def __init__(self, job: "ImportJob", *, write: bool) -> None:
         self.job = job
+        self.scope = ImporterScope.of(job)
         self.write = write
         self.match_by = job.match_by
         self.update = job.update_existing
@@ -777,11 +817,13 @@ class CustomersRun:
         lock = " FOR UPDATE" if self.write else ""
         names = ", ".join(f'"{c}"' for c in COLUMNS)
         found: dict[int, _Existing] = {}
+        # Only the importer's customers are loaded: the others are not candidates for a row.
+        scope, scope_params = self.scope.condition("id")
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT {names} FROM {bulk.qualified(Customer._meta.db_table)}"
-                f" WHERE id = ANY(%s) AND erased_at IS NULL ORDER BY id{lock}",
-                [sorted(ids)],
+                f" WHERE id = ANY(%s) AND erased_at IS NULL{scope} ORDER BY id{lock}",
+                [sorted(ids), *scope_params],
             )
             for values_row in cursor.fetchall():
                 row = dict(zip(COLUMNS, values_row, strict=True))
@@ -908,6 +950,7 @@ class CustomersRun:
                 )
         now = self.now
         row = dict(_NEW_DEFAULTS)
+        row["owner_id"] = self.scope.new_owner_id
         row.update(data)
         if "stage" in data:
             row["stage_override"] = True
@@ -1080,6 +1123,10 @@ class CustomersImport:
         from customers.models import DuplicatePair
 
         label = bulk.label_of(Customer)
+        touched = job.changes.filter(model=label).values_list("object_id", flat=True)
+        erased = customer_erased_blocker(touched)
+        if erased:
+            return erased
         merged = CustomerMerge.objects.filter(
             dropped_id__in=job.changes.filter(model=label).values("object_id")
         ).exists()
@@ -1088,11 +1135,6 @@ class CustomersImport:
                 "Customers this import created or updated were merged into others since; "
                 "undo the merges first."
             )
-        erased = Customer.objects.filter(
-            pk__in=job.changes.filter(model=label).values("object_id"), erased_at__isnull=False
-        ).exists()
-        if erased:
-            return _("Customers this import created or updated were erased since.")
         return (
             bulk.missing_blocker(job, Customer, str(_("customers")))
             or bulk.changed_since_blocker(

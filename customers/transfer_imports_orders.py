@@ -24,6 +24,12 @@ row as the import left it (``before["after"]``, computed in SQL by ``_fingerprin
 is written and again when undo is asked for): a row whose fingerprint differs was changed since
 (by staff, a merge that moved it, another import).
 
+Record scope: as with customers (customers.transfer_imports), a row's customer is looked for only
+among those the importer may see, so one only others see is "no customer" (rejected, or created
+with "create customers missing"), and a new customer without an owner belongs to an importer whose
+scope is not "all". An order of a customer out of that scope is neither updated nor shown: its
+number is unique, so the row is rejected, with a reason that names no customer.
+
 Speed: rows are checked in batches with one query per batch for the customers (by the matching
 key; keys found earlier in the file are remembered, so a customer with many orders is looked up
 once) and one for the existing orders (by number), plus one for external ids when customers are
@@ -56,9 +62,15 @@ from crm.lib.tenancy import current_schema
 from crm.tenants.models import Tenant
 from crm.transfer import bulk, values
 from crm.transfer.registry import BatchOutcome, ImportField, Rejection, SourceRow
+from customers.erasure import customer_erased_blocker
 from customers.models import Customer, CustomerEmail, CustomerPhone, Order
 from customers.transfer_imports import COLUMNS as CUSTOMER_COLUMNS
-from customers.transfer_imports import CustomersImport, customers_undo, customers_undo_lock
+from customers.transfer_imports import (
+    CustomersImport,
+    ImporterScope,
+    customers_undo,
+    customers_undo_lock,
+)
 
 if TYPE_CHECKING:
     from crm.transfer.models import ImportJob
@@ -436,6 +448,11 @@ class _NewCustomer:
 class OrdersRun:
     def __init__(self, job: "ImportJob", *, write: bool) -> None:
         self.job = job
+        self.scope = ImporterScope.of(job)
+        # Order numbers of the batch held by orders of customers out of the importer's scope.
+        self.hidden_orders: set[str] = set()
+        # External ids (for new customers) held by customers out of the importer's scope.
+        self.hidden_taken: set[str] = set()
         self.write = write
         self.match_by = job.match_by
         self.match_field = MATCH_FIELDS.get(job.match_by, "customer_phone")
@@ -517,10 +534,12 @@ class OrdersRun:
         if not keys:
             return {}
         customers = bulk.qualified(Customer._meta.db_table)
+        # Only the importer's customers: one only others see is not found.
+        scope, scope_params = self.scope.condition("c.id")
         if self.match_field == "customer_external_id":
             sql = (
                 f"SELECT c.external_id, c.id FROM {customers} c"
-                f" WHERE c.external_id = ANY({_KEYS}) AND c.erased_at IS NULL"
+                f" WHERE c.external_id = ANY({_KEYS}) AND c.erased_at IS NULL{scope}"
             )
         else:
             table, column = (
@@ -531,11 +550,11 @@ class OrdersRun:
             sql = (
                 f"SELECT DISTINCT x.{column}, x.customer_id FROM {bulk.qualified(table)} x"
                 f" JOIN {customers} c ON c.id = x.customer_id"
-                f" WHERE x.{column} = ANY({_KEYS}) AND c.erased_at IS NULL ORDER BY 2"
+                f" WHERE x.{column} = ANY({_KEYS}) AND c.erased_at IS NULL{scope} ORDER BY 2"
             )
         found: dict[str, list[int]] = {}
         with self._reads().cursor() as cursor:
-            cursor.execute(sql, [_joined(keys)])
+            cursor.execute(sql, [_joined(keys), *scope_params])
             for key, cid in cursor.fetchall():
                 found.setdefault(key, []).append(cid)
         return found
@@ -545,6 +564,7 @@ class OrdersRun:
     ) -> dict[str, int]:
         """External ids that rows of unknown customers would give their new customer, and that
         an existing customer holds already."""
+        self.hidden_taken = set()
         if self.match_field == "customer_external_id":
             return {}
         wanted = {
@@ -557,18 +577,23 @@ class OrdersRun:
         }
         if not wanted:
             return {}
+        scope, scope_params = self.scope.condition("id")
         with self._reads().cursor() as cursor:
             cursor.execute(
-                f"SELECT external_id, id FROM {bulk.qualified(Customer._meta.db_table)}"
+                f"SELECT external_id, id, true{scope} AS visible"
+                f" FROM {bulk.qualified(Customer._meta.db_table)}"
                 f" WHERE external_id = ANY({_KEYS})",
-                [_joined(wanted)],
+                [*scope_params, _joined(wanted)],
             )
-            return dict(cursor.fetchall())
+            rows = cursor.fetchall()
+        self.hidden_taken = {ext for ext, _id, visible in rows if not visible}
+        return {ext: pk for ext, pk, _visible in rows}
 
     def _orders(self, numbers: list[str]) -> dict[str, dict[str, Any]]:
         """The batch's orders that exist, by number. While committing, the ones found are then
         locked and read again in the commit's own transaction (most files' orders are new, so
         this second query is rare)."""
+        self.hidden_orders = set()
         if not numbers:
             return {}
         names = ", ".join(f'"{c}"' for c in ORDER_COLUMNS)
@@ -586,7 +611,23 @@ class OrdersRun:
                     [_joined(row[1] for row in rows)],
                 )
                 rows = cursor.fetchall()
-        return {row[1]: dict(zip(ORDER_COLUMNS, row, strict=True)) for row in rows}
+        found = {row[1]: dict(zip(ORDER_COLUMNS, row, strict=True)) for row in rows}
+        self.hidden_orders = self._hidden_orders(found)
+        return found
+
+    def _hidden_orders(self, found: dict[str, dict[str, Any]]) -> set[str]:
+        """The numbers among `found` whose order's customer the importer may not see."""
+        scope, scope_params = self.scope.condition("id")
+        if not scope or not found:
+            return set()
+        with self._reads().cursor() as cursor:
+            cursor.execute(
+                f"SELECT id FROM {bulk.qualified(Customer._meta.db_table)}"
+                f" WHERE id = ANY(%s){scope}",
+                [sorted({o["customer_id"] for o in found.values()}), *scope_params],
+            )
+            visible = {pk for (pk,) in cursor.fetchall()}
+        return {number for number, o in found.items() if o["customer_id"] not in visible}
 
     # -- deciding one row
 
@@ -610,6 +651,9 @@ class OrdersRun:
                 _("Row %(row)d has the same order number as row %(first)d.")
                 % {"row": n, "first": first},
             )
+        if number in self.hidden_orders:
+            # Neither updated nor shown; the number is unique, so nor can the row create it.
+            return Rejection(n, "number", _("Another order already has this number."))
         customer_id: int | None = None
         customer: _NewCustomer | None = None
         candidates = matches.get(parsed.key) or self.known.get(parsed.key, [])
@@ -695,6 +739,9 @@ class OrdersRun:
                 % {"what": self._key_noun(), "value": parsed.key},
             )
         ext = parsed.external_id
+        if ext and ext in self.hidden_taken:
+            # The external id is unique; whose it is the importer may not learn.
+            return Rejection(n, "customer_external_id", _("Another customer has this external id."))
         if ext and ext in taken:
             return Rejection(
                 n,
@@ -739,7 +786,7 @@ class OrdersRun:
             "tags": [],
             "source": "",
             "channel": "",
-            "owner_id": None,
+            "owner_id": self.scope.new_owner_id,
             "team_id": None,
             "external_id": ext,
             "stage": Customer.Stage.LEAD,
@@ -885,6 +932,17 @@ class OrdersImport:
         if missing:
             return missing
         with connection.cursor() as cursor:
+            # The customers undo would take orders from or give them back to: none erased.
+            cursor.execute(
+                f"SELECT o.customer_id FROM {changes} ch JOIN {orders} o ON o.id = ch.object_id"
+                " WHERE ch.job_id = %s AND ch.model = %s UNION SELECT (ch.before->'row'"
+                f"->>'customer_id')::bigint FROM {changes} ch WHERE ch.job_id = %s"
+                " AND ch.model = %s AND ch.action = 'updated'",
+                [job.pk, label, job.pk, label],
+            )
+            erased = customer_erased_blocker(row[0] for row in cursor.fetchall())
+            if erased:
+                return erased
             cursor.execute(
                 f"SELECT EXISTS (SELECT 1 FROM {changes} ch JOIN {orders} o ON o.id = ch.object_id"
                 f" WHERE ch.job_id = %s AND ch.model = %s"

@@ -17,6 +17,7 @@ from crm.accounts import capabilities as cap
 from crm.accounts.permissions import can, capability_required
 from crm.lib.redirects import local_url
 from customers import duplicates, merge, selectors
+from customers.erasure import customer_erased_blocker
 from customers.models import Customer, CustomerMerge, DuplicatePair
 
 
@@ -178,11 +179,21 @@ def merges_history(request: HttpRequest) -> HttpResponse:
     for item in merges:
         dropped = item.before.get("dropped", [{}])[0].get("fields", {})
         kept = item.before.get("kept", [{}])[0].get("fields", {})
+        # An erasure left only who was erased and when: say so instead of offering Revert.
+        erased = (
+            customer_erased_blocker([item.kept_id_value, item.dropped_id])
+            if "erased_at" in item.before
+            else None
+        )
+        gone = item.before.get("erased_sides", [])
         rows.append(
             {
                 "merge": item,
-                "kept_name": kept.get("name", ""),
-                "dropped_name": dropped.get("name", ""),
+                "kept_name": kept.get("name", "")
+                or (_("Erased customer") if "kept" in gone else ""),
+                "dropped_name": dropped.get("name", "")
+                or (_("Erased customer") if "dropped" in gone else ""),
+                "erased": erased,
             }
         )
     return render(

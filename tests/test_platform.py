@@ -123,6 +123,17 @@ def test_healthz_reports_database_redis_and_worker(celery_worker, db):
     assert report["checks"]["worker"]["workers"]
 
 
+@pytest.mark.worker
+def test_a_tenant_hosts_healthz_says_only_ok_or_not(celery_worker, acme, settings, db):
+    response = Client(HTTP_HOST=acme.host).get("/healthz")
+    assert (response.status_code, json.loads(response.content)) == (200, {"status": "ok"})
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    response = Client(HTTP_HOST=acme.host).get("/healthz")
+    assert (response.status_code, json.loads(response.content)) == (503, {"status": "not ok"})
+    for detail in (b"redis", b"database", b"worker", b"Error", b"ms"):
+        assert detail not in response.content
+
+
 def test_healthz_says_what_is_down(settings, db):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
     response = Client(HTTP_HOST="localhost").get("/healthz")

@@ -4,6 +4,7 @@ Row changes are recorded by database triggers (crm.accounts.audit_sql); this mod
 triggers who is acting, and records the events that are not row changes: sign-ins, failed
 sign-ins, sign-outs, exports."""
 
+import datetime
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -120,5 +121,71 @@ def audit_redact(
             " WHERE table_name = %s AND (record_id = ANY(%s)"
             " OR (%s <> '' AND (before->>%s = %s OR after->>%s = %s)))",
             [table_name, record_ids, owner_key, owner_key, owner_id, owner_key, owner_id],
+        )
+        return cursor.rowcount
+
+
+def audited_tables() -> list[str]:
+    """Every table of the current schema whose rows the audit trigger records, read from the
+    database (the triggers the migrations made), so a table added later is never missed."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE t.tgname = 'crm_audit' AND NOT t.tgisinternal"
+            " AND n.nspname = current_schema() ORDER BY c.relname"
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def columns_referencing(table_name: str, target_table: str) -> list[str]:
+    """The columns of `table_name` with a foreign key to `target_table` (current schema)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT a.attname FROM pg_constraint k"
+            " JOIN pg_class c ON c.oid = k.conrelid"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()"
+            " JOIN pg_class t ON t.oid = k.confrelid AND t.relnamespace = n.oid"
+            " JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = ANY(k.conkey)"
+            " WHERE k.contype = 'f' AND c.relname = %s AND t.relname = %s ORDER BY a.attname",
+            [table_name, target_table],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def audit_redact_mentions(*, table_name: str, columns: list[str], values: list[str]) -> int:
+    """Blank every entry about a row of `table_name` that ever had one of `values` in one of
+    `columns` (in its before or after image): all the entries of such a row, also those
+    written before or after it pointed at the person (a phone moved by a merge). Erasure only
+    (audit_erasure_begin first); how many entries were redacted."""
+    if not columns or not values:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE accounts_auditentry SET before = crm_audit_redacted(before),"
+            " after = crm_audit_redacted(after)"
+            " WHERE table_name = %s AND record_id IN (SELECT m.record_id FROM"
+            " accounts_auditentry m, unnest(%s::text[]) AS k(col) WHERE m.table_name = %s"
+            " AND (m.before->>k.col = ANY(%s) OR m.after->>k.col = ANY(%s)))"
+            " AND (before IS DISTINCT FROM crm_audit_redacted(before)"
+            " OR after IS DISTINCT FROM crm_audit_redacted(after))",
+            [table_name, columns, table_name, values, values],
+        )
+        return cursor.rowcount
+
+
+def audit_redact_between(
+    *, table_name: str, record_id: str, start: datetime.datetime, end: datetime.datetime
+) -> int:
+    """Blank the entries about one row written between `start` and `end`: the time another
+    record held an erased person's values (a merge into it, later undone). Erasure only."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE accounts_auditentry SET before = crm_audit_redacted(before),"
+            " after = crm_audit_redacted(after)"
+            " WHERE table_name = %s AND record_id = %s AND at BETWEEN %s AND %s"
+            " AND (before IS DISTINCT FROM crm_audit_redacted(before)"
+            " OR after IS DISTINCT FROM crm_audit_redacted(after))",
+            [table_name, record_id, start, end],
         )
         return cursor.rowcount

@@ -5,7 +5,11 @@ An archive is a .tar.gz holding
 - manifest.json: the format, the source tenant's settings and plan limits, the migrations applied
   in its schema, and the row count of every table, taken in the same snapshot as the dump;
 - schema.dump: `pg_dump --format=custom` of the tenant's schema;
-- media/: the tenant's files under MEDIA_ROOT/<schema> (empty while tenants have none).
+- files/: the tenant's private files (crm.tenants.files: uploads, rejected-row reports,
+  exports), as they lie under its root. An import places them under the new tenant's own root,
+  whose key is new: rows keep paths relative to the root, so nothing in them is rewritten and
+  the copy shares no file with its source. (Version 1 archives had an always-empty media/
+  folder instead, for files kept under MEDIA_ROOT/<schema>, which nothing ever wrote.)
 
 An import restores the schema under a new name without ever editing the dump's text, since
 customer data may well contain the old schema name: the dump is restored into a scratch
@@ -18,6 +22,7 @@ pg_restore runs whatever SQL an archive holds, as our database user: import only
 `tenant export` made and that were kept safe since.
 """
 
+import errno
 import gzip
 import hashlib
 import json
@@ -44,18 +49,20 @@ from django.utils import timezone
 from django_tenants.utils import schema_exists
 from psycopg import sql
 
-from crm.tenants import services
+from crm.tenants import files, services
 from crm.tenants.cloning import SCHEMA_NAME, libpq_env, pg_connect
 from crm.tenants.models import Tenant, TenantEvent
 
 logger = logging.getLogger(__name__)
 
 FORMAT = "crm-tenant-archive"
-FORMAT_VERSION = 1
-SUPPORTED_VERSIONS = frozenset({1})
+FORMAT_VERSION = 2
+SUPPORTED_VERSIONS = frozenset({1, 2})
 MANIFEST = "manifest.json"
 DUMP = "schema.dump"
-MEDIA = "media"
+FILES = "files"
+# Version 1's folder for MEDIA_ROOT/<schema>; accepted only empty (nothing ever wrote there).
+LEGACY_MEDIA = "media"
 
 MAX_MANIFEST_BYTES = 1 << 20
 MAX_MEMBERS = 100_000
@@ -233,7 +240,7 @@ def export_tenant(
             dump_sha256=_sha256(dump),
             extra={"pg_dump_version": _run_tool("pg_dump", "--version").strip()},
         )
-        size = _write_archive(output, manifest, dump, _media_dir(tenant.schema_name), force=force)
+        size = _write_archive(output, manifest, dump, files.tenant_root_for(tenant), force=force)
     logger.info("tenant %s exported to %s", tenant.slug, output)
     TenantEvent.objects.create(
         tenant=tenant,
@@ -287,9 +294,7 @@ def _dump_schema(schema: str, dump: Path) -> tuple[dict[str, int], dict[str, lis
     return counts, migrations
 
 
-def _write_archive(
-    output: Path, manifest: Manifest, dump: Path, media: Path | None, *, force: bool
-) -> int:
+def _write_archive(output: Path, manifest: Manifest, dump: Path, root: Path, *, force: bool) -> int:
     """Build the archive beside `output` and move it into place at the end, so a failure never
     leaves a truncated archive that looks like a good one."""
     fd, part_name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".part")
@@ -299,7 +304,7 @@ def _write_archive(
             with tarfile.open(fileobj=raw, mode="w:gz") as tar:
                 _add_bytes(tar, MANIFEST, manifest.to_json())
                 tar.add(dump, arcname=DUMP, filter=_anonymous)
-                _add_media(tar, media)
+                _add_files(tar, root)
             raw.flush()
             os.fsync(raw.fileno())
         _publish(part, output, force=force)
@@ -325,8 +330,11 @@ def _anonymous(info: tarfile.TarInfo) -> tarfile.TarInfo:
     return info
 
 
-def _media_member(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
-    # Links are skipped: an import refuses them, as they could point outside the media folder.
+def _files_member(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+    # Links are skipped: an import refuses them, as they could point outside the tenant's root.
+    # So are half-written files (a report being written now): they are no one's yet.
+    if info.name.endswith(".part"):
+        return None
     return _anonymous(info) if info.isfile() or info.isdir() else None
 
 
@@ -338,19 +346,15 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, BytesIO(data))
 
 
-def _add_media(tar: tarfile.TarFile, media: Path | None) -> None:
-    if media is not None and media.is_dir():
-        tar.add(media, arcname=MEDIA, filter=_media_member)
+def _add_files(tar: tarfile.TarFile, root: Path) -> None:
+    if root.is_dir():
+        tar.add(root, arcname=FILES, filter=_files_member)
         return
-    info = _anonymous(tarfile.TarInfo(MEDIA))
+    info = _anonymous(tarfile.TarInfo(FILES))
     info.type = tarfile.DIRTYPE
-    info.mode = 0o755
+    info.mode = 0o700
     info.mtime = int(time.time())
     tar.addfile(info)
-
-
-def _media_dir(schema: str) -> Path | None:
-    return Path(settings.MEDIA_ROOT) / schema if settings.MEDIA_ROOT else None
 
 
 # --- import -------------------------------------------------------------------------------
@@ -367,13 +371,13 @@ def import_tenant(
         tenant = _new_tenant(manifest, slug=slug, name=name)
         missing = _migrations_missing(manifest)
         _check_dump(work / DUMP, manifest)
-        media_target = _media_target(work / MEDIA, tenant.schema_name)
+        files_target = _files_target(work / FILES, tenant)
         detail = (
             f"imported from {archive.name}: tenant {manifest.source['slug']}, "
             f"exported {manifest.created_at}"
         )
         _restore_and_register(
-            tenant, manifest, work, media_target, migrate=bool(missing), actor=actor, detail=detail
+            tenant, manifest, work, files_target, migrate=bool(missing), actor=actor, detail=detail
         )
     logger.info("archive %s imported as tenant %s", archive, tenant.slug)
     return Summary(
@@ -389,7 +393,7 @@ def import_tenant(
 def unpack(archive: Path, work: Path) -> Manifest:
     """Check every member of `archive` while unpacking it into `work`, and return its manifest.
 
-    Only manifest.json, schema.dump and plain files and folders under media/ are accepted:
+    Only manifest.json, schema.dump and plain files and folders under files/ are accepted:
     no links, devices, absolute paths or `..`, and no more than the size limit in total."""
     if not archive.is_file():
         raise ArchiveError(f"{archive}: no such file")
@@ -427,10 +431,14 @@ def _check_member(member: tarfile.TarInfo, seen: set[str]) -> None:
         raise ArchiveError(f"archive member {name!r} appears twice")
     if name in (MANIFEST, DUMP):
         ok = member.isfile() and (name != MANIFEST or member.size <= MAX_MANIFEST_BYTES)
-    elif name == MEDIA:
+    elif name in (FILES, LEGACY_MEDIA):
         ok = member.isdir()
-    elif parts[0] == MEDIA:
+    elif parts[0] == FILES:
         ok = member.isfile() or member.isdir()
+    elif parts[0] == LEGACY_MEDIA:
+        raise ArchiveError(
+            f"archive member {name!r}: files under MEDIA_ROOT/<schema> are not kept here"
+        )
     else:
         raise ArchiveError(f"archive member {name!r} is not part of a tenant archive")
     if not ok:
@@ -481,15 +489,14 @@ def _check_dump(dump: Path, manifest: Manifest) -> None:
         )
 
 
-def _media_target(extracted: Path, schema: str) -> Path | None:
-    files = sum(1 for p in extracted.rglob("*") if p.is_file()) if extracted.is_dir() else 0
-    if not files:
+def _files_target(extracted: Path, tenant: Tenant) -> Path | None:
+    """Where the archive's files go: the new tenant's root, which must not exist yet (its key
+    is new; one that exists means something is badly wrong, and nothing is overwritten)."""
+    if not extracted.is_dir() or not any(p.is_file() for p in extracted.rglob("*")):
         return None
-    target = _media_dir(schema)
-    if target is None:
-        raise ArchiveError(f"the archive holds {files} media files but MEDIA_ROOT is not set")
-    if target.exists() and any(target.iterdir()):
-        raise ArchiveError(f"{target} exists and is not empty")
+    target = files.tenant_root_for(tenant)
+    if target.exists():
+        raise ArchiveError(f"{target} exists already; refusing to place files there")
     return target
 
 
@@ -497,13 +504,13 @@ def _restore_and_register(
     tenant: Tenant,
     manifest: Manifest,
     work: Path,
-    media_target: Path | None,
+    files_target: Path | None,
     *,
     migrate: bool,
     actor: object | None,
     detail: str,
 ) -> None:
-    """Restore the dump as the tenant's schema, check it, migrate it, place its media and save
+    """Restore the dump as the tenant's schema, check it, migrate it, place its files and save
     the tenant row; undo all of it on any failure (an interrupt included)."""
     schema = tenant.schema_name
     restored = placed = False
@@ -515,19 +522,28 @@ def _restore_and_register(
         _check_restored(schema, manifest)
         if migrate:
             _migrate(schema)
-        if media_target is not None:
-            media_target.parent.mkdir(parents=True, exist_ok=True)
-            if media_target.exists():
-                media_target.rmdir()  # found empty before; fails if it no longer is
+        if files_target is not None:
+            files.private_mkdir(files_target.parent)
             placed = True
-            shutil.move(work / MEDIA, media_target)
+            _place_files(work / FILES, files_target)
         services.tenant_register_restored(actor=actor, tenant=tenant, detail=detail)
     except BaseException:
-        if placed and media_target is not None:
-            shutil.rmtree(media_target, ignore_errors=True)
+        if placed and files_target is not None:
+            shutil.rmtree(files_target, ignore_errors=True)
         if restored:
             _drop_schema(schema)
         raise
+
+
+def _place_files(source: Path, target: Path) -> None:
+    """Move the unpacked files to the tenant's root, readable by us alone."""
+    try:
+        os.rename(source, target)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        shutil.copytree(source, target)  # another file system; refuses an existing target
+    files.private_tree(target)
 
 
 def _renamed_dump(dump: Path, *, old: str, new: str, work: Path) -> Path:

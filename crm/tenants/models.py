@@ -1,4 +1,5 @@
 import re
+import uuid
 import zoneinfo
 
 from django.core.exceptions import ValidationError
@@ -59,6 +60,12 @@ def validate_phone_region(value: str) -> None:
         raise ValidationError(
             _("“%(code)s” is not a country code such as CN."), params={"code": value}
         )
+
+
+def new_files_key() -> str:
+    """A tenant's file folder name: random, so no later tenant (a re-used slug, a restored
+    copy) can ever land in an earlier one's files."""
+    return uuid.uuid4().hex
 
 
 def schema_name_for_slug(slug: str) -> str:
@@ -131,6 +138,9 @@ class Tenant(TenantMixin):
         _("status"), max_length=20, choices=Status.choices, default=Status.PROVISIONING
     )
     status_detail = models.TextField(_("status detail"), blank=True)
+    # Names the tenant's private file folder (crm.tenants.files). Never changes, never copied:
+    # an imported archive's tenant gets a fresh one.
+    files_key = models.CharField(max_length=32, unique=True, default=new_files_key, editable=False)
     # Plan limits set by operators; None means unlimited.
     staff_limit = models.PositiveIntegerField(_("staff limit"), null=True, blank=True, default=25)
     customer_limit = models.PositiveIntegerField(_("customer limit"), null=True, blank=True)

@@ -20,6 +20,7 @@ from django_tenants.utils import schema_context, schema_exists
 from crm.lib.columns import check_columns
 from crm.lib.tenancy import in_public_schema
 from crm.tenants.cloning import schema_clone
+from crm.tenants.files import tenant_files_remove
 from crm.tenants.models import Domain, Tenant, TenantEvent, schema_name_for_slug
 
 logger = logging.getLogger(__name__)
@@ -331,9 +332,12 @@ def tenant_two_factor_require(*, actor: object | None, tenant: Tenant, required:
 
 
 def tenant_delete(*, actor: object | None, tenant: Tenant) -> None:
-    """Drop the tenant's schema and every row about it. Irreversible."""
+    """Drop the tenant's schema, every row about it and its private files. Irreversible."""
     if tenant.status == Tenant.Status.SYSTEM:
         raise ValidationError(_("System tenants cannot be deleted."))
     logger.warning("tenant %s deleted by %s", tenant.slug, _actor_label(actor))
     with transaction.atomic():
         tenant.delete(force_drop=True)
+        # Once the drop is committed: the files must not outlive the rows that name them,
+        # and a rolled-back delete must keep them.
+        transaction.on_commit(lambda: tenant_files_remove(tenant))

@@ -12,14 +12,27 @@ from crm.accounts.permissions import operator_required
 from crm.tenants import selectors, services
 from crm.tenants.forms import LimitsForm, SuspendForm, TenantCreateForm
 from crm.tenants.health import health_report
+from crm.tenants.lookup import HOST_TENANT_SECONDS
 from crm.tenants.models import Tenant
 
 
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
+    """The console host's health: each component's state, timing and error. Kept public as
+    before: the Docker health check, load balancers and operators' monitoring read it, and it
+    names no tenant and holds no personal data."""
     report = health_report()
     return JsonResponse(report, status=200 if report["ok"] else 503)
+
+
+@never_cache
+@require_GET
+def healthz_tenant(request: HttpRequest) -> JsonResponse:
+    """A tenant host's health: ok or not ok, nothing more. Anyone can reach a tenant's site,
+    so which component is down (and its error text) is for the console host only."""
+    ok = health_report()["ok"]
+    return JsonResponse({"status": "ok" if ok else "not ok"}, status=200 if ok else 503)
 
 
 def _tenant_or_404(slug: str) -> Tenant:
@@ -65,6 +78,8 @@ def _detail_context(tenant: Tenant, limits_form: LimitsForm | None = None) -> di
         "site_url": selectors.tenant_site_url(tenant),
         "events": tenant.events.all()[:50],
         "suspend_form": SuspendForm(),
+        # Each web process remembers a host's tenant this long (crm.tenants.lookup).
+        "suspend_reach_seconds": int(HOST_TENANT_SECONDS),
         "usage": selectors.tenant_usage(tenant),
         "limits_form": limits_form
         or LimitsForm(

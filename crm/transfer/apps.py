@@ -14,10 +14,12 @@ class TransferConfig(AppConfig):
 
         from crm.accounts.audit_labels import ACTIONS, register_table
         from crm.transfer import (
+            erasure,
             tasks_exports,  # noqa: F401  (registers the export tasks)
             tasks_imports,  # noqa: F401  (registers the import tasks)
         )
 
+        erasure.register()
         ACTIONS.setdefault("import upload", _("Uploaded a file to import"))
         ACTIONS.setdefault("import undo", _("Undid an import"))
         register_table("transfer_mappingtemplate", _("Saved import mapping"))

@@ -144,12 +144,29 @@ def write_xlsx(
 EXPORT_KEEP_DAYS = 7
 
 
+EXPORTS_FOLDER = "exports"
+
+
 def export_dir() -> Path:
-    from django.conf import settings
+    """Where this tenant's export files live (created 0700 if missing; never served directly)."""
+    from crm.tenants.files import tenant_dir
 
-    from crm.lib.tenancy import current_schema
+    return tenant_dir(EXPORTS_FOLDER)
 
-    return Path(settings.CRM_PRIVATE_MEDIA_ROOT) / current_schema() / "exports"
+
+def export_path(job: Any) -> Path | None:
+    """The finished export's file, or None when the job has none or its row names a path outside
+    the tenant's files (refused, never followed)."""
+    from django.core.exceptions import SuspiciousFileOperation
+
+    from crm.tenants.files import tenant_file_path
+
+    if not job.file_path:
+        return None
+    try:
+        return tenant_file_path(job.file_path)
+    except SuspiciousFileOperation:
+        return None
 
 
 def export_audit(*, actor: Any, kind: str, query: str, rows: int, fmt: str, **extra: Any) -> None:
@@ -179,15 +196,39 @@ def export_job_request(*, actor: Any, kind: str, query: str, file_format: str) -
     return job
 
 
+EXPORT_TABLE = "transfer_exportjob"
+
+
 def export_run(job_id: int) -> None:
-    """Write a queued export's file (idempotent: a finished job is left alone)."""
+    """Write a queued export's file. Idempotent: a finished job is left alone, and a job is
+    run once. The worker holds the job's liveness lock (crm.lib.liveness) while it writes, so
+    an export whose worker dies shows as failed to whoever looks next."""
+    from django.utils import timezone
+
+    from crm.lib.liveness import RunnerHold
+    from crm.transfer.models import ExportJob
+
+    with RunnerHold(EXPORT_TABLE, job_id) as hold:
+        if not hold.acquired:
+            return  # another worker is writing it (a duplicated task)
+        taken = ExportJob.objects.filter(
+            pk=job_id, status=ExportJob.Status.QUEUED, taken_at=None
+        ).update(status=ExportJob.Status.RUNNING, taken_at=timezone.now())
+        left = ExportJob.objects.filter(pk=job_id).first()
+        if not taken:
+            # Finished, or taken by a worker that died (its lock was free): not run again.
+            if left is not None and left.status == ExportJob.Status.RUNNING:
+                _export_fail_dead(left)
+            return
+        _export_write(job_id)
+
+
+def _export_write(job_id: int) -> None:
     from django.utils import timezone
 
     from crm.transfer.models import ExportJob
 
-    job = ExportJob.objects.select_related("created_by").filter(pk=job_id).first()
-    if job is None or job.status in (ExportJob.Status.DONE, ExportJob.Status.FAILED):
-        return
+    job = ExportJob.objects.select_related("created_by").get(pk=job_id)
     kind = export_kind(job.kind)
     user = job.created_by
     params = QueryDict(job.query)
@@ -196,17 +237,24 @@ def export_run(job_id: int) -> None:
     except InvalidFilter as exc:
         # The filter was readable when asked for and is not now (a choice renamed since):
         # a failed job that says why, never an export of more than was asked for.
-        job.status = ExportJob.Status.FAILED
-        job.message = exc.message[:500]
-        job.finished_at = timezone.now()
-        job.save(update_fields=["status", "message", "finished_at"])
+        ExportJob.objects.filter(
+            pk=job.pk, status__in=(ExportJob.Status.QUEUED, ExportJob.Status.RUNNING)
+        ).update(
+            status=ExportJob.Status.FAILED, message=exc.message[:500], finished_at=timezone.now()
+        )
         return
     job.status = ExportJob.Status.RUNNING
     job.rows_total = total
-    job.save(update_fields=["status", "rows_total"])
-    folder = export_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{job.pk}-{job.kind}.{job.file_format}"
+    started = ExportJob.objects.filter(
+        pk=job.pk, status__in=(ExportJob.Status.QUEUED, ExportJob.Status.RUNNING)
+    ).update(status=job.status, rows_total=job.rows_total)
+    if not started:  # failed meanwhile (an erasure)
+        return
+    from crm.tenants.files import private_open, tenant_file_relative
+
+    path = export_dir() / f"{job.pk}-{job.kind}.{job.file_format}"
+    # Created 0600 before the writer fills it (openpyxl would create it with the umask's mode).
+    private_open(path, "wb").close()
 
     def progress(done: int) -> None:
         ExportJob.objects.filter(pk=job.pk).update(rows_done=done)
@@ -224,26 +272,79 @@ def export_run(job_id: int) -> None:
     job.status = ExportJob.Status.DONE
     job.rows_done = count
     job.rows_total = count
-    job.file_path = str(path)
+    job.file_path = tenant_file_relative(path)
     job.finished_at = timezone.now()
-    job.save(update_fields=["status", "rows_done", "rows_total", "file_path", "finished_at"])
+    # Only a job still running is finished: an erasure meanwhile failed it (the file may hold
+    # the erased person, read before the erasure), and then the file goes.
+    finished = ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.RUNNING).update(
+        status=job.status,
+        rows_done=count,
+        rows_total=count,
+        file_path=job.file_path,
+        finished_at=job.finished_at,
+    )
+    if not finished:
+        path.unlink(missing_ok=True)
+        return
     export_audit(
         actor=user, kind=job.kind, query=job.query, rows=count, fmt=job.file_format, job=job.pk
     )
 
 
+def _export_fail_dead(job: Any) -> int:
+    """Mark an export whose worker died (or never came) failed, matching the row as read."""
+    from django.utils import timezone
+    from django.utils.translation import gettext as _
+
+    from crm.transfer.models import ExportJob
+
+    message = (
+        _("The export stopped without finishing (its process ended); start it again.")
+        if job.taken_at
+        else _("No worker started this export in time; start it again.")
+    )
+    return ExportJob.objects.filter(pk=job.pk, status=job.status, taken_at=job.taken_at).update(
+        status=ExportJob.Status.FAILED, message=message, finished_at=timezone.now()
+    )
+
+
+def exports_settle() -> int:
+    """Fail every export of the tenant whose worker died (crm.lib.liveness; queued since it
+    was created), so the exports page never shows one running forever. How many."""
+    from crm.lib.liveness import job_is_dead
+    from crm.transfer.models import ExportJob
+
+    busy = ExportJob.objects.filter(
+        status__in=(ExportJob.Status.QUEUED, ExportJob.Status.RUNNING)
+    ).only("id", "status", "taken_at", "created_at")
+    settled = 0
+    for job in busy:
+        if job_is_dead(
+            table=EXPORT_TABLE, pk=job.pk, taken_at=job.taken_at, queued_at=job.created_at
+        ):
+            settled += _export_fail_dead(job)
+    return settled
+
+
 def exports_expire(*, now: Any = None) -> int:
-    """Delete exports (files and rows) older than EXPORT_KEEP_DAYS; how many."""
+    """Delete exports (files and rows) older than EXPORT_KEEP_DAYS, except one a worker is
+    writing right now (dead ones are settled first); how many."""
     from datetime import timedelta
 
     from django.utils import timezone
 
     from crm.transfer.models import ExportJob
 
+    exports_settle()
     cutoff = (now or timezone.now()) - timedelta(days=EXPORT_KEEP_DAYS)
-    old = list(ExportJob.objects.filter(created_at__lt=cutoff))
+    old = list(
+        ExportJob.objects.filter(created_at__lt=cutoff).exclude(
+            status__in=(ExportJob.Status.QUEUED, ExportJob.Status.RUNNING)
+        )
+    )
     for job in old:
-        if job.file_path:
-            Path(job.file_path).unlink(missing_ok=True)
+        path = export_path(job)
+        if path is not None:
+            path.unlink(missing_ok=True)
     ExportJob.objects.filter(pk__in=[j.pk for j in old]).delete()
     return len(old)

@@ -31,7 +31,8 @@ class ImportJob(models.Model):
         _("status"), max_length=10, choices=Status.choices, default=Status.UPLOADED
     )
     original_name = models.CharField(_("file"), max_length=255)
-    # Relative to settings.CRM_PRIVATE_MEDIA_ROOT; never served directly.
+    # Relative to the tenant's file root, reached through crm.tenants.files.tenant_file_path;
+    # never served directly.
     file_path = models.CharField(max_length=500)
     size_bytes = models.BigIntegerField(default=0)
     file_format = models.CharField(max_length=10)  # "csv" or "xlsx"
@@ -57,14 +58,24 @@ class ImportJob(models.Model):
     updated_count = models.PositiveIntegerField(default=0)
     unchanged_count = models.PositiveIntegerField(default=0)
     rejected_count = models.PositiveIntegerField(default=0)
-    # The rejected rows as a CSV of the original rows plus an error column (relative path).
+    # The rejected rows as a CSV of the original rows plus an error column (relative to the
+    # tenant's file root, like file_path).
     rejected_path = models.CharField(max_length=500, blank=True)
     message = models.TextField(blank=True)
     task_id = models.CharField(max_length=50, blank=True)
+    # The importer: the job is theirs (administrators see every job) and its rows match and
+    # update only the customers they may see (crm.transfer.selectors.import_importer).
     created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    # Started by the platform operator (the import_records command, code with no user): no
+    # importer, and matching sees every record of the tenant.
+    by_operator = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     checked_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Liveness of a busy job (crm.lib.liveness): when it was handed to a runner, and when a
+    # runner took it (holding the job's advisory lock from then on).
+    queued_at = models.DateTimeField(null=True, blank=True)
+    taken_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     undone_at = models.DateTimeField(null=True, blank=True)
     undone_by = models.ForeignKey(
@@ -140,10 +151,13 @@ class ExportJob(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     rows_total = models.PositiveIntegerField(null=True, blank=True)
     rows_done = models.PositiveIntegerField(default=0)
+    # Relative to the tenant's file root (crm.tenants.files), like ImportJob.file_path.
     file_path = models.CharField(max_length=500, blank=True)
     message = models.TextField(blank=True)
     created_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
+    # When a worker took the job (crm.lib.liveness; it was queued at created_at).
+    taken_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

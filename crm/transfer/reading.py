@@ -35,6 +35,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from crm.tenants.files import private_open
+
 CSV_EXTENSIONS = (".csv", ".txt", ".tsv")
 XLSX_EXTENSIONS = (".xlsx",)
 EXTENSIONS = CSV_EXTENSIONS + XLSX_EXTENSIONS
@@ -139,7 +141,7 @@ def save_upload(upload: IO[bytes], filename: str, directory: Path) -> Path:
         chunker() if callable(chunker) else iter(lambda: upload.read(CHUNK_BYTES), b"")
     )
     try:
-        with path.open("xb") as out:
+        with private_open(path, "xb") as out:
             for chunk in chunks:
                 size += len(chunk)
                 if size > limit:

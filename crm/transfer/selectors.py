@@ -4,21 +4,43 @@ import datetime
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation, ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm.accounts.models import User
+from crm.accounts.permissions import can_administer
+from crm.tenants.files import tenant_file_path
 from crm.transfer import reading
 from crm.transfer.models import ImportJob, MappingTemplate
 
 Status = ImportJob.Status
 
 
-def import_jobs() -> QuerySet[ImportJob]:
-    """Every import of the tenant, newest first (the schema is the tenant: nothing to filter)."""
-    return ImportJob.objects.all()
+def import_jobs(user: Any) -> QuerySet[ImportJob]:
+    """The imports `user` may see and act on, newest first: their own; administrators see
+    every import of the tenant (as with exports). Another's job is a 404, not a 403."""
+    jobs = ImportJob.objects.all()
+    return jobs if can_administer(user) else jobs.filter(created_by=user.pk)
+
+
+def import_importer(job: ImportJob) -> User | None:
+    """Whose record scope the job's matching runs with: the staff member who uploaded it (also
+    when an administrator checks, commits or undoes it, so the check and the commit agree);
+    None for the operator's command line, which sees every record. A job whose uploader is
+    gone is refused rather than run with nobody's (or everybody's) scope."""
+    if job.by_operator:
+        return None
+    importer = User.objects.filter(pk=job.created_by_id).first() if job.created_by_id else None
+    if importer is None:
+        raise ValidationError(
+            _("The staff member who uploaded this file is no longer here; upload it again.")
+        )
+    return importer
 
 
 def import_mapping_template_name(job: ImportJob) -> str:
@@ -98,7 +120,10 @@ def import_rejected_rows(job: ImportJob, limit: int) -> list[RejectedRow]:
 def import_rejected_csv_path(job: ImportJob) -> Path | None:
     if not job.rejected_path:
         return None
-    path = Path(settings.CRM_PRIVATE_MEDIA_ROOT) / job.rejected_path
+    try:
+        path = tenant_file_path(job.rejected_path)
+    except SuspiciousFileOperation:
+        return None
     return path if path.is_file() else None
 
 

@@ -14,20 +14,23 @@ import csv
 import datetime
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import SuspiciousFileOperation, ValidationError
 from django.db import connection, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.accounts.audit import audit_actor, audit_record
+from crm.lib import liveness
 from crm.lib.spreadsheet import safe_cell
 from crm.lib.tenancy import current_schema
+from crm.tenants.files import private_open, tenant_dir, tenant_file_path, tenant_file_relative
 from crm.transfer import bulk, reading
 from crm.transfer.models import ImportJob, MappingTemplate
 from crm.transfer.registry import (
@@ -43,7 +46,11 @@ from crm.transfer.registry import (
 log = logging.getLogger(__name__)
 
 Status = ImportJob.Status
+# Jobs that block other imports and undos on the same records while they run.
 BUSY = (Status.RUNNING, Status.UNDOING)
+# Jobs a runner works on (crm.lib.liveness decides whether it still does).
+LIVE = (Status.CHECKING, *BUSY)
+JOB_TABLE = ImportJob._meta.db_table
 # Rejections kept for the job page (the CSV has them all).
 REJECTED_SHOWN = 500
 ERROR_HEADER = "error"
@@ -54,23 +61,38 @@ MATCH_FIELDS = {"external_id": "external_id", "phone": "phones", "email": "email
 # --- files ------------------------------------------------------------------------------------
 
 
-def _root() -> Path:
-    return Path(settings.CRM_PRIVATE_MEDIA_ROOT)
+IMPORTS_FOLDER = "imports"
 
 
 def import_dir() -> Path:
     """Where this tenant's uploads and rejected-row reports live (never served directly)."""
-    return _root() / "imports" / current_schema()
+    return tenant_dir(IMPORTS_FOLDER)
 
 
 def job_path(job: ImportJob) -> Path:
-    return _root() / job.file_path
+    """The job's uploaded file (SuspiciousFileOperation if its row names none or a path outside
+    the tenant's files)."""
+    return tenant_file_path(job.file_path)
 
 
 def rejected_paths(job: ImportJob) -> tuple[Path, Path]:
     """The rejected rows as CSV (all of them) and as JSON (the first REJECTED_SHOWN)."""
-    folder = job_path(job).parent
-    return folder / f"{job.pk}-rejected.csv", folder / f"{job.pk}-rejected.json"
+    return (
+        tenant_file_path(f"{IMPORTS_FOLDER}/{job.pk}-rejected.csv"),
+        tenant_file_path(f"{IMPORTS_FOLDER}/{job.pk}-rejected.json"),
+    )
+
+
+def _files_remove(job: ImportJob) -> None:
+    """Delete the job's upload and rejected-row reports; a path its row names outside the
+    tenant's files is refused and left alone (and logged), never followed."""
+    try:
+        paths = [job_path(job)] if job.file_path else []
+    except SuspiciousFileOperation:
+        log.warning("import %s names a file outside the tenant's files: %r", job.pk, job.file_path)
+        paths = []
+    for path in [*paths, *rejected_paths(job)]:
+        path.unlink(missing_ok=True)
 
 
 def _table_info(job: ImportJob) -> reading.TableInfo:
@@ -132,7 +154,7 @@ def import_start(*, actor: Any, kind: str, upload: IO[bytes], filename: str) -> 
             job = ImportJob.objects.create(
                 kind=kind,
                 original_name=Path(filename).name[:255] or "import",
-                file_path=str(path.relative_to(_root())),
+                file_path=tenant_file_relative(path),
                 size_bytes=path.stat().st_size,
                 file_format=info.file_format,
                 encoding=info.encoding,
@@ -142,6 +164,8 @@ def import_start(*, actor: Any, kind: str, upload: IO[bytes], filename: str) -> 
                 match_by=_default_match(import_kind_, mapping),
                 rows_total=info.rows_estimate,
                 created_by=actor if getattr(actor, "pk", None) else None,
+                # No user (the command line's label, code passing None): the operator.
+                by_operator=getattr(actor, "pk", None) is None,
             )
             audit_record(
                 action="import upload",
@@ -325,8 +349,8 @@ class _Report:
         if not by_row:
             return
         if self.out is None:
-            self.tmp.parent.mkdir(parents=True, exist_ok=True)
-            self.out = self.tmp.open("w", encoding="utf-8-sig", newline="")
+            import_dir()
+            self.out = private_open(self.tmp, "w", encoding="utf-8-sig", newline="")
             self.writer = csv.writer(self.out)
             self.writer.writerow([safe_cell(h) for h in [*self.job.headers, ERROR_HEADER]])
         for number in sorted(by_row):
@@ -353,8 +377,9 @@ class _Report:
         if self.out is not None:
             self.out.close()
             self.tmp.replace(self.csv_path)
-            self.json_path.write_text(json.dumps(self.shown, ensure_ascii=False), encoding="utf-8")
-            return str(self.csv_path.relative_to(_root()))
+            with private_open(self.json_path, "w", encoding="utf-8") as shown:
+                shown.write(json.dumps(self.shown, ensure_ascii=False))
+            return tenant_file_relative(self.csv_path)
         # No rejected rows this time: an earlier run's report no longer applies.
         self.csv_path.unlink(missing_ok=True)
         self.json_path.unlink(missing_ok=True)
@@ -469,26 +494,37 @@ def _fail(job_id: int, message: str, **fields: Any) -> ImportJob:
 def import_check_request(*, actor: Any, job: ImportJob, inline: bool | None = None) -> ImportJob:
     """Dry run: inline for a small file (the job comes back CHECKED), else in the worker (the
     job comes back CHECKING)."""
-    with transaction.atomic():
-        job = _locked(job)
-        if job.status not in (Status.UPLOADED, Status.CHECKED, Status.FAILED):
-            raise ValidationError(_("This import can no longer be checked."))
-        _kind(job.kind)
-        job.status = Status.CHECKING
-        job.rows_done = 0
-        job.message = ""
-        job.save(update_fields=["status", "rows_done", "message"])
-        if not (_inline(job.rows_total) if inline is None else inline):
-            from crm.transfer.tasks_imports import import_check_task
+    with ExitStack() as stack:
+        with transaction.atomic():
+            job = _locked(job)
+            if job.status not in (Status.UPLOADED, Status.CHECKED, Status.FAILED):
+                raise ValidationError(_("This import can no longer be checked."))
+            _kind(job.kind)
+            here = _inline(job.rows_total) if inline is None else inline
+            hold = stack.enter_context(_runner_hold(job.pk)) if here else None
+            job.status = Status.CHECKING
+            job.rows_done = 0
+            job.message = ""
+            _hand_over(job, taken=here)
+            job.save(update_fields=["status", "rows_done", "message", "queued_at", "taken_at"])
+            if hold is None:
+                from crm.transfer.tasks_imports import import_check_task
 
-            job_id = job.pk
-            transaction.on_commit(lambda: import_check_task.delay(job_id))
-            return job
-    return import_check_run(job.pk, background=False)
+                job_id = job.pk
+                transaction.on_commit(lambda: import_check_task.delay(job_id))
+                return job
+        return import_check_run(job.pk, background=False, hold=hold)
 
 
-def import_check_run(job_id: int, *, background: bool = True) -> ImportJob:
-    """The dry run itself (inline or in the task). Idempotent: only a CHECKING job runs."""
+def import_check_run(
+    job_id: int, *, background: bool = True, hold: liveness.RunnerHold | None = None
+) -> ImportJob:
+    """The dry run itself (inline or in the task). Idempotent: only a CHECKING job runs, and
+    only once (see _as_runner)."""
+    return _as_runner(job_id, Status.CHECKING, hold, lambda _held: _check(job_id, background))
+
+
+def _check(job_id: int, background: bool) -> ImportJob:
     job = ImportJob.objects.filter(pk=job_id).first()
     if job is None or job.status != Status.CHECKING:
         return job  # type: ignore[return-value]
@@ -532,38 +568,128 @@ def _scope(job: ImportJob) -> set[str]:
     return scope
 
 
-# A busy job nobody has been running for this long was left by a process that died (its
-# transaction rolled back, nothing was written): it no longer blocks others.
-STALE_AFTER = datetime.timedelta(minutes=30)
+# --- liveness: a job whose runner died no longer blocks anything (crm.lib.liveness) -----------
+#
+# Every runner (the worker's task, or the request or command that runs a small job inline)
+# holds the job's advisory lock on a connection of its own while it works, from before the
+# job is marked taken until after its final status is committed, so the lock dies with the
+# process. Inline runs take the lock before their claim commits and the claim marks the job
+# taken, so there is no moment when a committed claim has neither a runner nor a queue wait.
+# A queued job (handed to the worker, not yet taken) is alive for liveness.START_WITHIN.
 
 
-def _stale(job: ImportJob) -> bool:
-    """Mark a busy job whose run died as failed (or, for an undo, as imported again)."""
-    if job.started_at is None or job.started_at > timezone.now() - STALE_AFTER:
+def _runner_hold(job_id: int) -> liveness.RunnerHold:
+    """The runner's lock for `job_id`, taken now; refused if another runner holds it."""
+    hold = liveness.RunnerHold(JOB_TABLE, job_id)
+    if not hold.acquire():
+        raise ValidationError(_("This import is already being worked on; wait for it to finish."))
+    return hold
+
+
+def _hand_over(job: ImportJob, *, taken: bool) -> None:
+    """Mark `job` handed to a runner: taken by this process now (inline, holding the lock) or
+    queued for the worker. The caller saves queued_at and taken_at."""
+    now = timezone.now()
+    job.queued_at = now
+    job.taken_at = now if taken else None
+
+
+def _settled_fields(status: str) -> dict[str, Any]:
+    """What a job whose runner died becomes: a commit failed (its transaction rolled back), an
+    undo back to imported (likewise), a check back to be checked again."""
+    if status == Status.RUNNING:
+        return {
+            "status": Status.FAILED,
+            "finished_at": timezone.now(),
+            "message": _(
+                "The import stopped without finishing (its process ended); nothing was imported."
+            ),
+        }
+    if status == Status.UNDOING:
+        return {
+            "status": Status.DONE,
+            "message": _(
+                "The undo stopped without finishing (its process ended); nothing was changed."
+            ),
+        }
+    return {
+        "status": Status.UPLOADED,
+        "rows_done": 0,
+        "created_count": 0,
+        "updated_count": 0,
+        "unchanged_count": 0,
+        "rejected_count": 0,
+        "rejected_path": "",
+        "checked_at": None,
+        "message": _("The check stopped without finishing (its process ended); check it again."),
+    }
+
+
+def _settle(job: ImportJob, *, dead: bool = False) -> bool:
+    """Settle `job`, as it was read, if its runner died (or `dead`: the caller holds its lock
+    and knows). The UPDATE matches only the row as read, so a runner that just finished or a
+    new runner that took the job meanwhile is left alone. Whether it was settled."""
+    if job.status not in LIVE:
         return False
-    if not _run_lock(job):  # being run right now (the lock is this transaction's if taken)
+    if not dead and not liveness.job_is_dead(
+        table=JOB_TABLE, pk=job.pk, taken_at=job.taken_at, queued_at=job.queued_at
+    ):
         return False
-    if job.status == Status.UNDOING:
-        ImportJob.objects.filter(pk=job.pk).update(
-            status=Status.DONE, message=_("Undo stopped without finishing; nothing was changed.")
+    fields = _settled_fields(job.status)
+    if job.status == Status.CHECKING and job.rejected_path:
+        # The dead check's report is gone with it; an earlier one no longer applies.
+        for path in rejected_paths(job):
+            path.unlink(missing_ok=True)
+    # A dead run's half-written report of rejected rows.
+    rejected_paths(job)[0].with_suffix(".csv.part").unlink(missing_ok=True)
+    return bool(
+        ImportJob.objects.filter(pk=job.pk, status=job.status, taken_at=job.taken_at).update(
+            **fields
         )
-    else:
-        ImportJob.objects.filter(pk=job.pk).update(
-            status=Status.FAILED,
-            message=_("The import stopped without finishing; nothing was imported."),
-            finished_at=timezone.now(),
-        )
-    return True
+    )
 
 
-def _claim(job: ImportJob, status: str) -> None:
-    """Refuse while another import or undo runs on the same records; else mark `job` busy.
-    An advisory lock per tenant serialises the claims, so two requests cannot both pass."""
+def imports_settle() -> int:
+    """Settle every import, check and undo of the tenant whose runner died (called wherever
+    imports are shown or claimed, and by the daily expiry). How many were settled."""
+    fields = ("id", "status", "taken_at", "queued_at", "rejected_path", "file_path")
+    return sum(_settle(job) for job in ImportJob.objects.filter(status__in=LIVE).only(*fields))
+
+
+def _as_runner(
+    job_id: int,
+    status: str,
+    hold: liveness.RunnerHold | None,
+    run: Callable[[liveness.RunnerHold], ImportJob],
+) -> ImportJob:
+    """Run `run` as the job's runner. With `hold` the caller already holds the lock and its
+    claim marked the job taken (an inline run). Otherwise (the worker's task) take the lock,
+    or leave if another runner has it (a duplicated task), and take the job once: a job
+    already taken by a runner that is gone (its lock was free) is settled instead of run
+    again, so a redelivered task never repeats a run that killed its worker."""
+    if hold is not None:
+        return run(hold)
+    with liveness.RunnerHold(JOB_TABLE, job_id) as own:
+        if own.acquired:
+            if ImportJob.objects.filter(pk=job_id, status=status, taken_at=None).update(
+                taken_at=timezone.now()
+            ):
+                return run(own)
+            left = ImportJob.objects.filter(pk=job_id, status=status).first()
+            if left is not None:
+                _settle(left, dead=True)
+    return ImportJob.objects.filter(pk=job_id).first()  # type: ignore[return-value]
+
+
+def _claim(job: ImportJob, status: str, *, taken: bool) -> None:
+    """Refuse while another import or undo runs on the same records; else mark `job` busy
+    (taken by this process, or queued for the worker). An advisory lock per tenant serialises
+    the claims, so two requests cannot both pass. A job whose runner died blocks nothing."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"{current_schema()}:import"])
     scope = _scope(job)
     for other in ImportJob.objects.filter(status__in=BUSY).exclude(pk=job.pk):
-        if _stale(other):
+        if _settle(other):
             continue
         if _scope(other) & scope:
             raise ValidationError(
@@ -577,33 +703,39 @@ def _claim(job: ImportJob, status: str) -> None:
     job.started_at = timezone.now()
     job.rows_done = 0
     job.message = ""
-    job.save(update_fields=["status", "started_at", "rows_done", "message"])
+    _hand_over(job, taken=taken)
+    job.save(
+        update_fields=["status", "started_at", "rows_done", "message", "queued_at", "taken_at"]
+    )
 
 
 def import_commit_request(*, actor: Any, job: ImportJob, inline: bool | None = None) -> ImportJob:
     """Write a checked import: all or nothing, or its valid rows only when the job says so.
     Inline for a small file, else in the worker (the job comes back RUNNING)."""
-    with transaction.atomic():
-        job = _locked(job)
-        if job.status != Status.CHECKED:
-            raise ValidationError(_("Check the file before importing it."))
-        if job.rejected_count and not job.valid_only:
-            raise ValidationError(
-                _(
-                    "%(n)d rows were rejected. Fix them and check again, or choose 'import "
-                    "valid rows only': nothing is imported while any row is rejected."
+    with ExitStack() as stack:
+        with transaction.atomic():
+            job = _locked(job)
+            if job.status != Status.CHECKED:
+                raise ValidationError(_("Check the file before importing it."))
+            if job.rejected_count and not job.valid_only:
+                raise ValidationError(
+                    _(
+                        "%(n)d rows were rejected. Fix them and check again, or choose 'import "
+                        "valid rows only': nothing is imported while any row is rejected."
+                    )
+                    % {"n": job.rejected_count}
                 )
-                % {"n": job.rejected_count}
-            )
-        _claim(job, Status.RUNNING)
-        actor_id = getattr(actor, "pk", None)
-        if not (_inline(job.rows_total) if inline is None else inline):
-            from crm.transfer.tasks_imports import import_commit_task
+            here = _inline(job.rows_total) if inline is None else inline
+            hold = stack.enter_context(_runner_hold(job.pk)) if here else None
+            _claim(job, Status.RUNNING, taken=here)
+            actor_id = getattr(actor, "pk", None)
+            if hold is None:
+                from crm.transfer.tasks_imports import import_commit_task
 
-            job_id = job.pk
-            transaction.on_commit(lambda: import_commit_task.delay(job_id, actor_id))
-            return job
-    return import_commit_run(job.pk, actor, background=False)
+                job_id = job.pk
+                transaction.on_commit(lambda: import_commit_task.delay(job_id, actor_id))
+                return job
+        return import_commit_run(job.pk, actor, background=False, hold=hold)
 
 
 def _actor(actor: Any) -> Any:
@@ -614,19 +746,22 @@ def _actor(actor: Any) -> Any:
     return User.objects.filter(pk=actor).first()
 
 
-def _run_lock(job: ImportJob) -> bool:
-    """One run of a job at a time (a redelivered task finds the lock taken and leaves)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_try_advisory_xact_lock(hashtext(%s))",
-            [f"{current_schema()}:import-job:{job.pk}"],
-        )
-        return bool(cursor.fetchone()[0])
+def import_commit_run(
+    job_id: int,
+    actor: Any,
+    *,
+    background: bool = True,
+    hold: liveness.RunnerHold | None = None,
+) -> ImportJob:
+    """The commit itself, in one transaction. Idempotent: only a RUNNING job runs, only once
+    (see _as_runner), and a crash rolls everything back and leaves the job FAILED (settled by
+    whoever looks next when the process itself died)."""
+    return _as_runner(
+        job_id, Status.RUNNING, hold, lambda held: _commit(job_id, actor, background, held)
+    )
 
 
-def import_commit_run(job_id: int, actor: Any, *, background: bool = True) -> ImportJob:
-    """The commit itself, in one transaction. Idempotent: only a RUNNING job runs, and a
-    crash rolls everything back and leaves the job FAILED."""
+def _commit(job_id: int, actor: Any, background: bool, hold: liveness.RunnerHold) -> ImportJob:
     actor = _actor(actor)
     job = ImportJob.objects.filter(pk=job_id).first()
     if job is None or job.status != Status.RUNNING:
@@ -636,14 +771,16 @@ def import_commit_run(job_id: int, actor: Any, *, background: bool = True) -> Im
     try:
         with audit_actor(actor or "import"), transaction.atomic():
             # Not a row lock on the job: the progress connection updates that row meanwhile.
-            if not _run_lock(job):
-                return job
             job = ImportJob.objects.get(pk=job.pk)
             if job.status != Status.RUNNING:
                 return job
             bulk.audit_quiet()
             result = _run(job, write=True, report=report, progress=progress)
             bulk.audit_quiet(False)
+            if not hold.still_held():
+                # The server cut the lock's connection: others may have settled the job as
+                # dead, so this run must not write anything after all.
+                raise RuntimeError("import runner lost its liveness lock")
             job.status = Status.DONE
             job.rows_total = job.rows_done = result.rows
             job.created_count = result.created
@@ -713,15 +850,22 @@ def import_commit_direct(*, actor: Any, job: ImportJob) -> ImportJob:
     (the commit checks every row anyway). When a row is rejected and the job is all or
     nothing, nothing is written and a dry run then lists every rejected row: the job ends
     CHECKED with the counts and the rejected-rows CSV, as if it had been checked first."""
-    with transaction.atomic():
-        job = _locked(job)
-        if job.status not in (Status.UPLOADED, Status.CHECKED):
-            raise ValidationError(_("This import can no longer be changed."))
-        _claim(job, Status.RUNNING)
-    job = import_commit_run(job.pk, actor, background=False)
-    if job.status == Status.FAILED and job.rejected_count and not job.valid_only:
-        ImportJob.objects.filter(pk=job.pk).update(status=Status.CHECKING, message="")
-        job = import_check_run(job.pk, background=False)
+    with ExitStack() as stack:
+        with transaction.atomic():
+            job = _locked(job)
+            if job.status not in (Status.UPLOADED, Status.CHECKED):
+                raise ValidationError(_("This import can no longer be changed."))
+            # The lock before the claim commits: a process killed at any point leaves a job
+            # that is either not claimed or visibly dead.
+            hold = stack.enter_context(_runner_hold(job.pk))
+            _claim(job, Status.RUNNING, taken=True)
+        job = import_commit_run(job.pk, actor, background=False, hold=hold)
+        if job.status == Status.FAILED and job.rejected_count and not job.valid_only:
+            now = timezone.now()
+            ImportJob.objects.filter(pk=job.pk).update(
+                status=Status.CHECKING, message="", queued_at=now, taken_at=now
+            )
+            job = import_check_run(job.pk, background=False, hold=hold)
     return job
 
 
@@ -733,26 +877,35 @@ def import_undo_request(*, actor: Any, job: ImportJob, inline: bool | None = Non
     small one, else in the worker (the job comes back UNDOING)."""
     from crm.transfer.selectors import import_undo_blocker
 
-    with transaction.atomic():
-        job = _locked(job)
-        blocker = import_undo_blocker(job)
-        if blocker:
-            raise ValidationError(blocker)
-        _claim(job, Status.UNDOING)
-        actor_id = getattr(actor, "pk", None)
-        small = _inline(job.created_count + job.updated_count)
-        if not (small if inline is None else inline):
-            from crm.transfer.tasks_imports import import_undo_task
+    with ExitStack() as stack:
+        with transaction.atomic():
+            job = _locked(job)
+            blocker = import_undo_blocker(job)
+            if blocker:
+                raise ValidationError(blocker)
+            small = _inline(job.created_count + job.updated_count)
+            here = small if inline is None else inline
+            hold = stack.enter_context(_runner_hold(job.pk)) if here else None
+            _claim(job, Status.UNDOING, taken=here)
+            actor_id = getattr(actor, "pk", None)
+            if hold is None:
+                from crm.transfer.tasks_imports import import_undo_task
 
-            job_id = job.pk
-            transaction.on_commit(lambda: import_undo_task.delay(job_id, actor_id))
-            return job
-    return import_undo_run(job.pk, actor)
+                job_id = job.pk
+                transaction.on_commit(lambda: import_undo_task.delay(job_id, actor_id))
+                return job
+        return import_undo_run(job.pk, actor, hold=hold)
 
 
-def import_undo_run(job_id: int, actor: Any) -> ImportJob:
+def import_undo_run(
+    job_id: int, actor: Any, *, hold: liveness.RunnerHold | None = None
+) -> ImportJob:
     """Undo itself, in one transaction; on a refusal or an error the job stays imported (DONE)
-    with the reason in its message."""
+    with the reason in its message. Runs once (see _as_runner)."""
+    return _as_runner(job_id, Status.UNDOING, hold, lambda _held: _undo(job_id, actor))
+
+
+def _undo(job_id: int, actor: Any) -> ImportJob:
     from crm.transfer.selectors import import_undo_blocker
 
     actor = _actor(actor)
@@ -812,18 +965,17 @@ def import_undo_run(job_id: int, actor: Any) -> ImportJob:
 def imports_expire(*, now: datetime.datetime | None = None) -> int:
     """Once the undo period is over, an import's personal data goes: the uploaded file, the
     rejected rows and the before-images (undo is no longer possible anyway). The job row stays
-    as the record of who imported what, when, with which counts. How many jobs were cleared."""
+    as the record of who imported what, when, with which counts. Jobs whose runner died are
+    settled first, so only a job being worked on right now waits for the next day. How many
+    jobs were cleared."""
     from crm.transfer.models import ImportChange
 
+    imports_settle()
     cutoff = (now or timezone.now()) - datetime.timedelta(days=settings.CRM_IMPORT_UNDO_DAYS)
-    old = ImportJob.objects.filter(created_at__lt=cutoff).exclude(
-        status__in=(Status.CHECKING, *BUSY)
-    )
+    old = ImportJob.objects.filter(created_at__lt=cutoff).exclude(status__in=LIVE)
     cleared = 0
     for job in old.exclude(file_path="").iterator():
-        job_path(job).unlink(missing_ok=True)
-        for path in rejected_paths(job):
-            path.unlink(missing_ok=True)
+        _files_remove(job)
         with transaction.atomic():
             ImportChange.objects.filter(job=job).delete()
             ImportJob.objects.filter(pk=job.pk).update(file_path="", rejected_path="")

@@ -6,7 +6,8 @@ from crm.lib.tenancy import current_schema
 from crm.transfer import exporting
 
 
-@shared_task(name="crm.transfer.tasks_exports.export_run")
+# acks_late as for imports (crm.transfer.tasks_imports): the run takes its job at most once.
+@shared_task(name="crm.transfer.tasks_exports.export_run", acks_late=True)
 def export_run_task(job_id: int) -> None:
     exporting.export_run(job_id)
 

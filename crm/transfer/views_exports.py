@@ -74,6 +74,7 @@ def _jobs(request: HttpRequest) -> QuerySet[ExportJob]:
 
 
 def _listed(request: HttpRequest) -> dict[str, object]:
+    exporting.exports_settle()  # an export whose worker died shows as failed, not running
     jobs = list(_jobs(request)[:100])
     labels = {kind.key: kind.label for kind in exporting.export_kinds()}
     for job in jobs:
@@ -103,7 +104,7 @@ def export_rows(request: HttpRequest) -> HttpResponse:
 @capability_required(cap.EXPORT)
 def export_download(request: HttpRequest, pk: int) -> FileResponse:
     job = _job_or_404(request, pk)
-    path = Path(job.file_path) if job.file_path else None
+    path = exporting.export_path(job)
     if job.status != ExportJob.Status.DONE or path is None or not path.is_file():
         raise Http404(_("This export is not ready or has expired."))
     response = FileResponse(path.open("rb"), content_type=_TYPES[job.file_format])

@@ -24,9 +24,10 @@ PAGE_SIZE = 50
 BUSY = (ImportJob.Status.CHECKING, ImportJob.Status.RUNNING, ImportJob.Status.UNDOING)
 
 
-def _job_or_404(pk: int) -> ImportJob:
+def _job_or_404(request: HttpRequest, pk: int) -> ImportJob:
+    """The job when it is the user's (or the user administers): another's is a 404."""
     try:
-        return selectors.import_jobs().get(pk=pk)
+        return selectors.import_jobs(request.user).get(pk=pk)
     except ImportJob.DoesNotExist:
         raise Http404 from None
 
@@ -49,9 +50,10 @@ def _refused(request: HttpRequest, exc: ValidationError) -> None:
 
 @capability_required(cap.IMPORT)
 def import_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.import_jobs().select_related("created_by"), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    services.imports_settle()  # a job whose process died shows as such, not as running
+    page = Paginator(
+        selectors.import_jobs(request.user).select_related("created_by"), PAGE_SIZE
+    ).get_page(request.GET.get("page"))
     kinds = {kind.key: kind.label for kind in registry.import_kinds()}
     rows = []
     for job in page.object_list:
@@ -97,7 +99,7 @@ def import_new(request: HttpRequest) -> HttpResponse:
 
 @capability_required(cap.IMPORT)
 def import_map(request: HttpRequest, pk: int) -> HttpResponse:
-    job = _job_or_404(pk)
+    job = _job_or_404(request, pk)
     kind = _kind_or_none(job.kind)
     if kind is None:
         raise Http404
@@ -181,7 +183,8 @@ def _state_context(request: HttpRequest, job: ImportJob) -> dict[str, Any]:
 
 @capability_required(cap.IMPORT)
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    job = _job_or_404(pk)
+    services.imports_settle()
+    job = _job_or_404(request, pk)
     return render(request, "transfer/import_detail.html", _state_context(request, job))
 
 
@@ -189,13 +192,14 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
     """The job's state section: a progress bar polled every second while the job is busy, then
     (once it is finished) the results, which replace the bar and stop the polling."""
-    job = _job_or_404(pk)
+    services.imports_settle()
+    job = _job_or_404(request, pk)
     return render(request, "transfer/_import_state.html", _state_context(request, job))
 
 
 @capability_required(cap.IMPORT)
 def import_rejected_csv(request: HttpRequest, pk: int) -> HttpResponseBase:
-    job = _job_or_404(pk)
+    job = _job_or_404(request, pk)
     if not can_view_personal_data(request.user):
         raise PermissionDenied
     path = selectors.import_rejected_csv_path(job)
@@ -213,7 +217,7 @@ def import_rejected_csv(request: HttpRequest, pk: int) -> HttpResponseBase:
 @require_POST
 @capability_required(cap.IMPORT)
 def import_commit(request: HttpRequest, pk: int) -> HttpResponse:
-    job = _job_or_404(pk)
+    job = _job_or_404(request, pk)
     try:
         job = services.import_commit_request(actor=acting_user(request), job=job)
     except ValidationError as exc:
@@ -239,7 +243,7 @@ def import_commit(request: HttpRequest, pk: int) -> HttpResponse:
 @capability_required(cap.IMPORT)
 def import_undo(request: HttpRequest, pk: int) -> HttpResponse:
     """GET: what undo will do and a confirm button; POST: undo."""
-    job = _job_or_404(pk)
+    job = _job_or_404(request, pk)
     if request.method != "POST":
         blocker = (
             selectors.import_undo_blocker(job)

@@ -226,7 +226,6 @@ def _admins_export(member: TenantCast) -> dict[str, int]:
 
     with schema_context(member.schema):
         folder = export_dir()
-        folder.mkdir(parents=True, exist_ok=True)
         job = ExportJob.objects.create(
             kind="customers",
             file_format="csv",
@@ -236,7 +235,7 @@ def _admins_export(member: TenantCast) -> dict[str, int]:
         )
         path = folder / f"{job.pk}-case.csv"
         path.write_text("\ufeffname\n", encoding="utf-8")
-        ExportJob.objects.filter(pk=job.pk).update(file_path=str(path))
+        ExportJob.objects.filter(pk=job.pk).update(file_path=f"exports/{path.name}")
         return {"pk": job.pk}
 
 

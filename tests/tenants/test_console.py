@@ -179,3 +179,12 @@ def test_operators_set_plan_limits_and_see_usage_as_counts_only(operator_client,
     assert acme.email("viewer") not in page, "no tenant records in the console"
     listing = operator_client.get("/").content.decode()
     assert " MB / 500 MB" in listing
+
+
+def test_the_suspend_form_says_how_soon_a_suspension_reaches_every_web_process(
+    operator_client, acme
+):
+    url = reverse("console:tenant_detail", urlconf=PUBLIC, args=["acme"])
+    page = operator_client.get(url).content.decode()
+    assert "A suspension reaches every web process within 5 seconds" in page
+    assert int(lookup.HOST_TENANT_SECONDS) == 5

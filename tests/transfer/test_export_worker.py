@@ -51,8 +51,9 @@ def test_a_large_export_runs_in_the_worker_and_downloads(
     finally:
         with schema_context(acme.schema):
             for job in ExportJob.objects.filter(query="tag=bigexp"):
-                if job.file_path:
-                    exporting.Path(job.file_path).unlink(missing_ok=True)
+                path = exporting.export_path(job)
+                if path is not None:
+                    path.unlink(missing_ok=True)
                 job.delete()
             ids = [c.pk for c in made]
             Order.objects.filter(customer_id__in=ids).delete()

@@ -531,7 +531,10 @@ def test_a_second_import_is_refused_while_one_runs_on_the_same_records(acme):
     m = marker()
     with schema_context(acme.schema):
         running = start(acme, csv_bytes([["姓名"], [f"R{m}"]]), "running.csv")
-        ImportJob.objects.filter(pk=running.pk).update(status=ImportJob.Status.RUNNING)
+        # Queued for the worker a moment ago, not taken yet: alive (see crm.lib.liveness).
+        ImportJob.objects.filter(pk=running.pk).update(
+            status=ImportJob.Status.RUNNING, queued_at=timezone.now()
+        )
         job = check(acme, start(acme, csv_bytes([["姓名"], [f"S{m}"]])), match_by="external_id")
         with pytest.raises(ValidationError, match=r"running\.csv"):
             commit(acme, job)
@@ -602,21 +605,6 @@ def test_an_xlsx_with_typed_cells_imports(acme, tmp_path):
         assert first.birthday == datetime.date(1991, 2, 3) and first.city == "杭州"
         assert first.phones.get().e164 == "+8613977770001"
         assert Customer.objects.get(name=f"X2{m}").birthday == datetime.date(1992, 4, 5)
-
-
-def test_a_busy_job_left_by_a_dead_process_stops_blocking_after_a_while(acme):
-    m = marker()
-    with schema_context(acme.schema):
-        dead = start(acme, csv_bytes([["姓名"], [f"D{m}"]]), "dead.csv")
-        ImportJob.objects.filter(pk=dead.pk).update(
-            status=ImportJob.Status.RUNNING,
-            started_at=timezone.now() - services.STALE_AFTER - datetime.timedelta(minutes=1),
-        )
-        job = check(acme, start(acme, csv_bytes([["姓名"], [f"E{m}"]])), match_by="external_id")
-        assert commit(acme, job).status == ImportJob.Status.DONE
-        dead.refresh_from_db()
-        assert dead.status == ImportJob.Status.FAILED
-        assert "stopped without finishing" in dead.message
 
 
 def test_the_import_sort_key_agrees_with_name_sort_key():

@@ -9,6 +9,7 @@ import uuid
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from crm.accounts.models import User
@@ -283,8 +284,9 @@ def test_progress_partial_polls_while_running_and_stops_when_done(acme):
     client = client_for(acme, "manager")
     url = reverse("transfer:import_progress", kwargs={"pk": job.pk})
     with schema_context(acme.schema):
+        # Queued for the worker just now (alive: crm.lib.liveness).
         ImportJob.objects.filter(pk=job.pk).update(
-            status=ImportJob.Status.RUNNING, rows_total=10, rows_done=4
+            status=ImportJob.Status.RUNNING, rows_total=10, rows_done=4, queued_at=timezone.now()
         )
     running = client.get(url).content.decode()
     assert "<progress" in running and 'hx-trigger="every 1s"' in running

@@ -3,8 +3,11 @@
 
 The import engine on the command line, synchronously: the same checks, the same single
 transaction, the same undo (from the imports page) and audit entries (actor "command line").
-Prints the counts; when rows are rejected, prints them (row, column, reason; the first 50) and the
-rejected-rows CSV's path, and exits with status 1 (2 when the file cannot be read at all)."""
+It runs as the platform operator, with record scope "all": rows match and update any customer of
+the tenant, whoever owns it (a job uploaded on the imports page matches only its importer's
+customers); it says so on stderr. Prints the counts; when rows are rejected, prints them (row,
+column, reason; the first 50) and the rejected-rows CSV's path, and exits with status 1 (2 when
+the file cannot be read at all)."""
 
 import sys
 from pathlib import Path
@@ -85,6 +88,9 @@ class Command(BaseCommand):
         )
         mapped = ", ".join(f"{h} -> {k}" for h, k in job.mapping.items() if k)
         self.stderr.write(f"job {job.pk}: {job.original_name}; columns: {mapped}")
+        self.stderr.write(
+            "running as the operator: record scope all (rows match any customer of the tenant)"
+        )
         # The command line waits for its own work: no worker, whatever the size. Without
         # --dry-run there is no separate check: the commit checks every row (and when one is
         # rejected in all-or-nothing mode, writes nothing and lists them all).

@@ -1,0 +1,56 @@
+"""The places that hold a person's data, so that erasing a customer reaches every copy.
+
+Each app that keeps personal data about customers (their rows, before-images kept for undo,
+audit values, files) registers an ErasureHolder from its AppConfig.ready. customers.privacy's
+customer_erase calls every holder, in `order`, inside the erasure's transaction.
+
+The registry lives here, below every app, because holders come from apps on both sides of
+customers: crm.transfer (files of imports and exports) sits below customers and may not import
+it; support, loyalty and later apps sit above. This module imports no app.
+
+Rules for a holder:
+- it gets an Erasure (the ids of the person's customer records, and when the erasure happens)
+  and removes or redacts what it holds about those ids, in the current transaction;
+- files are removed in that transaction too, as its last step (see crm.transfer.erasure), so a
+  committed erasure never leaves a file behind; a rollback after that may cost files that are
+  only ever copies (exports, rejected-row reports, uploads), never a record;
+- it must make any undo it owns impossible for those ids (customers.erasure.
+  customer_erased_blocker is the one check every undo path calls);
+- tests/customers/test_erasure_complete.py plants a value in every registered holder and
+  fails for a holder it does not know: a new holder comes with its planting there."""
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """One erasure: the person's customer ids (the erased record and every record merged into
+    it) and the moment it happens."""
+
+    customer_ids: tuple[int, ...]
+    at: datetime.datetime
+
+
+@dataclass(frozen=True)
+class ErasureHolder:
+    name: str  # unique, e.g. "customers.contacts"
+    erase: Callable[[Erasure], None]
+    # What it removes, in a few words (for the README's list and the admin's reference).
+    removes: str
+    # Lower runs first. The audit holder runs last (90) so it also reaches entries the other
+    # holders' changes wrote; file holders run at 80, after every database change.
+    order: int = 50
+
+
+_HOLDERS: dict[str, ErasureHolder] = {}
+
+
+def erasure_holder_register(holder: ErasureHolder) -> None:
+    """Register (or replace, on a reload) a holder of personal data. Call from AppConfig.ready."""
+    _HOLDERS[holder.name] = holder
+
+
+def erasure_holders() -> list[ErasureHolder]:
+    return sorted(_HOLDERS.values(), key=lambda h: (h.order, h.name))
