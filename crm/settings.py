@@ -97,6 +97,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "crm.middleware.PrivateResponseMiddleware",
     "crm.accounts.middleware.SessionTenantBindingMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "crm.accounts.middleware.TwoFactorMiddleware",
@@ -211,6 +212,11 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "crm.accounts.backends.PermissionBackend",
 ]
+# Password reset links one email address may ask for from one address, and one address for any
+# email, within the window (crm.accounts.reset_limit).
+PASSWORD_RESET_PER_EMAIL = env_int("PASSWORD_RESET_PER_EMAIL", 5)
+PASSWORD_RESET_PER_IP = env_int("PASSWORD_RESET_PER_IP", 20)
+PASSWORD_RESET_WINDOW_SECONDS = env_int("PASSWORD_RESET_WINDOW_SECONDS", 60 * 60)
 AXES_FAILURE_LIMIT = 5
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_COOLOFF_TIME = timedelta(minutes=15)

@@ -38,6 +38,9 @@ from customers.models import Customer, CustomField
 
 TEXT_MAX_LENGTH = 500
 NUMBER_MAX_LENGTH = 40
+# A number filter's bound: at most this many digits, this many of them after the point.
+FILTER_MAX_DIGITS = 38
+FILTER_MAX_PLACES = 18
 FORM_PREFIX = "custom_"
 # Filter parameters are "cf-<key>", "cf-<key>-min" ...: a key holds no "-", so no two fields'
 # parameters can collide ("a" with "-min" against a key "a_min").
@@ -307,8 +310,14 @@ def filter_form_fields(definition: CustomField) -> dict[str, forms.Field]:
     for name, op in filter_params(definition):
         if definition.kind == CustomField.Kind.NUMBER:
             label = gettext_lazy("at least") if op == "min" else gettext_lazy("at most")
+            # Bounded like the values they compare with (NUMBER_MAX_LENGTH): "1e999999" is
+            # a form error, not a million-digit numeric sent to Postgres.
             fields[name] = forms.DecimalField(
-                label=label, required=False, widget=ListNumberInput(attrs={"step": "any"})
+                label=label,
+                required=False,
+                max_digits=FILTER_MAX_DIGITS,
+                decimal_places=FILTER_MAX_PLACES,
+                widget=ListNumberInput(attrs={"step": "any"}),
             )
         elif definition.kind == CustomField.Kind.DATE:
             label = gettext_lazy("from") if op == "min" else gettext_lazy("to")

@@ -313,6 +313,20 @@ class CustomerSearchForm(forms.Form):
         names = (name for names in self.custom_names.values() for name in names)
         return any(self.data.get(name) for name in names)
 
+    def invalid_filters(self) -> list[str]:
+        """One line per filter that could not be read ("Owner: Select a valid choice ..."),
+        for a bound form that is not valid. Its readers then apply nothing rather than fewer
+        filters: a dropped filter would widen the list and its export to customers the user
+        did not ask for."""
+        labels = {name: str(field.label) for name, field in self.fields.items()}
+        for definition in self.custom_fields:
+            for name in self.custom_names[definition.key]:
+                labels[name] = f"{definition.label} ({labels[name]})"
+        return [
+            f"{labels.get(name, name)}: {' '.join(str(m) for m in errors)}"
+            for name, errors in self.errors.items()
+        ]
+
     def to_query(self) -> Any:
         """The selectors.CustomerQuery this valid form asks for."""
         from customers import custom_fields, selectors

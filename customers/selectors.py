@@ -26,7 +26,8 @@ from django.utils.translation import gettext as _
 from crm.accounts.masking import mask_email, mask_phone
 from crm.accounts.models import RecordScope, RoleProfile, Team, User
 from crm.accounts.permissions import can_view_personal_data, record_scope, scope_filter
-from crm.lib.contacts import digits_only, name_sort_key, phone_display
+from crm.lib.columns import INT64_MAX, text_error
+from crm.lib.contacts import NAME_SORT_MAX_LENGTH, digits_only, name_sort_key, phone_display
 from customers.custom_fields import CustomFilter, custom_filter
 from customers.models import (
     ConsentEvent,
@@ -325,13 +326,30 @@ def _encode(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str) -> list[Any] | None:
+def _is_id(value: Any) -> bool:
+    return type(value) is int and 0 < value <= INT64_MAX
+
+
+def _decode(cursor: str, *, newest: bool) -> tuple[Any, ...] | None:
+    """The position a cursor names, checked against the order it was made for: (id,) for
+    "newest", (name_sort, id) otherwise. A cursor that is not one of ours (edited, cut, from
+    the other order) gives None: the first page, never a query Postgres refuses."""
+    if len(cursor) > 4 * NAME_SORT_MAX_LENGTH:
+        return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnicodeDecodeError):
         return None
-    return values if isinstance(values, list) else None
+    if not isinstance(values, list):
+        return None
+    if newest:
+        return (values[0],) if len(values) == 1 and _is_id(values[0]) else None
+    if len(values) != 2 or not _is_id(values[1]) or not isinstance(values[0], str):
+        return None
+    if text_error(values[0], NAME_SORT_MAX_LENGTH):
+        return None
+    return (values[0], values[1])
 
 
 @dataclass
@@ -430,14 +448,14 @@ def customer_page(
     user's record scope if already known (list_context). Each row carries what the list
     shows, ready to print (row_display)."""
     base = _filtered(visible_customers(user, scope=scope), user, query)
-    position = _decode(after) if after else None
+    position = _decode(after, newest=query.order == "newest") if after else None
     order: tuple[str, ...]
     if query.order == "newest":
-        if position and isinstance(position[0], int):
+        if position:
             base = base.filter(id__lt=position[0])
         order = ("-id",)
     else:
-        if position and len(position) == 2:
+        if position:
             name, pk = position
             # name_sort >= name on its own gives the btree a place to start; the OR alone
             # made Postgres read the list from the top and filter (page 2,000: 300 ms).

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.accounts.models import Team, User
+from crm.lib.columns import check_columns, max_length, text_error
 from crm.lib.contacts import InvalidPhone, email_normalise, name_sort_key, phone_normalise
 from crm.lib.tenancy import current_schema
 from crm.tenants.models import Tenant
@@ -67,6 +68,10 @@ def _clean_phones(raw_phones: list[str]) -> list[tuple[str, str]]:
     for raw in (p.strip() for p in raw_phones):
         if not raw:
             continue
+        too_long = text_error(raw, max_length(CustomerPhone, "raw"))
+        if too_long:
+            errors.append(f"“{raw[:60]}”: {too_long}")
+            continue
         try:
             phone = phone_normalise(raw, default_region=region)
         except InvalidPhone:
@@ -90,7 +95,11 @@ def _clean_emails(raw_emails: list[str]) -> list[str]:
         try:
             validate_email(email)
         except ValidationError:
-            errors.append(_("“%(email)s” is not an email address.") % {"email": email})
+            errors.append(_("“%(email)s” is not an email address.") % {"email": email[:300]})
+            continue
+        too_long = text_error(email, max_length(CustomerEmail, "email"))
+        if too_long:
+            errors.append(f"“{email[:60]}…”: {too_long}")
             continue
         if email not in cleaned:
             cleaned.append(email)
@@ -125,6 +134,17 @@ def _apply(customer: Customer, data: CustomerInput) -> None:
     customer.team = data.team
     customer.external_id = external_id
     customer.notes = data.notes
+    # Forms check most of these already; imports and other writers may not.
+    check_columns(
+        Customer,
+        {
+            name: getattr(customer, name)
+            for name in (
+                *("name", "name_sort", "kind", "gender", "address", "city", "region"),
+                *("postal_code", "country", "tags", "source", "channel", "external_id", "notes"),
+            )
+        },
+    )
     if data.custom is not None:
         definitions = field_definitions()
         cleaned = custom_values_clean(definitions, data.custom)

@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from crm.accounts import capabilities as cap
 from crm.accounts.masking import MASK, mask_address, mask_birthday, mask_email, mask_phone
 from crm.accounts.permissions import can_view_personal_data
-from crm.transfer.exporting import ExportKind, export_kind_register
+from crm.transfer.exporting import ExportKind, InvalidFilter, export_kind_register
 from customers import selectors
 from customers.custom_fields import active, field_definitions, form_name
 from customers.forms import CustomerSearchForm
@@ -71,9 +71,14 @@ CHUNK = 2000
 
 def customer_query(params: QueryDict, user: Any) -> selectors.CustomerQuery:
     """The customer list's filter from its query string, parsed by the list's own form (custom
-    field filters included); an invalid one is ignored as a whole, as the list ignores it."""
+    field filters included). One that cannot be read (a renamed choice in a saved view, an
+    owner who is gone) is refused with the list's own messages, never exported unfiltered."""
     form = CustomerSearchForm(params or None, user=user)
-    return form.to_query() if form.is_valid() else selectors.CustomerQuery()
+    if not form.is_bound:
+        return selectors.CustomerQuery()
+    if not form.is_valid():
+        raise InvalidFilter(" ".join(form.invalid_filters()))
+    return form.to_query()
 
 
 def _phones() -> Subquery:

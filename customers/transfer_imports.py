@@ -53,7 +53,8 @@ from pypinyin.core import Pinyin
 
 from crm.accounts.masking import MASK
 from crm.accounts.models import Team, User
-from crm.lib.contacts import InvalidPhone, email_normalise, phone_normalise
+from crm.lib.columns import max_length, text_error
+from crm.lib.contacts import InvalidPhone, email_normalise, name_sort_capped, phone_normalise
 from crm.lib.tenancy import current_schema
 from crm.tenants.models import Tenant
 from crm.transfer import bulk, values
@@ -116,6 +117,7 @@ TEXTS = {
     "source": 100,
     "channel": 100,
 }
+EMAIL_MAX_LENGTH = max_length(CustomerEmail, "email")
 PERSONAL = {"phones", "emails", "birthday", "address"}
 
 
@@ -341,8 +343,8 @@ def sort_key(name: str) -> str:
     if any("\u3400" <= ch <= "\u9fff" for ch in folded):
         parts = _PINYIN.lazy_pinyin(folded, style=Style.NORMAL, errors="default", strict=True)
         pinyin = "".join(part.strip() for part in parts if part.strip())
-        return f"{pinyin} {folded}"
-    return folded
+        return name_sort_capped(f"{pinyin} {folded}")
+    return name_sort_capped(folded)
 
 
 def _compiled(pattern: Any) -> re.Pattern[str]:
@@ -548,6 +550,10 @@ def _parse_cell(ctx: _Context, parsed: Parsed, key: str, text: str) -> None:
                 validate_email(email)
             except ValidationError:
                 bad.append(_("“%(email)s” is not an email address.") % {"email": raw})
+                continue
+            too_long = text_error(email, EMAIL_MAX_LENGTH)
+            if too_long:
+                bad.append(f"“{raw[:60]}…”: {too_long}")
                 continue
             if email not in parsed.emails:
                 parsed.emails.append(email)

@@ -56,6 +56,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from crm.accounts.masking import MASK
+from crm.lib.columns import max_length, text_error
 from crm.lib.contacts import InvalidPhone, email_normalise, name_sort_key, phone_normalise
 from crm.lib.tenancy import current_schema
 from crm.tenants.models import Tenant
@@ -310,6 +311,9 @@ def _email(text: str) -> str:
         validate_email(email)
     except ValidationError:
         raise values.BadValue(_("“%(email)s” is not an email address.") % {"email": text}) from None
+    too_long = text_error(email, max_length(CustomerEmail, "email"))
+    if too_long:
+        raise values.BadValue(too_long)
     return email
 
 

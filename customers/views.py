@@ -2,10 +2,11 @@
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -50,15 +51,19 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     user = acting_user(request)
     context = selectors.list_context(user)
     form = CustomerSearchForm(request.GET or None, user=user, context=context)
-    query = form.to_query() if form.is_valid() else selectors.CustomerQuery()
     can_change, can_export = can(user, cap.CHANGE), can(user, cap.EXPORT)
-    rows = list_cache.list_rows(
-        user,
-        query,
-        after=request.GET.get("after", ""),
-        context=context,
-        selectable=can_change or can_export,
-    )
+    # A filter that cannot be read shows its error and no rows: never the list unfiltered.
+    filter_errors = form.invalid_filters() if form.is_bound and not form.is_valid() else []
+    if filter_errors:
+        rows = list_cache.ListRows(mark_safe(""), 0, None)
+    else:
+        rows = list_cache.list_rows(
+            user,
+            form.to_query() if form.is_bound else selectors.CustomerQuery(),
+            after=request.GET.get("after", ""),
+            context=context,
+            selectable=can_change or can_export,
+        )
     next_query = ""
     if rows.next_cursor:
         params = request.GET.copy()
@@ -70,6 +75,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         "customers/customer_list.html",
         {
             "form": form,
+            "filter_errors": filter_errors,
             "rows": rows,
             "next_query": next_query,
             "filtered": filtered,
@@ -329,14 +335,21 @@ def customers_bulk(request: HttpRequest) -> HttpResponseBase:
 @require_POST
 def saved_view_save(request: HttpRequest) -> HttpResponse:
     form = SavedViewForm(request.POST)
-    query = request.POST.get("query", "")
-    if form.is_valid():
-        services.saved_view_save(
-            user=acting_user(request), name=form.cleaned_data["name"], query=query
-        )
-        messages.success(request, _("View saved."))
+    user = acting_user(request)
+    if not form.is_valid():
+        if "name" in form.errors:
+            messages.error(request, _("Give the view a name."))
+        for error in form.errors.get("query", []):
+            messages.error(request, str(error))
+        return redirect("customers:home")
+    query = form.cleaned_data["query"]
+    # A view is saved only if the list can read it: one it cannot would show nothing.
+    search = CustomerSearchForm(QueryDict(query), user=user)
+    if search.is_bound and not search.is_valid():
+        messages.error(request, " ".join(search.invalid_filters()))
     else:
-        messages.error(request, _("Give the view a name."))
+        services.saved_view_save(user=user, name=form.cleaned_data["name"], query=query)
+        messages.success(request, _("View saved."))
     return redirect(f"{reverse('customers:home')}?{query}")
 
 

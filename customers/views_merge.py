@@ -10,12 +10,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from crm.accounts import capabilities as cap
 from crm.accounts.permissions import can, capability_required
+from crm.lib.redirects import local_url
 from customers import duplicates, merge, selectors
 from customers.erasure import customer_erased_blocker
 from customers.models import Customer, CustomerMerge, DuplicatePair
@@ -218,7 +218,4 @@ def merge_revert(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, _("The merge was undone."))
-    target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, {request.get_host()}):
-        target = reverse("customers:merges")
-    return redirect(target)
+    return redirect(local_url(request, request.POST.get("next", ""), reverse("customers:merges")))

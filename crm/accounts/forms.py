@@ -9,7 +9,8 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.accounts import roles
 from crm.accounts.capabilities import CAPABILITIES
-from crm.accounts.models import RecordScope, Team, User
+from crm.accounts.models import Invitation, RecordScope, Team, User
+from crm.lib.columns import max_length
 
 
 class EmailAuthenticationForm(AuthenticationForm):
@@ -57,7 +58,11 @@ def _teams_field() -> forms.ModelMultipleChoiceField:
 
 
 class InvitationForm(forms.Form):
-    email = forms.EmailField(label=_("Email"), widget=forms.EmailInput(attrs={"autofocus": True}))
+    email = forms.EmailField(
+        label=_("Email"),
+        max_length=max_length(Invitation, "email"),
+        widget=forms.EmailInput(attrs={"autofocus": True}),
+    )
     full_name = forms.CharField(label=_("Full name"), max_length=150, required=False)
     role = _role_field()
     teams = _teams_field()

@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from crm.accounts.models import Invitation
+from crm.lib.mail_subject import subject_render
 from crm.lib.tenancy import current_schema
 from crm.tenants.models import Tenant
 from crm.tenants.selectors import tenant_site_url
@@ -21,6 +22,6 @@ def invitation_send(*, invitation: Invitation, token: str) -> None:
             "inviter": invitation.invited_by,
             "accept_url": tenant_site_url(tenant) + path,
         }
-        subject = render_to_string("accounts/email/invitation_subject.txt", context).strip()
+        subject = subject_render("accounts/email/invitation_subject.txt", context)
         body = render_to_string("accounts/email/invitation_body.txt", context)
     send_mail(subject, body, None, [invitation.email])

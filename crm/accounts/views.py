@@ -9,11 +9,13 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from crm.accounts import services
 from crm.accounts.audit import audit_record, client_ip
 from crm.accounts.forms import EmailAuthenticationForm, InvitationAcceptForm, LanguageForm
+from crm.accounts.reset_limit import reset_allowed
 
 
 class AuditedLoginView(auth_views.LoginView):
@@ -49,7 +51,22 @@ login = AuditedLoginView.as_view(
     redirect_authenticated_user=True,
 )
 logout = AuditedLogoutView.as_view()
-password_reset = auth_views.PasswordResetView.as_view(
+
+
+class LimitedPasswordResetView(auth_views.PasswordResetView):
+    """Django's reset form, refused (429, nothing sent) past crm.accounts.reset_limit's limits."""
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        if not reset_allowed(self.request, form.cleaned_data.get("email")):
+            form.add_error(
+                None,
+                _("Too many reset links were asked for. Wait an hour and try again."),
+            )
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().form_valid(form)
+
+
+password_reset = LimitedPasswordResetView.as_view(
     template_name="accounts/password_reset_form.html",
     email_template_name="accounts/email/password_reset_body.txt",
     subject_template_name="accounts/email/password_reset_subject.txt",

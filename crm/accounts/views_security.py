@@ -16,7 +16,6 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import add_never_cache_headers
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -27,6 +26,7 @@ from crm.accounts.audit import audit_record, client_ip
 from crm.accounts.lockout import cooloff_minutes
 from crm.accounts.models import User
 from crm.accounts.permissions import admin_required
+from crm.lib.redirects import local_url
 from crm.tenants import services as tenant_services
 
 
@@ -49,12 +49,7 @@ class CodeForm(forms.Form):
 
 
 def _next_url(request: HttpRequest) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or "/"
-    if not url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return "/"
-    return target
+    return local_url(request, request.POST.get("next") or request.GET.get("next") or "/", "/")
 
 
 def _is_verified(user: Any) -> bool:

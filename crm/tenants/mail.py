@@ -8,6 +8,7 @@ from django.utils import translation
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from crm.lib.mail_subject import subject_render
 from crm.tenants.models import Tenant
 from crm.tenants.selectors import tenant_site_url
 
@@ -33,6 +34,6 @@ def owner_welcome_send(*, tenant: Tenant, user: object) -> None:
             "site_url": tenant_site_url(tenant),
             "password_url": password_set_url(tenant=tenant, user=user),
         }
-        subject = render_to_string("tenants/email/welcome_subject.txt", context).strip()
+        subject = subject_render("tenants/email/welcome_subject.txt", context)
         body = render_to_string("tenants/email/welcome_body.txt", context)
     send_mail(subject, body, None, [user.email])  # type: ignore[attr-defined]

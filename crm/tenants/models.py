@@ -39,6 +39,13 @@ CURRENCIES = ("CNY", "USD", "EUR", "GBP", "HKD", "TWD", "JPY", "SGD", "AUD", "CA
 def validate_slug_not_reserved(value: str) -> None:
     if value in RESERVED_SLUGS:
         raise ValidationError(_("“%(slug)s” is reserved; choose another."), params={"slug": value})
+    # "xn--..." is how a browser writes a Unicode host name (punycode): such a slug would show
+    # as look-alike letters (аcme with a Cyrillic а). IDNA reserves every "??--" label.
+    if value[2:4] == "--":
+        raise ValidationError(
+            _("A slug may not have hyphens as its third and fourth characters (“%(slug)s”)."),
+            params={"slug": value},
+        )
 
 
 def validate_time_zone(value: str) -> None:

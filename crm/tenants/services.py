@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context, schema_exists
 
+from crm.lib.columns import check_columns
 from crm.lib.tenancy import in_public_schema
 from crm.tenants.cloning import schema_clone
 from crm.tenants.files import tenant_files_remove
@@ -277,6 +278,11 @@ def tenant_limits_set(
 ) -> Tenant:
     """Change a tenant's plan limits. Lowering a limit below current use blocks new staff,
     customers or files; it never removes any."""
+    check_columns(
+        Tenant,
+        {"staff_limit": staff_limit, "customer_limit": customer_limit}
+        | {"storage_limit_mb": storage_limit_mb},
+    )
     tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
     before = {
         "staff_limit": tenant.staff_limit,

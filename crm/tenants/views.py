@@ -126,7 +126,11 @@ def _transition(request: HttpRequest, slug: str, action: str) -> HttpResponse:
     try:
         if action == "suspend":
             form = SuspendForm(request.POST)
-            reason = form.cleaned_data["reason"] if form.is_valid() else ""
+            if not form.is_valid():
+                # Never suspend with the reason dropped: say why and change nothing.
+                context = {**_detail_context(tenant), "suspend_form": form}
+                return render(request, "tenants/tenant_detail.html", context, status=400)
+            reason = form.cleaned_data["reason"]
             services.tenant_suspend(actor=request.user, tenant=tenant, reason=reason)
             messages.success(request, _("%(name)s is suspended.") % {"name": tenant.name})
         elif action == "resume":

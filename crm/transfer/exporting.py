@@ -46,6 +46,15 @@ class ExportKind:
         return self.headers_for(user, query) if self.headers_for else self.headers
 
 
+class InvalidFilter(ValueError):
+    """A kind's rows_for/estimated_count refuse a filter they cannot read: exporting without
+    it would write more rows than the list shows. The message says which filter and why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 _KINDS: dict[str, ExportKind] = {}
 
 
@@ -224,8 +233,19 @@ def _export_write(job_id: int) -> None:
     kind = export_kind(job.kind)
     user = job.created_by
     params = QueryDict(job.query)
+    try:
+        total = kind.estimated_count(user, params)
+    except InvalidFilter as exc:
+        # The filter was readable when asked for and is not now (a choice renamed since):
+        # a failed job that says why, never an export of more than was asked for.
+        ExportJob.objects.filter(
+            pk=job.pk, status__in=(ExportJob.Status.QUEUED, ExportJob.Status.RUNNING)
+        ).update(
+            status=ExportJob.Status.FAILED, message=exc.message[:500], finished_at=timezone.now()
+        )
+        return
     job.status = ExportJob.Status.RUNNING
-    job.rows_total = kind.estimated_count(user, params)
+    job.rows_total = total
     started = ExportJob.objects.filter(
         pk=job.pk, status__in=(ExportJob.Status.QUEUED, ExportJob.Status.RUNNING)
     ).update(status=job.status, rows_total=job.rows_total)

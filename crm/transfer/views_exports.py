@@ -50,7 +50,10 @@ def export_start(request: HttpRequest, kind: str) -> HttpResponseBase:
     params.pop("after", None)
     query = params.urlencode()
     actor = acting_user(request)
-    estimated = export.estimated_count(request.user, params)
+    try:
+        estimated = export.estimated_count(request.user, params)
+    except exporting.InvalidFilter as exc:
+        return render(request, "400.html", {"message": exc.message}, status=400)
     if estimated is not None and estimated > settings.CRM_TRANSFER_INLINE_ROWS:
         exporting.export_job_request(actor=actor, kind=kind, query=query, file_format=fmt)
         return redirect("transfer:exports")

@@ -12,7 +12,14 @@ from django.http import QueryDict
 from django_tenants.utils import schema_context
 
 from crm.accounts.audit import audit_record
-from crm.transfer.exporting import FORMATS, csv_chunks, export_kind, export_kinds, write_xlsx
+from crm.transfer.exporting import (
+    FORMATS,
+    InvalidFilter,
+    csv_chunks,
+    export_kind,
+    export_kinds,
+    write_xlsx,
+)
 from crm.transfer.management.commands._tenant_arg import tenant_named
 
 
@@ -44,7 +51,10 @@ class Command(BaseCommand):
         started = time.monotonic()
         with schema_context(tenant.schema_name):
             headers = kind.header_row(None, query)
-            rows = kind.rows_for(None, query)
+            try:
+                rows = kind.rows_for(None, query)
+            except InvalidFilter as exc:
+                raise CommandError(exc.message) from None
             if fmt == "xlsx":
                 count = write_xlsx(Path(output), headers, rows)
             else:
