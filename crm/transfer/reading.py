@@ -162,6 +162,11 @@ def save_upload(upload: IO[bytes], filename: str, directory: Path) -> Path:
     return path
 
 
+def upload_too_large() -> ValidationError:
+    """The refusal of a file larger than CRM_IMPORT_MAX_BYTES (also said while it uploads)."""
+    return _too_large(settings.CRM_IMPORT_MAX_BYTES)
+
+
 def _too_large(limit: int) -> ValidationError:
     return _refuse(
         _(
@@ -1448,6 +1453,27 @@ def _dense(cells: dict[int, str]) -> list[str]:
     for column, text in cells.items():
         row[column] = text
     return row
+
+
+def rows_at_most(path: Path, file_format: str, max_bytes: int) -> int | None:
+    """An upper bound on the file's rows (header and blank rows included), counted, not
+    estimated, when its data is at most ``max_bytes`` (an XLSX: its sheet's XML, which
+    ``_inflate`` proves no larger than the zip directory says); None when it is larger or
+    cannot be read. What decides whether work on a file may run inside a request."""
+    try:
+        if file_format == "xlsx":
+            with zipfile.ZipFile(path) as archive, path.open("rb") as raw:
+                member = archive.getinfo(_xlsx_parts(archive).sheet)
+                if member.file_size > max_bytes:
+                    return None
+                data = b"".join(_inflate(raw, member))
+            return data.count(b"<row") + data.count(b":row")
+        if path.stat().st_size > max_bytes:
+            return None
+        data = path.read_bytes()
+    except (OSError, ValidationError, *_DAMAGED):
+        return None
+    return max(data.count(b"\n"), data.count(b"\r")) + 1
 
 
 def iter_rows(path: Path, info: TableInfo) -> Iterator[tuple[int, list[str]]]:

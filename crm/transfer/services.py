@@ -44,8 +44,16 @@ log = logging.getLogger(__name__)
 
 Status = ImportJob.Status
 BUSY = (Status.RUNNING, Status.UNDOING)
-# Rejections kept for the job page (the CSV has them all).
+# Rejections kept for the job page (the CSV has them all), and how much of each: the row's
+# cells up to the headers' width and a few more, each cut to REJECTED_CELL_CHARS, so the page
+# stays small however long a row in the file is (the CSV keeps the rows whole).
 REJECTED_SHOWN = 500
+REJECTED_EXTRA_CELLS = 5
+REJECTED_CELL_CHARS = 200
+REJECTED_REASON_CHARS = 2000
+# A batch is checked early once its rows hold this many cells (rows with cells beyond the
+# headers are rejected whole and kept for the report until the batch is checked).
+BATCH_CELLS = 1_000_000
 ERROR_HEADER = "error"
 # The field a match option needs mapped, unless the kind says otherwise (match_fields).
 MATCH_FIELDS = {"external_id": "external_id", "phone": "phones", "email": "emails"}
@@ -71,6 +79,18 @@ def rejected_paths(job: ImportJob) -> tuple[Path, Path]:
     """The rejected rows as CSV (all of them) and as JSON (the first REJECTED_SHOWN)."""
     folder = job_path(job).parent
     return folder / f"{job.pk}-rejected.csv", folder / f"{job.pk}-rejected.json"
+
+
+def rejected_shown_cells(cells: list[str], width: int) -> tuple[list[str], int]:
+    """What the job page keeps of a rejected row's cells: at most the headers' width and
+    REJECTED_EXTRA_CELLS more, each cut to REJECTED_CELL_CHARS ("…" marks a cut cell); and how
+    many cells were left out."""
+    keep = max(width, 0) + REJECTED_EXTRA_CELLS
+    shown = [
+        cell if len(cell) <= REJECTED_CELL_CHARS else cell[: REJECTED_CELL_CHARS - 1] + "…"
+        for cell in cells[:keep]
+    ]
+    return shown, max(len(cells) - keep, 0)
 
 
 def _table_info(job: ImportJob) -> reading.TableInfo:
@@ -337,14 +357,18 @@ class _Report:
             )
             self.writer.writerow([safe_cell(c) for c in [*row_cells, reasons]])
             self.rows += 1
+            if len(self.shown) >= REJECTED_SHOWN:
+                continue
+            values, cut = rejected_shown_cells(row_cells, len(self.job.headers))
             for r in found:
                 if len(self.shown) < REJECTED_SHOWN:
                     self.shown.append(
                         {
                             "row": number,
                             "column": self.column(r.field) if r.field else "",
-                            "reason": r.reason,
-                            "values": row_cells,
+                            "reason": str(r.reason)[:REJECTED_REASON_CHARS],
+                            "values": values,
+                            "cells_cut": cut,
                         }
                     )
 
@@ -431,9 +455,11 @@ def _read(
     early: list[Rejection],
     flush: Any,
 ) -> None:
+    held = 0
     for row, number, row_cells in _source_rows(job):
         result.rows += 1
         cells[number] = row_cells
+        held += len(row_cells)
         if row is None:
             early.append(
                 Rejection(
@@ -447,13 +473,23 @@ def _read(
             )
         else:
             batch.append(row)
-        if len(batch) + len(early) >= BATCH_ROWS:
+        if len(batch) + len(early) >= BATCH_ROWS or held >= BATCH_CELLS:
             flush()
+            held = 0
     flush()
 
 
 def _inline(rows: int | None) -> bool:
     return rows is not None and rows <= settings.CRM_TRANSFER_INLINE_ROWS
+
+
+def _inline_file(job: ImportJob) -> bool:
+    """Whether checking or importing the job's file may run inside the request: only a small
+    file (CRM_TRANSFER_INLINE_BYTES) whose rows, counted, are few. The estimate from its first
+    64 KB or its sheet's <dimension> decides nothing: one long first line, or a false
+    dimension, would run a large file inside the request."""
+    rows = reading.rows_at_most(job_path(job), job.file_format, settings.CRM_TRANSFER_INLINE_BYTES)
+    return rows is not None and _inline(rows - 1)
 
 
 def _fail(job_id: int, message: str, **fields: Any) -> ImportJob:
@@ -478,7 +514,7 @@ def import_check_request(*, actor: Any, job: ImportJob, inline: bool | None = No
         job.rows_done = 0
         job.message = ""
         job.save(update_fields=["status", "rows_done", "message"])
-        if not (_inline(job.rows_total) if inline is None else inline):
+        if not (_inline_file(job) if inline is None else inline):
             from crm.transfer.tasks_imports import import_check_task
 
             job_id = job.pk
@@ -597,7 +633,7 @@ def import_commit_request(*, actor: Any, job: ImportJob, inline: bool | None = N
             )
         _claim(job, Status.RUNNING)
         actor_id = getattr(actor, "pk", None)
-        if not (_inline(job.rows_total) if inline is None else inline):
+        if not (_inline_file(job) if inline is None else inline):
             from crm.transfer.tasks_imports import import_commit_task
 
             job_id = job.pk
