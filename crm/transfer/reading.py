@@ -43,9 +43,8 @@ DELIMITERS = (",", "\t", ";")  # in order of preference when two split the heade
 SAMPLE_BYTES = 64 * 1024
 CHUNK_BYTES = 1024 * 1024
 # The longest CSV line we read (a row of 200 full columns is far shorter): a longer one is
-# refused, so no row costs more memory than this. In bytes, up to four times as many.
-CSV_MAX_LINE_CHARS = 4 * 1024 * 1024
-CSV_MAX_LINE_BYTES = 4 * CSV_MAX_LINE_CHARS
+# refused as it is read, so no row costs more memory than a few times this.
+CSV_MAX_LINE_BYTES = 4 * 1024 * 1024
 
 # XLSX zip bombs: the whole archive may expand to at most XLSX_MAX_RATIO times the file (real
 # workbooks expand 4 to 20 times; a bomb a thousand times) once it is larger than
@@ -611,18 +610,21 @@ def _csv_all_rows(
 ) -> Iterator[tuple[int, list[str]]]:
     """Every physical row of the CSV, numbered, with the encoding checks (without
     ``whole_file_checks``, a sample's reading, a UTF-8 line in a GB18030 file is not looked
-    for up front). A line longer than CSV_MAX_LINE_CHARS is refused when reached, so neither
+    for up front). A line longer than CSV_MAX_LINE_BYTES is refused as it is read, so neither
     it nor its cells are ever held whole."""
     undecodable = _UndecodableBytes
     # A UTF-8 line in a GB18030 file is found up front (by bytes); its row is named when the
     # reader gets to it.
     foreign_line = _utf8_line_in(path) if info.encoding == "gb18030" and whole_file_checks else None
     foreign = foreign_line if foreign_line is not None else -1
-    with path.open("r", encoding=info.encoding, errors=undecodable.name, newline="") as text:
+    with path.open("rb", buffering=0) as raw:
+        bounded = io.BufferedReader(_LineBoundedReader(raw), SAMPLE_BYTES)
+        text = io.TextIOWrapper(
+            bounded, encoding=info.encoding, errors=undecodable.name, newline=""
+        )
         seen_errors = undecodable.count
+        reader = csv.reader(text, delimiter=info.delimiter, strict=False)
         number = 0
-        lines = _bounded_lines(text, lambda: number + 1)
-        reader = csv.reader(lines, delimiter=info.delimiter, strict=False)
         try:
             for row in reader:
                 number += 1
@@ -633,30 +635,57 @@ def _csv_all_rows(
                 yield number, row
         except csv.Error:
             raise _csv_error(number + 1) from None
+        except _LineTooLong:
+            raise _line_too_long(number + 1) from None
 
 
-def _bounded_lines(text: IO[str], row: Any) -> Iterator[str]:
-    """The lines of ``text``, refused (naming the row ``row()`` says is being read) at the
-    first longer than CSV_MAX_LINE_CHARS: the csv module would hold the whole line and every
-    cell in it, however long."""
-    limit = CSV_MAX_LINE_CHARS
-    readline = text.readline
-    while line := readline(limit + 1):
-        if len(line) > limit:
-            raise _line_too_long(row())
-        yield line
+class _LineTooLong(Exception):
+    pass
+
+
+class _LineBoundedReader(io.RawIOBase):
+    """A file's bytes, ending in _LineTooLong at the first line (ended by LF or CR) longer than
+    CSV_MAX_LINE_BYTES. Checked per block read, not per line: the csv module keeps its fast
+    path over the text file."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.run = 0  # bytes since the last line end
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.raw.read(len(buffer))
+        if not data:
+            return 0
+        size = len(data)
+        buffer[:size] = data
+        first = data.find(b"\n")
+        carriage = data.find(b"\r")
+        if first < 0 or 0 <= carriage < first:
+            first = carriage
+        if first < 0:
+            self.run += size
+        else:
+            if self.run + first > CSV_MAX_LINE_BYTES:
+                raise _LineTooLong
+            self.run = size - 1 - max(data.rfind(b"\n"), data.rfind(b"\r"))
+        if self.run > CSV_MAX_LINE_BYTES:
+            raise _LineTooLong
+        return size
 
 
 def _line_too_long(row: int) -> ValidationError:
     return _refuse(
         _(
-            "Row %(row)s is longer than %(limit)s characters, far longer than a row of"
-            " customer data: perhaps its line breaks were lost. Open the file in Excel or a"
-            " text editor, check that row and upload the file again."
+            "Row %(row)s is longer than %(limit)s MB, far longer than a row of customer"
+            " data: perhaps its line breaks were lost. Open the file in Excel or a text"
+            " editor, check that row and upload the file again."
         ),
         "line_too_long",
         row=_row_label(row),
-        limit=f"{CSV_MAX_LINE_CHARS:,}",
+        limit=f"{CSV_MAX_LINE_BYTES / 1024**2:g}",
     )
 
 
