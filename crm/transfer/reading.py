@@ -17,6 +17,7 @@ format with the same code.
 import codecs
 import csv
 import datetime
+import functools
 import io
 import re
 import struct
@@ -1219,26 +1220,39 @@ XLSX_CALAMINE_SMALL_GRID = 262_144
 # characters); a longer one is a damaged or hostile sheet.
 XLSX_MAX_CELL_BYTES = 4 * 1024 * 1024
 
+# A cell's start, with or without a namespace prefix ("<c " or "<x:c "), as plain bytes to count
+# (whitespace as XML has it); the usual start, address first ('<c r="'); and the address's
+# letters and row in that usual form.
+_CELL_STARTS = tuple(
+    prefix + b"c" + end
+    for prefix in (b"<", b":")
+    for end in (b" ", b"\t", b"\n", b"\r", b">", b"/")
+)
+_CELL_ADDRESSED = (b'<c r="', b':c r="')
+_ADDRESS = re.compile(rb'<c r="([A-Z]+)(\d+)"')
+_ADDRESS_LETTERS = re.compile(rb'c r="([A-Z]+)')
+_ADDRESS_ROW = re.compile(rb'c r="[A-Z]+(\d+)')
+# The same for any form (another attribute first, odd whitespace): slower, so only when needed.
 _CELL_LETTERS = re.compile(rb"<(?:\w+:)?c\s[^>]*?\br=\"([A-Z]+)\d")
-_REF_DIGITS = re.compile(rb"<(?:\w+:)?(?:c|row)\s[^>]*?\br=\"[A-Z]*(\d+)\"")
+_CELL_ROW = re.compile(rb"<(?:\w+:)?c\s[^>]*?\br=\"[A-Z]+(\d+)\"")
 _CELL_OPEN = re.compile(rb"<(?:\w+:)?c[\s>/]")
 _CELL_OPEN_WITH_REF = re.compile(rb"<(?:\w+:)?c\s[^>]*?\br=\"[A-Z]")
-_ROW_OPEN = re.compile(rb"<(?:\w+:)?row[\s>/]")
-_ROW_OPEN_WITH_REF = re.compile(rb"<(?:\w+:)?row\s[^>]*?\br=\"\d")
 _FAR_CELL = re.compile(rb"<(?:\w+:)?c\s[^>]*?\br=\"([A-Z]{2,})(\d+)\"[^>]*?(/?)>")
 
 
 @dataclass
 class _SheetExtent:
     """What a sheet really holds, from a scan of its XML as bytes (its <dimension> is only a
-    claim): the last row and column a cell can be in, whether every cell says where it is
-    (r="B7"; a cell without it goes after the one before, so only a parser can place it), and
+    claim): the last row and column a cell is in, whether every cell says where it is (r="B7";
+    a cell without it goes after the one before, so only a parser can place it: the streamed
+    reader then serves), and
     the error cells (#N/A, #DIV/0! ...) by zero-based (row, column), which calamine reads as
     empty and would let a broken lookup pass as a missing value."""
 
     last_row: int = 0
     last_column: int = 0  # 1-based; 0 for a sheet without cells
     cells: int = 0  # cells the XML holds (at least: text can look like a cell, and counts)
+    _widest: bytes = b""  # the letters of the last column so far
     unplaced_cells: bool = False
     errors: dict[tuple[int, int], str] = field(default_factory=dict)
 
@@ -1259,7 +1273,6 @@ class _SheetExtent:
     def scan(self, chunks: Iterable[bytes]) -> "_SheetExtent":
         pieces: list[bytes] = []
         held = 0
-        rows_without_ref = 0
         for chunk in chunks:
             # Cut before the last cell that starts in the chunk: what comes before is whole
             # cells and tags; the rest waits. Pieces are joined once, so a long stretch costs
@@ -1275,16 +1288,35 @@ class _SheetExtent:
                     raise _bad_xlsx()
                 continue
             pieces.append(chunk[:cut])
-            rows_without_ref += self._part(b"".join(pieces))
+            self._part(b"".join(pieces))
             pieces = [chunk[cut:]]
             held = len(chunk) - cut
-        rows_without_ref += self._part(b"".join(pieces))
-        # A row without r="" is the one after the row before.
-        self.last_row += rows_without_ref
+        self._part(b"".join(pieces))
         return self
 
-    def _part(self, part: bytes) -> int:
-        letters = set(_CELL_LETTERS.findall(part))
+    def _part(self, part: bytes) -> None:
+        addressed = part.count(b'<c r="')
+        if addressed == part.count(b"<c") and b":c" not in part:
+            # The usual form: every cell starts with its address and nothing else starts
+            # with "<c". Then one search says whether any cell lies beyond the widest column
+            # so far or below the part's last cell; only if one does are they all collected.
+            self.cells += addressed
+            last = _ADDRESS.match(part, max(part.rfind(b'<c r="'), 0))
+            if last is None:  # no cell in this part
+                pass
+            elif self._widest and not _beyond(self._widest, last.group(2)).search(part):
+                self.last_row = max(self.last_row, int(last.group(2)))
+                self._errors(part)
+                return
+            letters = set(_ADDRESS_LETTERS.findall(part))
+            rows = set(_ADDRESS_ROW.findall(part))
+        else:
+            cells = len(_CELL_OPEN.findall(part))
+            if cells != len(_CELL_OPEN_WITH_REF.findall(part)):
+                self.unplaced_cells = True
+            letters = set(_CELL_LETTERS.findall(part))
+            rows = set(_CELL_ROW.findall(part))
+            self.cells += cells
         if letters:
             widest = max(letters, key=lambda text: (len(text), text))
             column = _column_number(widest.decode("ascii"))
@@ -1292,20 +1324,18 @@ class _SheetExtent:
                 self._refuse_far_values(part)
             if column > XLSX_LAST_COLUMN:
                 raise _bad_xlsx()
-            self.last_column = max(self.last_column, column)
-        rows = set(_REF_DIGITS.findall(part))
+            if column > self.last_column:
+                self.last_column, self._widest = column, widest
         if rows:
-            row = max(int(digits) for digits in rows)
-            if row > XLSX_LAST_ROW:
+            digits = max(rows, key=lambda text: (len(text), text))
+            if len(digits) > 7 or int(digits) > XLSX_LAST_ROW:
                 raise _bad_xlsx()
-            self.last_row = max(self.last_row, row)
-        cells = len(_CELL_OPEN.findall(part))
-        self.cells += cells
-        if cells != len(_CELL_OPEN_WITH_REF.findall(part)):
-            self.unplaced_cells = True
+            self.last_row = max(self.last_row, int(digits))
+        self._errors(part)
+
+    def _errors(self, part: bytes) -> None:
         if b't="e"' in part:
             _collect_errors(part, self.errors)
-        return len(_ROW_OPEN.findall(part)) - len(_ROW_OPEN_WITH_REF.findall(part))
 
     @staticmethod
     def _refuse_far_values(part: bytes) -> None:
@@ -1313,6 +1343,34 @@ class _SheetExtent:
             letters = match.group(1).decode("ascii")
             if _column_number(letters) > XLSX_MAX_COLUMNS and not match.group(3):
                 raise _column_beyond(f"{letters[:10]}{match.group(2)[:10].decode()}", letters[:10])
+
+
+@functools.lru_cache(maxsize=64)
+def _beyond(letters: bytes, row: bytes) -> re.Pattern[bytes]:
+    """A search for a cell address beyond column ``letters`` or below row ``row``."""
+    return re.compile(
+        b'c r="(?:' + _above(letters, b"A", b"Z") + rb"\d|[A-Z]+" + _above(row, b"0", b"9") + b'")'
+    )
+
+
+def _above(text: bytes, first: bytes, last: bytes) -> bytes:
+    """A pattern for the strings over first..last that sort after ``text`` as numbers or
+    column letters do: longer ones, and those as long that are greater."""
+    span = b"[" + first + b"-" + last + b"]"
+    alternatives = [span + b"{%d,}" % (len(text) + 1)]
+    for index, code in enumerate(text):
+        if code < last[0]:
+            alternatives.append(
+                text[:index]
+                + b"["
+                + bytes([code + 1])
+                + b"-"
+                + last
+                + b"]"
+                + span
+                + b"{%d}" % (len(text) - index - 1)
+            )
+    return b"(?:" + b"|".join(alternatives) + b")"
 
 
 def _column_beyond(cell: str, letters: str) -> ValidationError:

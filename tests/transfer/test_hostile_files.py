@@ -119,6 +119,24 @@ def test_a_value_far_down_is_read_in_time_and_memory(tmp_path):
     assert outcome["sample"] == [["张三", "13900001111"], ["", "x"]]
 
 
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+def test_the_extent_is_the_cells_wherever_they_are(tmp_path, where):
+    """Cells out of order (a value at Z900000 written among the rows of a 3 MB sheet, in its
+    first, a middle or its last megabyte) still set the extent calamine's grid would take."""
+    rows = [inline_row(1, ["姓名", "手机", "邮箱"])]
+    rows += [inline_row(n, [f"N{n}", f"1390{n:07d}", ""]) for n in range(2, 20_002)]
+    stray = b'<row r="5"><c r="Z900000" t="inlineStr"><is><t>x</t></is></c></row>'
+    at = {"first": 3, "middle": len(rows) // 2, "last": len(rows)}[where]
+    rows.insert(at, stray)
+    path = write_raw_xlsx(tmp_path / "stray.xlsx", sheet_xml(b"".join(rows)), level=1)
+    extent, size = reading._xlsx_prepare(path)
+    assert size > 2 * 1024 * 1024
+    assert (extent.last_row, extent.last_column) == (900_000, 26)
+    assert not extent.fits_calamine  # 23 million grid cells for 60,000 values
+    info = reading.inspect_table(path, path.name)
+    assert len(list(reading.iter_rows(path, info))) == 20_001
+
+
 def test_a_header_cell_at_zzzzzzzzzzzz1_is_refused_on_upload(acme, tmp_path):
     """It gave a MemoryError 500 ([""] * (max(cells) + 1))."""
     rows = b'<row r="1">' + _cell("A1", "姓名") + _cell("ZZZZZZZZZZZZ1", "x") + b"</row>"
