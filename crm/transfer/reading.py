@@ -1505,34 +1505,42 @@ def _xlsx_rows(
 def sample_rows(path: Path, info: TableInfo, n: int) -> list[list[str]]:
     """The first ``n`` data rows as ``iter_rows`` gives them, for the mapping page, reading no
     further than they go (an XLSX is streamed, never loaded whole; a CSV skips its whole-file
-    checks), each row cut at the headers' width and each cell at SAMPLE_CELL_CHARS. Refused
-    (ValidationError) when those rows cannot be read."""
+    checks), each row cut at the headers' width and each cell at SAMPLE_CELL_CHARS. The rows
+    before a refusal still serve; a refusal before any row is raised (ValidationError)."""
     width = len(info.headers)
     rows: list[list[str]] = []
     if n <= 0:
         return rows
-    if info.file_format == "xlsx":
-        try:
-            with zipfile.ZipFile(path) as archive:
-                _check_zip_sizes(archive, path.stat().st_size)
-                parts = _xlsx_parts(archive)
-                streamed = (
-                    (number, _dense(cells))
-                    for number, cells in _xml_rows(archive, parts, max_bytes=XLSX_SAMPLE_BYTES)
-                )
-                for _number, row in _data_rows(streamed, width):
-                    rows.append([cell[:SAMPLE_CELL_CHARS] for cell in row[:width]])
-                    if len(rows) >= n:
-                        break
-        except _DAMAGED:
-            raise _bad_xlsx() from None
-        return rows
-    lines = _csv_all_rows(path, info, whole_file_checks=False)
-    for _number, row in _data_rows(lines, width):
-        rows.append([cell[:SAMPLE_CELL_CHARS] for cell in row[:width]])
-        if len(rows) >= n:
-            break
+    try:
+        if info.file_format == "xlsx":
+            _xlsx_sample(path, width, n, rows)
+        else:
+            lines = _csv_all_rows(path, info, whole_file_checks=False)
+            for _number, row in _data_rows(lines, width):
+                rows.append([cell[:SAMPLE_CELL_CHARS] for cell in row[:width]])
+                if len(rows) >= n:
+                    break
+    except ValidationError:
+        if not rows:
+            raise
     return rows
+
+
+def _xlsx_sample(path: Path, width: int, n: int, rows: list[list[str]]) -> None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            _check_zip_sizes(archive, path.stat().st_size)
+            parts = _xlsx_parts(archive)
+            streamed = (
+                (number, _dense(cells))
+                for number, cells in _xml_rows(archive, parts, max_bytes=XLSX_SAMPLE_BYTES)
+            )
+            for _number, row in _data_rows(streamed, width):
+                rows.append([cell[:SAMPLE_CELL_CHARS] for cell in row[:width]])
+                if len(rows) >= n:
+                    return
+    except _DAMAGED:
+        raise _bad_xlsx() from None
 
 
 def _dense(cells: dict[int, str]) -> list[str]:

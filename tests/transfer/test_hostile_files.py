@@ -104,7 +104,7 @@ def test_a_value_far_to_the_right_is_refused_by_name_without_building_the_grid(t
     path = _two_rows_and(ref, tmp_path / "far.xlsx")
     outcome = _read_in_child(path)
     _within_bounds(outcome)
-    assert outcome["sample"] == "column_beyond"
+    assert outcome["sample"] == [["张三", "13900001111"]]  # the rows before it still serve
     assert outcome["refused"] == "column_beyond"
     assert f"Cell {ref}" in outcome["message"] and "1,000 columns" in outcome["message"]
 
@@ -168,6 +168,18 @@ def test_the_check_of_a_far_value_fails_with_the_message(acme, tmp_path):
         job = services.import_check_request(actor=_manager(acme), job=job, inline=True)
     assert job.status == ImportJob.Status.FAILED
     assert "Cell XFD1048576 holds a value in column XFD" in job.message
+
+
+def test_the_mapping_page_of_a_far_value_answers_at_once(acme, tmp_path):
+    """It aborted the web worker on every view (the sample read the whole grid)."""
+    path = _two_rows_and("XFD1048576", tmp_path / "far.xlsx")
+    job = _start(acme, path.read_bytes(), "far.xlsx")
+    client = client_for(acme, "manager")
+    started = time.monotonic()
+    response = client.get(reverse("transfer:import_map", kwargs={"pk": job.pk}))
+    assert response.status_code == 200
+    assert time.monotonic() - started < 2.0
+    assert "13900001111" in response.content.decode()  # the sample row before the far value
 
 
 # --- 2. output bounded by what is shown ---------------------------------------------------------
