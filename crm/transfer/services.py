@@ -2,7 +2,8 @@
 
 upload (import_start) -> map (import_configure) -> dry run (import_check_request) -> commit
 (import_commit_request) -> perhaps undo (import_undo_request). Small files run inline; larger
-ones (settings.CRM_TRANSFER_INLINE_ROWS) in a Celery task, with progress the job page polls.
+ones (by their counted rows and their size: settings.CRM_TRANSFER_INLINE_ROWS and
+CRM_TRANSFER_INLINE_BYTES) in a Celery task, with progress the job page polls.
 
 The kind (crm.transfer.registry) decides what a row means; the engine reads the file in batches,
 writes the rejected rows' report, holds the commit's single transaction (all or nothing: valid-only
