@@ -3,7 +3,8 @@
 Everything a user uploads is checked before it is parsed: the size while it streams to disk; the
 kind by its first bytes, not its name (a binary file or an old .xls renamed .csv is refused with a
 message saying what to do); an XLSX by its zip directory, so a zip bomb or a sheet declaring more
-rows than we import is refused before a single row is read; a CSV by a sample of at most 64 KiB,
+rows than we import (when it is large enough to hold them: a declaration is only a claim) is
+refused before a single row is read; a CSV by a sample of at most 64 KiB,
 from which the encoding (UTF-8 with or without the byte order mark, or GB18030, which GBK and
 GB2312 files saved by Chinese Excel are subsets of) and the delimiter (comma, semicolon or tab)
 are detected.
@@ -12,6 +13,13 @@ Row numbers are the ones the user sees in Excel: the first line or sheet row is 
 count, and a quoted CSV cell spanning several lines is still one row. Rows come out as lists of
 strings, whatever the cell types in the workbook (see ``_xlsx_cell``), so the engine checks every
 format with the same code.
+
+No file costs more than a bounded amount of memory and time, whatever it claims (issue 13): an
+XLSX's extent is taken from the cells it holds (``_SheetExtent``), calamine, which builds the
+sheet's whole grid, reads only a small and dense one, and anything else is streamed cell by cell
+(``_xml_rows``); a value beyond XLSX_MAX_COLUMNS is refused by its address; a CSV line longer
+than CSV_MAX_LINE_BYTES is refused as it is read; the mapping page's sample reads no further
+than its rows.
 """
 
 import codecs
@@ -56,8 +64,9 @@ XLSX_SMALL_UNCOMPRESSED = 16 * 1024 * 1024
 XLSX_MAX_UNCOMPRESSED = 1024 * 1024 * 1024
 XLSX_MAX_SHARED_STRINGS = 128 * 1024 * 1024
 # calamine reads a whole sheet into memory (about twice its XML: 93 MB of XML, 300,000 rows,
-# took 207 MB) and is six to twenty times faster than openpyxl; a sheet larger than this is
-# streamed by openpyxl's read-only mode instead, so memory stays bounded whatever the workbook.
+# took 207 MB) and is six to twenty times faster than openpyxl; a sheet larger than this (or a
+# sparse one: see XLSX_CALAMINE_MAX_CELLS) is streamed by ``_xml_rows`` instead, so memory stays
+# bounded whatever the workbook.
 XLSX_CALAMINE_MAX_SHEET = 128 * 1024 * 1024
 XLSX_MAX_MEMBERS = 10_000
 XLSX_MIN_ROW_BYTES = 8  # <row r="1"/>
