@@ -296,6 +296,9 @@ CRM_IMPORT_MAX_ROWS = env_int("CRM_IMPORT_MAX_ROWS", 2_000_000)
 CRM_IMPORT_MAX_COLUMNS = env_int("CRM_IMPORT_MAX_COLUMNS", 200)
 # Above this many rows an import's dry run and commit, or an export, run in a worker.
 CRM_TRANSFER_INLINE_ROWS = env_int("CRM_TRANSFER_INLINE_ROWS", 2000)
+# ... and only when the file (an XLSX: its sheet's XML) is at most this large: the rows of a
+# file this small are counted, not estimated, before the work is placed.
+CRM_TRANSFER_INLINE_BYTES = env_int("CRM_TRANSFER_INLINE_BYTES", 1024 * 1024)
 CRM_IMPORT_UNDO_DAYS = 30
 WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", True)
 WHITENOISE_AUTOREFRESH = DEBUG

@@ -3,7 +3,8 @@
 Everything a user uploads is checked before it is parsed: the size while it streams to disk; the
 kind by its first bytes, not its name (a binary file or an old .xls renamed .csv is refused with a
 message saying what to do); an XLSX by its zip directory, so a zip bomb or a sheet declaring more
-rows than we import is refused before a single row is read; a CSV by a sample of at most 64 KiB,
+rows than we import (when it is large enough to hold them: a declaration is only a claim) is
+refused before a single row is read; a CSV by a sample of at most 64 KiB,
 from which the encoding (UTF-8 with or without the byte order mark, or GB18030, which GBK and
 GB2312 files saved by Chinese Excel are subsets of) and the delimiter (comma, semicolon or tab)
 are detected.
@@ -12,11 +13,19 @@ Row numbers are the ones the user sees in Excel: the first line or sheet row is 
 count, and a quoted CSV cell spanning several lines is still one row. Rows come out as lists of
 strings, whatever the cell types in the workbook (see ``_xlsx_cell``), so the engine checks every
 format with the same code.
+
+No file costs more than a bounded amount of memory and time, whatever it claims (issue 13): an
+XLSX's extent is taken from the cells it holds (``_SheetExtent``), calamine, which builds the
+sheet's whole grid, reads only a small and dense one, and anything else is streamed cell by cell
+(``_xml_rows``); a value beyond XLSX_MAX_COLUMNS is refused by its address; a CSV line longer
+than CSV_MAX_LINE_BYTES is refused as it is read; the mapping page's sample reads no further
+than its rows.
 """
 
 import codecs
 import csv
 import datetime
+import functools
 import io
 import re
 import struct
@@ -25,7 +34,7 @@ import uuid
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -44,6 +53,9 @@ DELIMITERS = (",", "\t", ";")  # in order of preference when two split the heade
 
 SAMPLE_BYTES = 64 * 1024
 CHUNK_BYTES = 1024 * 1024
+# The longest CSV line we read (a row of 200 full columns is far shorter): a longer one is
+# refused as it is read, so no row costs more memory than a few times this.
+CSV_MAX_LINE_BYTES = 4 * 1024 * 1024
 
 # XLSX zip bombs: the whole archive may expand to at most XLSX_MAX_RATIO times the file (real
 # workbooks expand 4 to 20 times; a bomb a thousand times) once it is larger than
@@ -54,10 +66,16 @@ XLSX_SMALL_UNCOMPRESSED = 16 * 1024 * 1024
 XLSX_MAX_UNCOMPRESSED = 1024 * 1024 * 1024
 XLSX_MAX_SHARED_STRINGS = 128 * 1024 * 1024
 # calamine reads a whole sheet into memory (about twice its XML: 93 MB of XML, 300,000 rows,
-# took 207 MB) and is six to twenty times faster than openpyxl; a sheet larger than this is
-# streamed by openpyxl's read-only mode instead, so memory stays bounded whatever the workbook.
+# took 207 MB) and is six to twenty times faster than openpyxl; a sheet larger than this (or a
+# sparse one: see XLSX_CALAMINE_MAX_CELLS) is streamed by ``_xml_rows`` instead, so memory stays
+# bounded whatever the workbook.
 XLSX_CALAMINE_MAX_SHEET = 128 * 1024 * 1024
 XLSX_MAX_MEMBERS = 10_000
+XLSX_MIN_ROW_BYTES = 8  # <row r="1"/>
+# The header row and the mapping page's sample rows must lie within this much of the sheet's XML.
+XLSX_SAMPLE_BYTES = 16 * 1024 * 1024
+# A sample cell (the mapping page) is cut to this many characters.
+SAMPLE_CELL_CHARS = 200
 
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -153,6 +171,11 @@ def save_upload(upload: IO[bytes], filename: str, directory: Path) -> Path:
         path.unlink(missing_ok=True)
         raise
     return path
+
+
+def upload_too_large() -> ValidationError:
+    """The refusal of a file larger than CRM_IMPORT_MAX_BYTES (also said while it uploads)."""
+    return _too_large(settings.CRM_IMPORT_MAX_BYTES)
 
 
 def _too_large(limit: int) -> ValidationError:
@@ -549,43 +572,68 @@ def _utf8_line_in(path: Path) -> int | None:
     or None. Such a line decodes as GB18030 without an error, into other characters, so
     decoding alone would import it garbled. A line counts when it holds two Chinese characters
     in a row as UTF-8 and decodes as UTF-8 whole, which GBK text practically never does. A
-    byte translation and a substring search: about 0.2 s for 100 MB."""
+    byte translation and a substring search: about 0.2 s for 100 MB, in linear time however
+    long the lines. The search stops at the first line longer than the reader takes (it
+    refuses that line, so what follows never matters)."""
     newlines = 0
-    carry = b""
+    pieces: list[bytes] = []  # the line read so far (the end of the last chunk, or more)
+    held = 0
     with path.open("rb") as handle:
-        while True:
-            chunk = handle.read(CHUNK_BYTES)
-            data = carry + chunk
-            cut = data.rfind(b"\n") + 1 if chunk else len(data)
-            if chunk and cut == 0:
-                carry = data  # one line longer than the chunk: read on
+        while chunk := handle.read(CHUNK_BYTES):
+            cut = chunk.rfind(b"\n") + 1
+            if cut == 0:  # still the same line: keep the piece, join once at its end
+                pieces.append(chunk)
+                held += len(chunk)
+                if held > CSV_MAX_LINE_BYTES:
+                    return None
                 continue
-            part, carry = data[:cut], data[cut:]
-            roles = part.translate(_UTF8_CJK_ROLES)
-            start = 0
-            while (hit := roles.find(b"LCCLCC", start)) >= 0:
-                line_start = part.rfind(b"\n", 0, hit) + 1
-                line_end = part.find(b"\n", hit)
-                line_end = len(part) if line_end < 0 else line_end
-                try:
-                    part[line_start:line_end].decode("utf-8")
-                except UnicodeDecodeError:
-                    start = line_end + 1
-                    continue
-                return newlines + part.count(b"\n", 0, line_start)
+            pieces.append(chunk[:cut])
+            part = b"".join(pieces)
+            hit = _utf8_chinese_line(part)
+            if hit is not None:
+                return newlines + part.count(b"\n", 0, hit)
             newlines += part.count(b"\n")
-            if not chunk:
-                return None
+            pieces = [chunk[cut:]]
+            held = len(pieces[0])
+    part = b"".join(pieces)
+    hit = _utf8_chinese_line(part)
+    return None if hit is None else newlines + part.count(b"\n", 0, hit)
 
 
-def _csv_all_rows(path: Path, info: TableInfo) -> Iterator[tuple[int, list[str]]]:
-    """Every physical row of the CSV, numbered, with the encoding checks."""
+def _utf8_chinese_line(part: bytes) -> int | None:
+    """Where the first line of ``part`` that is UTF-8 with Chinese in it starts, or None."""
+    roles = part.translate(_UTF8_CJK_ROLES)
+    start = 0
+    while (hit := roles.find(b"LCCLCC", start)) >= 0:
+        line_start = part.rfind(b"\n", 0, hit) + 1
+        line_end = part.find(b"\n", hit)
+        line_end = len(part) if line_end < 0 else line_end
+        try:
+            part[line_start:line_end].decode("utf-8")
+        except UnicodeDecodeError:
+            start = line_end + 1
+            continue
+        return line_start
+    return None
+
+
+def _csv_all_rows(
+    path: Path, info: TableInfo, *, whole_file_checks: bool = True
+) -> Iterator[tuple[int, list[str]]]:
+    """Every physical row of the CSV, numbered, with the encoding checks (without
+    ``whole_file_checks``, a sample's reading, a UTF-8 line in a GB18030 file is not looked
+    for up front). A line longer than CSV_MAX_LINE_BYTES is refused as it is read, so neither
+    it nor its cells are ever held whole."""
     undecodable = _UndecodableBytes
     # A UTF-8 line in a GB18030 file is found up front (by bytes); its row is named when the
     # reader gets to it.
-    foreign_line = _utf8_line_in(path) if info.encoding == "gb18030" else None
+    foreign_line = _utf8_line_in(path) if info.encoding == "gb18030" and whole_file_checks else None
     foreign = foreign_line if foreign_line is not None else -1
-    with path.open("r", encoding=info.encoding, errors=undecodable.name, newline="") as text:
+    with path.open("rb", buffering=0) as raw:
+        bounded = io.BufferedReader(_LineBoundedReader(raw), SAMPLE_BYTES)
+        text = io.TextIOWrapper(
+            bounded, encoding=info.encoding, errors=undecodable.name, newline=""
+        )
         seen_errors = undecodable.count
         reader = csv.reader(text, delimiter=info.delimiter, strict=False)
         number = 0
@@ -599,6 +647,58 @@ def _csv_all_rows(path: Path, info: TableInfo) -> Iterator[tuple[int, list[str]]
                 yield number, row
         except csv.Error:
             raise _csv_error(number + 1) from None
+        except _LineTooLong:
+            raise _line_too_long(number + 1) from None
+
+
+class _LineTooLong(Exception):
+    pass
+
+
+class _LineBoundedReader(io.RawIOBase):
+    """A file's bytes, ending in _LineTooLong at the first line (ended by LF or CR) longer than
+    CSV_MAX_LINE_BYTES. Checked per block read, not per line: the csv module keeps its fast
+    path over the text file."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.run = 0  # bytes since the last line end
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.raw.read(len(buffer))
+        if not data:
+            return 0
+        size = len(data)
+        buffer[:size] = data
+        first = data.find(b"\n")
+        carriage = data.find(b"\r")
+        if first < 0 or 0 <= carriage < first:
+            first = carriage
+        if first < 0:
+            self.run += size
+        else:
+            if self.run + first > CSV_MAX_LINE_BYTES:
+                raise _LineTooLong
+            self.run = size - 1 - max(data.rfind(b"\n"), data.rfind(b"\r"))
+        if self.run > CSV_MAX_LINE_BYTES:
+            raise _LineTooLong
+        return size
+
+
+def _line_too_long(row: int) -> ValidationError:
+    return _refuse(
+        _(
+            "Row %(row)s is longer than %(limit)s MB, far longer than a row of customer"
+            " data: perhaps its line breaks were lost. Open the file in Excel or a text"
+            " editor, check that row and upload the file again."
+        ),
+        "line_too_long",
+        row=_row_label(row),
+        limit=f"{CSV_MAX_LINE_BYTES / 1024**2:g}",
+    )
 
 
 def _trim(row: list[str], width: int) -> None:
@@ -731,6 +831,11 @@ def _xlsx_inspect(path: Path) -> TableInfo:
             _check_zip_sizes(archive, file_size)
             parts = _xlsx_parts(archive)
             declared, seen, sampled = _declared_rows(archive, parts.sheet)
+            # <dimension> is a claim: believed only when the sheet is large enough to hold
+            # that many rows (a row takes more than XLSX_MIN_ROW_BYTES of XML).
+            sheet_size = archive.getinfo(parts.sheet).file_size
+            if declared is not None and declared * XLSX_MIN_ROW_BYTES > sheet_size:
+                declared = None
             max_rows = settings.CRM_IMPORT_MAX_ROWS
             if declared is not None and declared > max_rows + 1:
                 raise _too_many_rows(max_rows)
@@ -815,45 +920,158 @@ class _SharedStrings:
 def _xlsx_header(archive: zipfile.ZipFile, parts: _Workbook) -> tuple[int, list[str] | None]:
     """The first non-empty row of the first sheet and its number, read by streaming the sheet's
     XML: only the rows up to the header are parsed, and the shared strings table only as far as
-    the header's strings."""
-    strings = _SharedStrings(archive, parts.shared_strings)
+    the header's strings. Only cells that exist are read, so a header claiming to reach column
+    ZZZZZZZZZZZZ costs one cell, and is refused."""
+    for number, cells in _xml_rows(archive, parts, max_bytes=XLSX_SAMPLE_BYTES):
+        texts = {column: text.strip() for column, text in cells.items()}
+        if any(texts.values()):
+            return number, _dense(texts)  # at most XLSX_MAX_COLUMNS wide: see _xml_rows
+    return 0, None
+
+
+@dataclass(frozen=True)
+class _DateStyles:
+    """The cell styles (indices into cellXfs) whose number format shows a date or a duration,
+    and the workbook's epoch: what turns a serial number into the date the user sees."""
+
+    dates: frozenset[int]
+    durations: frozenset[int]
+    epoch: datetime.datetime
+
+
+def _date_styles(archive: zipfile.ZipFile) -> _DateStyles:
+    from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format, is_timedelta_format
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900
+
+    names = set(archive.namelist())
+    formats: dict[int, str] = dict(BUILTIN_FORMATS)
+    dates: set[int] = set()
+    durations: set[int] = set()
+    epoch = CALENDAR_WINDOWS_1900
     try:
-        with archive.open(parts.sheet) as member:
+        with archive.open("xl/workbook.xml") as member:
+            for _event, element in SafeET.iterparse(member, events=("end",)):
+                if _local(element.tag) == "workbookPr":
+                    if element.get("date1904", "").lower() in ("1", "true"):
+                        epoch = CALENDAR_MAC_1904
+                    break
+        if "xl/styles.xml" in names:
+            in_cell_xfs = False
+            index = 0
+            with archive.open("xl/styles.xml") as member:
+                for event, element in SafeET.iterparse(member, events=("start", "end")):
+                    tag = _local(element.tag)
+                    if tag == "cellXfs":
+                        in_cell_xfs = event == "start"
+                    elif event == "end" and tag == "numFmt":
+                        code = element.get("numFmtId", "")
+                        if code.isdigit():
+                            formats[int(code)] = element.get("formatCode", "")
+                    elif event == "end" and tag == "xf" and in_cell_xfs:
+                        code = element.get("numFmtId", "0")
+                        fmt = formats.get(int(code)) if code.isdigit() else None
+                        if is_timedelta_format(fmt):
+                            durations.add(index)
+                        elif is_date_format(fmt):
+                            dates.add(index)
+                        index += 1
+                    if event == "end" and tag != "cellXfs":
+                        element.clear()
+    except _DAMAGED:
+        raise _bad_xlsx() from None
+    return _DateStyles(frozenset(dates | durations), frozenset(durations), epoch)
+
+
+def _xml_rows(
+    archive: zipfile.ZipFile, parts: _Workbook, *, max_bytes: int | None = None
+) -> Iterator[tuple[int, dict[int, str]]]:
+    """The rows of the first sheet that hold a value, numbered, as {column from 0: text},
+    streamed from the sheet's XML: memory holds one row (at most XLSX_LAST_COLUMN cells) and
+    the shared strings read so far, and only cells that exist are read, whatever the sheet's
+    <dimension> or its cells' addresses claim. A value beyond XLSX_MAX_COLUMNS is refused;
+    with ``max_bytes``, so is a sheet whose rows wanted need more of its XML than that."""
+    strings = _SharedStrings(archive, parts.shared_strings)
+    styles = _date_styles(archive)
+    try:
+        with archive.open(parts.sheet) as opened:
+            member = opened if max_bytes is None else _Capped(opened, max_bytes)
             row_number = 0
+            column = -1
+            count = 0
+            cells: dict[int, str] = {}
             sheet_data = None
             for event, element in SafeET.iterparse(member, events=("start", "end")):
                 tag = _local(element.tag)
                 if event == "start":
-                    if tag == "sheetData":
+                    if tag == "row":
+                        ref = element.get("r") or ""
+                        row_number = int(ref) if ref.isdigit() else row_number + 1
+                        if row_number > XLSX_LAST_ROW:
+                            raise _bad_xlsx()
+                        column, count, cells = -1, 0, {}
+                    elif tag == "sheetData":
                         sheet_data = element
                     continue
-                if tag != "row":
-                    continue
-                row_number = int(element.get("r") or row_number + 1)
-                cells: dict[int, str] = {}
-                column = -1
-                for cell in element:
-                    if _local(cell.tag) != "c":
-                        continue
-                    letters = "".join(ch for ch in cell.get("r", "") if ch.isalpha())
-                    column = _column_index(letters) if letters else column + 1
-                    cells[column] = _xml_cell_text(cell, strings).strip()
-                element.clear()
-                if sheet_data is not None:
-                    sheet_data.clear()  # drop the rows read so far, however many are empty
-                if any(cells.values()):
-                    headers = [""] * (max(cells) + 1)
-                    for column, text in cells.items():
-                        headers[column] = text
-                    return row_number, headers
+                if tag == "c":
+                    letters = "".join(ch for ch in element.get("r", "") if ch.isalpha())
+                    column = _column_number(letters) - 1 if letters else column + 1
+                    count += 1
+                    if count > XLSX_LAST_COLUMN:
+                        raise _bad_xlsx()
+                    text = _xml_cell_text(element, strings, styles)
+                    if text:
+                        if column >= XLSX_MAX_COLUMNS:
+                            raise _column_beyond(
+                                f"{letters or _column_letters(column)}{row_number}",
+                                letters or _column_letters(column),
+                            )
+                        cells[column] = text
+                    element.clear()  # the row keeps an empty shell of each cell till its end
+                elif tag == "row":
+                    if cells:
+                        yield row_number, cells
+                    element.clear()
+                    if sheet_data is not None:
+                        sheet_data.clear()  # drop the rows read so far, however many are empty
     except _DAMAGED:
         raise _bad_xlsx() from None
     finally:
         strings.close()
-    return 0, None
 
 
-def _xml_cell_text(cell: Any, strings: _SharedStrings) -> str:
+class _Capped:
+    """A file that ends in an error after ``limit`` bytes (ValueError: a damaged file)."""
+
+    def __init__(self, raw: IO[bytes], limit: int) -> None:
+        self.raw = raw
+        self.left = limit
+
+    def read(self, size: int = -1) -> bytes:
+        if self.left <= 0:
+            raise ValueError("read limit")
+        data = self.raw.read(min(size, self.left) if size >= 0 else self.left)
+        self.left -= len(data)
+        return data
+
+
+def _column_number(letters: str) -> int:
+    """Column letters as a number from 1 (A); past Excel's last column, one more than it."""
+    if len(letters) > 3:
+        return XLSX_LAST_COLUMN + 1
+    return min(_column_index(letters) + 1, XLSX_LAST_COLUMN + 1)
+
+
+def _column_letters(index: int) -> str:
+    """A column index from 0 as Excel's letters (0 -> A, 27 -> AB)."""
+    letters = ""
+    index += 1
+    while index > 0:
+        index, remainder = divmod(index - 1, 26)
+        letters = chr(65 + remainder) + letters
+    return letters
+
+
+def _xml_cell_text(cell: Any, strings: _SharedStrings, styles: _DateStyles | None = None) -> str:
     kind = cell.get("t", "n")
     if kind == "inlineStr":
         texts = []
@@ -877,7 +1095,22 @@ def _xml_cell_text(cell: Any, strings: _SharedStrings) -> str:
         return "TRUE" if value.strip() == "1" else "FALSE"
     if kind in ("str", "e", "d"):
         return value
-    return _number_text(value) if value else ""
+    if not value:
+        return ""
+    style = cell.get("s", "0")
+    if styles is not None and style.isdigit() and int(style) in styles.dates:
+        return _serial_text(value, styles, int(style) in styles.durations)
+    return _number_text(value)
+
+
+def _serial_text(value: str, styles: _DateStyles, duration: bool) -> str:
+    """A date-styled number as the date (or time, or duration) Excel shows for it."""
+    from openpyxl.utils.datetime import from_excel
+
+    try:
+        return _xlsx_cell(from_excel(float(value), styles.epoch, timedelta=duration))
+    except (ValueError, OverflowError):
+        return _number_text(value)
 
 
 def _number_text(value: str) -> str:
@@ -926,33 +1159,12 @@ def _xlsx_cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _scan_error_cells(chunks: Iterable[bytes]) -> dict[tuple[int, int], str]:
-    """Error cells (#N/A, #DIV/0! ...) by zero-based (row, column), from the sheet XML as raw
-    bytes. calamine reads them as empty, which would let a broken lookup pass as a missing
-    value; they are rare, so a byte search finds the few rows that have any."""
-    found: dict[tuple[int, int], str] = {}
-    pending = b""
-    for chunk in chunks:
-        buffer = pending + chunk
-        # Cut after the last end of a row ("</row>" or "</x:row>"); the rest waits for more.
-        cut = buffer.rfind(b"row>")
-        if cut < 0:
-            pending = buffer
-            continue
-        part, pending = buffer[: cut + 4], buffer[cut + 4 :]
-        if b't="e"' in part:
-            _collect_errors(part, found)
-    if b't="e"' in pending:
-        _collect_errors(pending, found)
-    return found
-
-
 def _collect_errors(part: bytes, found: dict[tuple[int, int], str]) -> None:
     for match in _ERROR_CELL.finditer(part):
         ref = _CELL_REF.search(match.group(0))
         if ref:
             row = int(ref.group(2)) - 1
-            column = _column_index(ref.group(1).decode("ascii"))
+            column = _column_number(ref.group(1).decode("ascii")) - 1
             found[(row, column)] = match.group(1).decode("utf-8", "replace")
 
 
@@ -1000,10 +1212,196 @@ def _inflate(raw: IO[bytes], info: zipfile.ZipInfo) -> Iterator[bytes]:
                 break
 
 
-def _xlsx_prepare(path: Path) -> tuple[dict[tuple[int, int], str], int]:
+# Excel's own bounds: a reference beyond them is not a workbook Excel wrote.
+XLSX_LAST_ROW = 1_048_576
+XLSX_LAST_COLUMN = 16_384
+# A value further right than this is refused (an import reads at most CRM_IMPORT_MAX_COLUMNS
+# headers, so it is never a column of ours); empty formatted cells out there are ignored.
+XLSX_MAX_COLUMNS = 1_000
+# calamine builds the sheet's whole grid, from row 1 to the last row and from the first to the
+# last column, at about 32 bytes a cell whether the cell exists or not (a lone value at
+# XFD1048576 asks for 550 GB and aborts the process). Above this many grid cells the streaming
+# reader serves instead.
+XLSX_CALAMINE_MAX_CELLS = 4_000_000
+# ... and only when that grid is at most this many times the cells the sheet holds, unless it
+# is this small anyway.
+XLSX_CALAMINE_SPARSENESS = 8
+XLSX_CALAMINE_SMALL_GRID = 262_144
+# The longest stretch of sheet XML in which no cell starts (Excel's longest cell holds 32,767
+# characters); a longer one is a damaged or hostile sheet.
+XLSX_MAX_CELL_BYTES = 4 * 1024 * 1024
+
+# A cell's start, with or without a namespace prefix ("<c " or "<x:c "), as plain bytes to count
+# (whitespace as XML has it); the usual start, address first ('<c r="'); and the address's
+# letters and row in that usual form.
+_CELL_STARTS = tuple(
+    prefix + b"c" + end
+    for prefix in (b"<", b":")
+    for end in (b" ", b"\t", b"\n", b"\r", b">", b"/")
+)
+_CELL_ADDRESSED = (b'<c r="', b':c r="')
+_ADDRESS = re.compile(rb'<c r="([A-Z]+)(\d+)"')
+_ADDRESS_LETTERS = re.compile(rb'c r="([A-Z]+)')
+_ADDRESS_ROW = re.compile(rb'c r="[A-Z]+(\d+)')
+# The same for any form (another attribute first, odd whitespace): slower, so only when needed.
+_CELL_LETTERS = re.compile(rb"<(?:\w+:)?c\s[^>]*?\br=\"([A-Z]+)\d")
+_CELL_ROW = re.compile(rb"<(?:\w+:)?c\s[^>]*?\br=\"[A-Z]+(\d+)\"")
+_CELL_OPEN = re.compile(rb"<(?:\w+:)?c[\s>/]")
+_CELL_OPEN_WITH_REF = re.compile(rb"<(?:\w+:)?c\s[^>]*?\br=\"[A-Z]")
+_FAR_CELL = re.compile(rb"<(?:\w+:)?c\s[^>]*?\br=\"([A-Z]{2,})(\d+)\"[^>]*?(/?)>")
+
+
+@dataclass
+class _SheetExtent:
+    """What a sheet really holds, from a scan of its XML as bytes (its <dimension> is only a
+    claim): the last row and column a cell is in, whether every cell says where it is (r="B7";
+    a cell without it goes after the one before, so only a parser can place it: the streamed
+    reader then serves), and
+    the error cells (#N/A, #DIV/0! ...) by zero-based (row, column), which calamine reads as
+    empty and would let a broken lookup pass as a missing value."""
+
+    last_row: int = 0
+    last_column: int = 0  # 1-based; 0 for a sheet without cells
+    cells: int = 0  # cells the XML holds (at least: text can look like a cell, and counts)
+    _widest: bytes = b""  # the letters of the last column so far
+    unplaced_cells: bool = False
+    errors: dict[tuple[int, int], str] = field(default_factory=dict)
+
+    @property
+    def grid_cells(self) -> int:
+        return self.last_row * self.last_column
+
+    @property
+    def fits_calamine(self) -> bool:
+        """Whether calamine's grid is small, and mostly cells the sheet holds (else reading
+        it costs time for the empty ones: a value at B1048576 is a million empty rows)."""
+        grid = self.grid_cells
+        return not self.unplaced_cells and (
+            grid <= XLSX_CALAMINE_SMALL_GRID
+            or (grid <= XLSX_CALAMINE_MAX_CELLS and grid <= XLSX_CALAMINE_SPARSENESS * self.cells)
+        )
+
+    def scan(self, chunks: Iterable[bytes]) -> "_SheetExtent":
+        pieces: list[bytes] = []
+        held = 0
+        for chunk in chunks:
+            # Cut before the last cell that starts in the chunk: what comes before is whole
+            # cells and tags; the rest waits. Pieces are joined once, so a long stretch costs
+            # its length, not its length squared, and at most XLSX_MAX_CELL_BYTES of memory.
+            cut = chunk.rfind(b"<c")
+            prefixed = chunk.rfind(b":c")  # <x:c r="A1">
+            if prefixed > cut:
+                cut = max(cut, chunk.rfind(b"<", 0, prefixed))
+            if cut < 0:
+                pieces.append(chunk)
+                held += len(chunk)
+                if held > XLSX_MAX_CELL_BYTES:
+                    raise _bad_xlsx()
+                continue
+            pieces.append(chunk[:cut])
+            self._part(b"".join(pieces))
+            pieces = [chunk[cut:]]
+            held = len(chunk) - cut
+        self._part(b"".join(pieces))
+        return self
+
+    def _part(self, part: bytes) -> None:
+        addressed = part.count(b'<c r="')
+        if addressed == part.count(b"<c") and b":c" not in part:
+            # The usual form: every cell starts with its address and nothing else starts
+            # with "<c". Then one search says whether any cell lies beyond the widest column
+            # so far or below the part's last cell; only if one does are they all collected.
+            self.cells += addressed
+            last = _ADDRESS.match(part, max(part.rfind(b'<c r="'), 0))
+            if last is None:  # no cell in this part
+                pass
+            elif self._widest and not _beyond(self._widest, last.group(2)).search(part):
+                self.last_row = max(self.last_row, int(last.group(2)))
+                self._errors(part)
+                return
+            letters = set(_ADDRESS_LETTERS.findall(part))
+            rows = set(_ADDRESS_ROW.findall(part))
+        else:
+            cells = len(_CELL_OPEN.findall(part))
+            if cells != len(_CELL_OPEN_WITH_REF.findall(part)):
+                self.unplaced_cells = True
+            letters = set(_CELL_LETTERS.findall(part))
+            rows = set(_CELL_ROW.findall(part))
+            self.cells += cells
+        if letters:
+            widest = max(letters, key=lambda text: (len(text), text))
+            column = _column_number(widest.decode("ascii"))
+            if column > XLSX_MAX_COLUMNS:
+                self._refuse_far_values(part)
+            if column > XLSX_LAST_COLUMN:
+                raise _bad_xlsx()
+            if column > self.last_column:
+                self.last_column, self._widest = column, widest
+        if rows:
+            digits = max(rows, key=lambda text: (len(text), text))
+            if len(digits) > 7 or int(digits) > XLSX_LAST_ROW:
+                raise _bad_xlsx()
+            self.last_row = max(self.last_row, int(digits))
+        self._errors(part)
+
+    def _errors(self, part: bytes) -> None:
+        if b't="e"' in part:
+            _collect_errors(part, self.errors)
+
+    @staticmethod
+    def _refuse_far_values(part: bytes) -> None:
+        for match in _FAR_CELL.finditer(part):
+            letters = match.group(1).decode("ascii")
+            if _column_number(letters) > XLSX_MAX_COLUMNS and not match.group(3):
+                raise _column_beyond(f"{letters[:10]}{match.group(2)[:10].decode()}", letters[:10])
+
+
+@functools.lru_cache(maxsize=64)
+def _beyond(letters: bytes, row: bytes) -> re.Pattern[bytes]:
+    """A search for a cell address beyond column ``letters`` or below row ``row``."""
+    return re.compile(
+        b'c r="(?:' + _above(letters, b"A", b"Z") + rb"\d|[A-Z]+" + _above(row, b"0", b"9") + b'")'
+    )
+
+
+def _above(text: bytes, first: bytes, last: bytes) -> bytes:
+    """A pattern for the strings over first..last that sort after ``text`` as numbers or
+    column letters do: longer ones, and those as long that are greater."""
+    span = b"[" + first + b"-" + last + b"]"
+    alternatives = [span + b"{%d,}" % (len(text) + 1)]
+    for index, code in enumerate(text):
+        if code < last[0]:
+            alternatives.append(
+                text[:index]
+                + b"["
+                + bytes([code + 1])
+                + b"-"
+                + last
+                + b"]"
+                + span
+                + b"{%d}" % (len(text) - index - 1)
+            )
+    return b"(?:" + b"|".join(alternatives) + b")"
+
+
+def _column_beyond(cell: str, letters: str) -> ValidationError:
+    return _refuse(
+        _(
+            "Cell %(cell)s holds a value in column %(column)s, beyond the %(limit)s columns an"
+            " import reads. Delete what is in that column (or copy the table you want into a"
+            " new workbook) and upload the file again."
+        ),
+        "column_beyond",
+        cell=cell,
+        column=letters,
+        limit=f"{XLSX_MAX_COLUMNS:,}",
+    )
+
+
+def _xlsx_prepare(path: Path) -> tuple[_SheetExtent, int]:
     """Check the archive again (it is read now, perhaps long after inspect_table), inflate every
-    member the reader will parse to prove its true size, and collect the error cells. Also
-    the sheet's uncompressed size, which decides the reader."""
+    member the reader will parse to prove its true size, and scan the sheet for its true extent
+    and error cells. Also the sheet's uncompressed size; both decide the reader."""
     try:
         with zipfile.ZipFile(path) as archive, path.open("rb") as raw:
             _check_zip_sizes(archive, path.stat().st_size)
@@ -1014,7 +1412,7 @@ def _xlsx_prepare(path: Path) -> tuple[dict[tuple[int, int], str], int]:
                     for _chunk in _inflate(raw, archive.getinfo(name)):
                         pass
             sheet = archive.getinfo(parts.sheet)
-            return _scan_error_cells(_inflate(raw, sheet)), sheet.file_size
+            return _SheetExtent().scan(_inflate(raw, sheet)), sheet.file_size
     except _DAMAGED:
         raise _bad_xlsx() from None
 
@@ -1044,50 +1442,34 @@ def _calamine_values(path: Path) -> Iterator[list[Any]]:
         workbook.close()
 
 
-def _openpyxl_values(path: Path) -> Iterator[list[Any]]:
-    """The same as ``_calamine_values``, streamed (constant memory, much slower); error cells
-    come as their text already."""
-    from openpyxl import load_workbook
-
+def _streamed_values(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """The rows of the first sheet that hold a value, numbered, as text from column A, read
+    by ``_xml_rows``: memory and time follow the cells that exist (much slower than calamine,
+    which serves unless the sheet is large or sparse; error cells come as their text)."""
     try:
-        workbook = load_workbook(str(path), read_only=True, data_only=True)
-    except Exception:
+        with zipfile.ZipFile(path) as archive:
+            parts = _xlsx_parts(archive)
+            for number, cells in _xml_rows(archive, parts):
+                yield number, _dense(cells)
+    except _DAMAGED:
         raise _bad_xlsx() from None
-    try:
-        sheet = workbook.worksheets[0]
-        expected = 1
-        for cells in sheet.iter_rows():
-            if not cells:
-                continue
-            number = getattr(cells[0], "row", None) or expected
-            while expected < number:  # rows the XML leaves out are empty
-                yield []
-                expected += 1
-            values: list[Any] = []
-            for cell in cells:
-                column = getattr(cell, "column", None)
-                if column is not None and column - 1 > len(values):
-                    values.extend([""] * (column - 1 - len(values)))
-                values.append(cell.value)
-            yield values
-            expected = number + 1
-    finally:
-        workbook.close()
 
 
 def _xlsx_all_rows(
     path: Path, info: TableInfo, *, reader: str | None = None
 ) -> Iterator[tuple[int, list[str]]]:
-    """Every row of the first sheet, numbered, its cells as text."""
-    errors, sheet_size = _xlsx_prepare(path)
+    """Every row of the first sheet that holds a value, numbered, its cells as text. calamine
+    (fast, but it builds the sheet's whole grid in memory) only when that grid is small: the
+    extent comes from the cells the sheet holds, not from its <dimension>."""
+    extent, sheet_size = _xlsx_prepare(path)
     if reader is None:
-        reader = "calamine" if sheet_size <= XLSX_CALAMINE_MAX_SHEET else "openpyxl"
-    if reader == "openpyxl":
-        errors = {}
-        source = _openpyxl_values(path)
-    else:
-        source = _calamine_values(path)
-    for index, values in enumerate(source):
+        small = sheet_size <= XLSX_CALAMINE_MAX_SHEET and extent.fits_calamine
+        reader = "calamine" if small else "stream"
+    if reader == "stream":
+        yield from _streamed_values(path)
+        return
+    errors = extent.errors
+    for index, values in enumerate(_calamine_values(path)):
         row = [_xlsx_cell(value) for value in values]
         if errors:
             for column in range(len(row)):
@@ -1129,6 +1511,75 @@ def _xlsx_rows(
     path: Path, info: TableInfo, *, reader: str | None = None
 ) -> Iterator[tuple[int, list[str]]]:
     return _data_rows(_xlsx_all_rows(path, info, reader=reader), len(info.headers))
+
+
+def sample_rows(path: Path, info: TableInfo, n: int) -> list[list[str]]:
+    """The first ``n`` data rows as ``iter_rows`` gives them, for the mapping page, reading no
+    further than they go (an XLSX is streamed, never loaded whole; a CSV skips its whole-file
+    checks), each row cut at the headers' width and each cell at SAMPLE_CELL_CHARS. The rows
+    before a refusal still serve; a refusal before any row is raised (ValidationError)."""
+    width = len(info.headers)
+    rows: list[list[str]] = []
+    if n <= 0:
+        return rows
+    try:
+        if info.file_format == "xlsx":
+            _xlsx_sample(path, width, n, rows)
+        else:
+            lines = _csv_all_rows(path, info, whole_file_checks=False)
+            for _number, row in _data_rows(lines, width):
+                rows.append([cell[:SAMPLE_CELL_CHARS] for cell in row[:width]])
+                if len(rows) >= n:
+                    break
+    except ValidationError:
+        if not rows:
+            raise
+    return rows
+
+
+def _xlsx_sample(path: Path, width: int, n: int, rows: list[list[str]]) -> None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            _check_zip_sizes(archive, path.stat().st_size)
+            parts = _xlsx_parts(archive)
+            streamed = (
+                (number, _dense(cells))
+                for number, cells in _xml_rows(archive, parts, max_bytes=XLSX_SAMPLE_BYTES)
+            )
+            for _number, row in _data_rows(streamed, width):
+                rows.append([cell[:SAMPLE_CELL_CHARS] for cell in row[:width]])
+                if len(rows) >= n:
+                    return
+    except _DAMAGED:
+        raise _bad_xlsx() from None
+
+
+def _dense(cells: dict[int, str]) -> list[str]:
+    row = [""] * (max(cells) + 1)
+    for column, text in cells.items():
+        row[column] = text
+    return row
+
+
+def rows_at_most(path: Path, file_format: str, max_bytes: int) -> int | None:
+    """An upper bound on the file's rows (header and blank rows included), counted, not
+    estimated, when its data is at most ``max_bytes`` (an XLSX: its sheet's XML, which
+    ``_inflate`` proves no larger than the zip directory says); None when it is larger or
+    cannot be read. What decides whether work on a file may run inside a request."""
+    try:
+        if file_format == "xlsx":
+            with zipfile.ZipFile(path) as archive, path.open("rb") as raw:
+                member = archive.getinfo(_xlsx_parts(archive).sheet)
+                if member.file_size > max_bytes:
+                    return None
+                data = b"".join(_inflate(raw, member))
+            return data.count(b"<row") + data.count(b":row")
+        if path.stat().st_size > max_bytes:
+            return None
+        data = path.read_bytes()
+    except (OSError, ValidationError, *_DAMAGED):
+        return None
+    return max(data.count(b"\n"), data.count(b"\r")) + 1
 
 
 def iter_rows(path: Path, info: TableInfo) -> Iterator[tuple[int, list[str]]]:

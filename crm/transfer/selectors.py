@@ -56,20 +56,16 @@ def import_mapping_template_name(job: ImportJob) -> str:
 
 
 def import_sample_rows(job: ImportJob, n: int) -> list[list[str]]:
-    """The first `n` data rows of the file (for the mapping page); [] when it cannot be read."""
+    """The first `n` data rows of the file (for the mapping page), read no further than they
+    go and cut to the headers' width; [] (or fewer) when they cannot be read."""
     from crm.transfer.services import _table_info, job_path
 
-    rows: list[list[str]] = []
     if n <= 0 or not job.file_path:
-        return rows
+        return []
     try:
-        for _number, cells in reading.iter_rows(job_path(job), _table_info(job)):
-            rows.append(cells)
-            if len(rows) >= n:
-                break
+        return reading.sample_rows(job_path(job), _table_info(job), n)
     except Exception:  # a sample is a help, the check reports what is wrong with the file
-        return rows
-    return rows
+        return []
 
 
 @dataclass(frozen=True)
@@ -98,11 +94,14 @@ class RejectedRow:
     column: str
     reason: str
     values: list[str]
+    cells_cut: int = 0  # cells of the row not in `values` (the CSV keeps them all)
 
 
 def import_rejected_rows(job: ImportJob, limit: int) -> list[RejectedRow]:
-    """The first rejected rows of the last check or commit (row, column, reason, cells)."""
-    from crm.transfer.services import rejected_paths
+    """The first rejected rows of the last check or commit (row, column, reason, cells), as
+    many as the page shows, each bounded however long the row in the file (see
+    services.rejected_shown_cells)."""
+    from crm.transfer.services import rejected_paths, rejected_shown_cells
 
     if not job.rejected_path:
         return []
@@ -111,10 +110,19 @@ def import_rejected_rows(job: ImportJob, limit: int) -> list[RejectedRow]:
         items = json.loads(shown.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return []
-    return [
-        RejectedRow(int(i["row"]), str(i["column"]), str(i["reason"]), list(i["values"]))
-        for i in items[:limit]
-    ]
+    rows = []
+    for item in items[:limit]:
+        values, cut = rejected_shown_cells([str(v) for v in item["values"]], len(job.headers))
+        rows.append(
+            RejectedRow(
+                int(item["row"]),
+                str(item["column"]),
+                str(item["reason"]),
+                values,
+                cut + int(item.get("cells_cut", 0)),
+            )
+        )
+    return rows
 
 
 def import_rejected_csv_path(job: ImportJob) -> Path | None:

@@ -2,7 +2,8 @@
 
 upload (import_start) -> map (import_configure) -> dry run (import_check_request) -> commit
 (import_commit_request) -> perhaps undo (import_undo_request). Small files run inline; larger
-ones (settings.CRM_TRANSFER_INLINE_ROWS) in a Celery task, with progress the job page polls.
+ones (by their counted rows and their size: settings.CRM_TRANSFER_INLINE_ROWS and
+CRM_TRANSFER_INLINE_BYTES) in a Celery task, with progress the job page polls.
 
 The kind (crm.transfer.registry) decides what a row means; the engine reads the file in batches,
 writes the rejected rows' report, holds the commit's single transaction (all or nothing: valid-only
@@ -51,8 +52,16 @@ BUSY = (Status.RUNNING, Status.UNDOING)
 # Jobs a runner works on (crm.lib.liveness decides whether it still does).
 LIVE = (Status.CHECKING, *BUSY)
 JOB_TABLE = ImportJob._meta.db_table
-# Rejections kept for the job page (the CSV has them all).
+# Rejections kept for the job page (the CSV has them all), and how much of each: the row's
+# cells up to the headers' width and a few more, each cut to REJECTED_CELL_CHARS, so the page
+# stays small however long a row in the file is (the CSV keeps the rows whole).
 REJECTED_SHOWN = 500
+REJECTED_EXTRA_CELLS = 5
+REJECTED_CELL_CHARS = 200
+REJECTED_REASON_CHARS = 2000
+# A batch is checked early once its rows hold this many cells (rows with cells beyond the
+# headers are rejected whole and kept for the report until the batch is checked).
+BATCH_CELLS = 1_000_000
 ERROR_HEADER = "error"
 # The field a match option needs mapped, unless the kind says otherwise (match_fields).
 MATCH_FIELDS = {"external_id": "external_id", "phone": "phones", "email": "emails"}
@@ -93,6 +102,18 @@ def _files_remove(job: ImportJob) -> None:
         paths = []
     for path in [*paths, *rejected_paths(job)]:
         path.unlink(missing_ok=True)
+
+
+def rejected_shown_cells(cells: list[str], width: int) -> tuple[list[str], int]:
+    """What the job page keeps of a rejected row's cells: at most the headers' width and
+    REJECTED_EXTRA_CELLS more, each cut to REJECTED_CELL_CHARS ("…" marks a cut cell); and how
+    many cells were left out."""
+    keep = max(width, 0) + REJECTED_EXTRA_CELLS
+    shown = [
+        cell if len(cell) <= REJECTED_CELL_CHARS else cell[: REJECTED_CELL_CHARS - 1] + "…"
+        for cell in cells[:keep]
+    ]
+    return shown, max(len(cells) - keep, 0)
 
 
 def _table_info(job: ImportJob) -> reading.TableInfo:
@@ -361,14 +382,18 @@ class _Report:
             )
             self.writer.writerow([safe_cell(c) for c in [*row_cells, reasons]])
             self.rows += 1
+            if len(self.shown) >= REJECTED_SHOWN:
+                continue
+            values, cut = rejected_shown_cells(row_cells, len(self.job.headers))
             for r in found:
                 if len(self.shown) < REJECTED_SHOWN:
                     self.shown.append(
                         {
                             "row": number,
                             "column": self.column(r.field) if r.field else "",
-                            "reason": r.reason,
-                            "values": row_cells,
+                            "reason": str(r.reason)[:REJECTED_REASON_CHARS],
+                            "values": values,
+                            "cells_cut": cut,
                         }
                     )
 
@@ -456,9 +481,11 @@ def _read(
     early: list[Rejection],
     flush: Any,
 ) -> None:
+    held = 0
     for row, number, row_cells in _source_rows(job):
         result.rows += 1
         cells[number] = row_cells
+        held += len(row_cells)
         if row is None:
             early.append(
                 Rejection(
@@ -472,13 +499,23 @@ def _read(
             )
         else:
             batch.append(row)
-        if len(batch) + len(early) >= BATCH_ROWS:
+        if len(batch) + len(early) >= BATCH_ROWS or held >= BATCH_CELLS:
             flush()
+            held = 0
     flush()
 
 
 def _inline(rows: int | None) -> bool:
     return rows is not None and rows <= settings.CRM_TRANSFER_INLINE_ROWS
+
+
+def _inline_file(job: ImportJob) -> bool:
+    """Whether checking or importing the job's file may run inside the request: only a small
+    file (CRM_TRANSFER_INLINE_BYTES) whose rows, counted, are few. The estimate from its first
+    64 KB or its sheet's <dimension> decides nothing: one long first line, or a false
+    dimension, would run a large file inside the request."""
+    rows = reading.rows_at_most(job_path(job), job.file_format, settings.CRM_TRANSFER_INLINE_BYTES)
+    return rows is not None and _inline(rows - 1)
 
 
 def _fail(job_id: int, message: str, **fields: Any) -> ImportJob:
@@ -500,7 +537,7 @@ def import_check_request(*, actor: Any, job: ImportJob, inline: bool | None = No
             if job.status not in (Status.UPLOADED, Status.CHECKED, Status.FAILED):
                 raise ValidationError(_("This import can no longer be checked."))
             _kind(job.kind)
-            here = _inline(job.rows_total) if inline is None else inline
+            here = _inline_file(job) if inline is None else inline
             hold = stack.enter_context(_runner_hold(job.pk)) if here else None
             job.status = Status.CHECKING
             job.rows_done = 0
@@ -725,7 +762,7 @@ def import_commit_request(*, actor: Any, job: ImportJob, inline: bool | None = N
                     )
                     % {"n": job.rejected_count}
                 )
-            here = _inline(job.rows_total) if inline is None else inline
+            here = _inline_file(job) if inline is None else inline
             hold = stack.enter_context(_runner_hold(job.pk)) if here else None
             _claim(job, Status.RUNNING, taken=here)
             actor_id = getattr(actor, "pk", None)

@@ -5,6 +5,7 @@ permissions, show its results and turn its refusals into messages."""
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -12,14 +13,16 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from crm.accounts import capabilities as cap
 from crm.accounts.permissions import acting_user, can_view_personal_data, capability_required
-from crm.transfer import registry, selectors, services
+from crm.transfer import reading, registry, selectors, services
 from crm.transfer.forms import ImportMappingForm, ImportUploadForm
 from crm.transfer.models import ImportJob
 from crm.transfer.rejected_masking import rejected_rows_masked
+from crm.transfer.uploads import UploadLimit, upload_limit_install
 
 PAGE_SIZE = 50
 BUSY = (ImportJob.Status.CHECKING, ImportJob.Status.RUNNING, ImportJob.Status.UNDOING)
@@ -67,8 +70,15 @@ def import_list(request: HttpRequest) -> HttpResponse:
     return render(request, "transfer/import_list.html", {"page": page, "rows": rows})
 
 
+@csrf_exempt  # the upload handlers must change before the CSRF check reads the body ...
 @capability_required(cap.IMPORT)
 def import_new(request: HttpRequest) -> HttpResponse:
+    limit = upload_limit_install(request, settings.CRM_IMPORT_MAX_BYTES)
+    return _import_new(request, limit)
+
+
+@csrf_protect  # ... and the check runs here, as the body is read
+def _import_new(request: HttpRequest, limit: UploadLimit) -> HttpResponse:
     kinds = registry.import_kinds()
     form = ImportUploadForm(
         request.POST or None,
@@ -76,7 +86,10 @@ def import_new(request: HttpRequest) -> HttpResponse:
         kinds=kinds,
         initial={"kind": request.GET.get("kind", "")},
     )
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and limit.refused:
+        form.is_valid()
+        form.errors["file"] = form.error_class(_messages_of(reading.upload_too_large()))
+    elif request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
             job = services.import_start(
