@@ -234,18 +234,22 @@ def inspect_table(path: Path, filename: str) -> TableInfo:
     return _csv_inspect(path, head, filename)
 
 
-def _check_columns(headers: list[str]) -> None:
+def _check_columns(headers: list[str], *, cut: bool = False) -> None:
+    """`cut`: the header row did not end within the bytes read, so its count is a floor."""
     limit = settings.CRM_IMPORT_MAX_COLUMNS
     if len(headers) > limit:
-        raise _refuse(
+        message = (
             _(
+                "This file has more than %(count)s columns; we import at most %(limit)s. Delete"
+                " the columns you do not need and upload it again."
+            )
+            if cut
+            else _(
                 "This file has %(count)s columns; we import at most %(limit)s. Delete the"
                 " columns you do not need and upload it again."
-            ),
-            "too_many_columns",
-            count=f"{len(headers):,}",
-            limit=f"{limit:,}",
+            )
         )
+        raise _refuse(message, "too_many_columns", count=f"{len(headers):,}", limit=f"{limit:,}")
     seen: dict[str, str] = {}
     duplicates: list[str] = []
     for header in headers:
@@ -483,7 +487,8 @@ def _csv_inspect(path: Path, head: bytes, filename: str) -> TableInfo:
             _("The first 64 KB of this file hold no header row. Is it really a CSV file?"),
             "no_header",
         )
-    _check_columns(headers)
+    # Without a data row in the sample, the header row may run on past it.
+    _check_columns(headers, cut=not complete and data_rows == 0)
     if complete:
         estimate: int | None = data_rows
     elif data_rows:

@@ -478,6 +478,15 @@ def test_too_many_columns(tmp_path, settings):
     assert len(inspect_table(path, "w.csv").headers) == 5
 
 
+def test_a_header_longer_than_the_sample_is_not_given_a_made_up_count(tmp_path):
+    """A 1,000,000-column header: the sample holds only its first ~10,000 names, so the message
+    says "more than" that instead of claiming the file has exactly that many columns."""
+    path = tmp_path / "wide.csv"
+    path.write_text(",".join(f"c{i}" for i in range(1_000_000)) + "\n1\n", encoding="utf-8")
+    text = _text(_refusal("too_many_columns", path))
+    assert "has more than" in text and "we import at most" in text
+
+
 def test_too_many_rows_stop_iteration(tmp_path, settings):
     settings.CRM_IMPORT_MAX_ROWS = 3
     path = write_csv(tmp_path / "r.csv", [["a"], ["1"], ["2"], [""], ["3"], ["4"]])
