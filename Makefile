@@ -12,7 +12,7 @@ DEMO_PASSWORD := crm-demo-2026
 help:
 	@echo "make run    install, prepare Postgres/Redis/migrations/demo tenant, serve web+worker+beat"
 	@echo "make test   the whole test suite (installs Chromium and fonts when missing)"
-	@echo "make check  ruff and mypy"
+	@echo "make check  ruff, ruff format --check, mypy and makemigrations --check"
 
 run: install services db messages demo
 	@mkdir -p var
@@ -50,10 +50,12 @@ test-deps:
 test: install services messages test-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-check: install
+# What a reviewer checks before reading a diff; CI (.ci/run) runs it beside the tests.
+check: install services
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy .
+	$(MANAGE) makemigrations --check --dry-run -v 1
 
 lint: check
 
