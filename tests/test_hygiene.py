@@ -1,5 +1,6 @@
-"""Structure the next apps rely on: the tenant admin site lives below every app, and migrations
-mean the same thing forever (they run frozen SQL, not live project code)."""
+"""Structure the next apps rely on: the tenant admin site lives below every app, migrations
+mean the same thing forever (they run frozen SQL, not live project code), and every benchmark
+shares one harness."""
 
 import ast
 from pathlib import Path
@@ -94,3 +95,37 @@ def test_the_audit_functions_in_code_are_the_ones_the_last_migration_installs():
     trigger = audit_sql.audit_trigger("customers_customer", ignore=("updated_at", "name_sort"))
     frozen = loader.graph.nodes[("customers", "0002_audit_triggers")].operations[0]
     assert (frozen.sql, frozen.reverse_sql) == (trigger.sql, trigger.reverse_sql)
+
+
+BENCH_SCRIPTS = ("customer_list", "import_export", "import_reading", "tenant_provisioning")
+
+
+def test_every_bench_script_uses_the_harness_and_keeps_no_copy_of_it():
+    shared = {"bench_urls", "recreate_database", "drop_database", "command_line", "write_docs"}
+    for name in BENCH_SCRIPTS:
+        path = ROOT / "bench" / f"{name}.py"
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        assert "bench.harness" in _imported_modules(path), name
+        assert defined & shared == set(), name
+        assert f"<!-- bench:{name}:start -->" not in path.read_text(encoding="utf-8"), name
+
+
+def test_the_harness_replaces_a_section_and_appends_a_new_one(tmp_path):
+    import re
+
+    from bench import harness
+
+    docs = tmp_path / "benchmarks.md"
+    start, end = harness.section_markers("alpha")
+    harness.write_docs("alpha", f"{start}\nfirst\n{end}", docs=docs)
+    assert docs.read_text().startswith(harness.DOCS_HEADER)
+    docs.write_text(docs.read_text() + "\n## Old figures\ngone\n")
+    harness.write_docs(
+        "alpha", f"{start}\nsecond\n{end}", docs=docs, drop=re.compile(r"## Old figures.*", re.S)
+    )
+    b_start, b_end = harness.section_markers("beta")
+    harness.write_docs("beta", f"{b_start}\nother\n{b_end}", docs=docs)
+    text = docs.read_text()
+    assert "first" not in text and "gone" not in text
+    assert text.index("second") < text.index("other") and text.count(start) == 1
