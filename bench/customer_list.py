@@ -52,24 +52,31 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
-import psycopg
-from psycopg import sql
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import harness
+from bench.harness import (
+    DOCS,
+    OWNER_PASSWORD,
+    ROOT,
+    bench_database,
+    bullet,
+    command_line,
+    paragraph,
+    section_markers,
+    verdict,
+    write_docs,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs" / "benchmarks.md"
-SECTION_START = "<!-- bench:customer_list:start -->"
-SECTION_END = "<!-- bench:customer_list:end -->"
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/crm"
-OWNER_PASSWORD = "bench-owner-Passw0rd"
+SECTION_START, SECTION_END = section_markers("customer_list")
+
 SLUG = "bench"
 HOST = f"{SLUG}.localhost"
 LIST_PATH = "/customers/"
@@ -95,25 +102,6 @@ SEARCHES: tuple[tuple[str, str, str], ...] = (
 # --- the bench database, before Django --------------------------------------------------------
 
 
-def bench_urls(db_name: str) -> tuple[str, str]:
-    """The bench database's URL and the admin `postgres` database's, on DATABASE_URL's server."""
-    base = urlsplit(os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL))
-    return base._replace(path=f"/{db_name}").geturl(), base._replace(path="/postgres").geturl()
-
-
-def recreate_database(admin_url: str, db_name: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        force = sql.SQL(" WITH (FORCE)") if conn.info.server_version >= 130000 else sql.SQL("")
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}{}").format(sql.Identifier(db_name), force))
-        conn.execute(sql.SQL("CREATE DATABASE {} ENCODING 'UTF8'").format(sql.Identifier(db_name)))
-
-
-def drop_database(admin_url: str, db_name: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        force = sql.SQL(" WITH (FORCE)") if conn.info.server_version >= 130000 else sql.SQL("")
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}{}").format(sql.Identifier(db_name), force))
-
-
 def app_environment(bench_url: str, secret_key: str) -> dict[str, str]:
     """What both the bench process and gunicorn run with: production mode on plain http. The
     sessions written here are signed with this key, so gunicorn must share it."""
@@ -133,20 +121,6 @@ def app_environment(bench_url: str, secret_key: str) -> dict[str, str]:
 def cache_off(environment: dict[str, str]) -> dict[str, str]:
     """The same, with the customer list's cache off (customers.list_cache)."""
     return {**environment, "CUSTOMER_LIST_CACHE_SECONDS": "0"}
-
-
-def setup_django(environment: dict[str, str], module_dir: Path) -> None:
-    os.environ.update(environment)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "crm.settings"
-    # Python put this script's directory first: bench/import_export.py would then stand in
-    # for the django-import-export package.
-    here = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
-    sys.path.insert(0, str(ROOT))
-    sys.path.insert(0, str(module_dir))
-    import django
-
-    django.setup()
 
 
 # --- the naive baseline: served through a generated settings module and URLconf ---------------
@@ -1264,10 +1238,6 @@ def run_bench(args: argparse.Namespace, environment: dict[str, str], module_dir:
 # --- reporting --------------------------------------------------------------------------------
 
 
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
 def fmt_ms(ms: float) -> str:
     if ms >= 1000:
         return f"{ms / 1000:.2f} s"
@@ -1597,59 +1567,19 @@ def findings(results: Results) -> str:
 
 
 def machine_info() -> dict[str, str]:
-    from django.db import connection
-
-    cpuinfo = Path("/proc/cpuinfo").read_text()
-    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
-    meminfo = Path("/proc/meminfo").read_text()
-    mem = re.search(r"^MemTotal:\s*(\d+) kB", meminfo, re.MULTILINE)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT version()")
-        pg_version = cursor.fetchone()[0]
-        cursor.execute("SHOW shared_buffers")
-        shared_buffers = cursor.fetchone()[0]
-    date = subprocess.run(["date", "-u"], capture_output=True, text=True, check=True)
+    info = harness.machine_info()
     wrk_version = subprocess.run(
         [shutil.which("wrk") or "wrk", "--version"], capture_output=True, text=True, check=False
     )
     return {
-        "date": date.stdout.strip(),
-        "nproc": str(len(os.sched_getaffinity(0))),
-        "cpu": model.group(1).strip() if model else "unknown CPU",
-        "ram": f"{int(mem.group(1)) / 1024 / 1024:.1f} GiB" if mem else "unknown",
-        "postgres": f"{pg_version} (shared_buffers {shared_buffers})",
-        "python": sys.version.split()[0],
+        **info,
+        "postgres": f"{info['postgres']} (shared_buffers {info['shared_buffers']})",
         "wrk": (wrk_version.stdout or wrk_version.stderr).splitlines()[0].split(" Copyright")[0],
     }
 
 
-def command_line() -> str:
-    def rel(path: str) -> str:
-        try:
-            return str(Path(path).absolute().relative_to(ROOT))
-        except ValueError:
-            return path
-
-    # --note texts are printed as notes of their own below; the command names them only.
-    args = [
-        "…" if i and sys.argv[1:][i - 1] == "--note" else arg for i, arg in enumerate(sys.argv[1:])
-    ]
-    return shlex.join([rel(sys.executable), rel(sys.argv[0]), *args]).replace("'…'", "…")
-
-
-def paragraph(text: str) -> str:
-    return textwrap.fill(" ".join(text.split()), width=100, break_on_hyphens=False)
-
-
-def bullet(text: str) -> str:
-    return textwrap.fill(
-        " ".join(text.split()),
-        width=100,
-        initial_indent="- ",
-        subsequent_indent="  ",
-        break_on_hyphens=False,
-        break_long_words=False,
-    )
+def setup_django(environment: dict[str, str], module_dir: Path) -> None:
+    harness.setup_django(environment, module_dir)
 
 
 def code_state() -> str:
@@ -1774,31 +1704,11 @@ What is end to end and what is in-process:
 {SECTION_END}"""
 
 
-DOCS_HEADER = """# Benchmarks
-
-Every figure here comes from a script in `bench/` that builds its own data (in a database of its
-own) and runs our implementation and the baseline it is compared with in the same run, on the
-same machine. Re-run a script with `--write-docs` to refresh its section. These are
-measurements, not timed tests: nothing fails when a goal is missed; the section says so.
-"""
-
-
-def write_docs(section: str) -> None:
-    text = DOCS.read_text() if DOCS.exists() else DOCS_HEADER
-    pattern = re.compile(re.escape(SECTION_START) + r".*?" + re.escape(SECTION_END), re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _match: section, text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOCS.parent.mkdir(parents=True, exist_ok=True)
-    DOCS.write_text(text)
-
-
 # --- main -------------------------------------------------------------------------------------
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = harness.parser(__doc__)
     parser.add_argument("--customers", type=int, default=1_000_000, help="customers to seed")
     parser.add_argument(
         "--deep-pages",
@@ -1826,10 +1736,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--profile-requests", type=int, default=30, help="first-page requests under cProfile"
     )
-    parser.add_argument("--db-name", default="crm_bench_list", help="the bench's own database")
-    parser.add_argument("--note", action="append", default=[], help="a line for the docs")
-    parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
-    parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
+    harness.add_common_arguments(
+        parser,
+        db_default="crm_bench_list",
+        db_help="the bench's own database",
+        note_help="a line for the docs",
+        keep_help="keep the bench database afterwards",
+    )
     parser.add_argument(
         "--seed-only",
         action="store_true",
@@ -1845,8 +1758,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.keep = True
     if args.customers < PAGE_SIZE:
         parser.error(f"--customers must be at least {PAGE_SIZE}")
-    if "bench" not in args.db_name:
-        parser.error("--db-name must contain 'bench': the database is dropped and recreated")
+    harness.check_db_name(parser, args)
     try:
         args.deep_pages = sorted({int(n) for n in args.deep_pages.split(",") if n.strip()})
     except ValueError:
@@ -1858,38 +1770,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
-    bench_url, admin_url = bench_urls(args.db_name)
-    environment = app_environment(bench_url, secrets.token_urlsafe(50))
-    if not args.reuse:
-        recreate_database(admin_url, args.db_name)
-    try:
-        with tempfile.TemporaryDirectory(prefix="bench-customer-list-") as tmp:
-            module_dir = Path(tmp)
-            write_modules(module_dir)
-            setup_django(environment, module_dir)
-            if args.seed_only:
-                build_tenant(args.customers)
-                return 0
-            print(f"database {args.db_name}: {args.customers:,} customers", flush=True)
-            results = run_bench(args, environment, module_dir)
-            results.notes = list(args.note)
-            info = machine_info()
-            print()
-            print(report_tables(results))
-            print()
-            print(findings(results))
-            if args.write_docs:
-                write_docs(docs_section(results, info, args))
-                print(f"\nwrote {DOCS.relative_to(ROOT)}")
-    finally:
-        if "django" in sys.modules:
-            from django.db import connections
-
-            connections.close_all()
-        if args.keep:
-            print(f"kept database {args.db_name}")
-        else:
-            drop_database(admin_url, args.db_name)
+    with (
+        bench_database(args.db_name, keep=args.keep, reuse=args.reuse) as bench_url,
+        tempfile.TemporaryDirectory(prefix="bench-customer-list-") as tmp,
+    ):
+        environment = app_environment(bench_url, secrets.token_urlsafe(50))
+        module_dir = Path(tmp)
+        write_modules(module_dir)
+        setup_django(environment, module_dir)
+        if args.seed_only:
+            build_tenant(args.customers)
+            return 0
+        print(f"database {args.db_name}: {args.customers:,} customers", flush=True)
+        results = run_bench(args, environment, module_dir)
+        results.notes = list(args.note)
+        info = machine_info()
+        print()
+        print(report_tables(results))
+        print()
+        print(findings(results))
+        if args.write_docs:
+            write_docs("customer_list", docs_section(results, info, args))
+            print(f"\nwrote {DOCS.relative_to(ROOT)}")
     return 0
 
 

@@ -54,16 +54,13 @@ import random
 import re
 import resource
 import secrets
-import shlex
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 # This file's name is the django-import-export package's: Python puts a script's folder first on
 # sys.path, where `import import_export` finds this file instead of the package, for this script
@@ -76,15 +73,25 @@ if __name__ == "import_export":
     del sys.modules["import_export"]
     sys.modules["import_export"] = importlib.import_module("import_export")
 
-import psycopg  # noqa: E402
-from psycopg import sql  # noqa: E402
+sys.path.insert(0, str(_HERE.parent))
+from bench import harness  # noqa: E402
+from bench.harness import (  # noqa: E402
+    DOCS,
+    OWNER_PASSWORD,
+    ROOT,
+    bench_database,
+    code_state,
+    command_line,
+    machine_info,
+    paragraph,
+    section_markers,
+    setup_django,
+    verdict,
+    write_docs,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs" / "benchmarks.md"
-SECTION_START = "<!-- bench:import_export:start -->"
-SECTION_END = "<!-- bench:import_export:end -->"
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/crm"
-OWNER_PASSWORD = "bench-owner-Passw0rd"
+SECTION_START, SECTION_END = section_markers("import_export")
+
 SLUG = "bench-import"
 
 GOAL_CUSTOMERS_S = 10.0
@@ -107,26 +114,6 @@ STATUSES = ("已完成", "已完成", "已完成", "已完成", "已退款", "�
 # --- the bench database and Django ------------------------------------------------------------
 
 
-def bench_urls(db_name: str) -> tuple[str, str]:
-    base = urlsplit(os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL))
-    return base._replace(path=f"/{db_name}").geturl(), base._replace(path="/postgres").geturl()
-
-
-def recreate_database(admin_url: str, db_name: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db_name))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {} ENCODING 'UTF8'").format(sql.Identifier(db_name)))
-
-
-def drop_database(admin_url: str, db_name: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db_name))
-        )
-
-
 def app_environment(bench_url: str, media: Path) -> dict[str, str]:
     return {
         "DATABASE_URL": bench_url,
@@ -139,15 +126,6 @@ def app_environment(bench_url: str, media: Path) -> dict[str, str]:
         "CRM_PRIVATE_MEDIA_ROOT": str(media),
         "CACHE_KEY_PREFIX": "crm-bench-import",
     }
-
-
-def setup_django(environment: dict[str, str]) -> None:
-    os.environ.update(environment)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "crm.settings"
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
 
 
 def build_tenant() -> str:
@@ -668,10 +646,6 @@ def run_bench(args: argparse.Namespace, environment: dict[str, str], folder: Pat
 # --- report -----------------------------------------------------------------------------------
 
 
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
 def report_tables(r: Results) -> str:
     ours, base, one = r.ours, r.baseline, r.ours_1pass
     ratio = base["total"] / ours["total"]
@@ -742,59 +716,6 @@ def report_tables(r: Results) -> str:
     return "\n".join(lines)
 
 
-def machine_info() -> dict[str, str]:
-    from django.db import connection
-
-    cpuinfo = Path("/proc/cpuinfo").read_text()
-    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
-    meminfo = Path("/proc/meminfo").read_text()
-    mem = re.search(r"^MemTotal:\s*(\d+) kB", meminfo, re.MULTILINE)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT version()")
-        pg_version = cursor.fetchone()[0]
-    load = os.getloadavg()
-    return {
-        "date": time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime()),
-        "nproc": str(len(os.sched_getaffinity(0))),
-        "cpu": model.group(1).strip() if model else "unknown CPU",
-        "ram": f"{int(mem.group(1)) / 1024 / 1024:.1f} GiB" if mem else "unknown",
-        "postgres": pg_version.split(" on ")[0],
-        "python": sys.version.split()[0],
-        "load": f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}",
-    }
-
-
-def command_line() -> str:
-    def rel(path: str) -> str:
-        try:
-            return str(Path(path).absolute().relative_to(ROOT))
-        except ValueError:
-            return path
-
-    return shlex.join([rel(sys.executable), rel(sys.argv[0]), *sys.argv[1:]])
-
-
-def code_state() -> str:
-    head = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    )
-    status = subprocess.run(
-        ["git", "status", "--porcelain", "--", "crm", "customers"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    changed = [line[3:] for line in status.stdout.splitlines() if line.strip()]
-    commit = head.stdout.strip() or "unknown"
-    if not changed:
-        return f"commit {commit}, no uncommitted changes to the app"
-    return f"commit {commit} plus uncommitted changes to " + ", ".join(f"`{p}`" for p in changed)
-
-
-def paragraph(text: str) -> str:
-    return textwrap.fill(" ".join(text.split()), width=100, break_on_hyphens=False)
-
-
 def docs_section(r: Results, info: dict[str, str], notes: list[str]) -> str:
     from importlib.metadata import version
 
@@ -826,7 +747,7 @@ def docs_section(r: Results, info: dict[str, str], notes: list[str]) -> str:
         f"- Run: {info['date']}; {code_state()}",
         f"- Machine: {info['nproc']} CPUs ({info['cpu']}), {info['ram']} RAM; load average at "
         f"the end {info['load']} (other work shares the machine)",
-        f"- {info['postgres']}; Python {info['python']}, Django {django.get_version()}",
+        f"- {info['postgres_short']}; Python {info['python']}, Django {django.get_version()}",
         "- Files: "
         + ", ".join(f"{name} {size / 1e6:.1f} MB" for name, size in r.files.items())
         + f" (written in {r.generate_s:.0f} s)",
@@ -848,33 +769,22 @@ EXPORT_FIRST = re.compile(
 )
 
 
-def write_docs(section: str) -> None:
-    text = DOCS.read_text()
-    # The exporter's first, one-off measurement is replaced by this bench's figures.
-    text = EXPORT_FIRST.sub("", text).rstrip("\n") + "\n"
-    pattern = re.compile(re.escape(SECTION_START) + r".*?" + re.escape(SECTION_END), re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _m: section, text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOCS.write_text(text)
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = harness.parser(__doc__)
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--export-customers", type=int, default=1_000_000)
-    parser.add_argument("--db-name", default="crm_bench_import")
-    parser.add_argument("--note", action="append", default=[], help="a paragraph for the docs")
-    parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
-    parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    harness.add_common_arguments(
+        parser,
+        db_default="crm_bench_import",
+        note_help="a paragraph for the docs",
+        keep_help="keep the bench database",
+    )
     parser.add_argument("--child", default="", help=argparse.SUPPRESS)
     parser.add_argument("--schema", default="", help=argparse.SUPPRESS)
     parser.add_argument("--path", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if "bench" not in args.db_name:
-        parser.error("--db-name must contain 'bench': the database is dropped and recreated")
+    harness.check_db_name(parser, args)
     return args
 
 
@@ -882,31 +792,23 @@ def main() -> int:
     args = parse_args()
     if args.child:
         return run_child(args)
-    bench_url, admin_url = bench_urls(args.db_name)
-    recreate_database(admin_url, args.db_name)
-    try:
-        with tempfile.TemporaryDirectory(prefix="bench-import-export-") as tmp:
-            folder = Path(tmp)
-            media = folder / "private"
-            media.mkdir()
-            environment = app_environment(bench_url, media)
-            setup_django(environment)
-            results = run_bench(args, environment, folder)
-            info = machine_info()
-            print()
-            print(report_tables(results))
-            if args.write_docs:
-                write_docs(docs_section(results, info, args.note))
-                print(f"\nwrote {DOCS.relative_to(ROOT)}")
-    finally:
-        if "django" in sys.modules:
-            from django.db import connections
-
-            connections.close_all()
-        if args.keep:
-            print(f"kept database {args.db_name}")
-        else:
-            drop_database(admin_url, args.db_name)
+    with (
+        bench_database(args.db_name, keep=args.keep) as bench_url,
+        tempfile.TemporaryDirectory(prefix="bench-import-export-") as tmp,
+    ):
+        folder = Path(tmp)
+        media = folder / "private"
+        media.mkdir()
+        environment = app_environment(bench_url, media)
+        setup_django(environment)
+        results = run_bench(args, environment, folder)
+        info = machine_info()
+        print()
+        print(report_tables(results))
+        if args.write_docs:
+            # The exporter's first, one-off measurement is replaced by this bench's figures.
+            write_docs("import_export", docs_section(results, info, args.note), drop=EXPORT_FIRST)
+            print(f"\nwrote {DOCS.relative_to(ROOT)}")
     return 0
 
 

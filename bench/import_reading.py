@@ -21,7 +21,6 @@ import json
 import os
 import platform
 import random
-import re
 import subprocess
 import sys
 import tempfile
@@ -29,10 +28,12 @@ import zipfile
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-ROOT = Path(__file__).resolve().parents[1]
-DOCS = ROOT / "docs" / "benchmarks.md"
-SECTION_START = "<!-- bench:import_reading:start -->"
-SECTION_END = "<!-- bench:import_reading:end -->"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import harness
+from bench.harness import DOCS, ROOT, section_markers, write_docs
+
+SECTION_START, SECTION_END = section_markers("import_reading")
+
 HEADERS = ["客户编号", "姓名", "手机", "邮箱", "生日", "金额", "币种", "地址", "备注"]
 NAMES = ["张伟", "王芳", "李娜", "刘洋", "陈静", "Smith, John", "欧阳娜娜"]
 
@@ -227,21 +228,11 @@ nothing measurable, whatever its length.
 {SECTION_END}"""
 
 
-def write_docs(section: str) -> None:
-    text = DOCS.read_text()
-    pattern = re.compile(re.escape(SECTION_START) + r".*?" + re.escape(SECTION_END), re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _match: section, text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOCS.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--csv-rows", type=int, default=1_000_000)
     parser.add_argument("--xlsx-rows", type=int, default=100_000)
-    parser.add_argument("--write-docs", action="store_true", help="refresh docs/benchmarks.md")
+    harness.add_common_arguments(parser, write_help="refresh docs/benchmarks.md")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-reading-") as folder:
         directory = Path(folder)
@@ -275,7 +266,7 @@ def main() -> None:
         )
         print(lines[-1], flush=True)
     if args.write_docs:
-        write_docs(docs_section(lines, args))
+        write_docs("import_reading", docs_section(lines, args))
         print(f"wrote {DOCS.relative_to(ROOT)}")
 
 

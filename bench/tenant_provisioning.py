@@ -26,11 +26,8 @@ from __future__ import annotations
 
 import argparse
 import functools
-import os
 import re
-import shlex
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -38,17 +35,25 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import psycopg
-from psycopg import sql
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs" / "benchmarks.md"
-SECTION_START = "<!-- bench:tenant_provisioning:start -->"
-SECTION_END = "<!-- bench:tenant_provisioning:end -->"
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/crm"
-OWNER_PASSWORD = "bench-owner-Passw0rd"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import harness
+from bench.harness import (
+    DOCS,
+    OWNER_PASSWORD,
+    ROOT,
+    bench_database,
+    command_line,
+    machine_info,
+    section_markers,
+    setup_django,
+    verdict,
+    write_docs,
+)
+
+SECTION_START, SECTION_END = section_markers("tenant_provisioning")
 READY_GOAL_SECONDS = 3.0
 RATIO_GOAL = 5.0
 
@@ -70,36 +75,6 @@ PIECES: tuple[tuple[str, str, int], ...] = (
 
 
 # --- the bench database, before Django --------------------------------------------------------
-
-
-def bench_urls(db_name: str) -> tuple[str, str]:
-    """The bench database's URL and the admin `postgres` database's, on DATABASE_URL's server."""
-    base = urlsplit(os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL))
-    return base._replace(path=f"/{db_name}").geturl(), base._replace(path="/postgres").geturl()
-
-
-def recreate_database(admin_url: str, db_name: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        force = sql.SQL(" WITH (FORCE)") if conn.info.server_version >= 130000 else sql.SQL("")
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}{}").format(sql.Identifier(db_name), force))
-        conn.execute(sql.SQL("CREATE DATABASE {} ENCODING 'UTF8'").format(sql.Identifier(db_name)))
-
-
-def drop_database(admin_url: str, db_name: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        force = sql.SQL(" WITH (FORCE)") if conn.info.server_version >= 130000 else sql.SQL("")
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}{}").format(sql.Identifier(db_name), force))
-
-
-def setup_django(bench_url: str) -> None:
-    os.environ["DATABASE_URL"] = bench_url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "crm.settings"
-    # Cache keys of this run never mix with the developer's.
-    os.environ["CACHE_KEY_PREFIX"] = "crm-bench"
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
 
 
 # --- timing the pieces ------------------------------------------------------------------------
@@ -587,10 +562,6 @@ def piece_median(runs: list[Run], key: str) -> float:
     return statistics.median(run.pieces[key] for run in runs)
 
 
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
 def row(label: str, figures: tuple[float, float, float], digits: int = 2) -> str:
     med, low, high = figures
     return f"| {label} | {med:.{digits}f} s | {low:.{digits}f} s | {high:.{digits}f} s |"
@@ -695,37 +666,6 @@ def report_tables(results: Results) -> str:
     return "\n".join(lines)
 
 
-def machine_info() -> dict[str, str]:
-    from django.db import connection
-
-    cpuinfo = Path("/proc/cpuinfo").read_text()
-    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
-    meminfo = Path("/proc/meminfo").read_text()
-    mem = re.search(r"^MemTotal:\s*(\d+) kB", meminfo, re.MULTILINE)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT version()")
-        pg_version = cursor.fetchone()[0]
-    date = subprocess.run(["date", "-u"], capture_output=True, text=True, check=True)
-    return {
-        "date": date.stdout.strip(),
-        "nproc": str(len(os.sched_getaffinity(0))),
-        "cpu": model.group(1).strip() if model else "unknown CPU",
-        "ram": f"{int(mem.group(1)) / 1024 / 1024:.1f} GiB" if mem else "unknown",
-        "postgres": pg_version,
-        "python": sys.version.split()[0],
-    }
-
-
-def command_line() -> str:
-    def rel(path: str) -> str:
-        try:
-            return str(Path(path).absolute().relative_to(ROOT))
-        except ValueError:
-            return path
-
-    return shlex.join([rel(sys.executable), rel(sys.argv[0]), *sys.argv[1:]])
-
-
 def migration_kinds(recorded: list[tuple[str, int]]) -> tuple[int, int, int]:
     """How many recorded migrations belong to our tenant apps, to Django's tenant apps, and to
     shared-only apps (recorded in every tenant schema but applying no SQL there)."""
@@ -821,70 +761,45 @@ every schema once the database holds {noop_tenants} tenants (the extra ones clon
 {SECTION_END}"""
 
 
-DOCS_HEADER = """# Benchmarks
-
-Every figure here comes from a script in `bench/` that builds its own data (in a database of its
-own) and runs our implementation and the baseline it is compared with in the same run, on the
-same machine. Re-run a script with `--write-docs` to refresh its section. These are
-measurements, not timed tests: nothing fails when a goal is missed; the section says so.
-"""
-
-
-def write_docs(section: str) -> None:
-    text = DOCS.read_text() if DOCS.exists() else DOCS_HEADER
-    pattern = re.compile(re.escape(SECTION_START) + r".*?" + re.escape(SECTION_END), re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _match: section, text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOCS.parent.mkdir(parents=True, exist_ok=True)
-    DOCS.write_text(text)
-
-
 # --- main -------------------------------------------------------------------------------------
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = harness.parser(__doc__)
     parser.add_argument("--tenants", type=int, default=5, help="tenants timed each way")
     parser.add_argument(
         "--noop-tenants", type=int, default=50, help="tenants present for the no-op migrate"
     )
     parser.add_argument("--warmup", type=int, default=1, help="untimed tenants each way first")
-    parser.add_argument("--db-name", default="crm_bench", help="the bench's own database")
-    parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
-    parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
+    harness.add_common_arguments(
+        parser,
+        db_default="crm_bench",
+        db_help="the bench's own database",
+        keep_help="keep the bench database afterwards",
+    )
     args = parser.parse_args(argv)
     if args.tenants < 1:
         parser.error("--tenants must be at least 1")
-    if "bench" not in args.db_name:
-        parser.error("--db-name must contain 'bench': the database is dropped and recreated")
+    harness.check_db_name(parser, args)
     return args
 
 
 def main() -> int:
     args = parse_args()
-    bench_url, admin_url = bench_urls(args.db_name)
-    recreate_database(admin_url, args.db_name)
-    try:
-        setup_django(bench_url)
+    with bench_database(args.db_name, keep=args.keep) as bench_url:
+        # Cache keys of this run never mix with the developer's.
+        setup_django({"DATABASE_URL": bench_url, "CACHE_KEY_PREFIX": "crm-bench"})
         print(f"database {args.db_name}: {args.tenants} tenants each way", flush=True)
         results = run_bench(args)
         info = machine_info()
         print()
         print(report_tables(results))
         if args.write_docs:
-            write_docs(docs_section(results, info, args.warmup, args.noop_tenants))
+            write_docs(
+                "tenant_provisioning",
+                docs_section(results, info, args.warmup, args.noop_tenants),
+            )
             print(f"\nwrote {DOCS.relative_to(ROOT)}")
-    finally:
-        if "django" in sys.modules:
-            from django.db import connections
-
-            connections.close_all()
-        if args.keep:
-            print(f"kept database {args.db_name}")
-        else:
-            drop_database(admin_url, args.db_name)
     return 0
 
 

@@ -58,7 +58,7 @@ TENANT_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
-    "import_export",  # the Django admin's exports (customers/admin.py)
+    "import_export",  # the Django admin's exports (crm/accounts/admin_site.py)
     "customers",
     "crm.transfer",
     "support",

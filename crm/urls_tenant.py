@@ -5,8 +5,8 @@ Every pattern here needs a case in tests/isolation/cases.py; the suite fails wit
 from django.urls import include, path
 
 from crm.accounts import views as account_views
+from crm.accounts.admin_site import site as tenant_admin_site
 from crm.tenants import views as tenant_views
-from customers import admin as customers_admin
 
 urlpatterns = [
     path("", account_views.home, name="home"),
@@ -15,7 +15,7 @@ urlpatterns = [
     path("invitation/<str:token>/", account_views.invitation_accept, name="invitation_accept"),
     path("customers/", include("customers.urls")),
     path("transfer/", include("crm.transfer.urls")),
-    path("django-admin/", customers_admin.site.urls),
+    path("django-admin/", tenant_admin_site.urls),
     path("support/", include("support.urls")),
     path("loyalty/", include("loyalty.urls")),
     path("analytics/", include("analytics.urls")),

@@ -3,7 +3,7 @@
 personal fields masked for users without "see personal data".
 
 Only exports go through these resources. Imports in the admin are sent to our import wizard
-(customers/admin.py), so every import is validated, audited and undoable the same way."""
+(crm/accounts/admin_site.py), so every import is validated, audited and undoable the same way."""
 
 from typing import Any
 

@@ -33,7 +33,6 @@ batch, with the before-images taken in SQL just before.
 """
 
 import datetime
-import functools
 import json
 import re
 import unicodedata
@@ -42,19 +41,21 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
-from django.core.validators import EmailValidator
 from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
-from pypinyin import Style
-from pypinyin.converter import UltimateConverter
-from pypinyin.core import Pinyin
 
 from crm.accounts.masking import MASK
 from crm.accounts.models import Team, User
 from crm.lib.columns import max_length, text_error
-from crm.lib.contacts import InvalidPhone, email_normalise, name_sort_capped, phone_normalise
+from crm.lib.contacts import (
+    InvalidPhone,
+    email_normalise,
+    name_sort_key,
+    phone_e164,
+    validate_email,
+)
 from crm.lib.tenancy import current_schema
 from crm.tenants.models import Tenant
 from crm.transfer import bulk, values
@@ -241,126 +242,6 @@ def _custom_fields(definitions: Sequence[CustomField]) -> list[ImportField]:
         )
         for d in active(definitions)
     ]
-
-
-# --- fast, cached normalisation -----------------------------------------------------------------
-#
-# Phones and name sort keys are the costly part of checking a row (phonenumbers and pypinyin,
-# ~15 µs each). Both are pure functions, so a run caches them (a commit re-reads the file the
-# check read, often in the same process), and plain mobile numbers of the tenant's own region
-# take a fast path on phonenumbers' own metadata that gives exactly what phone_normalise gives
-# (tests/transfer/test_import_engine.py compares the two); anything else goes the slow way.
-
-_CACHE_SIZE = 131_072
-_SEPARATORS = str.maketrans("", "", " -().")
-
-
-@functools.lru_cache(maxsize=64)
-def _fast_rules(
-    region: str,
-) -> tuple[int, re.Pattern[str], re.Pattern[str], Any, tuple[int, ...]] | None:
-    from phonenumbers import PhoneMetadata
-    from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
-
-    metadata = PhoneMetadata.metadata_for_region(region.upper())
-    if metadata is None or metadata.mobile is None or metadata.country_code is None:
-        return None
-    if len(COUNTRY_CODE_TO_REGION_CODE.get(metadata.country_code, ())) != 1:
-        return None  # shared country codes (+1, +7...): the region needs the slow path
-    mobile = metadata.mobile.national_number_pattern
-    general = metadata.general_desc.national_number_pattern if metadata.general_desc else None
-    if not mobile or not general:
-        return None
-    strip = metadata.national_prefix_for_parsing or metadata.national_prefix
-    return (
-        metadata.country_code,
-        re.compile(mobile),
-        re.compile(general),
-        re.compile(strip) if strip else None,
-        tuple(metadata.mobile.possible_length or ()),
-    )
-
-
-@functools.lru_cache(maxsize=_CACHE_SIZE)
-def phone_e164(raw: str, region: str) -> str:
-    """E.164 of `raw` as crm.lib.contacts.phone_normalise gives it; InvalidPhone otherwise."""
-    rules = _fast_rules(region)
-    if rules is not None:
-        country, mobile, general, strip, lengths = rules
-        text = raw.strip().translate(_SEPARATORS)
-        prefix = f"+{country}"
-        if text.startswith(prefix):
-            text = text[len(prefix) :]
-        elif text.startswith("+"):
-            text = ""
-        if (
-            text.isascii()
-            and text.isdigit()
-            and len(text) in lengths
-            and not (strip is not None and strip.match(text))
-            and general.fullmatch(text)
-            and mobile.fullmatch(text)
-        ):
-            return f"+{country}{text}"
-    return phone_normalise(raw, default_region=region).e164
-
-
-class _CachingConverter(UltimateConverter):
-    """pypinyin's converter (what lazy_pinyin builds for every call) with its answers for a
-    segment of text kept: names share surnames and given-name characters, so most segments
-    come back again."""
-
-    @functools.lru_cache(maxsize=65_536)  # noqa: B019  (one instance, kept for the process)
-    def _cached(
-        self, words: str, style: Style, heteronym: bool, errors: Any, strict: bool
-    ) -> tuple[tuple[str, ...], ...]:
-        found = super().convert(words, style, heteronym, errors, strict)
-        return tuple(tuple(item) for item in found)
-
-    def convert(
-        self,
-        words: str,
-        style: Style,
-        heteronym: bool,
-        errors: Any,
-        strict: bool = True,
-        **kwargs: Any,
-    ) -> list[list[str]]:
-        if kwargs or not isinstance(errors, str):
-            return super().convert(words, style, heteronym, errors, strict, **kwargs)
-        return [list(item) for item in self._cached(words, style, heteronym, errors, strict)]
-
-
-_PINYIN = Pinyin(_CachingConverter(v_to_u=False, neutral_tone_with_five=False, tone_sandhi=False))
-
-
-@functools.lru_cache(maxsize=_CACHE_SIZE)
-def sort_key(name: str) -> str:
-    """crm.lib.contacts.name_sort_key, twice as fast on a file of names: the same steps with
-    lazy_pinyin's defaults, through one converter that remembers segments
-    (tests/transfer/test_import_engine.py compares the two)."""
-    folded = unicodedata.normalize("NFKC", name).casefold().strip()
-    if any("\u3400" <= ch <= "\u9fff" for ch in folded):
-        parts = _PINYIN.lazy_pinyin(folded, style=Style.NORMAL, errors="default", strict=True)
-        pinyin = "".join(part.strip() for part in parts if part.strip())
-        return name_sort_capped(f"{pinyin} {folded}")
-    return name_sort_capped(folded)
-
-
-def _compiled(pattern: Any) -> re.Pattern[str]:
-    return re.compile(pattern.pattern, pattern.flags)
-
-
-class _EmailValidator(EmailValidator):
-    """Django's validate_email (what the customer form uses) with its patterns compiled once:
-    the lazy patterns' proxies cost more than the matching, a hundred thousand times over."""
-
-    user_regex = _compiled(EmailValidator.user_regex)
-    domain_regex = _compiled(EmailValidator.domain_regex)
-    literal_regex = _compiled(EmailValidator.literal_regex)
-
-
-validate_email = _EmailValidator(message=EmailValidator.message, code=EmailValidator.code)
 
 
 # --- reading one row ----------------------------------------------------------------------------
@@ -965,7 +846,7 @@ class CustomersRun:
         if "stage" in data:
             row["stage_override"] = True
         # The sort key (pinyin: the costliest value of a row) only matters when writing.
-        row["name_sort"] = sort_key(row["name"]) if self.write else ""
+        row["name_sort"] = name_sort_key(row["name"]) if self.write else ""
         row["tags"] = sorted(set(parsed.tags))
         row["custom"] = dict(parsed.custom)
         row.setdefault("created_at", now)
@@ -988,7 +869,7 @@ class CustomersRun:
                 continue
             row[key] = value
         if self.write and row["name"] != current["name"]:
-            row["name_sort"] = sort_key(row["name"])
+            row["name_sort"] = name_sort_key(row["name"])
         if "stage" in parsed.data and parsed.data["stage"] != current["stage"]:
             row["stage_override"] = True
         tags = sorted(set(current["tags"]) | set(parsed.tags))

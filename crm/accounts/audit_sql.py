@@ -3,7 +3,9 @@ audited table in accounts_auditentry, and a guard that keeps that table append-o
 
 Triggers catch everything, bulk updates and raw SQL included. Who did it comes from session
 settings that crm.accounts.audit sets per request, task or command (crm.actor_id, ...).
-Apps add their tables with `audit_trigger(...)` in a migration."""
+Migrations do not import this module (tests/test_hygiene.py checks): a migration that audits a
+table pastes the SQL `audit_trigger(...)` gives (`.sql`, `.reverse_sql`) into a RunSQL, and a
+change to FUNCTIONS_SQL ships with a new migration that carries the new text."""
 
 from django.db import migrations
 

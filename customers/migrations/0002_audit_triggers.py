@@ -1,7 +1,5 @@
 from django.db import migrations
 
-from crm.accounts.audit_sql import audit_trigger
-
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -10,8 +8,32 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        audit_trigger("customers_customer", ignore=("updated_at", "name_sort")),
-        audit_trigger("customers_customerphone", ignore=("digits",)),
-        audit_trigger("customers_customeremail"),
-        audit_trigger("customers_consentevent"),
+        migrations.RunSQL(
+            sql=(
+                'DROP TRIGGER IF EXISTS crm_audit ON customers_customer; '
+                "CREATE TRIGGER crm_audit AFTER INSERT OR UPDATE OR DELETE ON customers_customer FOR EACH ROW EXECUTE FUNCTION crm_audit_row('-updated_at', '-name_sort');"
+            ),
+            reverse_sql='DROP TRIGGER IF EXISTS crm_audit ON customers_customer;',
+        ),
+        migrations.RunSQL(
+            sql=(
+                'DROP TRIGGER IF EXISTS crm_audit ON customers_customerphone; '
+                "CREATE TRIGGER crm_audit AFTER INSERT OR UPDATE OR DELETE ON customers_customerphone FOR EACH ROW EXECUTE FUNCTION crm_audit_row('-digits');"
+            ),
+            reverse_sql='DROP TRIGGER IF EXISTS crm_audit ON customers_customerphone;',
+        ),
+        migrations.RunSQL(
+            sql=(
+                'DROP TRIGGER IF EXISTS crm_audit ON customers_customeremail; '
+                'CREATE TRIGGER crm_audit AFTER INSERT OR UPDATE OR DELETE ON customers_customeremail FOR EACH ROW EXECUTE FUNCTION crm_audit_row();'
+            ),
+            reverse_sql='DROP TRIGGER IF EXISTS crm_audit ON customers_customeremail;',
+        ),
+        migrations.RunSQL(
+            sql=(
+                'DROP TRIGGER IF EXISTS crm_audit ON customers_consentevent; '
+                'CREATE TRIGGER crm_audit AFTER INSERT OR UPDATE OR DELETE ON customers_consentevent FOR EACH ROW EXECUTE FUNCTION crm_audit_row();'
+            ),
+            reverse_sql='DROP TRIGGER IF EXISTS crm_audit ON customers_consentevent;',
+        ),
     ]

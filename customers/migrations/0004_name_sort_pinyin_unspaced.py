@@ -1,8 +1,19 @@
 """Recompute name_sort: Chinese names now lead with their pinyin unspaced ("ouyangnana")."""
 
-from django.db import migrations
+import unicodedata
 
-from crm.lib.contacts import name_sort_key
+from django.db import migrations
+from pypinyin import lazy_pinyin
+
+
+# Frozen (issue 14): crm.lib.contacts.name_sort_key as this migration ran it, copied here so that
+# later edits of that function cannot change what this migration does.
+def name_sort_key(name: str) -> str:
+    folded = unicodedata.normalize("NFKC", name).casefold().strip()
+    if any("\u3400" <= ch <= "\u9fff" for ch in folded):
+        pinyin = "".join(part.strip() for part in lazy_pinyin(folded) if part.strip())
+        return f"{pinyin} {folded}"[:600].rstrip()
+    return folded[:600].rstrip()
 
 
 def recompute(apps, schema_editor):

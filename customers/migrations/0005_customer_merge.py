@@ -7,8 +7,6 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
-from crm.accounts.audit_sql import audit_trigger
-
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -167,6 +165,18 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
-        audit_trigger("customers_duplicatepair", ignore=("found_at",)),
-        audit_trigger("customers_customermerge"),
+        migrations.RunSQL(
+            sql=(
+                'DROP TRIGGER IF EXISTS crm_audit ON customers_duplicatepair; '
+                "CREATE TRIGGER crm_audit AFTER INSERT OR UPDATE OR DELETE ON customers_duplicatepair FOR EACH ROW EXECUTE FUNCTION crm_audit_row('-found_at');"
+            ),
+            reverse_sql='DROP TRIGGER IF EXISTS crm_audit ON customers_duplicatepair;',
+        ),
+        migrations.RunSQL(
+            sql=(
+                'DROP TRIGGER IF EXISTS crm_audit ON customers_customermerge; '
+                'CREATE TRIGGER crm_audit AFTER INSERT OR UPDATE OR DELETE ON customers_customermerge FOR EACH ROW EXECUTE FUNCTION crm_audit_row();'
+            ),
+            reverse_sql='DROP TRIGGER IF EXISTS crm_audit ON customers_customermerge;',
+        ),
     ]

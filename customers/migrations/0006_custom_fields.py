@@ -7,8 +7,6 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
-from crm.accounts.audit_sql import audit_trigger
-
 
 class Migration(migrations.Migration):
 
@@ -59,5 +57,11 @@ class Migration(migrations.Migration):
             model_name='customfield',
             constraint=models.CheckConstraint(condition=models.Q(('label', ''), _negated=True), name='custom_field_label_not_empty'),
         ),
-        audit_trigger("customers_customfield"),
+        migrations.RunSQL(
+            sql=(
+                'DROP TRIGGER IF EXISTS crm_audit ON customers_customfield; '
+                'CREATE TRIGGER crm_audit AFTER INSERT OR UPDATE OR DELETE ON customers_customfield FOR EACH ROW EXECUTE FUNCTION crm_audit_row();'
+            ),
+            reverse_sql='DROP TRIGGER IF EXISTS crm_audit ON customers_customfield;',
+        ),
     ]

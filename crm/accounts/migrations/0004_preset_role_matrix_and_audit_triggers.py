@@ -4,7 +4,6 @@ triggers on the accounts tables (in every schema, public included: operators are
 from django.conf import settings
 from django.db import migrations
 
-from crm.accounts.audit_sql import FUNCTIONS_REVERSE_SQL, FUNCTIONS_SQL, audit_trigger
 
 # Kept here rather than imported so this migration means the same thing forever.
 CAPABILITIES = {
@@ -62,6 +61,111 @@ def write_presets(apps, schema_editor):
         )
 
 
+# Frozen (issue 14): the SQL this migration ran from crm.accounts.audit_sql until then, copied
+# here so that later edits of that module cannot change what this migration does.
+FUNCTIONS_SQL = r"""
+CREATE OR REPLACE FUNCTION crm_audit_redacted(row_data jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $fn$
+    -- Every value but the keys that tie rows together becomes "•erased".
+    SELECT CASE WHEN row_data IS NULL THEN NULL ELSE (
+        SELECT coalesce(jsonb_object_agg(
+            key,
+            CASE WHEN key IN ('id', 'customer_id') OR value = 'null'::jsonb THEN value
+                 ELSE to_jsonb('•erased'::text) END
+        ), '{}'::jsonb)
+        FROM jsonb_each(row_data)
+    ) END
+$fn$;
+
+CREATE OR REPLACE FUNCTION crm_audit_row() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+    before_row jsonb;
+    after_row jsonb;
+    arg text;
+BEGIN
+    IF current_setting('crm.audit_bulk', true) = 'on' THEN
+        -- A bulk import's transaction (crm.transfer.bulk.audit_quiet): the import job records
+        -- every row it created or updated, with before-images, and one audit entry per job.
+        RETURN NULL;
+    END IF;
+    IF TG_OP <> 'INSERT' THEN before_row := to_jsonb(OLD); END IF;
+    IF TG_OP <> 'DELETE' THEN after_row := to_jsonb(NEW); END IF;
+    FOREACH arg IN ARRAY coalesce(TG_ARGV, ARRAY[]::text[]) LOOP
+        IF left(arg, 1) = '-' THEN
+            -- Ignored column: a change to it alone is not worth an entry (last_login).
+            before_row := before_row - substr(arg, 2);
+            after_row := after_row - substr(arg, 2);
+        ELSE
+            -- Secret column: show that it changed, never its value.
+            IF before_row ? arg THEN
+                before_row := jsonb_set(
+                    before_row, ARRAY[arg], to_jsonb('•' || left(md5(before_row->>arg), 8)));
+            END IF;
+            IF after_row ? arg THEN
+                after_row := jsonb_set(
+                    after_row, ARRAY[arg], to_jsonb('•' || left(md5(after_row->>arg), 8)));
+            END IF;
+        END IF;
+    END LOOP;
+    IF TG_OP = 'UPDATE' AND before_row = after_row THEN
+        RETURN NULL;
+    END IF;
+    IF current_setting('crm.audit_erasing', true) = 'on' THEN
+        -- Erasing a person: record which fields changed, not what they held.
+        before_row := crm_audit_redacted(before_row);
+        after_row := crm_audit_redacted(after_row);
+    END IF;
+    EXECUTE format(
+        'INSERT INTO %I.accounts_auditentry'
+        ' (at, actor_id, actor_label, action, table_name, record_id, before, after, ip, detail)'
+        ' VALUES (now(), $1, $2, $3, $4, $5, $6, $7, $8, ''{}''::jsonb)',
+        TG_TABLE_SCHEMA
+    ) USING
+        nullif(current_setting('crm.actor_id', true), '')::bigint,
+        coalesce(nullif(current_setting('crm.actor_label', true), ''), 'system'),
+        lower(TG_OP),
+        TG_TABLE_NAME,
+        coalesce(after_row->>'id', before_row->>'id', ''),
+        before_row,
+        after_row,
+        nullif(current_setting('crm.actor_ip', true), '')::inet;
+    RETURN NULL;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION crm_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    -- The one change allowed: erasing a person redacts the values their entries hold, inside
+    -- the erasing transaction, and touches nothing else of the entry.
+    IF TG_OP = 'UPDATE' AND current_setting('crm.audit_erasing', true) = 'on'
+        AND NEW.id = OLD.id AND NEW.at = OLD.at AND NEW.action = OLD.action
+        AND NEW.actor_id IS NOT DISTINCT FROM OLD.actor_id AND NEW.actor_label = OLD.actor_label
+        AND NEW.table_name = OLD.table_name AND NEW.record_id = OLD.record_id
+        AND NEW.before IS NOT DISTINCT FROM crm_audit_redacted(OLD.before)
+        AND NEW.after IS NOT DISTINCT FROM crm_audit_redacted(OLD.after) THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'audit entries are append-only' USING ERRCODE = 'insufficient_privilege';
+END
+$fn$;
+
+DROP TRIGGER IF EXISTS crm_audit_append_only ON accounts_auditentry;
+CREATE TRIGGER crm_audit_append_only BEFORE UPDATE OR DELETE ON accounts_auditentry
+    FOR EACH ROW EXECUTE FUNCTION crm_audit_append_only();
+DROP TRIGGER IF EXISTS crm_audit_no_truncate ON accounts_auditentry;
+CREATE TRIGGER crm_audit_no_truncate BEFORE TRUNCATE ON accounts_auditentry
+    FOR EACH STATEMENT EXECUTE FUNCTION crm_audit_append_only();
+"""
+
+FUNCTIONS_REVERSE_SQL = """
+DROP TRIGGER IF EXISTS crm_audit_append_only ON accounts_auditentry;
+DROP TRIGGER IF EXISTS crm_audit_no_truncate ON accounts_auditentry;
+DROP FUNCTION IF EXISTS crm_audit_append_only();
+DROP FUNCTION IF EXISTS crm_audit_row() CASCADE;
+DROP FUNCTION IF EXISTS crm_audit_redacted(jsonb);
+"""
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0003_roles_teams_invitations_audit"),
@@ -71,13 +175,67 @@ class Migration(migrations.Migration):
     operations = [
         migrations.RunPython(write_presets, migrations.RunPython.noop),
         migrations.RunSQL(FUNCTIONS_SQL, FUNCTIONS_REVERSE_SQL),
-        audit_trigger("accounts_user", secret=("password",), ignore=("last_login",)),
-        audit_trigger("auth_group"),
-        audit_trigger("auth_group_permissions"),
-        audit_trigger("accounts_user_groups"),
-        audit_trigger("accounts_user_user_permissions"),
-        audit_trigger("accounts_roleprofile"),
-        audit_trigger("accounts_team"),
-        audit_trigger("accounts_team_members"),
-        audit_trigger("accounts_invitation", secret=("token_hash",)),
+        migrations.RunSQL(
+            sql=(
+                'DROP TRIGGER IF EXISTS crm_audit ON accounts_user; '
+                "CREATE TRIGGER crm_audit AFTER INSERT OR UPDATE OR DELETE ON accounts_user FOR EACH ROW EXECUTE FUNCTION crm_audit_row('password', '-last_login');"
+            ),
+            reverse_sql='DROP TRIGGER IF EXISTS crm_audit ON accounts_user;',
+        ),
+        migrations.RunSQL(
+            sql=(
+                'DROP TRIGGER IF EXISTS crm_audit ON auth_group; '
+                'CREATE TRIGGER crm_audit AFTER INSERT OR UPDATE OR DELETE ON auth_group FOR EACH ROW EXECUTE FUNCTION crm_audit_row();'
+            ),
+            reverse_sql='DROP TRIGGER IF EXISTS crm_audit ON auth_group;',
+        ),
+        migrations.RunSQL(
+            sql=(
+                'DROP TRIGGER IF EXISTS crm_audit ON auth_group_permissions; '
+                'CREATE TRIGGER crm_audit AFTER INSERT OR UPDATE OR DELETE ON auth_group_permissions FOR EACH ROW EXECUTE FUNCTION crm_audit_row();'
+            ),
+            reverse_sql='DROP TRIGGER IF EXISTS crm_audit ON auth_group_permissions;',
+        ),
+        migrations.RunSQL(
+            sql=(
+                'DROP TRIGGER IF EXISTS crm_audit ON accounts_user_groups; '
+                'CREATE TRIGGER crm_audit AFTER INSERT OR UPDATE OR DELETE ON accounts_user_groups FOR EACH ROW EXECUTE FUNCTION crm_audit_row();'
+            ),
+            reverse_sql='DROP TRIGGER IF EXISTS crm_audit ON accounts_user_groups;',
+        ),
+        migrations.RunSQL(
+            sql=(
+                'DROP TRIGGER IF EXISTS crm_audit ON accounts_user_user_permissions; '
+                'CREATE TRIGGER crm_audit AFTER INSERT OR UPDATE OR DELETE ON accounts_user_user_permissions FOR EACH ROW EXECUTE FUNCTION crm_audit_row();'
+            ),
+            reverse_sql='DROP TRIGGER IF EXISTS crm_audit ON accounts_user_user_permissions;',
+        ),
+        migrations.RunSQL(
+            sql=(
+                'DROP TRIGGER IF EXISTS crm_audit ON accounts_roleprofile; '
+                'CREATE TRIGGER crm_audit AFTER INSERT OR UPDATE OR DELETE ON accounts_roleprofile FOR EACH ROW EXECUTE FUNCTION crm_audit_row();'
+            ),
+            reverse_sql='DROP TRIGGER IF EXISTS crm_audit ON accounts_roleprofile;',
+        ),
+        migrations.RunSQL(
+            sql=(
+                'DROP TRIGGER IF EXISTS crm_audit ON accounts_team; '
+                'CREATE TRIGGER crm_audit AFTER INSERT OR UPDATE OR DELETE ON accounts_team FOR EACH ROW EXECUTE FUNCTION crm_audit_row();'
+            ),
+            reverse_sql='DROP TRIGGER IF EXISTS crm_audit ON accounts_team;',
+        ),
+        migrations.RunSQL(
+            sql=(
+                'DROP TRIGGER IF EXISTS crm_audit ON accounts_team_members; '
+                'CREATE TRIGGER crm_audit AFTER INSERT OR UPDATE OR DELETE ON accounts_team_members FOR EACH ROW EXECUTE FUNCTION crm_audit_row();'
+            ),
+            reverse_sql='DROP TRIGGER IF EXISTS crm_audit ON accounts_team_members;',
+        ),
+        migrations.RunSQL(
+            sql=(
+                'DROP TRIGGER IF EXISTS crm_audit ON accounts_invitation; '
+                "CREATE TRIGGER crm_audit AFTER INSERT OR UPDATE OR DELETE ON accounts_invitation FOR EACH ROW EXECUTE FUNCTION crm_audit_row('token_hash');"
+            ),
+            reverse_sql='DROP TRIGGER IF EXISTS crm_audit ON accounts_invitation;',
+        ),
     ]

@@ -6,8 +6,6 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
-from crm.accounts.audit_sql import audit_trigger
-
 
 class Migration(migrations.Migration):
 
@@ -116,5 +114,11 @@ class Migration(migrations.Migration):
             constraint=models.UniqueConstraint(fields=('kind', 'name'), name='mapping_template_name_per_kind'),
         ),
         # Jobs are audited as actions (import, undo, export); saved mappings row by row.
-        audit_trigger("transfer_mappingtemplate"),
+        migrations.RunSQL(
+            sql=(
+                'DROP TRIGGER IF EXISTS crm_audit ON transfer_mappingtemplate; '
+                'CREATE TRIGGER crm_audit AFTER INSERT OR UPDATE OR DELETE ON transfer_mappingtemplate FOR EACH ROW EXECUTE FUNCTION crm_audit_row();'
+            ),
+            reverse_sql='DROP TRIGGER IF EXISTS crm_audit ON transfer_mappingtemplate;',
+        ),
     ]
