@@ -17,7 +17,7 @@ from import_export.admin import ExportMixin
 
 from crm.accounts.audit import audit_record
 from crm.accounts.masking import MASK, mask_address, mask_birthday
-from crm.accounts.permissions import can_administer, can_view_personal_data
+from crm.accounts.permissions import acting_user, can_administer, can_view_personal_data
 from customers.custom_fields import field_definitions, value_display
 from customers.models import Customer, Order
 from customers.resources import CustomerResource, OrderResource
@@ -126,7 +126,7 @@ class _ReadMostly(ExportMixin, admin.ModelAdmin):
         data = super().get_export_data(file_format, request, queryset, **kwargs)
         audit_record(
             action="export",
-            actor=request.user,
+            actor=acting_user(request),
             detail={
                 "kind": self.import_kind,
                 "filter": request.GET.urlencode(),
