@@ -172,3 +172,29 @@ def test_a_service_without_a_keyword_only_actor_is_refused_at_import():
         with pytest.raises(TypeError, match="keyword-only actor"):
             writes(func)
     assert not any(name.endswith((".positional", ".missing")) for name in WRITING_SERVICES)
+
+
+@pytest.mark.django_db
+def test_a_task_that_writes_without_a_user_is_named_in_the_log(acme):
+    """Run here through Celery's own tracer (task_prerun/postrun fire as in the worker; the
+    worker itself: tests/customers/test_stages.py)."""
+    from customers.tasks import stages_derive_task
+
+    with schema_context(acme.schema):
+        customer = customer_create(actor=None, data=CustomerInput(name="Task walk"))
+        Customer.objects.filter(pk=customer.pk).update(stage="loyal")
+        assert stages_derive_task.apply().successful()
+        entry = AuditEntry.objects.filter(
+            table_name="customers_customer",
+            action="update",
+            record_id=str(customer.pk),
+            after__stage="lead",
+        ).get()
+        assert (entry.actor_id, entry.actor_label) == (
+            None,
+            "system: customers.tasks.stages_derive",
+        )
+        # The task's name is gone from the connection once it ends.
+        Customer.objects.filter(pk=customer.pk).update(notes="after the task")
+        last = AuditEntry.objects.filter(table_name="customers_customer").latest("pk")
+        assert last.actor_label == "system"
