@@ -308,7 +308,9 @@ def build_tenant(customers: int) -> Setup:
     services.platform_prepare()
     spec = services.TenantSpec(slug=SLUG, name="Bench list", owner_email="owner@bench.example.com")
     tenant = services.tenant_create(actor=None, spec=spec, provision_async=False)
-    tenant = services.tenant_provision(tenant_id=tenant.pk, owner_password=OWNER_PASSWORD)
+    tenant = services.tenant_provision(
+        actor=None, tenant_id=tenant.pk, owner_password=OWNER_PASSWORD
+    )
     if tenant.status != Tenant.Status.READY:
         raise SystemExit(f"tenant {SLUG}: status {tenant.status!r} ({tenant.status_detail})")
     setup.schema = tenant.schema_name
@@ -389,7 +391,7 @@ def staff_session(schema: str, email: str, role: str) -> str:
 
     with schema_context(schema):
         user = User.objects.filter(email=email).first() or staff_create(
-            email=email, full_name=f"Bench {role}", role=role, password=None
+            actor=None, email=email, full_name=f"Bench {role}", role=role, password=None
         )
         tenant = Tenant.objects.get(schema_name=schema)
         if security.two_factor_required(user, tenant) or security.has_two_factor(user):

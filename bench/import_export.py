@@ -144,7 +144,9 @@ def build_tenant() -> str:
         currency="CNY",
     )
     tenant = services.tenant_create(actor=None, spec=spec, provision_async=False)
-    tenant = services.tenant_provision(tenant_id=tenant.pk, owner_password=OWNER_PASSWORD)
+    tenant = services.tenant_provision(
+        actor=None, tenant_id=tenant.pk, owner_password=OWNER_PASSWORD
+    )
     if tenant.status != Tenant.Status.READY:
         raise SystemExit(f"tenant {SLUG}: status {tenant.status!r} ({tenant.status_detail})")
     return tenant.schema_name

@@ -211,7 +211,9 @@ def provision(path: str, slug: str, timer: PieceTimer) -> Run:
     tenant = services.tenant_create(actor=None, spec=spec, provision_async=False)
     if path == "migrate":
         tenant.create_schema(check_if_exists=True, verbosity=0)
-    tenant = services.tenant_provision(tenant_id=tenant.pk, owner_password=OWNER_PASSWORD)
+    tenant = services.tenant_provision(
+        actor=None, tenant_id=tenant.pk, owner_password=OWNER_PASSWORD
+    )
     seconds = time.perf_counter() - started
     if tenant.status != Tenant.Status.READY:
         raise SystemExit(f"{slug}: status {tenant.status!r} ({tenant.status_detail}), not ready")

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from crm.accounts.audit import writes
 from crm.accounts.models import User
 from customers.custom_fields import has_values, uses_of
 from customers.models import CUSTOM_FIELD_KEY, CustomField
@@ -97,6 +98,7 @@ def _clean(data: CustomFieldInput) -> CustomFieldInput:
     )
 
 
+@writes
 @transaction.atomic
 def custom_field_create(*, actor: User | None, key: str, data: CustomFieldInput) -> CustomField:
     if CustomField.objects.count() >= MAX_FIELDS:
@@ -137,6 +139,7 @@ def _locked(custom_field: CustomField) -> CustomField:
     return CustomField.objects.select_for_update().get(pk=custom_field.pk)
 
 
+@writes
 @transaction.atomic
 def custom_field_update(
     *, actor: User | None, custom_field: CustomField, data: CustomFieldInput
@@ -187,6 +190,7 @@ def custom_field_update(
     return current
 
 
+@writes
 @transaction.atomic
 def custom_field_archive(*, actor: User | None, custom_field: CustomField) -> CustomField:
     """Hide the field from forms, filters and the customer page; the values stay."""
@@ -197,6 +201,7 @@ def custom_field_archive(*, actor: User | None, custom_field: CustomField) -> Cu
     return current
 
 
+@writes
 @transaction.atomic
 def custom_field_restore(*, actor: User | None, custom_field: CustomField) -> CustomField:
     current = _locked(custom_field)
@@ -206,6 +211,7 @@ def custom_field_restore(*, actor: User | None, custom_field: CustomField) -> Cu
     return current
 
 
+@writes
 @transaction.atomic
 def custom_field_delete(*, actor: User | None, custom_field: CustomField) -> None:
     """Only a field no customer has a value in is deleted; others are archived instead."""
@@ -223,6 +229,7 @@ def custom_field_delete(*, actor: User | None, custom_field: CustomField) -> Non
     current.delete()
 
 
+@writes
 @transaction.atomic
 def custom_field_move(*, actor: User | None, custom_field: CustomField, up: bool) -> None:
     """Swap the field with its neighbour in the order forms show them."""

@@ -14,7 +14,7 @@ from django.db.models import ProtectedError, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.accounts.audit import audit_record
+from crm.accounts.audit import audit_record, writes
 from crm.accounts.models import User
 from customers.duplicates import candidate_pairs, pair_score
 from customers.erasure import customer_erased_blocker
@@ -92,8 +92,9 @@ def _restore(images: list[dict[str, Any]]) -> None:
 # --- the queue ---------------------------------------------------------------------------
 
 
+@writes
 @transaction.atomic
-def duplicate_pairs_refresh() -> dict[str, int]:
+def duplicate_pairs_refresh(*, actor: User | None) -> dict[str, int]:
     """Bring DuplicatePair up to date with the tenant's customers: new pairs added, scores and
     reasons updated, dismissals kept, pairs that no longer match removed."""
     found = candidate_pairs()
@@ -124,6 +125,7 @@ def duplicate_pairs_refresh() -> dict[str, int]:
     }
 
 
+@writes
 @transaction.atomic
 def duplicate_pair_dismiss(*, actor: User | None, pair: DuplicatePair) -> DuplicatePair:
     """ "Not duplicates": the pair leaves the queue and stays out after refreshes."""
@@ -162,6 +164,7 @@ def merge_field_names(keep: Customer, drop: Customer) -> list[str]:
     return list(MERGE_FIELDS) + [f"custom:{k}" for k in keys]
 
 
+@writes
 @transaction.atomic
 def customer_merge(
     *, actor: User | None, keep: Customer, drop: Customer, chosen: dict[str, str]
@@ -293,6 +296,7 @@ def _field_for(model: type[models.Model]) -> str:
     raise ValidationError(_("This merge moved records this version no longer knows about."))
 
 
+@writes
 @transaction.atomic
 def customer_merge_revert(*, actor: User | None, merge: CustomerMerge) -> None:
     """Undo a merge exactly: the merged customer comes back with its id, fields and contacts,

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.accounts.audit import audit_erasure_begin, audit_record
+from crm.accounts.audit import audit_erasure_begin, audit_record, writes
 from crm.accounts.models import User
 from crm.lib.erasure import Erasure, erasure_holders
 from crm.lib.spreadsheet import safe_cell
@@ -101,7 +101,8 @@ def _csv(rows: list[dict[str, Any]]) -> bytes:
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-def customer_data_export(*, actor: User, customer: Customer, ip: str | None = None) -> bytes:
+@writes
+def customer_data_export(*, actor: User | None, customer: Customer, ip: str | None = None) -> bytes:
     """A ZIP of everything held about the customer: customer.json, and a CSV per kind."""
     rows = _rows(customer)
     profile = {field: getattr(customer, field) for field in _PROFILE_FIELDS}
@@ -130,8 +131,9 @@ def customer_data_export(*, actor: User, customer: Customer, ip: str | None = No
     return archive.getvalue()
 
 
+@writes
 @transaction.atomic
-def customer_erase(*, actor: User, customer: Customer, ip: str | None = None) -> Customer:
+def customer_erase(*, actor: User | None, customer: Customer, ip: str | None = None) -> Customer:
     """Erase the person: every registered holder (crm.lib.erasure) removes or redacts what it
     holds about the customer and every record merged into it, in this one transaction. No undo
     brings them back afterwards (customers.erasure.customer_erased_blocker)."""

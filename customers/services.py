@@ -1,6 +1,7 @@
 """Every write to customer records. Row changes are audited by the database triggers."""
 
 import datetime
+import functools
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -12,10 +13,12 @@ from django.db.models import CharField, F, Func, Value
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm.accounts.audit import writes
 from crm.accounts.models import Team, User
 from crm.lib.columns import check_columns, max_length, text_error
 from crm.lib.contacts import InvalidPhone, email_normalise, name_sort_key, phone_normalise
 from crm.lib.tenancy import current_schema
+from crm.lib.unique import Clash, clash_check, clash_refused
 from crm.tenants.models import Tenant
 from customers.custom_fields import custom_values_clean, custom_values_merge, field_definitions
 from customers.models import (
@@ -108,15 +111,29 @@ def _clean_emails(raw_emails: list[str]) -> list[str]:
     return cleaned
 
 
+def _external_id_clash(customer: Customer, external_id: str) -> Clash:
+    def clash() -> ValidationError | None:
+        if not external_id:
+            return None
+        taken = Customer.objects.filter(external_id=external_id).exclude(pk=customer.pk)
+        if taken.exists():
+            return ValidationError({"external_id": _("Another customer has this external id.")})
+        return None
+
+    return clash
+
+
+def _save(customer: Customer) -> None:
+    with clash_refused(_external_id_clash(customer, customer.external_id)):
+        customer.save()
+
+
 def _apply(customer: Customer, data: CustomerInput) -> None:
     name = data.name.strip()
     if not name:
         raise ValidationError({"name": _("A customer needs a name.")})
     external_id = data.external_id.strip()
-    if external_id:
-        clash = Customer.objects.filter(external_id=external_id).exclude(pk=customer.pk)
-        if clash.exists():
-            raise ValidationError({"external_id": _("Another customer has this external id.")})
+    clash_check(_external_id_clash(customer, external_id))
     customer.name = name
     customer.name_sort = name_sort_key(name)
     customer.kind = data.kind
@@ -201,17 +218,19 @@ def _check_customer_limit() -> None:
         )
 
 
+@writes
 @transaction.atomic
 def customer_create(*, actor: User | None, data: CustomerInput) -> Customer:
     _check_customer_limit()
     phones, emails = clean_contacts(data)
     customer = Customer()
     _apply(customer, data)
-    customer.save()
+    _save(customer)
     _replace_contacts(customer, phones, emails)
     return customer
 
 
+@writes
 @transaction.atomic
 def customer_update(*, actor: User | None, customer: Customer, data: CustomerInput) -> Customer:
     phones, emails = clean_contacts(data)
@@ -219,11 +238,12 @@ def customer_update(*, actor: User | None, customer: Customer, data: CustomerInp
     if customer.erased_at is not None:
         raise ValidationError(_("This customer was erased and cannot be changed."))
     _apply(customer, data)
-    customer.save()
+    _save(customer)
     _replace_contacts(customer, phones, emails)
     return customer
 
 
+@writes
 @transaction.atomic
 def customer_stage_set(*, actor: User | None, customer: Customer, stage: str) -> Customer:
     """Staff choose the stage by hand; the nightly derivation then leaves it alone."""
@@ -234,6 +254,7 @@ def customer_stage_set(*, actor: User | None, customer: Customer, stage: str) ->
     return customer
 
 
+@writes
 def timeline_add(
     *,
     customer: Customer,
@@ -241,7 +262,7 @@ def timeline_add(
     title: str,
     body: str = "",
     source: str = "staff",
-    actor: User | None = None,
+    actor: User | None,
     occurred_at: datetime.datetime | None = None,
 ) -> Interaction:
     """The one way onto a customer's timeline, for staff entries and for other apps' events."""
@@ -260,6 +281,7 @@ def timeline_add(
     )
 
 
+@writes
 @transaction.atomic
 def consent_set(
     *, actor: User | None, customer: Customer, channel: str, granted: bool, source: str
@@ -275,6 +297,13 @@ def consent_set(
     )
 
 
+def _order_number_clash(number: str) -> ValidationError | None:
+    if Order.objects.filter(number=number).exists():
+        return ValidationError({"number": _("An order with this number exists.")})
+    return None
+
+
+@writes
 @transaction.atomic
 def order_create(
     *,
@@ -289,21 +318,22 @@ def order_create(
     store: str = "",
     status: str = Order.Status.COMPLETED,
 ) -> Order:
-    if Order.objects.filter(number=number).exists():
-        raise ValidationError({"number": _("An order with this number exists.")})
+    clash = functools.partial(_order_number_clash, number)
+    clash_check(clash)
     if amount < 0:
         raise ValidationError({"amount": _("An amount cannot be negative.")})
-    return Order.objects.create(
-        customer=customer,
-        number=number,
-        ordered_at=ordered_at,
-        amount=amount,
-        currency=currency.upper(),
-        item_count=item_count,
-        channel=channel,
-        store=store,
-        status=status,
-    )
+    with clash_refused(clash):
+        return Order.objects.create(
+            customer=customer,
+            number=number,
+            ordered_at=ordered_at,
+            amount=amount,
+            currency=currency.upper(),
+            item_count=item_count,
+            channel=channel,
+            store=store,
+            status=status,
+        )
 
 
 # Thresholds of the nightly stage derivation (days since the last completed order, orders).
@@ -312,7 +342,10 @@ STAGE_CHURNED_DAYS = 365
 STAGE_LOYAL_ORDERS = 6
 
 
-def stages_derive(*, now: datetime.datetime | None = None, chunk: int = 500) -> int:
+@writes
+def stages_derive(
+    *, actor: User | None, now: datetime.datetime | None = None, chunk: int = 500
+) -> int:
     """Set every customer's lifecycle stage from their completed orders, except where staff set
     it by hand. Runs in chunks of ids, each in one UPDATE; returns how many rows changed.
     Idempotent: a second run changes nothing."""
@@ -371,6 +404,7 @@ def _tag(tag: str) -> str:
     return tag
 
 
+@writes
 @transaction.atomic
 def customers_tag(*, actor: User | None, customer_ids: list[int], tag: str) -> int:
     """Add a tag to many customers in one statement; the audit triggers still see each row."""
@@ -386,6 +420,7 @@ def customers_tag(*, actor: User | None, customer_ids: list[int], tag: str) -> i
     )
 
 
+@writes
 @transaction.atomic
 def customers_untag(*, actor: User | None, customer_ids: list[int], tag: str) -> int:
     tag = _tag(tag)
@@ -396,6 +431,7 @@ def customers_untag(*, actor: User | None, customer_ids: list[int], tag: str) ->
     )
 
 
+@writes
 @transaction.atomic
 def customers_assign(*, actor: User | None, customer_ids: list[int], owner: User) -> int:
     if not owner.is_active:
@@ -403,11 +439,15 @@ def customers_assign(*, actor: User | None, customer_ids: list[int], owner: User
     return Customer.objects.filter(pk__in=customer_ids).exclude(owner=owner).update(owner=owner)
 
 
-def saved_view_save(*, user: User, name: str, query: str) -> SavedView:
+@writes
+def saved_view_save(*, actor: User | None, name: str, query: str) -> SavedView:
+    """Save the acting user's own view of the customer list."""
+    if actor is None:
+        raise ValueError("a saved view belongs to a person")
     name = name.strip()
     if not name:
         raise ValidationError({"name": _("Give the view a name.")})
     view, _created = SavedView.objects.update_or_create(
-        user=user, name=name[:100], defaults={"query": query[:1000]}
+        user=actor, name=name[:100], defaults={"query": query[:1000]}
     )
     return view

@@ -348,7 +348,7 @@ def saved_view_save(request: HttpRequest) -> HttpResponse:
     if search.is_bound and not search.is_valid():
         messages.error(request, " ".join(search.invalid_filters()))
     else:
-        services.saved_view_save(user=user, name=form.cleaned_data["name"], query=query)
+        services.saved_view_save(actor=user, name=form.cleaned_data["name"], query=query)
         messages.success(request, _("View saved."))
     return redirect(f"{reverse('customers:home')}?{query}")
 

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from crm.accounts import capabilities as cap
-from crm.accounts.permissions import can, capability_required
+from crm.accounts.permissions import acting_user, can, capability_required
 from crm.lib.redirects import local_url
 from customers import duplicates, merge, selectors
 from customers.erasure import customer_erased_blocker
@@ -76,7 +76,7 @@ def duplicates_refresh(request: HttpRequest) -> HttpResponse:
 @require_POST
 def duplicate_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
     pair = _pair_or_404(request, pk)
-    merge.duplicate_pair_dismiss(actor=request.user, pair=pair)  # type: ignore[arg-type]
+    merge.duplicate_pair_dismiss(actor=acting_user(request), pair=pair)
     messages.success(request, _("Marked as not duplicates."))
     return redirect("customers:duplicates")
 
@@ -141,7 +141,9 @@ def customer_merge_page(request: HttpRequest, a: int, b: int) -> HttpResponse:
         kept_side = "left" if keep_id == a else "right"
         chosen = {f: "kept" if side == kept_side else "dropped" for f, side in sides.items()}
         try:
-            done = merge.customer_merge(actor=request.user, keep=keep, drop=drop, chosen=chosen)  # type: ignore[arg-type]
+            done = merge.customer_merge(
+                actor=acting_user(request), keep=keep, drop=drop, chosen=chosen
+            )
         except ValidationError as exc:
             error = " ".join(exc.messages)
         else:
@@ -213,7 +215,7 @@ def merge_revert(request: HttpRequest, pk: int) -> HttpResponse:
     if item is None:
         raise Http404
     try:
-        merge.customer_merge_revert(actor=request.user, merge=item)  # type: ignore[arg-type]
+        merge.customer_merge_revert(actor=acting_user(request), merge=item)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:

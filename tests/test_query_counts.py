@@ -31,6 +31,7 @@ def _grow(member, n: int) -> None:
         team = Team.objects.create(name=f"Team {User.objects.count()}")
         for i in range(n):
             user = services.staff_create(
+                actor=None,
                 email=f"bulk{User.objects.count()}-{i}@example.com",
                 full_name=f"Bulk {i}",
                 role="Agent",

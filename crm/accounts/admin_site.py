@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from import_export.admin import ExportMixin
 
 from crm.accounts.audit import audit_record
-from crm.accounts.permissions import can_administer
+from crm.accounts.permissions import acting_user, can_administer
 
 
 class TenantAdminSite(admin.AdminSite):
@@ -126,7 +126,7 @@ class ReadMostlyAdmin(ExportMixin, admin.ModelAdmin):
         data = super().get_export_data(file_format, request, queryset, **kwargs)
         audit_record(
             action="export",
-            actor=request.user,
+            actor=acting_user(request),
             detail={
                 "kind": self.import_kind,
                 "filter": request.GET.urlencode(),

@@ -5,43 +5,33 @@ triggers who is acting, and records the events that are not row changes: sign-in
 sign-ins, sign-outs, exports."""
 
 import datetime
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 
 from crm.accounts.models import AuditEntry
+from crm.lib.audit_actor import (
+    WRITING_SERVICES,
+    actor_label,
+    actor_values,
+    audit_actor,
+    system_actor,
+    task_actor_begin,
+    task_actor_end,
+    writes,
+)
 
-_SETTINGS = ("crm.actor_id", "crm.actor_label", "crm.actor_ip")
-
-
-def _set(values: tuple[str, str, str]) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT set_config(%s, %s, false), set_config(%s, %s, false),"
-            " set_config(%s, %s, false)",
-            [item for pair in zip(_SETTINGS, values, strict=True) for item in pair],
-        )
-
-
-def _actor_values(actor: Any, ip: str | None) -> tuple[str, str, str]:
-    actor_id = getattr(actor, "pk", None)
-    label = getattr(actor, "email", None) or (str(actor) if actor else "")
-    return (str(actor_id) if actor_id else "", label, ip or "")
-
-
-@contextmanager
-def audit_actor(actor: Any, *, ip: str | None = None) -> Iterator[None]:
-    """Attribute every row change inside the block to `actor` (a user, or a label such as
-    "command line"). Services called from tasks and commands use it; requests get it from
-    AuditActorMiddleware."""
-    _set(_actor_values(actor, ip))
-    try:
-        yield
-    finally:
-        _set(("", "", ""))
+__all__ = [
+    "WRITING_SERVICES",
+    "actor_label",
+    "audit_actor",
+    "system_actor",
+    "task_actor_begin",
+    "task_actor_end",
+    "writes",
+]
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -60,7 +50,7 @@ def audit_record(
     detail: dict[str, Any] | None = None,
 ) -> AuditEntry:
     """Record an event that is not a row change (a sign-in, an export ...)."""
-    actor_id, label, _ip = _actor_values(actor, ip)
+    actor_id, label, _ip = actor_values(actor, ip)
     return AuditEntry.objects.create(
         action=action,
         actor_id=int(actor_id) if actor_id else None,

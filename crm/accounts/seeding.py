@@ -25,7 +25,7 @@ _CJK_GIVEN = ["伟", "娜", "敏", "强", "磊", "洋", "艳", "杰", "婷", "�
 
 
 def _create(email: str, name: str, role: str, password_hash: str) -> None:
-    user = staff_create(email=email, full_name=name, role=role, password=None)
+    user = staff_create(actor=None, email=email, full_name=name, role=role, password=None)
     user.password = password_hash
     user.save(update_fields=["password"])
 

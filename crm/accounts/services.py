@@ -4,6 +4,7 @@ Row changes are audited by the database triggers; the acting user is known to th
 AuditActorMiddleware (requests) or `audit_actor` (commands and tasks)."""
 
 import datetime
+import functools
 import hashlib
 import secrets
 from collections.abc import Iterable
@@ -19,8 +20,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.accounts import capabilities as cap
+from crm.accounts.audit import writes
 from crm.accounts.models import Invitation, RecordScope, RoleProfile, Team, User
 from crm.lib.tenancy import current_schema
+from crm.lib.unique import clash_check, clash_refused
 
 INVITATION_DAYS = 7
 
@@ -67,9 +70,17 @@ def _role(role: str | Group) -> Group:
         raise ValidationError(_("Unknown role: %(role)s") % {"role": role}) from None
 
 
+def _email_clash(email: str) -> ValidationError | None:
+    if User.objects.filter(email=email).exists():
+        return ValidationError(_("A user with this email already exists."))
+    return None
+
+
+@writes
 @transaction.atomic
 def staff_create(
     *,
+    actor: User | None,
     email: str,
     full_name: str,
     role: str | Group,
@@ -80,15 +91,16 @@ def staff_create(
     set through a reset link."""
     group = _role(role)
     email = User.objects.normalize_email(email).strip().lower()
-    if User.objects.filter(email=email).exists():
-        raise ValidationError(_("A user with this email already exists."))
+    clash = functools.partial(_email_clash, email)
+    clash_check(clash)
     user = User(email=email, full_name=full_name, language=language)
     if password:
         user.set_password(password)
     else:
         user.set_unusable_password()
-    user.full_clean()
-    user.save()
+    user.full_clean(validate_unique=False)  # clash_refused decides, race included
+    with clash_refused(clash):
+        user.save()
     user.groups.add(group)
     return user
 
@@ -111,9 +123,10 @@ def _keeps_an_admin(user: User, *, new_roles: list[Group] | None, deactivating: 
         raise ValidationError(_("This is the last active administrator; keep at least one."))
 
 
+@writes
 @transaction.atomic
 def staff_update(
-    *, actor: User, user: User, full_name: str, role: Group, teams: Iterable[Team]
+    *, actor: User | None, user: User, full_name: str, role: Group, teams: Iterable[Team]
 ) -> User:
     """Change a staff member's name, role and teams."""
     user = User.objects.select_for_update().get(pk=user.pk)
@@ -139,9 +152,10 @@ def _end_sessions(user: User) -> int:
     return ended
 
 
+@writes
 @transaction.atomic
-def staff_deactivate(*, actor: User, user: User) -> User:
-    if user.pk == actor.pk:
+def staff_deactivate(*, actor: User | None, user: User) -> User:
+    if actor is not None and user.pk == actor.pk:
         raise ValidationError(_("You cannot deactivate your own account."))
     user = User.objects.select_for_update().get(pk=user.pk)
     if not user.is_active:
@@ -153,8 +167,9 @@ def staff_deactivate(*, actor: User, user: User) -> User:
     return user
 
 
+@writes
 @transaction.atomic
-def staff_reactivate(*, actor: User, user: User) -> User:
+def staff_reactivate(*, actor: User | None, user: User) -> User:
     user = User.objects.select_for_update().get(pk=user.pk)
     if user.is_active:
         raise ValidationError(_("This account is already active."))
@@ -164,7 +179,8 @@ def staff_reactivate(*, actor: User, user: User) -> User:
     return user
 
 
-def language_set(*, user: User, language: str) -> None:
+@writes
+def language_set(*, actor: User | None, user: User, language: str) -> None:
     """Remember a user's interface language; the empty string means the workspace default."""
     if user.language != language:
         user.language = language
@@ -178,9 +194,10 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+@writes
 @transaction.atomic
 def invitation_create(
-    *, actor: User, email: str, full_name: str, role: Group, teams: Iterable[Team]
+    *, actor: User | None, email: str, full_name: str, role: Group, teams: Iterable[Team]
 ) -> tuple[Invitation, str]:
     """Invite someone by email. Returns the invitation and the token for the link; only its hash
     is stored, so the link in the email is the only copy."""
@@ -226,7 +243,11 @@ def invitation_accept(*, token: str, full_name: str, password: str) -> User:
     if invitation is None or not invitation.is_open:
         raise ValidationError(_("This invitation link is no longer valid. Ask for a new one."))
     user = staff_create(
-        email=invitation.email, full_name=full_name, role=invitation.role, password=password
+        actor=None,
+        email=invitation.email,
+        full_name=full_name,
+        role=invitation.role,
+        password=password,
     )
     user.teams.set(list(invitation.teams.all()))
     invitation.accepted_at = timezone.now()
@@ -234,8 +255,9 @@ def invitation_accept(*, token: str, full_name: str, password: str) -> User:
     return user
 
 
+@writes
 @transaction.atomic
-def invitation_revoke(*, actor: User, invitation: Invitation) -> None:
+def invitation_revoke(*, actor: User | None, invitation: Invitation) -> None:
     updated = Invitation.objects.filter(
         pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True
     ).update(revoked_at=timezone.now())
@@ -254,26 +276,35 @@ def _capability_permissions(codenames: Iterable[str]) -> list[Permission]:
     return list(Permission.objects.filter(content_type__app_label="accounts", codename__in=wanted))
 
 
+def _role_name_clash(name: str) -> ValidationError | None:
+    if Group.objects.filter(name__iexact=name).exists():
+        return ValidationError({"name": _("A role with this name exists.")})
+    return None
+
+
+@writes
 @transaction.atomic
 def role_create(
-    *, actor: User, name: str, description: str, scope: str, codenames: Iterable[str]
+    *, actor: User | None, name: str, description: str, scope: str, codenames: Iterable[str]
 ) -> Group:
     name = name.strip()
     if not name:
         raise ValidationError({"name": _("A role needs a name.")})
-    if Group.objects.filter(name__iexact=name).exists():
-        raise ValidationError({"name": _("A role with this name exists.")})
+    clash = functools.partial(_role_name_clash, name)
+    clash_check(clash)
     if scope not in RecordScope.values:
         raise ValidationError({"scope": _("Unknown scope.")})
-    group = Group.objects.create(name=name)
+    with clash_refused(clash):
+        group = Group.objects.create(name=name)
     RoleProfile.objects.create(group=group, description=description, scope=scope)
     group.permissions.set(_capability_permissions(codenames))
     return group
 
 
+@writes
 @transaction.atomic
 def role_update(
-    *, actor: User, group: Group, description: str, scope: str, codenames: Iterable[str]
+    *, actor: User | None, group: Group, description: str, scope: str, codenames: Iterable[str]
 ) -> Group:
     profile = RoleProfile.objects.select_for_update().get(group=group)
     if profile.is_preset:
@@ -292,8 +323,9 @@ def role_update(
     return group
 
 
+@writes
 @transaction.atomic
-def role_delete(*, actor: User, group: Group) -> None:
+def role_delete(*, actor: User | None, group: Group) -> None:
     profile = RoleProfile.objects.select_for_update().get(group=group)
     if profile.is_preset:
         raise ValidationError(_("Preset roles cannot be deleted."))
@@ -302,25 +334,34 @@ def role_delete(*, actor: User, group: Group) -> None:
     group.delete()
 
 
+def _team_name_clash(name: str, team_id: int | None) -> ValidationError | None:
+    others = Team.objects.filter(name__iexact=name)
+    if team_id is not None:
+        others = others.exclude(pk=team_id)
+    if others.exists():
+        return ValidationError({"name": _("A team with this name exists.")})
+    return None
+
+
+@writes
 @transaction.atomic
-def team_save(*, actor: User, team: Team | None, name: str, members: Iterable[User]) -> Team:
+def team_save(*, actor: User | None, team: Team | None, name: str, members: Iterable[User]) -> Team:
     name = name.strip()
     if not name:
         raise ValidationError({"name": _("A team needs a name.")})
-    clash = Team.objects.filter(name__iexact=name)
-    if team is not None:
-        clash = clash.exclude(pk=team.pk)
-    if clash.exists():
-        raise ValidationError({"name": _("A team with this name exists.")})
-    if team is None:
-        team = Team.objects.create(name=name)
-    else:
-        team.name = name
-        team.save(update_fields=["name"])
+    clash = functools.partial(_team_name_clash, name, team.pk if team is not None else None)
+    clash_check(clash)
+    with clash_refused(clash):
+        if team is None:
+            team = Team.objects.create(name=name)
+        else:
+            team.name = name
+            team.save(update_fields=["name"])
     team.members.set(list(members))
     return team
 
 
+@writes
 @transaction.atomic
-def team_delete(*, actor: User, team: Team) -> None:
+def team_delete(*, actor: User | None, team: Team) -> None:
     team.delete()

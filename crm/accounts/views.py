@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from crm.accounts import services
 from crm.accounts.audit import audit_record, client_ip
 from crm.accounts.forms import EmailAuthenticationForm, InvitationAcceptForm, LanguageForm
+from crm.accounts.permissions import acting_user
 from crm.accounts.reset_limit import reset_allowed
 
 
@@ -41,7 +42,7 @@ class AuditedLoginView(auth_views.LoginView):
 class AuditedLogoutView(auth_views.LogoutView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.user.is_authenticated:
-            audit_record(action="logout", actor=request.user, ip=client_ip(request))
+            audit_record(action="logout", actor=acting_user(request), ip=client_ip(request))
         return super().post(request, *args, **kwargs)
 
 
@@ -97,7 +98,9 @@ def language_set(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         language = form.cleaned_data["language"]
         if request.user.is_authenticated:
-            services.language_set(user=request.user, language=language)
+            services.language_set(
+                actor=acting_user(request), user=acting_user(request), language=language
+            )
         response.set_cookie(
             settings.LANGUAGE_COOKIE_NAME,
             language,

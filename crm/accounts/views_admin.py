@@ -16,7 +16,7 @@ from crm.accounts import audit_labels, selectors, services
 from crm.accounts.capabilities import CAPABILITIES
 from crm.accounts.forms import AuditFilterForm, InvitationForm, RoleForm, StaffForm, TeamForm
 from crm.accounts.models import Invitation, Team, User
-from crm.accounts.permissions import admin_required
+from crm.accounts.permissions import acting_user, admin_required
 
 AUDIT_PAGE_SIZE = 50
 
@@ -55,7 +55,7 @@ def staff_invite(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             invitation, _token = services.invitation_create(
-                actor=request.user,  # type: ignore[arg-type]
+                actor=acting_user(request),
                 email=form.cleaned_data["email"],
                 full_name=form.cleaned_data["full_name"],
                 role=form.cleaned_data["role"],
@@ -83,7 +83,7 @@ def staff_edit(request: HttpRequest, user_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.staff_update(
-                actor=request.user,  # type: ignore[arg-type]
+                actor=acting_user(request),
                 user=member,
                 full_name=form.cleaned_data["full_name"],
                 role=form.cleaned_data["role"],
@@ -99,7 +99,7 @@ def staff_edit(request: HttpRequest, user_id: int) -> HttpResponse:
 
 def _staff_action(request: HttpRequest, user_id: int, action: str) -> HttpResponse:
     member = get_object_or_404(User, pk=user_id)
-    actor: User = request.user  # type: ignore[assignment]
+    actor = acting_user(request)
     try:
         if action == "deactivate":
             services.staff_deactivate(actor=actor, user=member)
@@ -160,7 +160,7 @@ def staff_access(request: HttpRequest, user_id: int) -> HttpResponse:
 def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
     invitation = get_object_or_404(Invitation, pk=invitation_id)
     try:
-        services.invitation_revoke(actor=request.user, invitation=invitation)  # type: ignore[arg-type]
+        services.invitation_revoke(actor=acting_user(request), invitation=invitation)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -199,7 +199,7 @@ def _role_form_view(request: HttpRequest, group: Group | None) -> HttpResponse:
         try:
             if group is None:
                 group = services.role_create(
-                    actor=request.user,  # type: ignore[arg-type]
+                    actor=acting_user(request),
                     name=data["name"],
                     description=data["description"],
                     scope=data["scope"],
@@ -207,7 +207,7 @@ def _role_form_view(request: HttpRequest, group: Group | None) -> HttpResponse:
                 )
             else:
                 services.role_update(
-                    actor=request.user,  # type: ignore[arg-type]
+                    actor=acting_user(request),
                     group=group,
                     description=data["description"],
                     scope=data["scope"],
@@ -240,7 +240,7 @@ def role_edit(request: HttpRequest, role_id: int) -> HttpResponse:
 def role_delete(request: HttpRequest, role_id: int) -> HttpResponse:
     group = get_object_or_404(Group, pk=role_id)
     try:
-        services.role_delete(actor=request.user, group=group)  # type: ignore[arg-type]
+        services.role_delete(actor=acting_user(request), group=group)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -258,7 +258,7 @@ def _team_form(request: HttpRequest, team: Team | None) -> tuple[TeamForm, HttpR
     if request.method == "POST" and form.is_valid():
         try:
             services.team_save(
-                actor=request.user,  # type: ignore[arg-type]
+                actor=acting_user(request),
                 team=team,
                 name=form.cleaned_data["name"],
                 members=form.cleaned_data["members"],
@@ -292,7 +292,7 @@ def team_edit(request: HttpRequest, team_id: int) -> HttpResponse:
 @require_POST
 def team_delete(request: HttpRequest, team_id: int) -> HttpResponse:
     team = get_object_or_404(Team, pk=team_id)
-    services.team_delete(actor=request.user, team=team)  # type: ignore[arg-type]
+    services.team_delete(actor=acting_user(request), team=team)
     messages.success(request, _("Team %(name)s deleted.") % {"name": team.name})
     return redirect("admin_console:team_list")
 

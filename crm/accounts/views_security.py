@@ -25,7 +25,7 @@ from crm.accounts import security
 from crm.accounts.audit import audit_record, client_ip
 from crm.accounts.lockout import cooloff_minutes
 from crm.accounts.models import User
-from crm.accounts.permissions import admin_required
+from crm.accounts.permissions import acting_user, admin_required
 from crm.lib.redirects import local_url
 from crm.tenants import services as tenant_services
 
@@ -212,10 +212,12 @@ def security_policy(request: HttpRequest) -> HttpResponse:
     if tenant is None or security.is_platform_site(tenant):
         raise Http404
     required = request.POST.get("require_two_factor") == "on"
-    tenant_services.tenant_two_factor_require(actor=request.user, tenant=tenant, required=required)
+    tenant_services.tenant_two_factor_require(
+        actor=acting_user(request), tenant=tenant, required=required
+    )
     audit_record(
         action="two_factor_policy",
-        actor=request.user,
+        actor=acting_user(request),
         ip=client_ip(request),
         detail={"require_two_factor": required},
     )
@@ -231,7 +233,7 @@ def security_policy(request: HttpRequest) -> HttpResponse:
 @admin_required
 @require_POST
 def security_unlock(request: HttpRequest, email: str) -> HttpResponse:
-    cleared = security.lockout_clear(actor=request.user, email=email)  # type: ignore[arg-type]
+    cleared = security.lockout_clear(actor=acting_user(request), email=email)
     if not cleared:
         # Not locked here: nothing to act on (and another tenant's lockouts are not ours).
         raise Http404
@@ -243,7 +245,7 @@ def security_unlock(request: HttpRequest, email: str) -> HttpResponse:
 @require_POST
 def security_two_factor_reset(request: HttpRequest, user_id: int) -> HttpResponse:
     member = get_object_or_404(User, pk=user_id)
-    security.two_factor_reset(actor=request.user, user=member)  # type: ignore[arg-type]
+    security.two_factor_reset(actor=acting_user(request), user=member)
     messages.success(
         request,
         _(

@@ -22,6 +22,8 @@ pg_restore runs whatever SQL an archive holds, as our database user: import only
 `tenant export` made and that were kept safe since.
 """
 
+from __future__ import annotations
+
 import errno
 import gzip
 import hashlib
@@ -40,7 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from io import BytesIO, StringIO
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from django.conf import settings
@@ -52,6 +54,9 @@ from psycopg import sql
 from crm.tenants import files, services
 from crm.tenants.cloning import SCHEMA_NAME, libpq_env, pg_connect
 from crm.tenants.models import Tenant, TenantEvent
+
+if TYPE_CHECKING:
+    from crm.accounts.models import User  # type only: platform operators
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +145,7 @@ class Manifest:
         return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True).encode()
 
     @classmethod
-    def from_json(cls, raw: bytes) -> "Manifest":
+    def from_json(cls, raw: bytes) -> Manifest:
         try:
             data = json.loads(raw)
         except ValueError as exc:
@@ -361,7 +366,7 @@ def _add_files(tar: tarfile.TarFile, root: Path) -> None:
 
 
 def import_tenant(
-    *, archive: Path, slug: str, name: str | None = None, actor: object | None = None
+    *, archive: Path, slug: str, name: str | None = None, actor: User | None = None
 ) -> Summary:
     """Restore `archive` as a new tenant `slug`, ready at once; all of it or nothing."""
     started = time.monotonic()
@@ -507,7 +512,7 @@ def _restore_and_register(
     files_target: Path | None,
     *,
     migrate: bool,
-    actor: object | None,
+    actor: User | None,
     detail: str,
 ) -> None:
     """Restore the dump as the tenant's schema, check it, migrate it, place its files and save

@@ -3,11 +3,13 @@
 Everything here runs in the public schema; provisioning briefly enters the new tenant's schema.
 """
 
+from __future__ import annotations
+
 import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -17,11 +19,16 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context, schema_exists
 
+from crm.lib.audit_actor import actor_label, writes
 from crm.lib.columns import check_columns
 from crm.lib.tenancy import in_public_schema
 from crm.tenants.cloning import schema_clone
 from crm.tenants.files import tenant_files_remove
 from crm.tenants.models import Domain, Tenant, TenantEvent, schema_name_for_slug
+
+if TYPE_CHECKING:
+    # Type only: platform operators are crm.accounts users, and crm.tenants sits below it.
+    from crm.accounts.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -30,10 +37,6 @@ TEMPLATE_SLUG = "tenant-template"
 
 def tenant_host(slug: str) -> str:
     return f"{slug}.{settings.CRM_BASE_DOMAIN}"
-
-
-def _actor_label(actor: object | None) -> str:
-    return getattr(actor, "email", "") or (str(actor) if actor else "system")
 
 
 def platform_prepare() -> Tenant:
@@ -97,9 +100,8 @@ def tenant_build(*, spec: TenantSpec, plan: Mapping[str, Any] | None = None) -> 
     return tenant
 
 
-def tenant_create(
-    *, actor: object | None, spec: TenantSpec, provision_async: bool = True
-) -> Tenant:
+@writes
+def tenant_create(*, actor: User | None, spec: TenantSpec, provision_async: bool = True) -> Tenant:
     """Register a tenant and have it provisioned.
 
     With provision_async (the console) a worker clones the schema after commit, and the owner
@@ -109,7 +111,7 @@ def tenant_create(
         tenant.save()
         Domain.objects.create(domain=tenant_host(tenant.slug), tenant=tenant, is_primary=True)
         TenantEvent.objects.create(
-            tenant=tenant, action=TenantEvent.Action.CREATED, actor=_actor_label(actor)
+            tenant=tenant, action=TenantEvent.Action.CREATED, actor=actor_label(actor)
         )
         if provision_async:
             from crm.tenants.tasks import tenant_provision_task
@@ -119,7 +121,10 @@ def tenant_create(
     return tenant
 
 
-def tenant_provision(*, tenant_id: int, owner_password: str | None = None) -> Tenant:
+@writes
+def tenant_provision(
+    *, actor: User | None, tenant_id: int, owner_password: str | None = None
+) -> Tenant:
     """Clone the template schema into the tenant's own, create its owner, and mark it ready.
 
     Idempotent and safe to run twice at once (a redelivered task beside a retry): the tenant
@@ -161,7 +166,8 @@ def tenant_provision(*, tenant_id: int, owner_password: str | None = None) -> Te
     return tenant
 
 
-def tenant_register_restored(*, actor: object | None, tenant: Tenant, detail: str) -> Tenant:
+@writes
+def tenant_register_restored(*, actor: User | None, tenant: Tenant, detail: str) -> Tenant:
     """Save a tenant (from tenant_build) whose schema was restored from an archive: it is ready
     at once, with its domain and its events, in one transaction."""
     if not schema_exists(tenant.schema_name):
@@ -175,7 +181,7 @@ def tenant_register_restored(*, actor: object | None, tenant: Tenant, detail: st
         TenantEvent.objects.create(
             tenant=tenant,
             action=TenantEvent.Action.CREATED,
-            actor=_actor_label(actor),
+            actor=actor_label(actor),
             detail=detail,
         )
         TenantEvent.objects.create(
@@ -219,15 +225,16 @@ def _check_schema_complete(schema_name: str) -> None:
         )
 
 
+@writes
 @transaction.atomic
-def tenant_provision_retry(*, actor: object | None, tenant: Tenant) -> Tenant:
+def tenant_provision_retry(*, actor: User | None, tenant: Tenant) -> Tenant:
     updated = Tenant.objects.filter(pk=tenant.pk, status=Tenant.Status.FAILED).update(
         status=Tenant.Status.PROVISIONING, status_detail=""
     )
     if not updated:
         raise ValidationError(_("Only a tenant whose provisioning failed can be retried."))
     TenantEvent.objects.create(
-        tenant=tenant, action=TenantEvent.Action.RETRIED, actor=_actor_label(actor)
+        tenant=tenant, action=TenantEvent.Action.RETRIED, actor=actor_label(actor)
     )
     from crm.tenants.tasks import tenant_provision_task
 
@@ -237,8 +244,9 @@ def tenant_provision_retry(*, actor: object | None, tenant: Tenant) -> Tenant:
     return tenant
 
 
+@writes
 @transaction.atomic
-def tenant_suspend(*, actor: object | None, tenant: Tenant, reason: str = "") -> Tenant:
+def tenant_suspend(*, actor: User | None, tenant: Tenant, reason: str = "") -> Tenant:
     """Close the tenant's site: every page shows the suspension notice and nobody can log in."""
     updated = Tenant.objects.filter(pk=tenant.pk, status=Tenant.Status.READY).update(
         status=Tenant.Status.SUSPENDED, suspended_at=timezone.now()
@@ -246,30 +254,32 @@ def tenant_suspend(*, actor: object | None, tenant: Tenant, reason: str = "") ->
     if not updated:
         raise ValidationError(_("Only a ready tenant can be suspended."))
     TenantEvent.objects.create(
-        tenant=tenant, action=TenantEvent.Action.SUSPENDED, actor=_actor_label(actor), detail=reason
+        tenant=tenant, action=TenantEvent.Action.SUSPENDED, actor=actor_label(actor), detail=reason
     )
     tenant.refresh_from_db()
     return tenant
 
 
+@writes
 @transaction.atomic
-def tenant_resume(*, actor: object | None, tenant: Tenant) -> Tenant:
+def tenant_resume(*, actor: User | None, tenant: Tenant) -> Tenant:
     updated = Tenant.objects.filter(pk=tenant.pk, status=Tenant.Status.SUSPENDED).update(
         status=Tenant.Status.READY, suspended_at=None
     )
     if not updated:
         raise ValidationError(_("Only a suspended tenant can be resumed."))
     TenantEvent.objects.create(
-        tenant=tenant, action=TenantEvent.Action.RESUMED, actor=_actor_label(actor)
+        tenant=tenant, action=TenantEvent.Action.RESUMED, actor=actor_label(actor)
     )
     tenant.refresh_from_db()
     return tenant
 
 
+@writes
 @transaction.atomic
 def tenant_limits_set(
     *,
-    actor: object | None,
+    actor: User | None,
     tenant: Tenant,
     staff_limit: int | None,
     customer_limit: int | None,
@@ -305,14 +315,15 @@ def tenant_limits_set(
     TenantEvent.objects.create(
         tenant=tenant,
         action=TenantEvent.Action.LIMITS_CHANGED,
-        actor=_actor_label(actor),
+        actor=actor_label(actor),
         detail=changes,
     )
     return tenant
 
 
+@writes
 @transaction.atomic
-def tenant_two_factor_require(*, actor: object | None, tenant: Tenant, required: bool) -> Tenant:
+def tenant_two_factor_require(*, actor: User | None, tenant: Tenant, required: bool) -> Tenant:
     """A tenant admin's choice to require two-factor sign-in of all their staff (admins always
     need it). Recorded in the tenant's history, which operators see."""
     updated = (
@@ -324,18 +335,19 @@ def tenant_two_factor_require(*, actor: object | None, tenant: Tenant, required:
         TenantEvent.objects.create(
             tenant=tenant,
             action=TenantEvent.Action.LIMITS_CHANGED,
-            actor=_actor_label(actor),
+            actor=actor_label(actor),
             detail=f"require_two_factor: {not required} → {required}",
         )
     tenant.refresh_from_db()
     return tenant
 
 
-def tenant_delete(*, actor: object | None, tenant: Tenant) -> None:
+@writes
+def tenant_delete(*, actor: User | None, tenant: Tenant) -> None:
     """Drop the tenant's schema, every row about it and its private files. Irreversible."""
     if tenant.status == Tenant.Status.SYSTEM:
         raise ValidationError(_("System tenants cannot be deleted."))
-    logger.warning("tenant %s deleted by %s", tenant.slug, _actor_label(actor))
+    logger.warning("tenant %s deleted by %s", tenant.slug, actor_label(actor))
     with transaction.atomic():
         tenant.delete(force_drop=True)
         # Once the drop is committed: the files must not outlive the rows that name them,

@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 
 @shared_task(name="crm.tenants.tasks.tenant_provision")
 def tenant_provision_task(tenant_id: int) -> str:
-    tenant = services.tenant_provision(tenant_id=tenant_id)
+    tenant = services.tenant_provision(actor=None, tenant_id=tenant_id)
     return tenant.status
 
 

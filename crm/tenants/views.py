@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from crm.accounts.permissions import operator_required
+from crm.accounts.permissions import acting_user, operator_required
 from crm.tenants import selectors, services
 from crm.tenants.forms import LimitsForm, SuspendForm, TenantCreateForm
 from crm.tenants.health import health_report
@@ -60,7 +60,7 @@ def tenant_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             tenant = services.tenant_create(
-                actor=request.user, spec=services.TenantSpec(**form.cleaned_data)
+                actor=acting_user(request), spec=services.TenantSpec(**form.cleaned_data)
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
@@ -108,7 +108,7 @@ def tenant_limits(request: HttpRequest, slug: str) -> HttpResponse:
         return render(
             request, "tenants/tenant_detail.html", _detail_context(tenant, form), status=400
         )
-    services.tenant_limits_set(actor=request.user, tenant=tenant, **form.cleaned_data)
+    services.tenant_limits_set(actor=acting_user(request), tenant=tenant, **form.cleaned_data)
     messages.success(request, _("Plan limits saved."))
     return redirect("console:tenant_detail", slug=tenant.slug)
 
@@ -131,13 +131,13 @@ def _transition(request: HttpRequest, slug: str, action: str) -> HttpResponse:
                 context = {**_detail_context(tenant), "suspend_form": form}
                 return render(request, "tenants/tenant_detail.html", context, status=400)
             reason = form.cleaned_data["reason"]
-            services.tenant_suspend(actor=request.user, tenant=tenant, reason=reason)
+            services.tenant_suspend(actor=acting_user(request), tenant=tenant, reason=reason)
             messages.success(request, _("%(name)s is suspended.") % {"name": tenant.name})
         elif action == "resume":
-            services.tenant_resume(actor=request.user, tenant=tenant)
+            services.tenant_resume(actor=acting_user(request), tenant=tenant)
             messages.success(request, _("%(name)s is running again.") % {"name": tenant.name})
         elif action == "retry":
-            services.tenant_provision_retry(actor=request.user, tenant=tenant)
+            services.tenant_provision_retry(actor=acting_user(request), tenant=tenant)
             messages.success(request, _("Provisioning started again."))
         else:  # pragma: no cover - the URLconf only routes the three actions above
             raise Http404

@@ -101,13 +101,25 @@ class BackgroundWriter:
     overlaps Python's on the next. psycopg serialises the use of a connection, and ``wait``
     (called before the next batch's lookups, and by ``close`` at the end of the run) makes the
     order explicit. Operations are prepared in the caller's thread, table names qualified with
-    its schema: ("copy", target, columns, rows) or ("execute", sql, params)."""
+    its schema: ("copy", target, columns, rows) or ("execute", sql, params).
+
+    Why a thread on Django's connection is kept, with its risk fenced: the writes must share the
+    import's transaction (all or nothing, one undo), so a second connection cannot do them; and
+    the 100,000-customer commit is at its goal's edge (docs/benchmarks.md, import and export),
+    so the overlap earns its place: bench/import_writer_overlap.py, 30,000 customers, the same
+    writer made to wait at once took 1.22x and 1.05x the overlapping commit's median time (two
+    runs of four rounds each, Dec 6, on a machine shared with other work, so noisy). The
+    risk is the tenant: the thread uses the raw connection under Django's back, so nothing
+    may depend on its search_path. Hence the writer is pinned to the schema it was made in:
+    COPY targets must be qualified with that schema (or be this session's temporary tables),
+    and a submit from another schema is refused (tests/transfer/test_background_writer.py)."""
 
     def __init__(self) -> None:
         from concurrent.futures import Future, ThreadPoolExecutor
 
         connection.ensure_connection()
         self.raw = connection.connection
+        self.schema = current_schema()
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer")
         self.pending: Future[None] | None = None
         self._reader: Any = None
@@ -144,10 +156,16 @@ class BackgroundWriter:
     def submit(self, operations: list[tuple[Any, ...]]) -> None:
         """Formats the COPY data here (the thread then only waits on the database, without
         the interpreter lock) and starts the writes once the previous ones are done."""
+        if current_schema() != self.schema:
+            raise RuntimeError(
+                f"a writer made in schema {self.schema} was given writes from {current_schema()}"
+            )
         prepared: list[tuple[Any, ...]] = []
         for operation in operations:
             if operation[0] == "copy":
                 _kind, target, columns, rows = operation
+                if not self._pinned(target):
+                    raise RuntimeError(f"COPY target {target} is not in schema {self.schema}")
                 if isinstance(rows, str):  # already COPY text (a kind's own fast formatter)
                     if rows:
                         prepared.append(operation)
@@ -161,6 +179,12 @@ class BackgroundWriter:
         self.wait()
         if prepared:
             self.pending = self.pool.submit(self._execute, prepared)
+
+    def _pinned(self, target: str) -> bool:
+        # "schema"."table", or a quoted bare name: a temporary table of this session.
+        return target.startswith(f'"{self.schema}".') or (
+            target.startswith('"') and target.count('"') == 2
+        )
 
     def wait(self) -> None:
         """Until the writes sent so far are done; their error, if any, is raised here."""

@@ -12,17 +12,23 @@ reader we know of skips the mark. CSV is a generator (a streaming response, or a
 chunk at a time); XLSX uses openpyxl's write-only mode into a file, never a workbook in memory.
 """
 
+from __future__ import annotations
+
 import csv
 import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.http import QueryDict
 from openpyxl import Workbook
 
+from crm.lib.audit_actor import writes
 from crm.lib.spreadsheet import safe_cell
+
+if TYPE_CHECKING:
+    from crm.accounts.models import User
 
 Rows = Callable[[Any, QueryDict], Iterable[list[Any]]]
 Count = Callable[[Any, QueryDict], int | None]
@@ -179,7 +185,8 @@ def export_audit(*, actor: Any, kind: str, query: str, rows: int, fmt: str, **ex
     )
 
 
-def export_job_request(*, actor: Any, kind: str, query: str, file_format: str) -> Any:
+@writes
+def export_job_request(*, actor: User | None, kind: str, query: str, file_format: str) -> Any:
     """Queue a large export for a worker (sent once the transaction commits)."""
     from django.db import transaction
 
@@ -188,6 +195,8 @@ def export_job_request(*, actor: Any, kind: str, query: str, file_format: str) -
 
     if file_format not in FORMATS:
         raise ValueError(file_format)
+    if actor is None:
+        raise ValueError("an export job belongs to the person who asked for it")
     export_kind(kind)
     job = ExportJob.objects.create(
         kind=kind, query=query, file_format=file_format, created_by=actor

@@ -11,6 +11,8 @@ commits write their valid rows in that one transaction too), refuses a second im
 the same records while one runs, and leaves an audit entry for each upload, commit and undo.
 """
 
+from __future__ import annotations
+
 import csv
 import datetime
 import json
@@ -19,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation, ValidationError
@@ -27,7 +29,7 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.accounts.audit import audit_actor, audit_record
+from crm.accounts.audit import audit_actor, audit_record, writes
 from crm.lib import liveness
 from crm.lib.spreadsheet import safe_cell
 from crm.lib.tenancy import current_schema
@@ -43,6 +45,9 @@ from crm.transfer.registry import (
     mapping_fits,
     propose_mapping,
 )
+
+if TYPE_CHECKING:
+    from crm.accounts.models import User
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +163,8 @@ def proposed_mapping(kind: ImportKind, headers: list[str]) -> tuple[dict[str, st
 # --- upload and configuration -----------------------------------------------------------------
 
 
-def import_start(*, actor: Any, kind: str, upload: IO[bytes], filename: str) -> ImportJob:
+@writes
+def import_start(*, actor: User | None, kind: str, upload: IO[bytes], filename: str) -> ImportJob:
     """Keep the uploaded file, read its headers and propose a mapping. ValidationError (and no
     job, no file left) when the file cannot be read."""
     import_kind_ = _kind(kind)
@@ -211,9 +217,10 @@ def _locked(job: ImportJob) -> ImportJob:
     return ImportJob.objects.select_for_update().get(pk=job.pk)
 
 
+@writes
 def import_configure(
     *,
-    actor: Any,
+    actor: User | None,
     job: ImportJob,
     mapping: dict[str, str],
     match_by: str,
@@ -528,7 +535,10 @@ def _fail(job_id: int, message: str, **fields: Any) -> ImportJob:
 # --- dry run ----------------------------------------------------------------------------------
 
 
-def import_check_request(*, actor: Any, job: ImportJob, inline: bool | None = None) -> ImportJob:
+@writes
+def import_check_request(
+    *, actor: User | None, job: ImportJob, inline: bool | None = None
+) -> ImportJob:
     """Dry run: inline for a small file (the job comes back CHECKED), else in the worker (the
     job comes back CHECKING)."""
     with ExitStack() as stack:
@@ -746,7 +756,10 @@ def _claim(job: ImportJob, status: str, *, taken: bool) -> None:
     )
 
 
-def import_commit_request(*, actor: Any, job: ImportJob, inline: bool | None = None) -> ImportJob:
+@writes
+def import_commit_request(
+    *, actor: User | None, job: ImportJob, inline: bool | None = None
+) -> ImportJob:
     """Write a checked import: all or nothing, or its valid rows only when the job says so.
     Inline for a small file, else in the worker (the job comes back RUNNING)."""
     with ExitStack() as stack:
@@ -806,7 +819,7 @@ def _commit(job_id: int, actor: Any, background: bool, hold: liveness.RunnerHold
     report = _Report(job)
     progress = _Progress(job) if background else None
     try:
-        with audit_actor(actor or "import"), transaction.atomic():
+        with audit_actor(actor), transaction.atomic():
             # Not a row lock on the job: the progress connection updates that row meanwhile.
             job = ImportJob.objects.get(pk=job.pk)
             if job.status != Status.RUNNING:
@@ -882,7 +895,8 @@ def _commit(job_id: int, actor: Any, background: bool, hold: liveness.RunnerHold
     return job
 
 
-def import_commit_direct(*, actor: Any, job: ImportJob) -> ImportJob:
+@writes
+def import_commit_direct(*, actor: User | None, job: ImportJob) -> ImportJob:
     """The command line's single pass: commit a configured job without a separate dry run
     (the commit checks every row anyway). When a row is rejected and the job is all or
     nothing, nothing is written and a dry run then lists every rejected row: the job ends
@@ -909,7 +923,10 @@ def import_commit_direct(*, actor: Any, job: ImportJob) -> ImportJob:
 # --- undo -------------------------------------------------------------------------------------
 
 
-def import_undo_request(*, actor: Any, job: ImportJob, inline: bool | None = None) -> ImportJob:
+@writes
+def import_undo_request(
+    *, actor: User | None, job: ImportJob, inline: bool | None = None
+) -> ImportJob:
     """Undo a finished import (refused with the reason when it may not be undone). Inline for a
     small one, else in the worker (the job comes back UNDOING)."""
     from crm.transfer.selectors import import_undo_blocker
@@ -950,7 +967,7 @@ def _undo(job_id: int, actor: Any) -> ImportJob:
     if job is None or job.status != Status.UNDOING:
         return job  # type: ignore[return-value]
     try:
-        with audit_actor(actor or "import"), transaction.atomic():
+        with audit_actor(actor), transaction.atomic():
             job = _locked(job)
             if job.status != Status.UNDOING:
                 return job

@@ -51,6 +51,7 @@ def _admin_without_personal_data(acme) -> Client:
             codenames=["view_records", "administer"],
         )
         auditor = staff_create(
+            actor=None,
             email=f"auditor-{uuid.uuid4().hex[:6]}@acme.test",
             full_name="Auditor",
             role=role,

@@ -75,7 +75,13 @@ class TestLockout:
 
         # The same person also works for globex, with an account of the same address there.
         with schema_context(globex.schema):
-            staff_create(email=email, full_name="Moonlighter", role=roles.AGENT, password=PASSWORD)
+            staff_create(
+                actor=None,
+                email=email,
+                full_name="Moonlighter",
+                role=roles.AGENT,
+                password=PASSWORD,
+            )
         elsewhere = _sign_in(client_for(globex), email)
         assert elsewhere.status_code == 302 and elsewhere.url == "/"
         with schema_context(globex.schema):
@@ -225,7 +231,11 @@ class TestTwoFactor:
     def test_an_admin_resets_someone_elses_two_factor(self, acme):
         with schema_context(acme.schema):
             colleague = staff_create(
-                email="second-admin@acme.test", full_name="Second", role=roles.ADMIN, password=None
+                actor=None,
+                email="second-admin@acme.test",
+                full_name="Second",
+                role=roles.ADMIN,
+                password=None,
             )
             authenticator_for(colleague)
             security.recovery_codes_renew(user=colleague)

@@ -367,6 +367,7 @@ class TestCustomerForm:
                 codenames=["view_records", "change_records"],
             )
             editor = staff_create(
+                actor=None,
                 email=f"editor-{uuid.uuid4().hex[:6]}@acme.test",
                 full_name="Editor",
                 role=role,

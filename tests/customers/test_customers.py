@@ -191,6 +191,7 @@ class TestTimelineAndConsent:
         customer = _customer(acme, "Timeline Person", owner=None)
         with schema_context(acme.schema):
             timeline_add(
+                actor=None,
                 customer=customer,
                 kind="event",
                 title="Ticket #1 opened",

@@ -46,7 +46,7 @@ def test_rules_find_pairs_and_refresh_keeps_dismissals(acme):
             (c.pk, d.pk): ["email"],
             (e.pk, f.pk): ["name_birthday"],
         }
-        assert duplicate_pairs_refresh()["created"] == 3
+        assert duplicate_pairs_refresh(actor=None)["created"] == 3
         first = DuplicatePair.objects.get(customer_a=a, customer_b=b)
         assert first.score == 100 and first.reasons == ["phone", "name_city"]
 
@@ -54,12 +54,17 @@ def test_rules_find_pairs_and_refresh_keeps_dismissals(acme):
         # c and d no longer share the email; e and f stay and stay dismissed-free.
         customer_update(actor=None, customer=d, data=CustomerInput(name="Someone Else"))
         duplicate_pair_dismiss(actor=acme.manager, pair=DuplicatePair.objects.get(customer_a=e))
-        result = duplicate_pairs_refresh()
+        result = duplicate_pairs_refresh(actor=None)
         assert result["removed"] == 1 and result["created"] == 0
         assert not DuplicatePair.objects.filter(customer_a=c).exists()
         kept = DuplicatePair.objects.get(customer_a=e)
         assert kept.dismissed_at is not None and kept.dismissed_by == acme.manager
-        assert duplicate_pairs_refresh() == {"found": 2, "created": 0, "changed": 0, "removed": 0}
+        assert duplicate_pairs_refresh(actor=None) == {
+            "found": 2,
+            "created": 0,
+            "changed": 0,
+            "removed": 0,
+        }
 
         rows, more = queue_page(Customer.objects.all())
         assert [(r.a.pk, r.b.pk) for r in rows] == [(a.pk, b.pk)] and more is None
@@ -95,7 +100,7 @@ def test_queue_shows_pairs_in_scope_masks_birthdays_and_dismisses(acme):
         b = _c("Gao  Yan", phones=["+8613700000001"], owner=mine)
         c = _c("Gao Yan", phones=["+8613700000009"], emails=["g@example.com"])  # not the agent's
         d = _c("Gao Yann", emails=["g@example.com"], owner=mine)
-        duplicate_pairs_refresh()
+        duplicate_pairs_refresh(actor=None)
     agent = client_for(acme, "agent")
     page = agent.get(reverse("customers:duplicates"))
     assert page.status_code == 200

@@ -96,7 +96,9 @@ def _consent(scene: Scene) -> None:
 
 def _timeline(scene: Scene) -> None:
     title = scene.canary("customers.timeline")
-    timeline_add(customer=scene.person, kind="note", title=f"called {title}", body=title)
+    timeline_add(
+        actor=None, customer=scene.person, kind="note", title=f"called {title}", body=title
+    )
     # A merge into someone else, undone: that customer's timeline names the person.
     other = customer_create(actor=None, data=CustomerInput(name=f"Other {uuid.uuid4().hex[:6]}"))
     person = Customer.objects.get(pk=scene.person.pk)

@@ -62,7 +62,7 @@ def _pair(acme):  # type: ignore[no-untyped-def]
         amount=Decimal("12.50"),
         currency="CNY",
     )
-    note = timeline_add(customer=drop, kind="note", title="Called")
+    note = timeline_add(actor=None, customer=drop, kind="note", title="Called")
     consent = consent_set(actor=None, customer=drop, channel="email", granted=True, source="form")
     return keep, drop, order, note, consent
 
@@ -158,7 +158,7 @@ def test_revert_is_refused_after_the_survivor_was_edited_or_a_moved_row_deleted(
 def _pair_b():  # type: ignore[no-untyped-def]
     keep = customer_create(actor=None, data=CustomerInput(name="Li Lei"))
     drop = customer_create(actor=None, data=CustomerInput(name="Li  Lei"))
-    note = timeline_add(customer=drop, kind="note", title="Visited")
+    note = timeline_add(actor=None, customer=drop, kind="note", title="Visited")
     return keep, drop, None, note, None
 
 

@@ -46,12 +46,12 @@ def test_stages_follow_orders_and_a_second_run_changes_nothing(acme):
         pinned = _with_orders("pinned", [1, 2, 3, 4, 5, 6, 7])
         Customer.objects.filter(pk=pinned.pk).update(stage="at_risk", stage_override=True)
 
-        assert stages_derive(now=NOW, chunk=3) >= 5
+        assert stages_derive(actor=None, now=NOW, chunk=3) >= 5
         for stage, customer in people.items():
             assert Customer.objects.get(pk=customer.pk).stage == stage, stage
         assert Customer.objects.get(pk=refunded_only.pk).stage == "lead"
         assert Customer.objects.get(pk=pinned.pk).stage == "at_risk", "set by hand: left alone"
-        assert stages_derive(now=NOW) == 0
+        assert stages_derive(actor=None, now=NOW) == 0
 
 
 @pytest.mark.django_db
@@ -90,6 +90,12 @@ def test_the_nightly_dispatcher_derives_stages_in_each_tenant(committed_db, cele
                     break
         with schema_context(acme.schema):
             assert Customer.objects.get(pk=customer.pk).stage == "new"
+            # The task wrote without a user: the log names it, never a blank or bare "system".
+            entry = AuditEntry.objects.filter(
+                table_name="customers_customer", record_id=str(customer.pk), after__stage="new"
+            ).latest("pk")
+            assert entry.actor_id is None
+            assert entry.actor_label == "system: customers.tasks.stages_derive"
     finally:
         with schema_context(acme.schema):
             customer.orders.all().delete()

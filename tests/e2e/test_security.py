@@ -28,6 +28,7 @@ def newcomer(acme, committed_db) -> Iterator[User]:
     with their devices and any failed attempts."""
     with schema_context(acme.schema):
         user = staff_create(
+            actor=None,
             email=f"e2e-{uuid.uuid4().hex[:8]}@acme.test",
             full_name="Security Tester",
             role=roles.ADMIN,

@@ -58,6 +58,7 @@ def _new_staff(member: TenantCast) -> dict[str, str]:
     """A staff account made for the case, so its id is one the other tenant does not have."""
     with schema_context(member.schema):
         user = staff_create(
+            actor=None,
             email=f"case-{uuid.uuid4().hex[:8]}@{member.tenant.slug}.test",
             full_name="Case Study",
             role=roles.AGENT,

@@ -65,11 +65,12 @@ def build_cast() -> dict[str, TenantCast]:
             ),
             provision_async=False,
         )
-        tenant = services.tenant_provision(tenant_id=tenant.pk, owner_password=PASSWORD)
+        tenant = services.tenant_provision(actor=None, tenant_id=tenant.pk, owner_password=PASSWORD)
         members = TenantCast(tenant=tenant)
         with schema_context(tenant.schema_name):
             for key, role in ROLES.items():
                 members.users[key] = staff_create(
+                    actor=None,
                     email=members.email(key),
                     full_name=f"{slug} {key}",
                     role=role,

@@ -36,6 +36,7 @@ def masked_staff(member: TenantCast, key: str) -> User:
             codenames=MASKED_ROLES[key],
         )
         return staff_create(
+            actor=None,
             email=f"{key}-{tag}@{member.tenant.slug}.test",
             full_name=f"{member.tenant.slug} {key}",
             role=role,

@@ -20,7 +20,9 @@ def test_create_and_provision_inline_then_suspend_resume_delete(committed_db):
     assert tenant.status == Tenant.Status.PROVISIONING
     assert not schema_exists(tenant.schema_name)
 
-    tenant = services.tenant_provision(tenant_id=tenant.pk, owner_password="a-long-password-1")
+    tenant = services.tenant_provision(
+        actor=None, tenant_id=tenant.pk, owner_password="a-long-password-1"
+    )
     assert tenant.status == Tenant.Status.READY
     with schema_context(tenant.schema_name):
         owner = User.objects.get()
@@ -49,7 +51,7 @@ def test_failed_provisioning_is_recorded_and_can_be_retried(committed_db, celery
     with connection.cursor() as cursor:
         cursor.execute(f'CREATE SCHEMA "{tenant.schema_name}"')
     with pytest.raises(services.ProvisioningError, match="lacks"):
-        services.tenant_provision(tenant_id=tenant.pk)
+        services.tenant_provision(actor=None, tenant_id=tenant.pk)
     tenant.refresh_from_db()
     assert tenant.status == Tenant.Status.FAILED
     assert "lacks" in tenant.status_detail
@@ -61,7 +63,9 @@ def test_failed_provisioning_is_recorded_and_can_be_retried(committed_db, celery
     tenant = services.tenant_provision_retry(actor=None, tenant=tenant)
     assert tenant.status == Tenant.Status.PROVISIONING
     # The retry went to the worker; running it here at the same time must not spoil it.
-    tenant = services.tenant_provision(tenant_id=tenant.pk, owner_password="a-long-password-1")
+    tenant = services.tenant_provision(
+        actor=None, tenant_id=tenant.pk, owner_password="a-long-password-1"
+    )
     assert tenant.status == Tenant.Status.READY
     deadline = time.monotonic() + 30
     while tenant.events.filter(action="provisioned").count() == 0 and time.monotonic() < deadline:

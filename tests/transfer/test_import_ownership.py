@@ -33,7 +33,11 @@ def _importer(member, scope: str = "all") -> User:
             codenames=[cap.VIEW, cap.IMPORT, cap.PERSONAL_DATA],
         )
         return staff_create(
-            email=f"imp-{tag}@acme.test", full_name=f"Importer {tag}", role=role, password=None
+            actor=None,
+            email=f"imp-{tag}@acme.test",
+            full_name=f"Importer {tag}",
+            role=role,
+            password=None,
         )
 
 

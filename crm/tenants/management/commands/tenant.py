@@ -8,8 +8,11 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from crm.lib.audit_actor import audit_actor
 from crm.tenants import archive, selectors, services
 from crm.tenants.models import CURRENCIES, Tenant
+
+ACTOR = "command line"
 
 
 class Command(BaseCommand):
@@ -48,7 +51,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
         try:
-            getattr(self, f"_{action}")(options)
+            # Operators at the command line have no account here: the log names the command.
+            with audit_actor(ACTOR):
+                getattr(self, f"_{action}")(options)
         except ValidationError as exc:
             raise CommandError("; ".join(_messages(exc))) from None
         except archive.ArchiveError as exc:
@@ -68,7 +73,7 @@ class Command(BaseCommand):
         services.platform_prepare()
         started = time.monotonic()
         tenant = services.tenant_create(
-            actor="command line",
+            actor=None,
             spec=services.TenantSpec(
                 slug=slug,
                 name=options["name"],
@@ -80,7 +85,7 @@ class Command(BaseCommand):
             provision_async=False,
         )
         tenant = services.tenant_provision(
-            tenant_id=tenant.pk, owner_password=options["admin_password"]
+            actor=None, tenant_id=tenant.pk, owner_password=options["admin_password"]
         )
         elapsed = time.monotonic() - started
         self.stdout.write(
@@ -100,11 +105,11 @@ class Command(BaseCommand):
             self.stdout.write("(no tenants)")
 
     def _suspend(self, options: dict[str, Any]) -> None:
-        tenant = services.tenant_suspend(actor="command line", tenant=self._get(options["slug"]))
+        tenant = services.tenant_suspend(actor=None, tenant=self._get(options["slug"]))
         self.stdout.write(f"tenant {tenant.slug} {tenant.status}")
 
     def _resume(self, options: dict[str, Any]) -> None:
-        tenant = services.tenant_resume(actor="command line", tenant=self._get(options["slug"]))
+        tenant = services.tenant_resume(actor=None, tenant=self._get(options["slug"]))
         self.stdout.write(f"tenant {tenant.slug} {tenant.status}")
 
     def _delete(self, options: dict[str, Any]) -> None:
@@ -114,7 +119,7 @@ class Command(BaseCommand):
                 f"deleting {tenant.slug} drops its schema and every record in it; "
                 "add --yes to confirm"
             )
-        services.tenant_delete(actor="command line", tenant=tenant)
+        services.tenant_delete(actor=None, tenant=tenant)
         self.stdout.write(f"tenant {tenant.slug} deleted")
 
     def _export(self, options: dict[str, Any]) -> None:
@@ -130,7 +135,7 @@ class Command(BaseCommand):
             archive=Path(options["file"]),
             slug=options["slug"],
             name=options["name"],
-            actor="command line",
+            actor=None,
         )
         tenant = summary.tenant
         self.stdout.write(

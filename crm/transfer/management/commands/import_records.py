@@ -67,7 +67,7 @@ class Command(BaseCommand):
     def _run(self, kind: Any, path: Path, options: dict[str, Any]) -> ImportJob:
         with path.open("rb") as upload:
             job = services.import_start(
-                actor=ACTOR, kind=kind.key, upload=upload, filename=path.name
+                actor=None, kind=kind.key, upload=upload, filename=path.name
             )
         mapping = dict(job.mapping)
         if options["mapping"]:
@@ -78,7 +78,7 @@ class Command(BaseCommand):
                 raise CommandError(f"no saved mapping {options['mapping']!r} for {kind.key}")
             mapping = {h: template.mapping.get(h, "") for h in job.headers}
         job = services.import_configure(
-            actor=ACTOR,
+            actor=None,
             job=job,
             mapping=mapping,
             match_by=options["match"] or job.match_by,
@@ -95,9 +95,9 @@ class Command(BaseCommand):
         # --dry-run there is no separate check: the commit checks every row (and when one is
         # rejected in all-or-nothing mode, writes nothing and lists them all).
         if options["dry_run"]:
-            job = services.import_check_request(actor=ACTOR, job=job, inline=True)
+            job = services.import_check_request(actor=None, job=job, inline=True)
         else:
-            job = services.import_commit_direct(actor=ACTOR, job=job)
+            job = services.import_commit_direct(actor=None, job=job)
         if job.status == ImportJob.Status.FAILED and not job.rejected_count:
             raise ValidationError(job.message)
         return job
