@@ -19,6 +19,10 @@ class CustomersConfig(AppConfig):
 
         register_customer_counter(customers_counted)
 
+        from customers import list_columns_builtin
+
+        list_columns_builtin.register()
+
         from customers import transfer_exports
 
         transfer_exports.register()

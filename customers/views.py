@@ -26,6 +26,7 @@ from customers.forms import (
     SavedViewForm,
     StageForm,
 )
+from customers.list_columns import columns_key, list_columns
 from customers.models import Customer, SavedView
 from customers.transfer_exports import customer_headers, selection_rows
 
@@ -52,6 +53,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     context = selectors.list_context(user)
     form = CustomerSearchForm(request.GET or None, user=user, context=context)
     can_change, can_export = can(user, cap.CHANGE), can(user, cap.EXPORT)
+    columns = list_columns(user)
     # A filter that cannot be read shows its error and no rows: never the list unfiltered.
     filter_errors = form.invalid_filters() if form.is_bound and not form.is_valid() else []
     if filter_errors:
@@ -63,6 +65,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
             after=request.GET.get("after", ""),
             context=context,
             selectable=can_change or can_export,
+            columns=columns,
         )
     next_query = ""
     if rows.next_cursor:
@@ -77,6 +80,8 @@ def customer_list(request: HttpRequest) -> HttpResponse:
             "form": form,
             "filter_errors": filter_errors,
             "rows": rows,
+            "columns": columns,
+            "columns_key": columns_key(columns),
             "next_query": next_query,
             "filtered": filtered,
             "can_create": can(user, cap.CREATE),
