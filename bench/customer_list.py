@@ -191,8 +191,8 @@ def naive_customer_page(user: Any, query: Any, *args: Any, **kwargs: Any) -> Any
         phones, emails = list(row.phones.all()), list(row.emails.all())
         primary_phones = sorted(phones, key=lambda p: (not p.is_primary, p.id))
         primary_emails = sorted(emails, key=lambda e: (not e.is_primary, e.id))
-        row.first_phone = primary_phones[0].e164 if primary_phones else None  # type: ignore[attr-defined]
-        row.first_email = primary_emails[0].email if primary_emails else None  # type: ignore[attr-defined]
+        row.first_phone = primary_phones[0].e164 if primary_phones else None
+        row.first_email = primary_emails[0].email if primary_emails else None
     selectors.row_display(user, rows, list_columns(user))
     return selectors.CustomerPage(
         customers=rows,
