@@ -19,7 +19,9 @@ class CustomersConfig(AppConfig):
 
         register_customer_counter(customers_counted)
 
-        from customers import list_columns_builtin
+        from customers import customer_tabs_builtin, list_columns_builtin
+
+        customer_tabs_builtin.register()
 
         list_columns_builtin.register()
 

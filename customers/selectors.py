@@ -28,6 +28,7 @@ from crm.accounts.permissions import can_view_personal_data, record_scope, scope
 from crm.lib.columns import INT64_MAX, text_error
 from crm.lib.contacts import NAME_SORT_MAX_LENGTH, digits_only, name_sort_key, phone_display
 from customers.custom_fields import CustomFilter, custom_filter
+from customers.customer_tabs import timeline_event
 from customers.list_columns import ListColumn, list_columns, list_filter, query_parts
 from customers.models import (
     ConsentEvent,
@@ -35,6 +36,7 @@ from customers.models import (
     CustomerEmail,
     CustomerPhone,
     CustomField,
+    Interaction,
     ListVersion,
     SavedView,
 )
@@ -528,6 +530,16 @@ def customer_for(user: Any, pk: int) -> Customer:
     """One customer the user may see; Customer.DoesNotExist otherwise (a 404 to the view,
     whether the record is out of scope or another tenant's)."""
     return visible_customers(user).select_related("owner", "team").get(pk=pk)
+
+
+def timeline_for(customer: Customer, *, size: int = 50) -> list[Interaction]:
+    """The customer's latest timeline entries, each with the `label` its badge shows: the
+    registered event's for other apps' events (customers.customer_tabs.TimelineEvent)."""
+    entries = list(customer.interactions.select_related("actor")[:size])
+    for entry in entries:
+        event = timeline_event(entry.source) if entry.kind == Interaction.Kind.EVENT else None
+        entry.label = event.label if event else entry.get_kind_display()  # type: ignore[attr-defined]
+    return entries
 
 
 def consent_current(customer: Customer) -> dict[str, ConsentEvent | None]:

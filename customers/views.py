@@ -16,6 +16,7 @@ from crm.accounts.permissions import acting_user, can, capability_required
 from crm.transfer.exporting import csv_chunks
 from customers import list_cache, privacy, selectors, services
 from customers.custom_fields import field_definitions, profile_values
+from customers.customer_tabs import tabs_shown
 from customers.forms import (
     BulkBar,
     BulkForm,
@@ -195,11 +196,10 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "customer": customer,
             "phones": list(customer.phones.all()),
             "emails": list(customer.emails.all()),
-            "orders": list(customer.orders.all()[:20]),
-            "timeline": list(customer.interactions.select_related("actor")[:50]),
+            # Timeline, orders, and whatever other apps register (customers.customer_tabs).
+            "tabs": tabs_shown(request.user, customer),
             "consent": selectors.consent_current(customer),
             "custom_values": profile_values(request.user, customer, field_definitions(request)),
-            "interaction_form": InteractionForm(),
             "consent_form": ConsentForm(),
             "stage_form": StageForm(initial={"stage": customer.stage}),
             "can_change": can(request.user, cap.CHANGE) and customer.erased_at is None,
