@@ -139,9 +139,12 @@ def naive_customer_page(user: Any, query: Any, *args: Any, **kwargs: Any) -> Any
     from django.db.models import Q
 
     from customers import selectors
+    from customers.list_columns import list_columns
+    from customers.list_columns_builtin import lifetime_value
 
     customers = (
         selectors.visible_customers(user)
+        .annotate(lifetime_value=lifetime_value())
         .select_related("owner", "team")
         .prefetch_related("phones", "emails")
         .order_by("name_sort", "id")
@@ -156,15 +159,15 @@ def naive_customer_page(user: Any, query: Any, *args: Any, **kwargs: Any) -> Any
         ).distinct()
     size = kwargs.get("size", PAGE_SIZE)
     page = Paginator(customers, size).get_page(kwargs.get("after") or 1)
-    rows = list(page.object_list)
+    rows: list[Any] = list(page.object_list)
     # The shared template prints what ours precomputes: the same values, from the prefetch.
     for row in rows:
         phones, emails = list(row.phones.all()), list(row.emails.all())
         primary_phones = sorted(phones, key=lambda p: (not p.is_primary, p.id))
         primary_emails = sorted(emails, key=lambda e: (not e.is_primary, e.id))
-        row.first_phone = primary_phones[0].e164 if primary_phones else None  # type: ignore[attr-defined]
-        row.first_email = primary_emails[0].email if primary_emails else None  # type: ignore[attr-defined]
-    selectors.row_display(user, rows)
+        row.first_phone = primary_phones[0].e164 if primary_phones else None
+        row.first_email = primary_emails[0].email if primary_emails else None
+    selectors.row_display(user, rows, list_columns(user))
     return selectors.CustomerPage(
         customers=rows,
         next_cursor=str(page.next_page_number()) if page.has_next() else None,

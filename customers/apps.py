@@ -19,6 +19,12 @@ class CustomersConfig(AppConfig):
 
         register_customer_counter(customers_counted)
 
+        from customers import customer_tabs_builtin, list_columns_builtin
+
+        customer_tabs_builtin.register()
+
+        list_columns_builtin.register()
+
         from customers import transfer_exports
 
         transfer_exports.register()

@@ -13,6 +13,7 @@ from crm.accounts.permissions import can_view_personal_data
 from crm.lib.widgets import ListSelect, ListTextInput, PlainChoices
 from customers.custom_fields import active, form_field, form_initial, form_name, value_clean
 from customers.form_masking import MaskedPersonal
+from customers.list_columns import list_columns, list_filters
 from customers.models import ConsentEvent, Customer, CustomField, Interaction
 from customers.services import CustomerInput
 
@@ -210,6 +211,13 @@ STAGE_CHOICES = PlainChoices([("", _("Any")), *Customer.Stage.choices])
 ORDER_CHOICES = PlainChoices([("name", _("Name")), ("newest", _("Newest first"))])
 
 
+def order_choices() -> PlainChoices:
+    """The list's orders: by each registered column that sorts (customers.list_columns),
+    then newest first."""
+    by_column = [(c.sort, c.header) for c in list_columns() if c.sort and c.sort != "newest"]
+    return PlainChoices([*by_column, ("newest", _("Newest first"))])
+
+
 def _owner_choices() -> list[tuple[str, str]]:
     return [("", str(_("Anyone")))] + [
         (str(u.pk), str(u)) for u in User.objects.order_by("full_name", "email")
@@ -277,6 +285,11 @@ class CustomerSearchForm(forms.Form):
             self.custom_fields = custom_fields.active(definitions)
         else:
             self.custom_fields = custom_fields.filterable(user, definitions)
+        # Filters other apps (and customers itself) register: customers.list_columns.
+        self.registered_filters = list_filters(user)
+        for registered in self.registered_filters:
+            self.fields[registered.key] = registered.field()
+        self.fields["order"].choices = order_choices()  # type: ignore[attr-defined]
         self.custom_names: dict[str, list[str]] = {}
         for definition in self.custom_fields:
             inputs = custom_fields.filter_form_fields(definition)
@@ -290,7 +303,8 @@ class CustomerSearchForm(forms.Form):
         """Everything the standard fields' inputs are drawn from but the language, for the
         list's {% memo %}: whether the form has data, their values, and the choices."""
         names = [name for name in self.fields if not self._is_custom(name)]
-        values = [(name, self.data.get(name)) for name in names] if self.is_bound else []
+        # Names always: which registered filters a reader gets depends on their capabilities.
+        values = [(name, self.data.get(name) if self.is_bound else None) for name in names]
         # As text: a lazily translated label's repr() names the object, not the words.
         choices = [
             [(str(value), str(label)) for value, label in field.choices]
@@ -340,6 +354,11 @@ class CustomerSearchForm(forms.Form):
             team_id=data["team"],
             order=data["order"] or "name",
             custom=custom_fields.filters_from(self.custom_fields, data),
+            registered=tuple(
+                (f.key, data[f.key])
+                for f in self.registered_filters
+                if data.get(f.key) not in (None, "", [], ())
+            ),
         )
 
 

@@ -3,8 +3,8 @@
 Drawn through a template, a page's fifty rows meant some 700 variable lookups, filters and
 escapes, the largest part of what a list request that misses the cache spent outside SQL;
 written out here they are a small share of it (docs/benchmarks.md, `rows_html`). What each
-cell shows (masked or not, labels, links) is decided beforehand by selectors.row_display; this
-only escapes and places it.
+cell shows (masked or not, labels, links) is decided beforehand by selectors.row_display; the
+registered columns' cells (customers.list_columns) escape and place it.
 """
 
 import functools
@@ -14,18 +14,18 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import gettext
 
-from customers.models import Customer
-
-EMPTY = "—"
+from customers.list_columns import ListColumn, columns_digest, default_cell
 
 
-def rows_html(customers: Iterable[Any], *, selectable: bool) -> SafeString:
-    """`<tr>` rows for customers decorated by selectors.row_display; a checkbox cell first
-    when the reader may act on a selection."""
+def rows_html(
+    customers: Iterable[Any], *, selectable: bool, columns: list[ListColumn]
+) -> SafeString:
+    """`<tr>` rows for customers decorated by selectors.row_display with the same `columns`:
+    a checkbox cell first when the reader may act on a selection, then a cell per column."""
     escape = html.escape
-    company = f' <small class="badge">{escape(gettext("Company"))}</small>'
+    opens = [f'<td class="{escape(c.css)}">' if c.css else "<td>" for c in columns]
+    cells = [c.cell or default_cell for c in columns]
     rows = []
     for c in customers:
         select = (
@@ -34,27 +34,23 @@ def rows_html(customers: Iterable[Any], *, selectable: bool) -> SafeString:
             if selectable
             else ""
         )
-        badge = company if c.kind == Customer.Kind.COMPANY else ""
-        owner = escape(str(c.owner)) if c.owner_id else EMPTY
-        team = f'<br><small class="muted">{escape(str(c.team))}</small>' if c.team_id else ""
-        rows.append(
-            "\n    <tr>\n"
-            f"      {select}\n"
-            f'      <td><a href="{escape(c.url)}">{escape(c.name)}</a>{badge}</td>\n'
-            f'      <td class="nowrap">{escape(c.phone_shown) or EMPTY}</td>\n'
-            f"      <td>{escape(c.email_shown) or EMPTY}</td>\n"
-            f'      <td><span class="badge">{escape(str(c.stage_label))}</span></td>\n'
-            f"      <td>{escape(c.tags_shown) or EMPTY}</td>\n"
-            f"      <td>{owner}{team}</td>\n"
-            "    </tr>"
+        shown = "".join(
+            f"\n      {opening}{cell(c, text)}</td>"
+            for opening, cell, text in zip(opens, cells, c.cells, strict=True)
         )
-    return mark_safe("".join(rows))  # noqa: S308 - every value above is escaped
+        rows.append(f"\n    <tr>\n      {select}{shown}\n    </tr>")
+    return mark_safe("".join(rows))  # noqa: S308 - every cell escapes what it prints
 
 
 @functools.cache
-def markup_digest() -> str:
-    """Changes whenever the markup does: rows kept in the cache by an older deployment are
-    not served by a newer one. Taken from the compiled function (its instructions and its
-    constants, the markup's text among them), so it needs no source files at run time."""
+def _own_digest() -> str:
     code = rows_html.__code__
     return hashlib.sha256(code.co_code + repr(code.co_consts).encode()).hexdigest()[:12]
+
+
+def markup_digest(columns: list[ListColumn]) -> str:
+    """Changes whenever the markup does: rows kept in the cache by an older deployment are
+    not served by a newer one. Taken from the compiled functions (this one's and each
+    column's value and cell: their instructions and constants, the markup's text among
+    them), so it needs no source files at run time; and from the columns the reader sees."""
+    return f"{_own_digest()}-{columns_digest(columns)}"

@@ -17,24 +17,26 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
 )
 from django.db.models.expressions import RawSQL
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from crm.accounts.masking import mask_email, mask_phone
+from crm.accounts.masking import shown
 from crm.accounts.models import RecordScope, RoleProfile, Team, User
 from crm.accounts.permissions import can_view_personal_data, record_scope, scope_filter
 from crm.lib.columns import INT64_MAX, text_error
 from crm.lib.contacts import NAME_SORT_MAX_LENGTH, digits_only, name_sort_key, phone_display
 from customers.custom_fields import CustomFilter, custom_filter
+from customers.customer_tabs import timeline_event
+from customers.list_columns import ListColumn, list_columns, list_filter, query_parts
 from customers.models import (
     ConsentEvent,
     Customer,
     CustomerEmail,
     CustomerPhone,
     CustomField,
+    Interaction,
     ListVersion,
     SavedView,
 )
@@ -86,6 +88,8 @@ class CustomerQuery:
     order: str = "name"  # "name" or "newest"
     # Conditions on the tenant's custom fields (customers.custom_fields.filters_from).
     custom: tuple[CustomFilter, ...] = ()
+    # (key, value) of the registered filters set (customers.list_columns.ListFilter).
+    registered: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass
@@ -306,6 +310,12 @@ def _filtered(customers: QuerySet[Customer], user: Any, query: CustomerQuery) ->
         customers = customers.filter(owner_id=query.owner_id)
     if query.team_id is not None:
         customers = customers.filter(team_id=query.team_id)
+    for key, value in query.registered:
+        registered = list_filter(key)
+        if registered is None:
+            # Never a wider list than asked for: a filter no longer registered matches nobody.
+            return customers.none()
+        customers = registered.apply(customers, value)
     return custom_filter(customers, query.custom, user)
 
 
@@ -418,22 +428,6 @@ def _searched_ids(
     return RawSQL(sql, params)  # noqa: S611
 
 
-def _first_phone() -> Subquery:
-    return Subquery(
-        CustomerPhone.objects.filter(customer=OuterRef("pk"))
-        .order_by("-is_primary", "id")
-        .values("e164")[:1]
-    )
-
-
-def _first_email() -> Subquery:
-    return Subquery(
-        CustomerEmail.objects.filter(customer=OuterRef("pk"))
-        .order_by("-is_primary", "id")
-        .values("email")[:1]
-    )
-
-
 def customer_page(
     user: Any,
     query: CustomerQuery,
@@ -441,12 +435,16 @@ def customer_page(
     after: str = "",
     size: int = 50,
     scope: str | None = None,
+    columns: list[ListColumn] | None = None,
 ) -> CustomerPage:
     """One page of the customer list in one query: keyset pagination (no OFFSET, no COUNT), the
     first phone and email as subqueries, owner and team joined. A search the indexes can
     answer goes through _searched_ids; anything else walks the list's order. `scope`: the
-    user's record scope if already known (list_context). Each row carries what the list
-    shows, ready to print (row_display)."""
+    user's record scope if already known (list_context). `columns`: the registered columns
+    (customers.list_columns) the rows show, the reader's by default; each row carries what
+    they print, ready to print (row_display)."""
+    if columns is None:
+        columns = list_columns(user)
     base = _filtered(visible_customers(user, scope=scope), user, query)
     position = _decode(after, newest=query.order == "newest") if after else None
     order: tuple[str, ...]
@@ -471,15 +469,16 @@ def customer_page(
         customers = Customer.objects.filter(id__in=ids).order_by(*order)
     else:
         customers = base.filter(search.q()).order_by(*order)[: size + 1]
+    fields, related, annotations = query_parts(columns)
     rows: list[Customer] = list(
-        customers.select_related("owner", "team")
-        # What the rows print and the cursor needs; anything else would be a query per row.
-        .only(*LIST_FIELDS, "owner__full_name", "owner__email", "team__name")
-        .annotate(first_phone=_first_phone(), first_email=_first_email())
+        # What the columns print and the cursor needs; anything else would be a query per row.
+        customers.select_related(*sorted(related))
+        .only(*LIST_FIELDS, *sorted(fields))
+        .annotate(**annotations)
     )
     more = len(rows) > size
     rows = rows[:size]
-    row_display(user, rows)
+    row_display(user, rows, columns)
     next_cursor = None
     if more:
         last = rows[-1]
@@ -487,8 +486,8 @@ def customer_page(
     return CustomerPage(customers=rows, next_cursor=next_cursor)
 
 
-# The customer fields a list row reads (row_display and the template).
-LIST_FIELDS = ("id", "kind", "name", "name_sort", "stage", "tags", "owner", "team")
+# The customer fields every list row reads whatever its columns: the cursor's and the link's.
+LIST_FIELDS = ("id", "name", "name_sort")
 
 
 @functools.lru_cache(maxsize=20_000)
@@ -498,31 +497,49 @@ def _phone_shown(e164: str) -> str:
     return phone_display(e164)
 
 
-def row_display(user: Any, customers: list[Customer]) -> None:
-    """Set on each customer what its list row prints (`first_phone` and `first_email` must be
-    set): contacts shown or masked as `shown` decides, labels, links. Computed here once rather
-    than through template tags and filters per cell, which took most of the page's time."""
+def _personal_text(user: Any, kind: str, value: Any, visible: bool) -> str:
+    if value in (None, ""):
+        return ""
+    if not visible:
+        return str(shown(user, kind, value))
+    return _phone_shown(value) if kind == "phone" else str(value)
+
+
+def row_display(user: Any, customers: list[Customer], columns: list[ListColumn]) -> None:
+    """Set on each customer what its list row prints: `cells`, one text per column, personal
+    ones shown or masked as crm.accounts.masking decides for this reader; its link and its
+    checkbox label. Computed here once rather than through template tags and filters per
+    cell, which took most of the page's time."""
     personal = can_view_personal_data(user)
     detail = reverse("customers:detail", args=[0])
     prefix = detail[: detail.rindex("0/")]
-    stages = dict(Customer.Stage.choices)
     for c in customers:
-        phone = getattr(c, "first_phone", None)
-        email = getattr(c, "first_email", None)
-        c.phone_shown = (  # type: ignore[attr-defined]
-            (_phone_shown(phone) if personal else mask_phone(phone)) if phone else ""
-        )
-        c.email_shown = (email if personal else mask_email(email)) if email else ""  # type: ignore[attr-defined]
         c.url = f"{prefix}{c.pk}/"  # type: ignore[attr-defined]
-        c.stage_label = stages.get(c.stage, c.stage)  # type: ignore[attr-defined]
-        c.tags_shown = ", ".join(c.tags)  # type: ignore[attr-defined]
         c.select_label = _("Select %(name)s") % {"name": c.name}  # type: ignore[attr-defined]
+        cells = []
+        for column in columns:
+            value = column.value(c)
+            if column.personal:
+                cells.append(_personal_text(user, column.personal, value, personal))
+            else:
+                cells.append("" if value is None else str(value))
+        c.cells = cells  # type: ignore[attr-defined]
 
 
 def customer_for(user: Any, pk: int) -> Customer:
     """One customer the user may see; Customer.DoesNotExist otherwise (a 404 to the view,
     whether the record is out of scope or another tenant's)."""
     return visible_customers(user).select_related("owner", "team").get(pk=pk)
+
+
+def timeline_for(customer: Customer, *, size: int = 50) -> list[Interaction]:
+    """The customer's latest timeline entries, each with the `label` its badge shows: the
+    registered event's for other apps' events (customers.customer_tabs.TimelineEvent)."""
+    entries = list(customer.interactions.select_related("actor")[:size])
+    for entry in entries:
+        event = timeline_event(entry.source) if entry.kind == Interaction.Kind.EVENT else None
+        entry.label = event.label if event else entry.get_kind_display()  # type: ignore[attr-defined]
+    return entries
 
 
 def consent_current(customer: Customer) -> dict[str, ConsentEvent | None]:

@@ -21,6 +21,7 @@ from crm.lib.tenancy import current_schema
 from crm.lib.unique import Clash, clash_check, clash_refused
 from crm.tenants.models import Tenant
 from customers.custom_fields import custom_values_clean, custom_values_merge, field_definitions
+from customers.customer_tabs import timeline_event
 from customers.models import (
     ConsentEvent,
     Customer,
@@ -278,6 +279,32 @@ def timeline_add(
         source=source,
         actor=actor,
         occurred_at=occurred_at or timezone.now(),
+    )
+
+
+@writes
+def timeline_event_add(
+    *,
+    customer: Customer,
+    event: str,
+    title: str,
+    body: str = "",
+    actor: User | None,
+    occurred_at: datetime.datetime | None = None,
+) -> Interaction:
+    """An app's event on a customer's timeline ("ticket opened", "points earned"): `event` is
+    a kind the app registered (customers.customer_tabs.timeline_event_register), which the
+    timeline labels it with."""
+    if timeline_event(event) is None:
+        raise ValidationError({"kind": _("Unknown kind of timeline event.")})
+    return timeline_add(
+        customer=customer,
+        kind=Interaction.Kind.EVENT,
+        title=title,
+        body=body,
+        source=event,
+        actor=actor,
+        occurred_at=occurred_at,
     )
 
 

@@ -16,6 +16,7 @@ from crm.accounts.permissions import acting_user, can, capability_required
 from crm.transfer.exporting import csv_chunks
 from customers import list_cache, privacy, selectors, services
 from customers.custom_fields import field_definitions, profile_values
+from customers.customer_tabs import tabs_shown
 from customers.forms import (
     BulkBar,
     BulkForm,
@@ -26,6 +27,7 @@ from customers.forms import (
     SavedViewForm,
     StageForm,
 )
+from customers.list_columns import columns_key, list_columns
 from customers.models import Customer, SavedView
 from customers.transfer_exports import customer_headers, selection_rows
 
@@ -52,6 +54,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     context = selectors.list_context(user)
     form = CustomerSearchForm(request.GET or None, user=user, context=context)
     can_change, can_export = can(user, cap.CHANGE), can(user, cap.EXPORT)
+    columns = list_columns(user)
     # A filter that cannot be read shows its error and no rows: never the list unfiltered.
     filter_errors = form.invalid_filters() if form.is_bound and not form.is_valid() else []
     if filter_errors:
@@ -63,6 +66,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
             after=request.GET.get("after", ""),
             context=context,
             selectable=can_change or can_export,
+            columns=columns,
         )
     next_query = ""
     if rows.next_cursor:
@@ -77,6 +81,8 @@ def customer_list(request: HttpRequest) -> HttpResponse:
             "form": form,
             "filter_errors": filter_errors,
             "rows": rows,
+            "columns": columns,
+            "columns_key": columns_key(columns),
             "next_query": next_query,
             "filtered": filtered,
             "can_create": can(user, cap.CREATE),
@@ -190,11 +196,10 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "customer": customer,
             "phones": list(customer.phones.all()),
             "emails": list(customer.emails.all()),
-            "orders": list(customer.orders.all()[:20]),
-            "timeline": list(customer.interactions.select_related("actor")[:50]),
+            # Timeline, orders, and whatever other apps register (customers.customer_tabs).
+            "tabs": tabs_shown(request.user, customer),
             "consent": selectors.consent_current(customer),
             "custom_values": profile_values(request.user, customer, field_definitions(request)),
-            "interaction_form": InteractionForm(),
             "consent_form": ConsentForm(),
             "stage_form": StageForm(initial={"stage": customer.stage}),
             "can_change": can(request.user, cap.CHANGE) and customer.erased_at is None,

@@ -203,7 +203,8 @@ class TestTimelineAndConsent:
             reverse("customers:interaction_add", args=[customer.pk]),
             {"kind": "call", "title": "Asked about delivery", "body": "Will call back"},
         )
-        timeline = admin.get(reverse("customers:detail", args=[customer.pk])).context["timeline"]
+        tabs = admin.get(reverse("customers:detail", args=[customer.pk])).context["tabs"]
+        timeline = next(t.context["timeline"] for t in tabs if t.key == "timeline")
         assert [i.title for i in timeline] == ["Asked about delivery", "Ticket #1 opened"]
         assert timeline[0].actor_id == acme.admin.pk
 

@@ -13,6 +13,7 @@ from django_tenants.utils import schema_context
 
 from crm.accounts.models import Team, User
 from customers import list_cache, list_rows_html, selectors
+from customers.list_columns import list_columns
 from customers.models import Customer, CustomerEmail, CustomerPhone, CustomField
 from customers.services import (
     CustomerInput,
@@ -276,7 +277,7 @@ def test_the_rows_markup_digest_is_part_of_the_key(acme):
         key = list_cache.cache_key(
             user, selectors.CustomerQuery(), after="", size=50, context=context, selectable=True
         )
-    assert list_rows_html.markup_digest() in key
+    assert list_rows_html.markup_digest(list_columns(user)) in key
     assert context.data_version in key
 
 
@@ -308,9 +309,11 @@ def test_rows_escape_every_value_and_fill_empty_cells(acme):
         for c in customers:
             c.first_phone = c.phones.values_list("e164", flat=True).first()
             c.first_email = None
-        selectors.row_display(user, customers)
-        html = list_rows_html.rows_html(customers, selectable=True)
-        plain = list_rows_html.rows_html(customers, selectable=False)
+            c.lifetime_value = 0
+        columns = list_columns(user)
+        selectors.row_display(user, customers, columns)
+        html = list_rows_html.rows_html(customers, selectable=True, columns=columns)
+        plain = list_rows_html.rows_html(customers, selectable=False, columns=columns)
     assert "<script>" not in html and "Zhang &amp; &quot;Sons&quot; &lt;script&gt;" in html
     assert "&lt;vip&gt;, 春节" in html and "&lt;b&gt;East&lt;/b&gt;" in html
     assert html.count('class="badge">Company</small>') == 1
