@@ -58,7 +58,14 @@ from crm.lib.contacts import InvalidPhone, email_normalise, name_sort_capped, ph
 from crm.lib.tenancy import current_schema
 from crm.tenants.models import Tenant
 from crm.transfer import bulk, values
-from crm.transfer.registry import BatchOutcome, ImportField, Rejection, SourceRow
+from crm.transfer.registry import (
+    BatchOutcome,
+    ImportField,
+    ImportKind,
+    ImportRun,
+    Rejection,
+    SourceRow,
+)
 from customers.custom_fields import active, field_definitions, value_clean
 from customers.erasure import customer_erased_blocker
 from customers.models import (
@@ -70,6 +77,7 @@ from customers.models import (
 )
 from customers.selectors import customer_scope_sql
 from customers.services import tenant_phone_region
+from customers.transfer_options import UPDATE_EXISTING, match_option
 
 if TYPE_CHECKING:
     from crm.transfer.models import ImportJob
@@ -712,13 +720,13 @@ class ImporterScope:
         return self.importer.pk if self.restricted and self.importer is not None else None
 
 
-class CustomersRun:
+class CustomersRun(ImportRun):
     def __init__(self, job: "ImportJob", *, write: bool) -> None:
         self.job = job
         self.scope = ImporterScope.of(job)
         self.write = write
-        self.match_by = job.match_by
-        self.update = job.update_existing
+        self.match_by = job.option("match_by")
+        self.update = bool(job.option("update_existing"))
         self.ctx = _Context()
         # Keys seen in earlier rows of the file: value -> row number.
         self.seen_external: dict[str, int] = {}
@@ -1116,11 +1124,13 @@ class CustomersRun:
             self.writer.close()
 
 
-class CustomersImport:
+class CustomersImport(ImportKind):
     key = "customers"
     label = gettext_lazy("Customers")
-    match_options: tuple[str, ...] = ("external_id", "phone", "email")
-    creates_missing_customers = False
+    options = (
+        match_option({"external_id": "external_id", "phone": "phones", "email": "emails"}),
+        UPDATE_EXISTING,
+    )
 
     @property
     def fields(self) -> list[ImportField]:

@@ -61,7 +61,14 @@ from crm.lib.contacts import InvalidPhone, email_normalise, name_sort_key, phone
 from crm.lib.tenancy import current_schema
 from crm.tenants.models import Tenant
 from crm.transfer import bulk, values
-from crm.transfer.registry import BatchOutcome, ImportField, Rejection, SourceRow
+from crm.transfer.registry import (
+    BatchOutcome,
+    ImportField,
+    ImportKind,
+    ImportRun,
+    Rejection,
+    SourceRow,
+)
 from customers.erasure import customer_erased_blocker
 from customers.models import Customer, CustomerEmail, CustomerPhone, Order
 from customers.transfer_imports import COLUMNS as CUSTOMER_COLUMNS
@@ -71,6 +78,7 @@ from customers.transfer_imports import (
     customers_undo,
     customers_undo_lock,
 )
+from customers.transfer_options import CREATE_MISSING_CUSTOMERS, UPDATE_EXISTING, match_option
 
 if TYPE_CHECKING:
     from crm.transfer.models import ImportJob
@@ -88,10 +96,10 @@ ORDER_COLUMNS = (
     "store",
     "status",
 )
-# The field that holds each match option's key (the engine reads this: crm.transfer.services).
+# The field that holds each match option's key, the default (phone) first.
 MATCH_FIELDS = {
-    "external_id": "customer_external_id",
     "phone": "customer_phone",
+    "external_id": "customer_external_id",
     "email": "customer_email",
 }
 # Customer keys remembered across batches: a few dozen MB at most.
@@ -447,7 +455,7 @@ class _NewCustomer:
     row: dict[str, Any]
 
 
-class OrdersRun:
+class OrdersRun(ImportRun):
     def __init__(self, job: "ImportJob", *, write: bool) -> None:
         self.job = job
         self.scope = ImporterScope.of(job)
@@ -456,10 +464,10 @@ class OrdersRun:
         # External ids (for new customers) held by customers out of the importer's scope.
         self.hidden_taken: set[str] = set()
         self.write = write
-        self.match_by = job.match_by
-        self.match_field = MATCH_FIELDS.get(job.match_by, "customer_phone")
-        self.update = job.update_existing
-        self.create = job.create_missing_customers
+        self.match_by = job.option("match_by")
+        self.match_field = MATCH_FIELDS.get(self.match_by, "customer_phone")
+        self.update = bool(job.option("update_existing"))
+        self.create = bool(job.option("create_missing_customers"))
         self.ctx = _Context()
         # Order numbers of earlier accepted rows -> row number (duplicates inside the file).
         self.seen_numbers: dict[str, int] = {}
@@ -911,12 +919,10 @@ def _order_line(row: dict[str, Any]) -> str:
     )
 
 
-class OrdersImport:
+class OrdersImport(ImportKind):
     key = "orders"
     label = gettext_lazy("Orders")
-    match_options: tuple[str, ...] = ("phone", "external_id", "email")
-    match_fields = MATCH_FIELDS
-    creates_missing_customers = True
+    options = (match_option(MATCH_FIELDS), UPDATE_EXISTING, CREATE_MISSING_CUSTOMERS)
 
     @property
     def fields(self) -> list[ImportField]:
@@ -970,7 +976,7 @@ class OrdersImport:
         blocker = bulk.created_dependents_blocker(job, Order)
         if blocker:
             return blocker
-        if job.create_missing_customers:
+        if job.option("create_missing_customers"):
             return CustomersImport().undo_blocker(job)
         return None
 
@@ -983,7 +989,7 @@ class OrdersImport:
                 "  WHERE job_id = %s AND model = %s) ORDER BY id FOR UPDATE",
                 [job.pk, bulk.label_of(Order)],
             )
-        if job.create_missing_customers:
+        if job.option("create_missing_customers"):
             customers_undo_lock(job)
 
     def undo(self, job: "ImportJob") -> None:
@@ -1007,7 +1013,7 @@ def orders_undo(job: "ImportJob") -> None:
             " AND o.id = ch.object_id",
             [job.pk, label],
         )
-    if job.create_missing_customers:
+    if job.option("create_missing_customers"):
         customers_undo(job)
 
 
