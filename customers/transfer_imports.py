@@ -75,7 +75,7 @@ from customers.models import (
     CustomerPhone,
     CustomField,
 )
-from customers.selectors import customer_scope_sql
+from customers.selectors import customer_scope_sql, customers_find
 from customers.services import tenant_phone_region
 from customers.transfer_options import UPDATE_EXISTING, match_option
 
@@ -810,22 +810,8 @@ class CustomersRun(ImportRun):
             return {}
         if self.match_by == "external_id":
             return {k: [owners_of_external[k]] for k in keys if k in owners_of_external}
-        model, column = (
-            (CustomerPhone, "e164") if self.match_by == "phone" else (CustomerEmail, "email")
-        )
-        with self._reads().cursor() as cursor:
-            cursor.execute(
-                f"SELECT x.{column}, x.customer_id FROM {bulk.qualified(model._meta.db_table)} x"
-                f" JOIN {bulk.qualified(Customer._meta.db_table)} c ON c.id = x.customer_id"
-                f" WHERE x.{column} = ANY(%s) AND c.erased_at IS NULL",
-                [sorted(keys)],
-            )
-            pairs = cursor.fetchall()
-        found: dict[str, list[int]] = {}
-        for key, cid in pairs:
-            if cid not in found.setdefault(key, []):
-                found[key].append(cid)
-        return found
+        # Every customer, in scope or not: _load leaves out those the importer may not see.
+        return customers_find(by=self.match_by, values=keys, using=self._reads())
 
     def _load(self, ids: set[int]) -> dict[int, _Existing]:
         if not ids:

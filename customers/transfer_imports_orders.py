@@ -71,6 +71,7 @@ from crm.transfer.registry import (
 )
 from customers.erasure import customer_erased_blocker
 from customers.models import Customer, CustomerEmail, CustomerPhone, Order
+from customers.selectors import customers_find
 from customers.transfer_imports import COLUMNS as CUSTOMER_COLUMNS
 from customers.transfer_imports import (
     CustomersImport,
@@ -540,34 +541,11 @@ class OrdersRun(ImportRun):
     # -- lookups (one query each per batch)
 
     def _customers(self, keys: set[str]) -> dict[str, list[int]]:
-        """Each key of the batch -> ids of the (not erased) customers it names."""
-        if not keys:
-            return {}
-        customers = bulk.qualified(Customer._meta.db_table)
-        # Only the importer's customers: one only others see is not found.
-        scope, scope_params = self.scope.condition("c.id")
-        if self.match_field == "customer_external_id":
-            sql = (
-                f"SELECT c.external_id, c.id FROM {customers} c"
-                f" WHERE c.external_id = ANY({_KEYS}) AND c.erased_at IS NULL{scope}"
-            )
-        else:
-            table, column = (
-                (CustomerPhone._meta.db_table, "e164")
-                if self.match_field == "customer_phone"
-                else (CustomerEmail._meta.db_table, "email")
-            )
-            sql = (
-                f"SELECT DISTINCT x.{column}, x.customer_id FROM {bulk.qualified(table)} x"
-                f" JOIN {customers} c ON c.id = x.customer_id"
-                f" WHERE x.{column} = ANY({_KEYS}) AND c.erased_at IS NULL{scope} ORDER BY 2"
-            )
-        found: dict[str, list[int]] = {}
-        with self._reads().cursor() as cursor:
-            cursor.execute(sql, [_joined(keys), *scope_params])
-            for key, cid in cursor.fetchall():
-                found.setdefault(key, []).append(cid)
-        return found
+        """Each key of the batch -> ids of the (not erased) customers it names: only the
+        importer's customers (one only others see is not found)."""
+        return customers_find(
+            by=self.match_by, values=keys, user=self.scope.importer, using=self._reads()
+        )
 
     def _taken_externals(
         self, ok: list[ParsedOrder], matches: dict[str, list[int]]

@@ -4,7 +4,7 @@ option per option a registered kind declares (crm.transfer.registry.ImportOption
 
 The import engine on the command line, synchronously: the same checks, the same single
 transaction, the same undo (from the imports page) and audit entries (actor "command line").
-It runs as the platform operator, with record scope "all": rows match and update any customer of
+It runs as the platform operator, with record scope "all": rows match and update any record of
 the tenant, whoever owns it (a job uploaded on the imports page matches only its importer's
 customers); it says so on stderr. Prints the counts; when rows are rejected, prints them (row,
 column, reason; the first 50) and the rejected-rows CSV's path, and exits with status 1 (2 when
@@ -121,7 +121,7 @@ class Command(BaseCommand):
         mapped = ", ".join(f"{h} -> {k}" for h, k in job.mapping.items() if k)
         self.stderr.write(f"job {job.pk}: {job.original_name}; columns: {mapped}")
         self.stderr.write(
-            "running as the operator: record scope all (rows match any customer of the tenant)"
+            "running as the operator: record scope all (rows match any record of the tenant)"
         )
         # The command line waits for its own work: no worker, whatever the size. Without
         # --dry-run there is no separate check: the commit checks every row (and when one is
