@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connection
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -69,10 +69,10 @@ from crm.transfer.registry import (
     Rejection,
     SourceRow,
 )
+from customers.bulk_create import CustomerNew, customers_create_missing
 from customers.erasure import customer_erased_blocker
-from customers.models import Customer, CustomerEmail, CustomerPhone, Order
+from customers.models import Customer, CustomerEmail, Order
 from customers.selectors import customers_find
-from customers.transfer_imports import COLUMNS as CUSTOMER_COLUMNS
 from customers.transfer_imports import (
     CustomersImport,
     ImporterScope,
@@ -453,7 +453,8 @@ def _fingerprint_sql(alias: str) -> str:
 @dataclass
 class _NewCustomer:
     parsed: ParsedOrder
-    row: dict[str, Any]
+    person: CustomerNew
+    id: int = 0  # known once written
 
 
 class OrdersRun(ImportRun):
@@ -534,7 +535,7 @@ class OrdersRun(ImportRun):
             self._write_new(new)
             self._write_changed(changed)
         for customer in new_customers:
-            self.new_customers[customer.parsed.key] = customer.row["id"]
+            self.new_customers[customer.parsed.key] = customer.id
         self.pending.clear()
         return outcome
 
@@ -758,33 +759,15 @@ class OrdersRun(ImportRun):
                     _("Your plan allows %(limit)d customers. Ask the platform operator for more.")
                     % {"limit": self.ctx.limit},
                 )
-        now = timezone.now()
-        row: dict[str, Any] = {
-            "id": 0,
-            "kind": Customer.Kind.INDIVIDUAL,
-            "name": parsed.name,
-            "name_sort": _sort_key(parsed.name),
-            "birthday": None,
-            "gender": "",
-            "address": "",
-            "city": "",
-            "region": "",
-            "postal_code": "",
-            "country": "",
-            "tags": [],
-            "source": "",
-            "channel": "",
-            "owner_id": self.scope.new_owner_id,
-            "team_id": None,
-            "external_id": ext,
-            "stage": Customer.Stage.LEAD,
-            "stage_override": False,
-            "notes": "",
-            "created_at": now,
-            "updated_at": now,
-            "custom": {},
-        }
-        new_customers.append(_NewCustomer(parsed, row))
+        person = CustomerNew(
+            name=parsed.name,
+            name_sort=_sort_key(parsed.name),
+            phone=parsed.phone or None,
+            email=parsed.email,
+            external_id=ext,
+            owner_id=self.scope.new_owner_id,
+        )
+        new_customers.append(_NewCustomer(parsed, person))
         return None
 
     @staticmethod
@@ -793,7 +776,7 @@ class OrdersRun(ImportRun):
         for _parsed, row in rows:
             customer = row.pop("_customer", None)
             if customer is not None:
-                row["customer_id"] = customer.row["id"]
+                row["customer_id"] = customer.id
 
     # -- writing (inside the commit's transaction)
 
@@ -801,29 +784,10 @@ class OrdersRun(ImportRun):
         if not new_customers:
             return
         self._own()  # customers are rare in an orders file: written in the foreground
-        ids = bulk.reserve_ids(Customer._meta.db_table, len(new_customers))
+        ids = customers_create_missing([c.person for c in new_customers])
         for customer, pk in zip(new_customers, ids, strict=True):
-            customer.row["id"] = pk
-        bulk.copy_rows(
-            Customer._meta.db_table,
-            CUSTOMER_COLUMNS,
-            ([*(c.row[k] for k in CUSTOMER_COLUMNS[:-1]), "{}"] for c in new_customers),
-        )
-        bulk.copy_rows(
-            CustomerPhone._meta.db_table,
-            ("customer_id", "raw", "e164", "digits", "is_primary"),
-            (
-                (c.row["id"], c.parsed.phone[0], c.parsed.phone[1], c.parsed.phone[1][1:], True)
-                for c in new_customers
-                if c.parsed.phone
-            ),
-        )
-        bulk.copy_rows(
-            CustomerEmail._meta.db_table,
-            ("customer_id", "email", "is_primary"),
-            ((c.row["id"], c.parsed.email, True) for c in new_customers if c.parsed.email),
-        )
-        bulk.changes_copy(self.job, Customer, bulk.CREATED, [c.row["id"] for c in new_customers])
+            customer.id = pk
+        bulk.changes_copy(self.job, Customer, bulk.CREATED, ids)
 
     def _write_new(self, new: list[tuple[ParsedOrder, dict[str, Any]]]) -> None:
         if not new:

@@ -153,8 +153,10 @@ def _options_clean(
     and what is wrong with them."""
     errors: list[str] = []
     declared = {o.key: o for o in kind.options}
-    for key in given:
-        if key not in declared:
+    for key, value in given.items():
+        # An option the kind does not have may be given switched off (callers that pass the
+        # same options to every kind), never on.
+        if key not in declared and value:
             errors.append(
                 _("This import has no option “%(option)s”.") % {"option": key.replace("_", " ")}
             )

@@ -148,6 +148,11 @@ def test_configure_refuses_a_missing_name_or_match_column(acme):
             check(acme, job, mapping={"姓名": "", "邮箱": "emails"}, match_by="email")
         with pytest.raises(ValidationError, match=r"Match existing records by: Phone.*holds Phone"):
             check(acme, job, match_by="phone")
+        # Options are the kind's own: one only orders have is refused when switched on.
+        with pytest.raises(ValidationError, match="no option"):
+            check(acme, job, create_missing_customers=True)
+        with pytest.raises(ValidationError, match="offered values"):
+            check(acme, job, match_by="fax")
         job.refresh_from_db()
         assert job.status == ImportJob.Status.UPLOADED
 
