@@ -62,6 +62,11 @@ audit entries. A kind owns the meaning of a row. The protocol a kind implements:
     Inside that transaction (after ``undo_blocker`` said None): remove what the job created and
     restore what it updated from the ImportChange before-images.
 
+A kind that writes through its app's own services, row by row, subclasses
+crm.transfer.row_kinds.RowImportKind instead: it says how to parse a row, find its record and
+call the service, and the rest (keys repeated in the file, a savepoint per row, the records
+kept for undo, undo itself) is done there.
+
 Values in cells come as text (crm.transfer.reading); crm.transfer.values parses them with
 messages a user can act on.
 """
