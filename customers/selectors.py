@@ -5,6 +5,7 @@ import base64
 import functools
 import json
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,12 @@ from django.utils.translation import gettext as _
 
 from crm.accounts.masking import shown
 from crm.accounts.models import RecordScope, RoleProfile, Team, User
-from crm.accounts.permissions import can_view_personal_data, record_scope, scope_filter
+from crm.accounts.permissions import (
+    broadest_scope,
+    can_view_personal_data,
+    record_scope,
+    scope_filter,
+)
 from crm.lib.columns import INT64_MAX, text_error
 from crm.lib.contacts import NAME_SORT_MAX_LENGTH, digits_only, name_sort_key, phone_display
 from customers.custom_fields import CustomFilter, custom_filter
@@ -45,14 +51,9 @@ from customers.models import (
 def visible_customers(user: Any, *, scope: str | None = None) -> QuerySet[Customer]:
     """The customers this user may see at all. `scope`: the user's record scope when the caller
     already read it (list_context), which saves a query."""
-    if scope is None:
-        return Customer.objects.filter(scope_filter(user, owner_field="owner", team_field="team"))
-    if scope == RecordScope.ALL:
-        return Customer.objects.all()
-    owned = Q(owner=user.pk)
-    if scope == RecordScope.TEAM:
-        owned |= Q(team__in=user.teams.values("pk"))
-    return Customer.objects.filter(owned)
+    return Customer.objects.filter(
+        scope_filter(user, owner_field="owner", team_field="team", scope=scope)
+    )
 
 
 def customer_scope_sql(user: Any, column: str) -> tuple[str, list[Any]]:
@@ -67,15 +68,58 @@ def customer_scope_sql(user: Any, column: str) -> tuple[str, list[Any]]:
     return f" AND {column} IN ({sql})", list(params)
 
 
+# How customers_find reads each key: (contact table or None for the customer's own column, column).
+_FIND_BY: dict[str, tuple[type[Any] | None, str]] = {
+    "external_id": (None, "external_id"),
+    "phone": (CustomerPhone, "e164"),
+    "email": (CustomerEmail, "email"),
+}
+
+
+def customers_find(
+    *, by: str, values: Iterable[str], user: Any = None, using: Any = None
+) -> dict[str, list[int]]:
+    """Each of `values` -> the ids of the (not erased) customers it names, in id order: `by`
+    "external_id", "phone" (E.164, as crm.lib.contacts normalises it) or "email" (lower-cased).
+    Only customers `user` may see when given (None: every customer, as the operator's command
+    line sees them). One query for the lot, by one text parameter, so it serves a batch of an
+    import (the customers and orders kinds) as well as a ticket's requester or a loyalty
+    member's phone. `using`: a connection other than the default one (an import's reader); its
+    tables are named with the tenant's schema, so any connection of the tenant works."""
+    from crm.transfer.bulk import qualified
+
+    keys = sorted({v for v in values if v})
+    if not keys:
+        return {}
+    model, column = _FIND_BY[by]
+    customers = qualified(Customer._meta.db_table)
+    scope, scope_params = customer_scope_sql(user, "c.id") if user is not None else ("", [])
+    # One text parameter split in the server: cheaper to plan and send than thousands.
+    keys_sql = "string_to_array(%s, E'\\x1f')"
+    if model is None:
+        sql = (
+            f"SELECT c.{column}, c.id FROM {customers} c"  # noqa: S608 (names, not values)
+            f" WHERE c.{column} = ANY({keys_sql}) AND c.erased_at IS NULL{scope} ORDER BY 2"
+        )
+    else:
+        sql = (
+            f"SELECT DISTINCT x.{column}, x.customer_id"  # noqa: S608 (names, not values)
+            f" FROM {qualified(model._meta.db_table)} x"
+            f" JOIN {customers} c ON c.id = x.customer_id"
+            f" WHERE x.{column} = ANY({keys_sql}) AND c.erased_at IS NULL{scope} ORDER BY 2"
+        )
+    found: dict[str, list[int]] = {}
+    with (using or connection).cursor() as cursor:
+        cursor.execute(sql, ["\x1f".join(keys), *scope_params])
+        for key, cid in cursor.fetchall():
+            found.setdefault(key, []).append(cid)
+    return found
+
+
 def _scope_of(user: Any, scopes: list[str | None]) -> str:
     """crm.accounts.permissions.record_scope from the scopes of the user's roles, read along
-    with the list's other context (tests/customers/test_customers.py checks they agree)."""
-    if user.is_superuser:
-        return RecordScope.ALL
-    for scope in (RecordScope.ALL, RecordScope.TEAM, RecordScope.OWN):
-        if scope in scopes:
-            return scope
-    return RecordScope.OWN
+    with the list's other context: the same rule, crm.accounts.permissions.broadest_scope."""
+    return broadest_scope(scopes, superuser=user.is_superuser)
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,14 @@ from crm.lib.contacts import (
 from crm.lib.tenancy import current_schema
 from crm.tenants.models import Tenant
 from crm.transfer import bulk, values
-from crm.transfer.registry import BatchOutcome, ImportField, Rejection, SourceRow
+from crm.transfer.registry import (
+    BatchOutcome,
+    ImportField,
+    ImportKind,
+    ImportRun,
+    Rejection,
+    SourceRow,
+)
 from customers.custom_fields import active, field_definitions, value_clean
 from customers.erasure import customer_erased_blocker
 from customers.models import (
@@ -69,8 +76,9 @@ from customers.models import (
     CustomerPhone,
     CustomField,
 )
-from customers.selectors import customer_scope_sql
+from customers.selectors import customer_scope_sql, customers_find
 from customers.services import tenant_phone_region
+from customers.transfer_options import UPDATE_EXISTING, match_option
 
 if TYPE_CHECKING:
     from crm.transfer.models import ImportJob
@@ -593,13 +601,13 @@ class ImporterScope:
         return self.importer.pk if self.restricted and self.importer is not None else None
 
 
-class CustomersRun:
+class CustomersRun(ImportRun):
     def __init__(self, job: "ImportJob", *, write: bool) -> None:
         self.job = job
         self.scope = ImporterScope.of(job)
         self.write = write
-        self.match_by = job.match_by
-        self.update = job.update_existing
+        self.match_by = job.option("match_by")
+        self.update = bool(job.option("update_existing"))
         self.ctx = _Context()
         # Keys seen in earlier rows of the file: value -> row number.
         self.seen_external: dict[str, int] = {}
@@ -683,22 +691,8 @@ class CustomersRun:
             return {}
         if self.match_by == "external_id":
             return {k: [owners_of_external[k]] for k in keys if k in owners_of_external}
-        model, column = (
-            (CustomerPhone, "e164") if self.match_by == "phone" else (CustomerEmail, "email")
-        )
-        with self._reads().cursor() as cursor:
-            cursor.execute(
-                f"SELECT x.{column}, x.customer_id FROM {bulk.qualified(model._meta.db_table)} x"
-                f" JOIN {bulk.qualified(Customer._meta.db_table)} c ON c.id = x.customer_id"
-                f" WHERE x.{column} = ANY(%s) AND c.erased_at IS NULL",
-                [sorted(keys)],
-            )
-            pairs = cursor.fetchall()
-        found: dict[str, list[int]] = {}
-        for key, cid in pairs:
-            if cid not in found.setdefault(key, []):
-                found[key].append(cid)
-        return found
+        # Every customer, in scope or not: _load leaves out those the importer may not see.
+        return customers_find(by=self.match_by, values=keys, using=self._reads())
 
     def _load(self, ids: set[int]) -> dict[int, _Existing]:
         if not ids:
@@ -997,11 +991,13 @@ class CustomersRun:
             self.writer.close()
 
 
-class CustomersImport:
+class CustomersImport(ImportKind):
     key = "customers"
     label = gettext_lazy("Customers")
-    match_options: tuple[str, ...] = ("external_id", "phone", "email")
-    creates_missing_customers = False
+    options = (
+        match_option({"external_id": "external_id", "phone": "phones", "email": "emails"}),
+        UPDATE_EXISTING,
+    )
 
     @property
     def fields(self) -> list[ImportField]:

@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connection
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -61,16 +61,25 @@ from crm.lib.contacts import InvalidPhone, email_normalise, name_sort_key, phone
 from crm.lib.tenancy import current_schema
 from crm.tenants.models import Tenant
 from crm.transfer import bulk, values
-from crm.transfer.registry import BatchOutcome, ImportField, Rejection, SourceRow
+from crm.transfer.registry import (
+    BatchOutcome,
+    ImportField,
+    ImportKind,
+    ImportRun,
+    Rejection,
+    SourceRow,
+)
+from customers.bulk_create import CustomerNew, customers_create_missing
 from customers.erasure import customer_erased_blocker
-from customers.models import Customer, CustomerEmail, CustomerPhone, Order
-from customers.transfer_imports import COLUMNS as CUSTOMER_COLUMNS
+from customers.models import Customer, CustomerEmail, Order
+from customers.selectors import customers_find
 from customers.transfer_imports import (
     CustomersImport,
     ImporterScope,
     customers_undo,
     customers_undo_lock,
 )
+from customers.transfer_options import CREATE_MISSING_CUSTOMERS, UPDATE_EXISTING, match_option
 
 if TYPE_CHECKING:
     from crm.transfer.models import ImportJob
@@ -88,10 +97,10 @@ ORDER_COLUMNS = (
     "store",
     "status",
 )
-# The field that holds each match option's key (the engine reads this: crm.transfer.services).
+# The field that holds each match option's key, the default (phone) first.
 MATCH_FIELDS = {
-    "external_id": "customer_external_id",
     "phone": "customer_phone",
+    "external_id": "customer_external_id",
     "email": "customer_email",
 }
 # Customer keys remembered across batches: a few dozen MB at most.
@@ -444,10 +453,11 @@ def _fingerprint_sql(alias: str) -> str:
 @dataclass
 class _NewCustomer:
     parsed: ParsedOrder
-    row: dict[str, Any]
+    person: CustomerNew
+    id: int = 0  # known once written
 
 
-class OrdersRun:
+class OrdersRun(ImportRun):
     def __init__(self, job: "ImportJob", *, write: bool) -> None:
         self.job = job
         self.scope = ImporterScope.of(job)
@@ -456,10 +466,10 @@ class OrdersRun:
         # External ids (for new customers) held by customers out of the importer's scope.
         self.hidden_taken: set[str] = set()
         self.write = write
-        self.match_by = job.match_by
-        self.match_field = MATCH_FIELDS.get(job.match_by, "customer_phone")
-        self.update = job.update_existing
-        self.create = job.create_missing_customers
+        self.match_by = job.option("match_by")
+        self.match_field = MATCH_FIELDS.get(self.match_by, "customer_phone")
+        self.update = bool(job.option("update_existing"))
+        self.create = bool(job.option("create_missing_customers"))
         self.ctx = _Context()
         # Order numbers of earlier accepted rows -> row number (duplicates inside the file).
         self.seen_numbers: dict[str, int] = {}
@@ -525,41 +535,18 @@ class OrdersRun:
             self._write_new(new)
             self._write_changed(changed)
         for customer in new_customers:
-            self.new_customers[customer.parsed.key] = customer.row["id"]
+            self.new_customers[customer.parsed.key] = customer.id
         self.pending.clear()
         return outcome
 
     # -- lookups (one query each per batch)
 
     def _customers(self, keys: set[str]) -> dict[str, list[int]]:
-        """Each key of the batch -> ids of the (not erased) customers it names."""
-        if not keys:
-            return {}
-        customers = bulk.qualified(Customer._meta.db_table)
-        # Only the importer's customers: one only others see is not found.
-        scope, scope_params = self.scope.condition("c.id")
-        if self.match_field == "customer_external_id":
-            sql = (
-                f"SELECT c.external_id, c.id FROM {customers} c"
-                f" WHERE c.external_id = ANY({_KEYS}) AND c.erased_at IS NULL{scope}"
-            )
-        else:
-            table, column = (
-                (CustomerPhone._meta.db_table, "e164")
-                if self.match_field == "customer_phone"
-                else (CustomerEmail._meta.db_table, "email")
-            )
-            sql = (
-                f"SELECT DISTINCT x.{column}, x.customer_id FROM {bulk.qualified(table)} x"
-                f" JOIN {customers} c ON c.id = x.customer_id"
-                f" WHERE x.{column} = ANY({_KEYS}) AND c.erased_at IS NULL{scope} ORDER BY 2"
-            )
-        found: dict[str, list[int]] = {}
-        with self._reads().cursor() as cursor:
-            cursor.execute(sql, [_joined(keys), *scope_params])
-            for key, cid in cursor.fetchall():
-                found.setdefault(key, []).append(cid)
-        return found
+        """Each key of the batch -> ids of the (not erased) customers it names: only the
+        importer's customers (one only others see is not found)."""
+        return customers_find(
+            by=self.match_by, values=keys, user=self.scope.importer, using=self._reads()
+        )
 
     def _taken_externals(
         self, ok: list[ParsedOrder], matches: dict[str, list[int]]
@@ -772,33 +759,15 @@ class OrdersRun:
                     _("Your plan allows %(limit)d customers. Ask the platform operator for more.")
                     % {"limit": self.ctx.limit},
                 )
-        now = timezone.now()
-        row: dict[str, Any] = {
-            "id": 0,
-            "kind": Customer.Kind.INDIVIDUAL,
-            "name": parsed.name,
-            "name_sort": _sort_key(parsed.name),
-            "birthday": None,
-            "gender": "",
-            "address": "",
-            "city": "",
-            "region": "",
-            "postal_code": "",
-            "country": "",
-            "tags": [],
-            "source": "",
-            "channel": "",
-            "owner_id": self.scope.new_owner_id,
-            "team_id": None,
-            "external_id": ext,
-            "stage": Customer.Stage.LEAD,
-            "stage_override": False,
-            "notes": "",
-            "created_at": now,
-            "updated_at": now,
-            "custom": {},
-        }
-        new_customers.append(_NewCustomer(parsed, row))
+        person = CustomerNew(
+            name=parsed.name,
+            name_sort=_sort_key(parsed.name),
+            phone=parsed.phone or None,
+            email=parsed.email,
+            external_id=ext,
+            owner_id=self.scope.new_owner_id,
+        )
+        new_customers.append(_NewCustomer(parsed, person))
         return None
 
     @staticmethod
@@ -807,7 +776,7 @@ class OrdersRun:
         for _parsed, row in rows:
             customer = row.pop("_customer", None)
             if customer is not None:
-                row["customer_id"] = customer.row["id"]
+                row["customer_id"] = customer.id
 
     # -- writing (inside the commit's transaction)
 
@@ -815,29 +784,10 @@ class OrdersRun:
         if not new_customers:
             return
         self._own()  # customers are rare in an orders file: written in the foreground
-        ids = bulk.reserve_ids(Customer._meta.db_table, len(new_customers))
+        ids = customers_create_missing([c.person for c in new_customers])
         for customer, pk in zip(new_customers, ids, strict=True):
-            customer.row["id"] = pk
-        bulk.copy_rows(
-            Customer._meta.db_table,
-            CUSTOMER_COLUMNS,
-            ([*(c.row[k] for k in CUSTOMER_COLUMNS[:-1]), "{}"] for c in new_customers),
-        )
-        bulk.copy_rows(
-            CustomerPhone._meta.db_table,
-            ("customer_id", "raw", "e164", "digits", "is_primary"),
-            (
-                (c.row["id"], c.parsed.phone[0], c.parsed.phone[1], c.parsed.phone[1][1:], True)
-                for c in new_customers
-                if c.parsed.phone
-            ),
-        )
-        bulk.copy_rows(
-            CustomerEmail._meta.db_table,
-            ("customer_id", "email", "is_primary"),
-            ((c.row["id"], c.parsed.email, True) for c in new_customers if c.parsed.email),
-        )
-        bulk.changes_copy(self.job, Customer, bulk.CREATED, [c.row["id"] for c in new_customers])
+            customer.id = pk
+        bulk.changes_copy(self.job, Customer, bulk.CREATED, ids)
 
     def _write_new(self, new: list[tuple[ParsedOrder, dict[str, Any]]]) -> None:
         if not new:
@@ -911,12 +861,10 @@ def _order_line(row: dict[str, Any]) -> str:
     )
 
 
-class OrdersImport:
+class OrdersImport(ImportKind):
     key = "orders"
     label = gettext_lazy("Orders")
-    match_options: tuple[str, ...] = ("phone", "external_id", "email")
-    match_fields = MATCH_FIELDS
-    creates_missing_customers = True
+    options = (match_option(MATCH_FIELDS), UPDATE_EXISTING, CREATE_MISSING_CUSTOMERS)
 
     @property
     def fields(self) -> list[ImportField]:
@@ -970,7 +918,7 @@ class OrdersImport:
         blocker = bulk.created_dependents_blocker(job, Order)
         if blocker:
             return blocker
-        if job.create_missing_customers:
+        if job.option("create_missing_customers"):
             return CustomersImport().undo_blocker(job)
         return None
 
@@ -983,7 +931,7 @@ class OrdersImport:
                 "  WHERE job_id = %s AND model = %s) ORDER BY id FOR UPDATE",
                 [job.pk, bulk.label_of(Order)],
             )
-        if job.create_missing_customers:
+        if job.option("create_missing_customers"):
             customers_undo_lock(job)
 
     def undo(self, job: "ImportJob") -> None:
@@ -1007,7 +955,7 @@ def orders_undo(job: "ImportJob") -> None:
             " AND o.id = ch.object_id",
             [job.pk, label],
         )
-    if job.create_missing_customers:
+    if job.option("create_missing_customers"):
         customers_undo(job)
 
 

@@ -1,6 +1,6 @@
 """Who may do what. Every check is here, once, and the UI, imports, exports and reports reuse it."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any
 
@@ -41,22 +41,29 @@ def can_operate_platform(user: Any) -> bool:
     return bool(user.is_authenticated and user.is_active and user.is_staff)
 
 
+def broadest_scope(scopes: Iterable[str | None], *, superuser: bool = False) -> str:
+    """The record scope of a user whose roles have `scopes` (the one rule: the broadest wins,
+    own when no role says; a superuser sees all). Callers that read the roles' scopes along with
+    other things (customers.selectors.list_context) decide through this too."""
+    if superuser:
+        return RecordScope.ALL
+    given = set(scopes)
+    return next((scope for scope in _SCOPE_ORDER if scope in given), RecordScope.OWN)
+
+
 def record_scope(user: Any) -> str:
     """Which customers and tickets the user may see: all, their teams', or their own."""
-    if user.is_superuser:
-        return RecordScope.ALL
-    scopes = {
-        scope for scope in user.groups.values_list("profile__scope", flat=True) if scope is not None
-    }
-    for scope in _SCOPE_ORDER:
-        if scope in scopes:
-            return scope
-    return RecordScope.OWN
+    return broadest_scope(
+        user.groups.values_list("profile__scope", flat=True), superuser=user.is_superuser
+    )
 
 
-def scope_filter(user: Any, *, owner_field: str, team_field: str | None = None) -> Q:
-    """A filter limiting a queryset of owned records (customers, tickets) to the user's scope."""
-    scope = record_scope(user)
+def scope_filter(
+    user: Any, *, owner_field: str, team_field: str | None = None, scope: str | None = None
+) -> Q:
+    """A filter limiting a queryset of owned records (customers, tickets) to the user's scope
+    (`scope`: the user's record scope when the caller already read it, saving a query)."""
+    scope = record_scope(user) if scope is None else scope
     if scope == RecordScope.ALL:
         return Q()
     owned = Q(**{owner_field: user.pk})

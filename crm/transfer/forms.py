@@ -8,6 +8,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from crm.transfer.models import ImportJob
+from crm.transfer.registry import ImportKind
 
 SKIP = ""
 
@@ -31,23 +32,13 @@ class ImportUploadForm(forms.Form):
 
 
 class ImportMappingForm(forms.Form):
-    """One select per column of the file (field "col_<n>"), then the import's options."""
+    """One select per column of the file (field "col_<n>"), then the kind's options (a field
+    named by each ImportOption's key, in the order the kind declares them) and the engine's."""
 
-    match_by = forms.ChoiceField(label=_("Match existing records by"))
-    update_existing = forms.BooleanField(
-        label=_("Update existing records"),
-        required=False,
-        help_text=_("Otherwise rows matching an existing record are left unchanged."),
-    )
     valid_only = forms.BooleanField(
         label=_("Import valid rows only"),
         required=False,
         help_text=_("Otherwise nothing is imported while any row is rejected (all or nothing)."),
-    )
-    create_missing_customers = forms.BooleanField(
-        label=_("Create customers missing from the orders"),
-        required=False,
-        help_text=_("Otherwise orders of unknown customers are rejected."),
     )
     save_as = forms.CharField(
         label=_("Save this mapping as"),
@@ -56,15 +47,13 @@ class ImportMappingForm(forms.Form):
         help_text=_("Optional: a name to reuse this mapping for the next file of the same shape."),
     )
 
-    def __init__(self, *args: Any, job: ImportJob, kind: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, job: ImportJob, kind: ImportKind, **kwargs: Any) -> None:
         self.job = job
         self.kind = kind
-        initial = {
-            "match_by": job.match_by,
-            "update_existing": job.update_existing,
-            "valid_only": job.valid_only,
-            "create_missing_customers": job.create_missing_customers,
-        }
+        initial: dict[str, Any] = {"valid_only": job.valid_only}
+        for option in kind.options:
+            value = job.option(option.key)
+            initial[option.key] = option.default if value is None else value
         for index, header in enumerate(job.headers):
             initial[self.column_name(index)] = (job.mapping or {}).get(header, SKIP) or SKIP
         kwargs.setdefault("initial", initial)
@@ -79,20 +68,25 @@ class ImportMappingForm(forms.Form):
                 choices=choices,
                 required=False,
             )
-        labels = dict(ImportJob.MatchBy.choices)
-        cast(forms.ChoiceField, self.fields["match_by"]).choices = [
-            (option, labels.get(option, option)) for option in kind.match_options
-        ]
-        if not self.offers_missing_customers:
-            del self.fields["create_missing_customers"]
+        for option in kind.options:
+            self.fields[option.key] = (
+                forms.ChoiceField(
+                    label=option.label, choices=list(option.choices), help_text=option.help
+                )
+                if option.is_choice
+                else forms.BooleanField(label=option.label, required=False, help_text=option.help)
+            )
 
     @staticmethod
     def column_name(index: int) -> str:
         return f"col_{index}"
 
-    @property
-    def offers_missing_customers(self) -> bool:
-        return bool(getattr(self.kind, "creates_missing_customers", self.kind.key == "orders"))
+    def option_fields(self) -> list[forms.BoundField]:
+        """The kind's options, as the kind declares them."""
+        return [self[option.key] for option in self.kind.options]
+
+    def options(self) -> dict[str, Any]:
+        return {option.key: self.cleaned_data.get(option.key) for option in self.kind.options}
 
     def column_fields(self) -> list[tuple[int, str, forms.BoundField]]:
         return [

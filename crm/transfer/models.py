@@ -1,5 +1,7 @@
 """Imports and exports, with what an import changed so it can be undone."""
 
+from typing import Any
+
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
@@ -21,11 +23,6 @@ class ImportJob(models.Model):
         UNDOING = "undoing", _("Undoing")
         UNDONE = "undone", _("Undone")
 
-    class MatchBy(models.TextChoices):
-        EXTERNAL_ID = "external_id", _("External id")
-        PHONE = "phone", _("Phone")
-        EMAIL = "email", _("Email")
-
     kind = models.CharField(_("kind"), max_length=30)
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.UPLOADED
@@ -41,17 +38,10 @@ class ImportJob(models.Model):
     headers = ArrayField(models.CharField(max_length=200), default=list, blank=True)
     # {header as in the file: field key, or "" to skip the column}
     mapping = models.JSONField(default=dict, blank=True)
-    match_by = models.CharField(
-        _("match existing records by"),
-        max_length=12,
-        choices=MatchBy.choices,
-        default=MatchBy.EXTERNAL_ID,
-    )
-    update_existing = models.BooleanField(_("update existing records"), default=True)
+    # The kind's options as chosen ({ImportOption.key: value}, every declared key; see
+    # crm.transfer.registry.ImportOption). "Valid rows only" is the engine's, for every kind.
+    options = models.JSONField(default=dict, blank=True)
     valid_only = models.BooleanField(_("import valid rows only"), default=False)
-    create_missing_customers = models.BooleanField(
-        _("create customers missing from orders"), default=False
-    )
     rows_total = models.PositiveIntegerField(null=True, blank=True)
     rows_done = models.PositiveIntegerField(default=0)
     created_count = models.PositiveIntegerField(default=0)
@@ -88,6 +78,10 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.original_name}"
+
+    def option(self, key: str) -> Any:
+        """The chosen value of the kind's option `key` (None when the job has none)."""
+        return (self.options or {}).get(key)
 
 
 class ImportChange(models.Model):

@@ -18,18 +18,13 @@ audit entries. A kind owns the meaning of a row. The protocol a kind implements:
     tenant's custom fields). ``required`` fields must be mapped before a check; ``aliases`` are
     extra header spellings for the automatic mapping (see ``propose_mapping``).
 
-``match_options: tuple[str, ...]``
-    The ImportJob.MatchBy values the kind supports, the default first.
-
-``match_fields: dict[str, str]`` (optional)
-    The field each match option needs mapped; by default external_id -> "external_id",
-    phone -> "phones", email -> "emails". A file that maps one of them but not the chosen
-    one's is refused at configuration.
-
-``creates_missing_customers: bool``
-    Whether the "create customers missing from the file" option applies (orders). A job with
-    that option also touches the "customers" kind: the engine then refuses to run it beside a
-    running customers import or undo.
+``options: tuple[ImportOption, ...]``
+    The choices a user makes besides the mapping (how rows match existing records, whether
+    matched records are updated, whether records missing elsewhere are created ...). The engine
+    stores the chosen values in ImportJob.options (every declared key, defaults filled in), the
+    wizard shows one input per option and the import_records command one flag per option (see
+    ImportOption). The kind reads them back with ``job.option(key)``. "Import valid rows only"
+    is the engine's own (ImportJob.valid_only), for every kind.
 
 ``start(job, *, write: bool) -> ImportRun``
     A run over one file. The engine reads the file in batches of ``BATCH_ROWS`` source rows
@@ -48,7 +43,7 @@ audit entries. A kind owns the meaning of a row. The protocol a kind implements:
     rejection and rolls everything back, so a run may write a batch's valid rows even when some
     of its rows are rejected.
 
-``close() -> None`` (optional, on the run)
+``close() -> None`` (on the run; ImportRun's does nothing)
     Called once after the last batch, also when the run fails: a run that writes in the
     background (``bulk.BackgroundWriter``: a batch's writes overlap the checks of the next) waits
     for its last writes here and raises their error.
@@ -59,7 +54,7 @@ audit entries. A kind owns the meaning of a row. The protocol a kind implements:
     time limit and the job's status itself. ``bulk.created_dependents_blocker`` and
     ``bulk.changed_since_blocker`` do the common checks.
 
-``undo_lock(job) -> None`` (optional)
+``undo_lock(job) -> None`` (ImportKind's locks nothing)
     Inside undo's transaction, before ``undo_blocker`` is asked again: lock the job's records
     (SELECT ... FOR UPDATE), so nobody changes them between the check and the undo.
 
@@ -67,17 +62,24 @@ audit entries. A kind owns the meaning of a row. The protocol a kind implements:
     Inside that transaction (after ``undo_blocker`` said None): remove what the job created and
     restore what it updated from the ImportChange before-images.
 
+A kind that writes through its app's own services, row by row, subclasses
+crm.transfer.row_kinds.RowImportKind instead: it says how to parse a row, find its record and
+call the service, and the rest (keys repeated in the file, a savepoint per row, the records
+kept for undo, undo itself) is done there.
+
 Values in cells come as text (crm.transfer.reading); crm.transfer.values parses them with
 messages a user can act on.
 """
 
 import re
 import unicodedata
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence, Sized
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
     from crm.transfer.models import ImportJob
@@ -150,31 +152,110 @@ class BatchOutcome:
                 self.unchanged += 1
 
 
-class ImportRun(Protocol):
-    def batch(self, rows: Sequence[SourceRow]) -> BatchOutcome: ...
+@dataclass(frozen=True)
+class ImportOption:
+    """One choice a kind offers besides the mapping: a yes/no flag (no ``choices``) or one of
+    ``choices`` ((value, label) pairs).
 
+    ``requires`` names, per choice, the field the file must map for it (matching by phone needs
+    the phone column): a file that maps one of these fields but not the chosen one's is refused
+    at configuration, and the upload proposes the first choice whose field the file maps.
+    ``touches`` names the kinds whose records the job also writes while the flag is on (orders
+    that create missing customers touch "customers"): the engine then refuses to run the job
+    beside a running import or undo of those kinds. ``flag`` is the import_records option
+    ("--match"); by default "--" and the key with dashes. A flag whose default is on is also
+    offered as "--no-<flag>"."""
 
-class ImportKind(Protocol):
     key: str
     label: Any
-    match_options: tuple[str, ...]
-    creates_missing_customers: bool
+    help: Any = ""
+    default: Any = False
+    choices: tuple[tuple[str, Any], ...] = ()
+    requires: tuple[tuple[str, str], ...] = ()
+    touches: tuple[str, ...] = ()
+    flag: str = ""
 
     @property
+    def is_choice(self) -> bool:
+        return bool(self.choices)
+
+    @property
+    def cli_flag(self) -> str:
+        return self.flag or "--" + self.key.replace("_", "-")
+
+    def required_field(self, value: str) -> str | None:
+        return dict(self.requires).get(value)
+
+    def clean(self, value: Any) -> Any:
+        """The value as stored; ValueError when it is not one of the choices."""
+        if not self.is_choice:
+            return bool(value)
+        value = str(value)
+        if value not in dict(self.choices):
+            raise ValueError(value)
+        return value
+
+    def display(self, value: Any) -> Any:
+        if self.is_choice:
+            return dict(self.choices).get(value, value)
+        return _("Yes") if value else _("No")
+
+
+# Names the wizard's form and the engine use themselves: no option may take them.
+RESERVED_OPTION_KEYS = frozenset({"valid_only", "save_as", "mapping", "kind", "file"})
+
+
+class ImportRun(ABC):
+    """A run over one file (see the module's docstring)."""
+
+    @abstractmethod
+    def batch(self, rows: Sequence[SourceRow]) -> BatchOutcome: ...
+
+    def close(self) -> None:  # noqa: B027 - most runs have nothing to finish
+        """After the last batch, also when the run fails (a run writing in the background waits
+        for its last writes here)."""
+
+
+class ImportKind(ABC):
+    """What an app registers to make its records importable (see the module's docstring)."""
+
+    key: str
+    label: Any
+    options: tuple[ImportOption, ...] = ()
+
+    @property
+    @abstractmethod
     def fields(self) -> Sequence[ImportField]: ...
 
+    @abstractmethod
     def start(self, job: "ImportJob", *, write: bool) -> ImportRun: ...
 
+    @abstractmethod
     def undo_blocker(self, job: "ImportJob") -> str | None: ...
 
+    def undo_lock(self, job: "ImportJob") -> None:  # noqa: B027 - locking nothing is a default
+        """Lock the job's records inside undo's transaction (nothing by default)."""
+
+    @abstractmethod
     def undo(self, job: "ImportJob") -> None: ...
+
+    def option(self, key: str) -> ImportOption | None:
+        return next((o for o in self.options if o.key == key), None)
 
 
 _KINDS: dict[str, ImportKind] = {}
 
 
 def register_import_kind(kind: ImportKind) -> None:
+    for option in kind.options:
+        if option.key in RESERVED_OPTION_KEYS or option.key.startswith("col_"):
+            raise ValueError(f"import option key {option.key!r} is reserved")
     _KINDS[kind.key] = kind
+
+
+def unregister_import_kind(key: str) -> None:
+    """Remove a kind (tests that declare a kind of their own)."""
+    _KINDS.pop(key, None)
 
 
 def import_kinds() -> list[ImportKind]:

@@ -68,8 +68,6 @@ REJECTED_REASON_CHARS = 2000
 # headers are rejected whole and kept for the report until the batch is checked).
 BATCH_CELLS = 1_000_000
 ERROR_HEADER = "error"
-# The field a match option needs mapped, unless the kind says otherwise (match_fields).
-MATCH_FIELDS = {"external_id": "external_id", "phone": "phones", "email": "emails"}
 
 
 # --- files ------------------------------------------------------------------------------------
@@ -138,16 +136,67 @@ def _kind(key: str) -> ImportKind:
         raise ValidationError(_("There is no import of “%(kind)s”.") % {"kind": key}) from None
 
 
-def _match_field(kind: ImportKind, match_by: str) -> str:
-    return dict(getattr(kind, "match_fields", MATCH_FIELDS)).get(match_by, match_by)
-
-
-def _default_match(kind: ImportKind, mapping: dict[str, str]) -> str:
+def _default_options(kind: ImportKind, mapping: dict[str, str]) -> dict[str, Any]:
+    """Every option's default; a choice that needs a field mapped (a match key) becomes the
+    first choice whose field the mapping has."""
     mapped = set(mapping.values())
-    for option in kind.match_options:
-        if _match_field(kind, option) in mapped:
-            return option
-    return kind.match_options[0]
+    options: dict[str, Any] = {}
+    for option in kind.options:
+        value = option.default
+        for choice, _label in option.choices if option.requires else ():
+            if option.required_field(choice) in mapped:
+                value = choice
+                break
+        options[option.key] = value
+    return options
+
+
+def _options_clean(
+    kind: ImportKind, job: ImportJob, given: dict[str, Any], chosen: dict[str, str]
+) -> tuple[dict[str, Any], list[str]]:
+    """The job's options with `given` applied (each checked against the kind's declaration),
+    and what is wrong with them."""
+    errors: list[str] = []
+    declared = {o.key: o for o in kind.options}
+    for key, value in given.items():
+        # An option the kind does not have may be given switched off (callers that pass the
+        # same options to every kind), never on.
+        if key not in declared and value:
+            errors.append(
+                _("This import has no option “%(option)s”.") % {"option": key.replace("_", " ")}
+            )
+    options = {**_default_options(kind, job.mapping), **(job.options or {})}
+    options = {key: options.get(key) for key in declared}
+    for key, option in declared.items():
+        if key not in given:
+            continue
+        try:
+            options[key] = option.clean(given[key])
+        except ValueError:
+            errors.append(
+                _("Choose one of the offered values for “%(option)s”.") % {"option": option.label}
+            )
+            continue
+        needed = option.required_field(options[key]) if option.is_choice else None
+        keyed = [option.required_field(choice) for choice, _label in option.choices]
+        if needed and needed not in chosen and any(f in chosen for f in keyed if f):
+            # A file with no key column at all only adds records; one with another key column
+            # most likely meant to match by it.
+            label = next((f.label for f in kind.fields if f.key == needed), needed)
+            errors.append(
+                _("For “%(option)s: %(choice)s”, choose the column that holds %(field)s.")
+                % {"option": option.label, "choice": option.display(options[key]), "field": label}
+            )
+    return options, errors
+
+
+def import_options_shown(job: ImportJob) -> list[tuple[Any, Any]]:
+    """(label, value as shown) of each option of the job's kind, for the job page."""
+    try:
+        kind = import_kind(job.kind)
+    except KeyError:
+        return []
+    return [(o.label, o.display(job.option(o.key))) for o in kind.options]
 
 
 def proposed_mapping(kind: ImportKind, headers: list[str]) -> tuple[dict[str, str], str]:
@@ -188,7 +237,7 @@ def import_start(*, actor: User | None, kind: str, upload: IO[bytes], filename: 
                 delimiter=info.delimiter,
                 headers=info.headers,
                 mapping=mapping,
-                match_by=_default_match(import_kind_, mapping),
+                options=_default_options(import_kind_, mapping),
                 rows_total=info.rows_estimate,
                 created_by=actor if getattr(actor, "pk", None) else None,
                 # No user (the command line's label, code passing None): the operator.
@@ -223,14 +272,14 @@ def import_configure(
     actor: User | None,
     job: ImportJob,
     mapping: dict[str, str],
-    match_by: str,
-    update_existing: bool,
-    valid_only: bool,
-    create_missing_customers: bool = False,
+    valid_only: bool = False,
     template_name: str = "",
+    **options: Any,
 ) -> ImportJob:
-    """Set the mapping and options (checked); the job goes back to "uploaded" until checked.
-    With a template name the mapping is saved (or replaced) under that name."""
+    """Set the mapping, "valid rows only" and the kind's options (checked against the kind's
+    declaration: ``match_by="phone"``; an option not given keeps its value or default); the job
+    goes back to "uploaded" until checked. With a template name the mapping is saved (or
+    replaced) under that name."""
     with transaction.atomic():
         job = _locked(job)
         if job.status not in (Status.UPLOADED, Status.CHECKED, Status.FAILED):
@@ -259,34 +308,14 @@ def import_configure(
                     _("“%(field)s” is required: choose the column that holds it.")
                     % {"field": f.label}
                 )
-        if match_by not in kind.match_options:
-            errors.append(_("Choose how to match existing records."))
-        elif _match_field(kind, match_by) not in chosen and any(
-            _match_field(kind, option) in chosen for option in kind.match_options
-        ):
-            # A file with no key column at all only adds records; one with another key column
-            # most likely meant to match by it.
-            needed = fields.get(_match_field(kind, match_by))
-            errors.append(
-                _(
-                    "To match existing records by %(option)s, choose the column that holds "
-                    "%(field)s."
-                )
-                % {
-                    "option": ImportJob.MatchBy(match_by).label,
-                    "field": needed.label if needed else match_by,
-                }
-            )
-        if create_missing_customers and not kind.creates_missing_customers:
-            errors.append(_("This import does not create customers."))
+        clean_options, option_errors = _options_clean(kind, job, options, chosen)
+        errors.extend(option_errors)
         name = template_name.strip()[:100]
         if errors:
             raise ValidationError(errors)
         job.mapping = clean
-        job.match_by = match_by
-        job.update_existing = update_existing
+        job.options = clean_options
         job.valid_only = valid_only
-        job.create_missing_customers = create_missing_customers
         job.status = Status.UPLOADED
         job.created_count = job.updated_count = job.unchanged_count = job.rejected_count = 0
         job.rows_done = 0
@@ -473,9 +502,7 @@ def _run(
         _read(job, result, batch, cells, early, flush)
     finally:
         # A run may write in the background: its last writes end (or fail) here.
-        close = getattr(run, "close", None)
-        if close is not None:
-            close()
+        run.close()
     result.first_rejections = report.shown
     return result
 
@@ -609,9 +636,15 @@ def _check(job_id: int, background: bool) -> ImportJob:
 
 
 def _scope(job: ImportJob) -> set[str]:
+    """The kinds whose records the job writes: its own, and those its options touch."""
     scope = {job.kind}
-    if job.create_missing_customers:
-        scope.add("customers")
+    try:
+        kind = import_kind(job.kind)
+    except KeyError:
+        return scope
+    for option in kind.options:
+        if job.option(option.key):
+            scope.update(option.touches)
     return scope
 
 
@@ -853,7 +886,7 @@ def _commit(job_id: int, actor: Any, background: bool, hold: liveness.RunnerHold
                     "updated": result.updated,
                     "unchanged": result.unchanged,
                     "rejected": result.rejected,
-                    "match_by": job.match_by,
+                    "options": job.options,
                     "valid_only": job.valid_only,
                 },
             )
@@ -972,9 +1005,7 @@ def _undo(job_id: int, actor: Any) -> ImportJob:
             if job.status != Status.UNDOING:
                 return job
             kind = _kind(job.kind)
-            lock = getattr(kind, "undo_lock", None)
-            if lock is not None:
-                lock(job)
+            kind.undo_lock(job)
             blocker = import_undo_blocker(job, busy_ok=True)
             if blocker:
                 raise ValidationError(blocker)

@@ -133,11 +133,9 @@ def import_map(request: HttpRequest, pk: int) -> HttpResponse:
                 actor=actor,
                 job=job,
                 mapping=form.mapping(),
-                match_by=data["match_by"],
-                update_existing=data["update_existing"],
                 valid_only=data["valid_only"],
-                create_missing_customers=bool(data.get("create_missing_customers")),
                 template_name=data["save_as"].strip(),
+                **form.options(),
             )
             job = services.import_check_request(actor=actor, job=job)
         except ValidationError as exc:
@@ -179,6 +177,7 @@ def _state_context(request: HttpRequest, job: ImportJob) -> dict[str, Any]:
     context: dict[str, Any] = {
         "job": job,
         "kind_label": kind.label if kind else job.kind,
+        "options": services.import_options_shown(job),
         "busy": job.status in BUSY,
         "progress": selectors.import_progress(job) if job.status in BUSY else None,
         "show_values": can_view_personal_data(request.user),

@@ -60,12 +60,10 @@ def check(member: Any, job: ImportJob, **options: Any) -> ImportJob:
         actor=manager(member),
         job=job,
         mapping=options.pop("mapping", job.mapping),
-        match_by=options.pop("match_by", job.match_by),
-        update_existing=options.pop("update_existing", True),
         valid_only=options.pop("valid_only", False),
         template_name=options.pop("template_name", ""),
+        **options,  # the kind's options (match_by, update_existing); unknown ones are refused
     )
-    assert not options
     return services.import_check_request(actor=manager(member), job=job, inline=True)
 
 
@@ -138,17 +136,22 @@ def test_a_saved_mapping_template_wins_for_the_same_headers(acme):
         assert MappingTemplate.objects.filter(kind="customers", name=f"German {m}").exists()
         again = start(acme, data)
         assert again.mapping == {"Kundenname": "name", "Handy": "phones"}
-        assert again.match_by == "phone"
+        assert again.option("match_by") == "phone"
 
 
 def test_configure_refuses_a_missing_name_or_match_column(acme):
     with schema_context(acme.schema):
         job = start(acme, csv_bytes([["姓名", "邮箱"], ["A", "a@example.cn"]]))
-        assert job.match_by == "email"
+        assert job.option("match_by") == "email"
         with pytest.raises(ValidationError, match="required"):
             check(acme, job, mapping={"姓名": "", "邮箱": "emails"}, match_by="email")
-        with pytest.raises(ValidationError, match="match existing records by Phone"):
+        with pytest.raises(ValidationError, match=r"Match existing records by: Phone.*holds Phone"):
             check(acme, job, match_by="phone")
+        # Options are the kind's own: one only orders have is refused when switched on.
+        with pytest.raises(ValidationError, match="no option"):
+            check(acme, job, create_missing_customers=True)
+        with pytest.raises(ValidationError, match="offered values"):
+            check(acme, job, match_by="fax")
         job.refresh_from_db()
         assert job.status == ImportJob.Status.UPLOADED
 

@@ -135,7 +135,7 @@ def test_chinese_headers_map_automatically(acme):
             "客户编号": "customer_external_id",
             "姓名": "customer_name",
         }
-        assert job.match_by == "phone"
+        assert job.option("match_by") == "phone"
         other = services.import_start(
             actor=actor,
             kind="orders",
@@ -150,7 +150,7 @@ def test_chinese_headers_map_automatically(acme):
             "金额": "amount",
             "会员编号": "customer_external_id",
         }
-        assert other.match_by == "external_id"
+        assert other.option("match_by") == "external_id"
 
 
 # --- values -----------------------------------------------------------------------------------

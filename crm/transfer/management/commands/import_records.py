@@ -1,14 +1,16 @@
-"""import_records <tenant> <kind> <file> [--dry-run] [--match external_id|phone|email]
-[--valid-only] [--mapping NAME] [--create-missing-customers] [--update/--no-update]
+"""import_records <tenant> <kind> <file> [--dry-run] [--valid-only] [--mapping NAME] and one
+option per option a registered kind declares (crm.transfer.registry.ImportOption): today
+[--match external_id|phone|email] [--update/--no-update] [--create-missing-customers].
 
 The import engine on the command line, synchronously: the same checks, the same single
 transaction, the same undo (from the imports page) and audit entries (actor "command line").
-It runs as the platform operator, with record scope "all": rows match and update any customer of
+It runs as the platform operator, with record scope "all": rows match and update any record of
 the tenant, whoever owns it (a job uploaded on the imports page matches only its importer's
 customers); it says so on stderr. Prints the counts; when rows are rejected, prints them (row,
 column, reason; the first 50) and the rejected-rows CSV's path, and exits with status 1 (2 when
 the file cannot be read at all)."""
 
+import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,10 +23,29 @@ from crm.accounts.audit import audit_actor
 from crm.transfer import selectors, services
 from crm.transfer.management.commands._tenant_arg import tenant_named
 from crm.transfer.models import ImportJob, MappingTemplate
-from crm.transfer.registry import import_kind, import_kinds
+from crm.transfer.registry import ImportKind, import_kind, import_kinds
 
 ACTOR = "command line"
 SHOWN = 50
+
+
+def _dest(flag: str) -> str:
+    return "option_" + flag.lstrip("-").replace("-", "_")
+
+
+def _kind_options(kind: ImportKind, options: dict[str, Any]) -> dict[str, Any]:
+    """The kind's options given on the command line, by option key; ValidationError for a
+    flag given that only other kinds have."""
+    own = {_dest(o.cli_flag): o.key for o in kind.options}
+    given: dict[str, Any] = {}
+    for dest, value in options.items():
+        if not dest.startswith("option_") or value is None:
+            continue
+        if dest not in own:
+            flag = "--" + dest.removeprefix("option_").replace("_", "-")
+            raise ValidationError(f"{kind.key} imports have no option {flag}")
+        given[own[dest]] = value
+    return given
 
 
 class Command(BaseCommand):
@@ -35,16 +56,28 @@ class Command(BaseCommand):
         parser.add_argument("kind")
         parser.add_argument("file")
         parser.add_argument("--dry-run", action="store_true", help="check only, write nothing")
-        parser.add_argument("--match", default="", help="external_id, phone or email")
         parser.add_argument("--valid-only", action="store_true", help="import the valid rows")
         parser.add_argument("--mapping", default="", help="a saved mapping template's name")
-        parser.add_argument("--create-missing-customers", action="store_true")
-        parser.add_argument(
-            "--update",
-            action=__import__("argparse").BooleanOptionalAction,
-            default=True,
-            help="update existing records (default) or leave them unchanged",
-        )
+        # The kinds' options: one flag each (kinds sharing a flag share it); None = not given.
+        added: dict[str, list[str]] = {}
+        for kind in import_kinds():
+            for option in kind.options:
+                added.setdefault(option.cli_flag, []).append(
+                    f"{kind.key}: " + " / ".join(value for value, _label in option.choices)
+                    if option.is_choice
+                    else kind.key
+                )
+        for flag, users in added.items():
+            choice = any(
+                o.is_choice for k in import_kinds() for o in k.options if o.cli_flag == flag
+            )
+            parser.add_argument(
+                flag,
+                dest=_dest(flag),
+                default=None,
+                action="store" if choice else argparse.BooleanOptionalAction,
+                help="; ".join(users),
+            )
 
     def handle(self, *args: Any, **options: Any) -> None:
         tenant = tenant_named(options["tenant"])
@@ -65,6 +98,7 @@ class Command(BaseCommand):
             self._report(job, dry_run=options["dry_run"])
 
     def _run(self, kind: Any, path: Path, options: dict[str, Any]) -> ImportJob:
+        given = _kind_options(kind, options)
         with path.open("rb") as upload:
             job = services.import_start(
                 actor=None, kind=kind.key, upload=upload, filename=path.name
@@ -81,15 +115,13 @@ class Command(BaseCommand):
             actor=None,
             job=job,
             mapping=mapping,
-            match_by=options["match"] or job.match_by,
-            update_existing=options["update"],
             valid_only=options["valid_only"],
-            create_missing_customers=options["create_missing_customers"],
+            **given,
         )
         mapped = ", ".join(f"{h} -> {k}" for h, k in job.mapping.items() if k)
         self.stderr.write(f"job {job.pk}: {job.original_name}; columns: {mapped}")
         self.stderr.write(
-            "running as the operator: record scope all (rows match any customer of the tenant)"
+            "running as the operator: record scope all (rows match any record of the tenant)"
         )
         # The command line waits for its own work: no worker, whatever the size. Without
         # --dry-run there is no separate check: the commit checks every row (and when one is
