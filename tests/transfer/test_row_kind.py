@@ -82,6 +82,7 @@ class TimelineImport(RowImportKind):
 
     def create(self, job: ImportJob, parsed: dict[str, Any]) -> Interaction:
         return timeline_add(
+            actor=None,
             customer=parsed["customer"],
             kind=job.option("entry_kind"),
             title=parsed["title"],
