@@ -165,3 +165,14 @@ def import_undo_blocker(
     except KeyError:
         return _("This kind of import can no longer be undone.")
     return kind.undo_blocker(job) if thorough else None
+
+
+def import_options_shown(job: ImportJob) -> list[tuple[Any, Any]]:
+    """(label, value as shown) of each option of the job's kind, for the job page."""
+    from crm.transfer.registry import import_kind
+
+    try:
+        kind = import_kind(job.kind)
+    except KeyError:
+        return []
+    return [(o.label, o.display(job.option(o.key))) for o in kind.options]

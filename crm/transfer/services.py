@@ -190,15 +190,6 @@ def _options_clean(
     return options, errors
 
 
-def import_options_shown(job: ImportJob) -> list[tuple[Any, Any]]:
-    """(label, value as shown) of each option of the job's kind, for the job page."""
-    try:
-        kind = import_kind(job.kind)
-    except KeyError:
-        return []
-    return [(o.label, o.display(job.option(o.key))) for o in kind.options]
-
-
 def proposed_mapping(kind: ImportKind, headers: list[str]) -> tuple[dict[str, str], str]:
     """A saved template that fits the headers (the newest), else the automatic mapping; and
     the template's name ("" for automatic)."""

@@ -177,7 +177,7 @@ def _state_context(request: HttpRequest, job: ImportJob) -> dict[str, Any]:
     context: dict[str, Any] = {
         "job": job,
         "kind_label": kind.label if kind else job.kind,
-        "options": services.import_options_shown(job),
+        "options": selectors.import_options_shown(job),
         "busy": job.status in BUSY,
         "progress": selectors.import_progress(job) if job.status in BUSY else None,
         "show_values": can_view_personal_data(request.user),
