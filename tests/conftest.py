@@ -15,10 +15,10 @@ from django_tenants.utils import schema_context
 from crm.accounts.models import User
 from crm.accounts.security import two_factor_required
 from crm.tenants.models import Tenant
-from tests.support.cast import TenantCast, build_cast
-from tests.support.otp import verify_session
-from tests.support.processes import Managed, service_env, start_web, start_worker
-from tests.support.smtp import SmtpServer, free_port
+from tests.testkit.cast import TenantCast, build_cast
+from tests.testkit.otp import verify_session
+from tests.testkit.processes import Managed, service_env, start_web, start_worker
+from tests.testkit.smtp import SmtpServer, free_port
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 # Tasks sent by this run go to a queue of its own, so a developer's worker never takes them.

@@ -22,8 +22,8 @@ from django.urls import reverse
 from crm.accounts.models import User
 from tests.conftest import client_for
 from tests.isolation.cases import PUBLIC_CASES, TENANT_CASES, Case
-from tests.support.cast import ROLES
-from tests.support.otp import verify_session
+from tests.testkit.cast import ROLES
+from tests.testkit.otp import verify_session
 
 pytestmark = pytest.mark.django_db
 

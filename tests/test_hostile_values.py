@@ -24,7 +24,7 @@ from customers.custom_field_services import CustomFieldInput, custom_field_creat
 from customers.models import Customer, CustomerEmail, CustomerPhone
 from customers.services import CustomerInput, customer_create
 from tests.conftest import client_for
-from tests.support.otp import verify_session
+from tests.testkit.otp import verify_session
 
 pytestmark = pytest.mark.django_db
 

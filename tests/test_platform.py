@@ -11,7 +11,7 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 from crm.lib.env import env_bool, parse_email_url
-from tests.support.processes import ROOT
+from tests.testkit.processes import ROOT
 
 
 def test_email_urls_become_backend_settings():

@@ -11,8 +11,8 @@ from django_tenants.utils import schema_context
 from crm.accounts import services
 from crm.accounts.models import AuditEntry, Team, User
 from tests.conftest import client_for
-from tests.support.listing import listed_names
-from tests.support.otp import verify_session
+from tests.testkit.listing import listed_names
+from tests.testkit.otp import verify_session
 
 pytestmark = pytest.mark.django_db
 

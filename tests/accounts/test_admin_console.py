@@ -17,7 +17,7 @@ from crm.accounts.permissions import record_scope, scope_filter
 from crm.accounts.roles import PRESET_CAPABILITIES, PRESET_SCOPES
 from crm.tenants.models import Tenant
 from tests.conftest import client_for
-from tests.support.smtp import first_link
+from tests.testkit.smtp import first_link
 
 pytestmark = pytest.mark.django_db
 

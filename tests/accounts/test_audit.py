@@ -11,7 +11,7 @@ from crm.accounts import services
 from crm.accounts.audit import audit_actor
 from crm.accounts.models import AuditEntry, User
 from tests.conftest import client_for
-from tests.support.cast import PASSWORD
+from tests.testkit.cast import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

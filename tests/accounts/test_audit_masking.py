@@ -15,7 +15,7 @@ from crm.accounts.services import role_create, staff_create
 from customers.custom_field_services import CustomFieldInput, custom_field_create
 from customers.services import CustomerInput, customer_create
 from tests.conftest import client_for
-from tests.support.otp import verify_session
+from tests.testkit.otp import verify_session
 
 pytestmark = pytest.mark.django_db
 

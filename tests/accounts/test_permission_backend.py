@@ -12,7 +12,7 @@ from django_tenants.utils import schema_context
 from crm.accounts import security
 from crm.accounts.backends import PermissionBackend
 from crm.accounts.models import User
-from tests.support.cast import ROLES
+from tests.testkit.cast import ROLES
 
 pytestmark = pytest.mark.django_db
 

@@ -20,8 +20,8 @@ from crm.accounts.services import staff_create
 from crm.tenants.models import Tenant
 from tests.conftest import client_for
 from tests.isolation.cases import TENANT_CASES
-from tests.support.cast import PASSWORD
-from tests.support.otp import authenticator_for, totp_code, verify_session
+from tests.testkit.cast import PASSWORD
+from tests.testkit.otp import authenticator_for, totp_code, verify_session
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,8 @@ from django_tenants.utils import schema_context
 
 from crm.accounts.models import User
 from tests.conftest import client_for
-from tests.support.cast import PASSWORD
-from tests.support.smtp import body_text, first_link
+from tests.testkit.cast import PASSWORD
+from tests.testkit.smtp import body_text, first_link
 
 pytestmark = pytest.mark.django_db
 

@@ -18,7 +18,7 @@ from customers.models import ConsentEvent, Customer, CustomerPhone
 from customers.selectors import CustomerQuery, consent_current, customer_page
 from customers.services import CustomerInput, consent_set, customer_create, timeline_add
 from tests.conftest import client_for
-from tests.support.listing import listed_names
+from tests.testkit.listing import listed_names
 
 pytestmark = pytest.mark.django_db
 

@@ -23,7 +23,7 @@ from customers.services import (
     customers_tag,
 )
 from tests.conftest import client_for
-from tests.support.listing import listed_names
+from tests.testkit.listing import listed_names
 
 pytestmark = pytest.mark.django_db
 

@@ -18,7 +18,7 @@ from customers.list_columns import ListColumn, ListFilter
 from customers.models import Customer, Interaction, Order
 from customers.services import CustomerInput, customer_create, timeline_add
 from tests.conftest import client_for
-from tests.support.listing import listed_names
+from tests.testkit.listing import listed_names
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from crm.accounts.models import User
 from customers.models import Customer
 from customers.services import CustomerInput, customer_create
 from tests.conftest import client_for
-from tests.support.masked_roles import client_as, masked_staff
+from tests.testkit.masked_roles import client_as, masked_staff
 
 pytestmark = pytest.mark.django_db
 

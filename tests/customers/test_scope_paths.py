@@ -31,7 +31,7 @@ from crm.transfer.selectors import import_rejected_rows
 from customers.merge import duplicate_pairs_refresh
 from customers.models import Customer, DuplicatePair, Order
 from customers.services import CustomerInput, customer_create
-from tests.support.listing import listed_names
+from tests.testkit.listing import listed_names
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,8 @@ from django_tenants.utils import schema_context, schema_exists
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from crm.accounts.models import User
-from tests.support.cast import TenantCast
-from tests.support.otp import authenticator_for, totp_code
+from tests.testkit.cast import TenantCast
+from tests.testkit.otp import authenticator_for, totp_code
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 CHROMIUM_FLAGS = [

@@ -10,8 +10,8 @@ from playwright.sync_api import Page, expect
 from crm.accounts.models import User
 from tests.e2e.conftest import enter_code, shot
 from tests.e2e.test_browser import tenant_url
-from tests.support.cast import PASSWORD
-from tests.support.smtp import first_link
+from tests.testkit.cast import PASSWORD
+from tests.testkit.smtp import first_link
 
 pytestmark = [pytest.mark.e2e]
 

@@ -11,8 +11,8 @@ from playwright.sync_api import Page, expect
 from crm.tenants import services
 from crm.tenants.models import Tenant
 from tests.e2e.conftest import enter_code, shot
-from tests.support.cast import PASSWORD
-from tests.support.smtp import first_link
+from tests.testkit.cast import PASSWORD
+from tests.testkit.smtp import first_link
 
 pytestmark = [pytest.mark.e2e, pytest.mark.worker]
 

@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 from customers.models import Customer
 from tests.e2e.conftest import shot
 from tests.e2e.test_browser import tenant_url
-from tests.support.cast import PASSWORD
+from tests.testkit.cast import PASSWORD
 
 pytestmark = [pytest.mark.e2e]
 

@@ -18,7 +18,7 @@ from customers.models import Customer
 from customers.services import CustomerInput, customer_create
 from tests.e2e.conftest import SCREENSHOTS, enter_code
 from tests.e2e.test_browser import tenant_url
-from tests.support.cast import PASSWORD
+from tests.testkit.cast import PASSWORD
 
 pytestmark = [pytest.mark.e2e]
 

@@ -14,7 +14,7 @@ from customers.models import Customer, CustomerMerge, Order
 from customers.services import CustomerInput, customer_create, order_create
 from tests.e2e.conftest import shot
 from tests.e2e.test_browser import tenant_url
-from tests.support.cast import PASSWORD
+from tests.testkit.cast import PASSWORD
 
 pytestmark = [pytest.mark.e2e]
 

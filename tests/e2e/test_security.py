@@ -17,7 +17,7 @@ from crm.accounts.models import User
 from crm.accounts.services import staff_create
 from tests.e2e.conftest import shot
 from tests.e2e.test_browser import tenant_url
-from tests.support.cast import PASSWORD
+from tests.testkit.cast import PASSWORD
 
 pytestmark = [pytest.mark.e2e]
 

@@ -29,8 +29,8 @@ from crm.accounts.models import Invitation, User
 from crm.accounts.services import invitation_create, role_create, staff_create, team_save
 from customers.models import SavedView
 from customers.services import CustomerInput, customer_create
-from tests.support.cast import TenantCast
-from tests.support.otp import authenticator_for
+from tests.testkit.cast import TenantCast
+from tests.testkit.otp import authenticator_for
 
 Kind = Literal["public", "staff", "token", "object", "operator"]
 KwargsFactory = Callable[[TenantCast], dict[str, str]]

@@ -37,9 +37,9 @@ from customers.services import CustomerInput, customer_create
 from tests.conftest import client_for
 from tests.isolation.cases import PUBLIC_CASES, TENANT_CASES, Case
 from tests.isolation.urls import named_patterns
-from tests.support.cast import PASSWORD, TenantCast
-from tests.support.masked_roles import MASKED_ROLES, client_as, masked_staff
-from tests.support.otp import verify_session
+from tests.testkit.cast import PASSWORD, TenantCast
+from tests.testkit.masked_roles import MASKED_ROLES, client_as, masked_staff
+from tests.testkit.otp import verify_session
 
 pytestmark = pytest.mark.django_db
 

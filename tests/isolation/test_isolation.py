@@ -14,7 +14,7 @@ from crm.accounts.models import AuditEntry, User
 from tests.conftest import client_for
 from tests.isolation.cases import PUBLIC_CASES, TENANT_CASES, Case
 from tests.isolation.urls import named_patterns
-from tests.support.cast import ROLES
+from tests.testkit.cast import ROLES
 
 pytestmark = pytest.mark.django_db
 

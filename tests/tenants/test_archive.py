@@ -23,7 +23,7 @@ from django_tenants.utils import schema_context, schema_exists
 from crm.accounts.models import AuditEntry, User
 from crm.tenants.archive import SCRATCH_PREFIX
 from crm.tenants.models import Domain, Tenant, TenantEvent, schema_name_for_slug
-from tests.support.cast import PASSWORD, TenantCast
+from tests.testkit.cast import PASSWORD, TenantCast
 
 
 def run(*args: str) -> str:

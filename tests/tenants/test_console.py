@@ -10,8 +10,8 @@ from crm.accounts.models import User
 from crm.tenants import lookup, services
 from crm.tenants.models import Tenant, TenantEvent
 from tests.conftest import client_for
-from tests.support.cast import PASSWORD
-from tests.support.otp import authenticator_for, totp_code, verify_session
+from tests.testkit.cast import PASSWORD
+from tests.testkit.otp import authenticator_for, totp_code, verify_session
 
 pytestmark = pytest.mark.django_db
 PUBLIC = settings.PUBLIC_SCHEMA_URLCONF

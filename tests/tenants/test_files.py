@@ -31,7 +31,7 @@ from crm.tenants.models import Tenant
 from crm.transfer import exporting, selectors, services
 from crm.transfer.models import ExportJob, ImportJob
 from tests.conftest import client_for
-from tests.support.cast import PASSWORD, TenantCast
+from tests.testkit.cast import PASSWORD, TenantCast
 
 
 def run(*args: str) -> str:

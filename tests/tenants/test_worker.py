@@ -14,7 +14,7 @@ from crm.accounts.tasks import sessions_clear_expired
 from crm.tenants import services
 from crm.tenants.models import Tenant
 from crm.tenants.tasks import tenants_dispatch
-from tests.support.smtp import first_link
+from tests.testkit.smtp import first_link
 
 pytestmark = pytest.mark.worker
 

@@ -27,7 +27,7 @@ from tests.transfer.files import write_csv
 
 pytestmark = pytest.mark.django_db
 
-LONDON = zoneinfo.ZoneInfo("Europe/London")  # acme's time zone (tests/support/cast.py)
+LONDON = zoneinfo.ZoneInfo("Europe/London")  # acme's time zone (tests/testkit/cast.py)
 HEADERS = ["订单号", "手机号", "下单时间", "金额", "币种", "数量", "渠道", "门店", "状态"]
 
 

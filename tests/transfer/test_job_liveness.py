@@ -24,7 +24,7 @@ from crm.transfer.tasks_exports import export_run_task
 from crm.transfer.tasks_imports import import_commit_task
 from customers.models import Customer
 from tests.conftest import ARTIFACTS, client_for
-from tests.support.processes import Managed, start_worker
+from tests.testkit.processes import Managed, start_worker
 from tests.transfer.test_import_cli import run as cli
 from tests.transfer.test_import_engine import check, commit, csv_bytes, start
 

@@ -17,7 +17,7 @@ from crm.accounts.services import role_create
 from crm.transfer.exporting import export_run
 from crm.transfer.models import ExportJob, ImportJob
 from tests.conftest import client_for
-from tests.support.masked_roles import client_as, masked_staff
+from tests.testkit.masked_roles import client_as, masked_staff
 
 pytestmark = pytest.mark.django_db
 

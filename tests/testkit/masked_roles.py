@@ -15,8 +15,8 @@ from crm.accounts.models import User
 from crm.accounts.security import two_factor_required
 from crm.accounts.services import role_create, staff_create
 from crm.tenants.models import Tenant
-from tests.support.cast import PASSWORD, TenantCast
-from tests.support.otp import verify_session
+from tests.testkit.cast import PASSWORD, TenantCast
+from tests.testkit.otp import verify_session
 
 MASKED_ROLES: dict[str, tuple[str, ...]] = {
     "editor": (cap.VIEW, cap.CREATE, cap.CHANGE),
