@@ -211,15 +211,6 @@ def value_display(user: Any, definition: CustomField, value: Any) -> str:
     return str(value)
 
 
-def value_export(user: Any, definition: CustomField, value: Any) -> str:
-    """A stored value for a file: ISO dates and plain numbers, masked like the page."""
-    if value in (None, ""):
-        return ""
-    if definition.personal and not can_view_personal_data(user):
-        return MASK * 6
-    return str(value)
-
-
 def custom_values_shown(user: Any, values: Any) -> Any:
     """A stored `custom` document as this user may see it (the audit log shows it whole):
     personal fields' values masked without "see personal data"."""

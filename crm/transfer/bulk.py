@@ -436,10 +436,5 @@ def created_dependents_blocker(
     return None
 
 
-def undo_deadline(job: "ImportJob", days: int) -> datetime.datetime | None:
-    finished = job.finished_at
-    return finished + datetime.timedelta(days=days) if finished else None
-
-
 def now() -> datetime.datetime:
     return timezone.now()
