@@ -216,7 +216,11 @@ def custom_values_shown(user: Any, values: Any) -> Any:
     personal fields' values masked without "see personal data"."""
     if not isinstance(values, dict) or can_view_personal_data(user):
         return values
-    personal = set(CustomField.objects.filter(personal=True).values_list("key", flat=True))
+    # Read once per reader (the audit log shows up to 50 entries a page), not once per entry.
+    personal = getattr(user, "_personal_custom_keys", None)
+    if personal is None:
+        personal = set(CustomField.objects.filter(personal=True).values_list("key", flat=True))
+        user._personal_custom_keys = personal
     return {
         k: (MASK * 6 if k in personal and v not in (None, "") else v) for k, v in values.items()
     }
