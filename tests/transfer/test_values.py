@@ -432,7 +432,7 @@ def test_clean_text_refuses_control_characters(text):
 
 def test_clean_text_length_counts_characters_after_trimming():
     assert clean_text("  " + "字" * 10 + "  ", max_length=10) == "字" * 10
-    assert "11 characters long; the most is 10" in _refused(clean_text, "字" * 11, max_length=10)
+    assert "Keep it to 10 characters (it has 11)." in _refused(clean_text, "字" * 11, max_length=10)
 
 
 def test_messages_are_translated():
