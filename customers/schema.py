@@ -46,6 +46,9 @@ class CustomerColumn:
     in_zip: bool = True
     # The crm.accounts.masking kind ("phone", "email", "birthday", "address"), or "".
     personal: str = ""
+    # Identifies the person: emptied when they are erased (customers.erasure), while the record
+    # stays for its orders. Contacts and custom values are erased with their own rows.
+    erased: bool = False
 
     @property
     def model_field(self) -> models.Field[Any, Any] | None:
@@ -64,6 +67,15 @@ class CustomerColumn:
     @property
     def import_label(self) -> Any:
         return self.import_label_override or self.label
+
+    @property
+    def empty(self) -> Any:
+        """The field's empty value: what erasure leaves in it."""
+        model_field = self.model_field
+        assert model_field is not None, self.key
+        if model_field.null:
+            return None
+        return [] if hasattr(model_field, "base_field") else ""
 
     @property
     def max_length(self) -> int | None:
@@ -88,11 +100,13 @@ COLUMNS: tuple[CustomerColumn, ...] = (
     _column("id", imported=False, exported=False, merged=False),
     _column(
         "external_id",
+        erased=True,
         aliases=("外部编号", "客户编号", "会员编号", "external id", "customer id", "客户ID"),
     ),
     _column(
         "name",
         required=True,
+        erased=True,  # to "Erased customer #<id>"
         aliases=(
             "姓名",
             "客户名称",
@@ -142,20 +156,28 @@ COLUMNS: tuple[CustomerColumn, ...] = (
     _column(
         "birthday",
         personal="birthday",
+        erased=True,
         aliases=("生日", "出生日期", "date of birth", "dob", "birth date"),
     ),
-    _column("gender", aliases=("性别", "sex")),
-    _column("address", personal="address", aliases=("地址", "详细地址", "联系地址")),
-    _column("city", aliases=("城市", "所在城市")),
-    _column("region", aliases=("省份", "省", "地区", "province", "state")),
-    _column("postal_code", aliases=("邮编", "邮政编码", "zip", "zip code", "postcode")),
-    _column("country", aliases=("国家", "国家代码")),
-    _column("tags", merged=False, aliases=("标签",)),  # a merge unions the tags
+    _column("gender", erased=True, aliases=("性别", "sex")),
+    _column("address", personal="address", erased=True, aliases=("地址", "详细地址", "联系地址")),
+    _column("city", erased=True, aliases=("城市", "所在城市")),
+    _column("region", erased=True, aliases=("省份", "省", "地区", "province", "state")),
+    _column(
+        "postal_code", erased=True, aliases=("邮编", "邮政编码", "zip", "zip code", "postcode")
+    ),
+    _column("country", erased=True, aliases=("国家", "国家代码")),
+    _column("tags", merged=False, erased=True, aliases=("标签",)),  # a merge unions the tags
     _column("stage", aliases=("阶段", "生命周期阶段", "客户阶段")),
     _column("source", aliases=("来源", "获客来源", "客户来源")),
     _column("channel", aliases=("渠道",)),
-    # Free text of any length: kept out of the spreadsheet export.
-    _column("notes", exported=False, aliases=("备注", "说明", "note", "remarks", "comment")),
+    # Long free text (NOTES_MAX_LENGTH): kept out of the spreadsheet export.
+    _column(
+        "notes",
+        exported=False,
+        erased=True,
+        aliases=("备注", "说明", "note", "remarks", "comment"),
+    ),
     # Staff, not the person: out of the ZIP. Files name them by email and team name.
     _column(
         "owner",
@@ -220,6 +242,11 @@ def zip_fields() -> tuple[str, ...]:
 def personal() -> dict[str, str]:
     """Personal column key -> its masking kind."""
     return {c.key: c.personal for c in COLUMNS if c.personal}
+
+
+def erased_values() -> dict[str, Any]:
+    """Field name -> the empty value erasure writes (the name gets its stand-in on top)."""
+    return {c.field: c.empty for c in COLUMNS if c.erased and c.field is not None}
 
 
 def table_columns(*, without: tuple[str, ...] = ()) -> tuple[str, ...]:

@@ -178,3 +178,21 @@ def test_the_zip_profile_and_the_merge_choices_are_the_declared_ones(acme):
     assert list(profile) == list(schema.zip_fields())
     assert profile["notes"] == "private note"
     assert names == list(schema.merge_fields())
+
+
+def test_erasure_empties_the_declared_columns_and_keeps_the_others(acme):
+    with schema_context(acme.schema):
+        customer = _customer(acme)
+        before = Customer.objects.get(pk=customer.pk)
+        privacy.customer_erase(actor=None, customer=customer)
+        after = Customer.objects.get(pk=customer.pk)
+    for c in schema.COLUMNS:
+        if c.field is None or c.key in ("name", "id"):
+            continue
+        value = getattr(after, Customer._meta.get_field(c.field).attname)
+        if c.erased:
+            assert value == c.empty, c.key
+        else:
+            assert value == getattr(before, Customer._meta.get_field(c.field).attname), c.key
+    assert after.name == f"Erased customer #{customer.pk}"
+    assert after.custom == {}
