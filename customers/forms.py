@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxLengthValidator
+from django.core.validators import MaxLengthValidator, ProhibitNullCharactersValidator
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
@@ -43,8 +43,12 @@ def _text(key: str, **kwargs: Any) -> forms.CharField:
     limit = schema.max_length(key)
     field = forms.CharField(label=schema.label(key), max_length=limit, **kwargs)
     field.validators = [
-        *(v for v in field.validators if not isinstance(v, MaxLengthValidator)),
-        text_validator(limit),
+        *(
+            v
+            for v in field.validators
+            if not isinstance(v, MaxLengthValidator | ProhibitNullCharactersValidator)
+        ),
+        text_validator(limit),  # length and NUL
     ]
     return field
 

@@ -238,10 +238,7 @@ def _check_customer_limit() -> None:
     tenant = Tenant.objects.filter(schema_name=current_schema()).only("customer_limit").first()
     limit = tenant.customer_limit if tenant else None
     if limit is not None and Customer.objects.count() >= limit:
-        raise ValidationError(
-            _("Your plan allows %(limit)d customers. Ask the platform operator for more.")
-            % {"limit": limit}
-        )
+        raise ValidationError(messages.customer_limit_reached(limit))
 
 
 @writes

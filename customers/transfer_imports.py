@@ -70,6 +70,7 @@ from crm.transfer.registry import (
 )
 from customers import schema
 from customers import validation as messages
+from customers.bulk_create import new_customer_defaults
 from customers.custom_fields import active, field_definitions, value_clean
 from customers.erasure import customer_erased_blocker
 from customers.models import (
@@ -400,23 +401,12 @@ class _Existing:
     emails: list[str]
 
 
+# A new customer's columns before the row's values: the model's defaults (customers.bulk_create),
+# but the times, which are the batch's.
 _NEW_DEFAULTS: dict[str, Any] = {
-    "kind": Customer.Kind.INDIVIDUAL,
-    "birthday": None,
-    "gender": "",
-    "address": "",
-    "city": "",
-    "region": "",
-    "postal_code": "",
-    "country": "",
-    "source": "",
-    "channel": "",
-    "owner_id": None,
-    "team_id": None,
-    "external_id": "",
-    "stage": Customer.Stage.LEAD,
-    "stage_override": False,
-    "notes": "",
+    column: value
+    for column, value in new_customer_defaults().items()
+    if column not in ("created_at", "updated_at")
 }
 
 
@@ -710,8 +700,7 @@ class CustomersRun(ImportRun):
                 return Rejection(
                     parsed.number,
                     "",
-                    _("Your plan allows %(limit)d customers. Ask the platform operator for more.")
-                    % {"limit": self.ctx.limit},
+                    messages.customer_limit_reached(self.ctx.limit),
                 )
         now = self.now
         row = dict(_NEW_DEFAULTS)

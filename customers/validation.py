@@ -24,3 +24,9 @@ def stage_unknown() -> str:
     return _("Unknown stage; write one of: %(stages)s.") % {
         "stages": ", ".join(Customer.Stage.values)
     }
+
+
+def customer_limit_reached(limit: int) -> str:
+    return _("Your plan allows %(limit)d customers. Ask the platform operator for more.") % {
+        "limit": limit
+    }

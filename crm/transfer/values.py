@@ -454,6 +454,9 @@ def clean_text(text: str, *, max_length: int) -> str:
     for ch in value:
         if ch in "\t\n":
             continue
+        if ch == "\x00":
+            # What forms and services say of it too (crm.lib.columns.text_error).
+            raise BadValue(validation_messages.null_character())
         category = unicodedata.category(ch)
         if category in ("Cc", "Cs"):
             raise BadValue(

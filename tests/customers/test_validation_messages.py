@@ -24,6 +24,7 @@ PHONE = "+8613900007788"
 
 # (field, bad value): one of each kind of check both paths make.
 CASES = [
+    ("name", ""),
     ("name", "名" * 201),
     ("city", "c" * 101),
     ("postal_code", "1" * 21),
@@ -56,11 +57,13 @@ def _form_message(member: Any, field: str, value: str) -> str:
 
 
 def _import_messages(member: Any) -> dict[int, tuple[str, str]]:
-    headers = sorted({field for field, _value in CASES} | {"name", "phones"})
+    # "channel" keeps the row without a name from being an empty row (skipped).
+    headers = sorted({field for field, _value in CASES} | {"name", "phones", "channel"})
     rows = [headers]
     for field, value in CASES:
         row = dict.fromkeys(headers, "")
         row["name"] = "Message test"
+        row["channel"] = "test"
         row[field] = value
         if field == "external_id":
             # Matched to the phone's holder, so the external id is another customer's.
