@@ -9,6 +9,10 @@ rows need no collector: reference counting frees them when their batch is done. 
 the automatic collections and collects the young generation itself once per batch
 (`young_collected`): the few objects that live on in caches are traversed once, and a cycle a
 batch made (none on the import paths measured) is freed a batch later, not at the end.
+
+The pause is the process's: other threads of it (a threaded web worker's requests beside an
+inline import of a small file) go without automatic collections while it lasts, and reference
+counting still frees everything that is not a cycle.
 """
 
 import gc
