@@ -36,7 +36,7 @@ import datetime
 import json
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -446,6 +446,34 @@ def _customer_lines(rows: Sequence[dict[str, Any]]) -> str:
 NULL = "\\N"
 
 
+def _phone_lines(owners: Iterable[tuple[int, Sequence[tuple[str, str]], bool]]) -> str:
+    """COPY text of phones (customer_id, raw, e164, digits, is_primary) from (customer id,
+    [(raw, e164)], whether its first phone is the primary one). Written out like
+    _customer_lines: bulk.copy_field, a value at a time, cost ~0.25 s for 100,000 phones. Only
+    the raw text needs escaping: e164 is "+" and digits (crm.lib.contacts)."""
+    esc = bulk.COPY_ESCAPES
+    return "".join(
+        [
+            f"{cid}\t{raw.translate(esc)}\t{e164}\t{e164.lstrip('+')}"
+            f"\t{'t' if first_primary and index == 0 else 'f'}\n"
+            for cid, pairs, first_primary in owners
+            for index, (raw, e164) in enumerate(pairs)
+        ]
+    )
+
+
+def _email_lines(owners: Iterable[tuple[int, Sequence[str], bool]]) -> str:
+    """COPY text of emails (customer_id, email, is_primary), as _phone_lines."""
+    esc = bulk.COPY_ESCAPES
+    return "".join(
+        [
+            f"{cid}\t{email.translate(esc)}\t{'t' if first_primary and index == 0 else 'f'}\n"
+            for cid, emails, first_primary in owners
+            for index, email in enumerate(emails)
+        ]
+    )
+
+
 @dataclass(frozen=True)
 class ImporterScope:
     """The customers a run may match, update and name: its importer's (see the module's
@@ -777,21 +805,13 @@ class CustomersRun(ImportRun):
                     "copy",
                     phones,
                     phone_columns,
-                    [
-                        (row["id"], raw, e164, e164.lstrip("+"), index == 0)
-                        for parsed, row in new
-                        for index, (raw, e164) in enumerate(parsed.phones)
-                    ],
+                    _phone_lines((row["id"], parsed.phones, True) for parsed, row in new),
                 ),
                 (
                     "copy",
                     emails,
                     email_columns,
-                    [
-                        (row["id"], email, index == 0)
-                        for parsed, row in new
-                        for index, email in enumerate(parsed.emails)
-                    ],
+                    _email_lines((row["id"], parsed.emails, True) for parsed, row in new),
                 ),
                 bulk.changes_copy_operation(self.job, Customer, bulk.CREATED, ids),
             ]
@@ -833,21 +853,19 @@ class CustomersRun(ImportRun):
                     "copy",
                     phones,
                     phone_columns,
-                    [
-                        (row["id"], raw, e164, e164.lstrip("+"), not target.phones and index == 0)
+                    _phone_lines(
+                        (row["id"], row["_add_phones"], not target.phones)
                         for _p, target, row in changed
-                        for index, (raw, e164) in enumerate(row["_add_phones"])
-                    ],
+                    ),
                 ),
                 (
                     "copy",
                     emails,
                     email_columns,
-                    [
-                        (row["id"], email, not target.emails and index == 0)
+                    _email_lines(
+                        (row["id"], row["_add_emails"], not target.emails)
                         for _p, target, row in changed
-                        for index, email in enumerate(row["_add_emails"])
-                    ],
+                    ),
                 ),
             ]
         if self.writer is None:

@@ -278,16 +278,19 @@ def changes_update_operation(
 
 def changes_copy_operation(
     job: "ImportJob", model: type[models.Model], action: str, ids: Sequence[int]
-) -> tuple[str, str, Sequence[str], Iterable[Sequence[Any]]]:
+) -> tuple[str, str, Sequence[str], str]:
     """changes_copy as an operation for a BackgroundWriter."""
     from crm.transfer.models import ImportChange
 
-    label = label_of(model)
+    # COPY text written out here: the job, model and action are the same on every line, so
+    # they are formatted once, not once a row (copy_field per value cost ~0.25 s a 100,000).
+    head = f"{copy_field(job.pk)}\t{copy_field(label_of(model))}\t"
+    tail = f"\t{copy_field(action)}\n"
     return (
         "copy",
         qualified(ImportChange._meta.db_table),
         ("job_id", "model", "object_id", "action"),
-        [(job.pk, label, pk, action) for pk in ids],
+        "".join([f"{head}{int(pk)}{tail}" for pk in ids]),
     )
 
 

@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 
 from crm.accounts.audit import audit_actor, audit_record, writes
 from crm.lib import liveness
+from crm.lib.collector import collector_paused, young_collected
 from crm.lib.spreadsheet import safe_cell
 from crm.lib.tenancy import current_schema
 from crm.tenants.files import private_open, tenant_dir, tenant_file_path, tenant_file_relative
@@ -484,13 +485,19 @@ def _run(
         batch.clear()
         cells.clear()
         early.clear()
+        # The batch's objects went with reference counting; the collector, paused for the run
+        # (below), looks at what is left once a batch instead of every 700 allocations.
+        young_collected()
         if progress is not None:
             progress(result.rows)
         if stop and rows:
             raise _Stop
 
     try:
-        _read(job, result, batch, cells, early, flush)
+        # No collection of the whole heap, again and again, while rows come and go
+        # (crm.lib.collector: about 4 s of a 100,000-customer dry run and commit).
+        with collector_paused():
+            _read(job, result, batch, cells, early, flush)
     finally:
         # A run may write in the background: its last writes end (or fail) here.
         run.close()
