@@ -3,7 +3,7 @@
 services.
 
 RowImportKind (crm.transfer.row_kinds) writes row by row, a savepoint per row: simple, and slow
-past some thousands of rows. A kind with many rows (orders: a million in a minute) subclasses
+past some thousands of rows. A kind with many rows (a million in a minute) subclasses
 BatchImportKind instead and says only what is its own::
 
     class VisitsImport(BatchImportKind):
@@ -45,7 +45,7 @@ What this module does for it, once for every such kind:
 - Undo: refused while a record is gone (deleted, merged) or changed since (``changed_message``),
   or when records the import created have records of their own; it then deletes the created
   records and restores the updated ones from their before-images. A kind that writes more than
-  its model (the customers it created) extends undo_blocker, undo_lock and undo.
+  its model (records of another model its rows create) extends undo_blocker, undo_lock and undo.
 """
 
 from abc import abstractmethod
