@@ -498,6 +498,7 @@ def _run(
         # (crm.lib.collector: about 4 s of a 100,000-customer dry run and commit).
         with collector_paused():
             _read(job, result, batch, cells, early, flush)
+            run.finish()
     finally:
         # A run may write in the background: its last writes end (or fail) here.
         run.close()
