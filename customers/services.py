@@ -20,6 +20,7 @@ from crm.lib.contacts import InvalidPhone, email_normalise, name_sort_key, phone
 from crm.lib.tenancy import current_schema
 from crm.lib.unique import Clash, clash_check, clash_refused
 from crm.tenants.models import Tenant
+from customers import order_hooks
 from customers.custom_fields import custom_values_clean, custom_values_merge, field_definitions
 from customers.customer_tabs import timeline_event
 from customers.models import (
@@ -349,8 +350,10 @@ def order_create(
     clash_check(clash)
     if amount < 0:
         raise ValidationError({"amount": _("An amount cannot be negative.")})
+    if status not in Order.Status.values:
+        raise ValidationError({"status": _("Choose a status from the list.")})
     with clash_refused(clash):
-        return Order.objects.create(
+        order = Order.objects.create(
             customer=customer,
             number=number,
             ordered_at=ordered_at,
@@ -361,6 +364,22 @@ def order_create(
             store=store,
             status=status,
         )
+    order_hooks.orders_written(actor=actor, order_ids=[order.pk])
+    return order
+
+
+@writes
+@transaction.atomic
+def order_status_set(*, actor: User | None, order: Order, status: str) -> Order:
+    """Complete, refund or cancel an order; apps listening to orders (loyalty) follow."""
+    if status not in Order.Status.values:
+        raise ValidationError({"status": _("Choose a status from the list.")})
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    if order.status != status:
+        order.status = status
+        order.save(update_fields=["status"])
+        order_hooks.orders_written(actor=actor, order_ids=[order.pk])
+    return order
 
 
 # Thresholds of the nightly stage derivation (days since the last completed order, orders).

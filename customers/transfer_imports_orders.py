@@ -69,6 +69,7 @@ from crm.transfer.registry import (
     Rejection,
     SourceRow,
 )
+from customers import order_hooks
 from customers.bulk_create import CustomerNew, customers_create_missing
 from customers.erasure import customer_erased_blocker
 from customers.models import Customer, CustomerEmail, Order
@@ -485,6 +486,11 @@ class OrdersRun(ImportRun):
         # While committing, a batch's orders are written in the background while the next
         # batch is read and checked (crm.transfer.bulk.BackgroundWriter).
         self.writer = bulk.BackgroundWriter() if write else None
+        # Numbers of new orders written in the background whose listeners (customers.
+        # order_hooks: loyalty's points) were not told yet: told before the next batch's writes
+        # and at the end, so the listeners' work never waits for the COPY it follows.
+        self.untold: list[str] = []
+        self.actor = job.created_by if job.created_by_id else None
 
     def _reads(self) -> Any:
         """The connection for lookups of what existed before the import: while committing, the
@@ -499,9 +505,25 @@ class OrdersRun(ImportRun):
         return connection
 
     def close(self) -> None:
-        """The end of the run: wait for the last writes (their error is raised here)."""
+        """The end of the run: wait for the last writes (their error is raised here), then
+        tell the listeners about them, unless the run already failed."""
         if self.writer is not None:
             self.writer.close()
+            if not _transaction_failed():
+                self._tell_written()
+
+    def _tell_written(self) -> None:
+        if not self.untold:
+            return
+        self._own()
+        table = bulk.qualified(Order._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id FROM {table} WHERE number = ANY({_KEYS})", [_joined(self.untold)]
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+        self.untold = []
+        order_hooks.orders_written(actor=self.actor, order_ids=ids)
 
     def batch(self, rows: Sequence[SourceRow]) -> BatchOutcome:
         outcome = BatchOutcome()
@@ -531,6 +553,7 @@ class OrdersRun(ImportRun):
             changed,
         )
         if self.write:
+            self._tell_written()
             self._write_customers(new_customers)
             self._write_new(new)
             self._write_changed(changed)
@@ -816,6 +839,7 @@ class OrdersRun(ImportRun):
         if self.writer is None:
             raise RuntimeError("a dry run does not write")
         self.writer.submit(operations)
+        self.untold.extend(r["number"] for _p, r in new)
 
     def _write_changed(self, changed: list[tuple[ParsedOrder, dict[str, Any]]]) -> None:
         if not changed:
@@ -845,6 +869,17 @@ class OrdersRun(ImportRun):
             cursor.execute(
                 f"UPDATE {table} o SET {assignments} FROM import_order_update u WHERE o.id = u.id"
             )
+        order_hooks.orders_written(actor=self.actor, order_ids=[row["id"] for _p, row in changed])
+
+
+def _transaction_failed() -> bool:
+    """Whether the run's transaction is already broken (its error is on its way up)."""
+    from psycopg.pq import TransactionStatus
+
+    raw = connection.connection
+    return connection.needs_rollback or (
+        raw is not None and raw.info.transaction_status == TransactionStatus.INERROR
+    )
 
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -946,15 +981,20 @@ def orders_undo(job: "ImportJob") -> None:
     table = bulk.qualified(Order._meta.db_table)
     changes = bulk.qualified("transfer_importchange")
     assignments = ", ".join(f'"{c}" = r."{c}"' for c in ORDER_COLUMNS if c != "id")
+    actor = job.created_by if job.created_by_id else None
     with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {table} WHERE id IN ({created})", [job.pk, label])
+        order_hooks.orders_removing(actor=actor, order_ids=[row[0] for row in cursor.fetchall()])
         cursor.execute(f"DELETE FROM {table} WHERE id IN ({created})", [job.pk, label])
         cursor.execute(
             f"UPDATE {table} o SET {assignments} FROM {changes} ch,"
             f" jsonb_populate_record(NULL::{table}, ch.before->'row') r"
             " WHERE ch.job_id = %s AND ch.model = %s AND ch.action = 'updated'"
-            " AND o.id = ch.object_id",
+            " AND o.id = ch.object_id RETURNING o.id",
             [job.pk, label],
         )
+        restored = [row[0] for row in cursor.fetchall()]
+    order_hooks.orders_written(actor=actor, order_ids=restored)
     if job.option("create_missing_customers"):
         customers_undo(job)
 
