@@ -153,8 +153,9 @@ def orders_written(*, actor: User | None, order_ids: Sequence[int]) -> None:
         credits_write(
             REFERRAL_SRC, {"bonus": rules.referral_bonus, "accounts": earned, "actor": actor_id}
         )
-    if earned:
-        tiers_raise(account_ids=earned, today=today)
+    # Every account the orders touched: on the spend basis an order earning no points still
+    # counts toward the tier.
+    tiers_raise(account_ids=locked, today=today)
 
 
 def orders_removing(*, actor: User | None, order_ids: Sequence[int]) -> None:
