@@ -276,3 +276,22 @@ def test_a_reward_outside_its_dates_is_refused(acme):
             with pytest.raises(ValidationError):
                 points_redeem(actor=None, customer=who, points=5, reward=reward)
         assert account_balance(who) == 50
+
+
+def test_a_redemption_needing_more_lots_than_the_first_query_reads(acme, monkeypatch):
+    from loyalty import ledger
+
+    monkeypatch.setattr(ledger, "TAKE_CAP", 3)
+    with schema_context(acme.schema):
+        who = customer()
+        now = timezone.now()
+        for days in range(6):
+            order(who, "10", at=now - datetime.timedelta(days=days * 40))
+        points_redeem(actor=None, customer=who, points=45)
+        remaining = list(
+            Lot.objects.filter(account=account(who))
+            .order_by("expires_on")
+            .values_list("remaining", flat=True)
+        )
+        assert remaining == [0, 0, 0, 0, 5, 10]
+        assert_consistent(account(who))
