@@ -62,6 +62,7 @@ from crm.lib.tenancy import current_schema
 from crm.tenants.models import Tenant
 from crm.transfer import bulk, values
 from crm.transfer.registry import (
+    BATCH_ROWS,
     BatchOutcome,
     ImportField,
     ImportKind,
@@ -984,7 +985,10 @@ def orders_undo(job: "ImportJob") -> None:
     actor = job.created_by if job.created_by_id else None
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT id FROM {table} WHERE id IN ({created})", [job.pk, label])
-        order_hooks.orders_removing(actor=actor, order_ids=[row[0] for row in cursor.fetchall()])
+        removing = [row[0] for row in cursor.fetchall()]
+        # The listeners get import-sized lists, as when the orders came in.
+        for start in range(0, len(removing), BATCH_ROWS):
+            order_hooks.orders_removing(actor=actor, order_ids=removing[start : start + BATCH_ROWS])
         cursor.execute(f"DELETE FROM {table} WHERE id IN ({created})", [job.pk, label])
         cursor.execute(
             f"UPDATE {table} o SET {assignments} FROM {changes} ch,"
@@ -994,7 +998,8 @@ def orders_undo(job: "ImportJob") -> None:
             [job.pk, label],
         )
         restored = [row[0] for row in cursor.fetchall()]
-    order_hooks.orders_written(actor=actor, order_ids=restored)
+    for start in range(0, len(restored), BATCH_ROWS):
+        order_hooks.orders_written(actor=actor, order_ids=restored[start : start + BATCH_ROWS])
     if job.option("create_missing_customers"):
         customers_undo(job)
 
