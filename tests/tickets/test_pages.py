@@ -35,9 +35,9 @@ def test_an_agent_sees_only_tickets_within_their_scope(acme):
     manager_sees = _refs(client_for(acme, "manager").get(reverse("support:home") + "?queue=all"))
     assert {mine.reference, teams.reference, elsewhere.reference, unowned.reference} <= manager_sees
     # Out of scope is a 404, as another tenant's ticket is.
-    agent = client_for(acme, "agent")
-    assert agent.get(reverse("support:detail", args=[elsewhere.pk])).status_code == 404
-    response = agent.post(reverse("support:reply", args=[elsewhere.pk]), {"body": "hi"})
+    browser = client_for(acme, "agent")
+    assert browser.get(reverse("support:detail", args=[elsewhere.pk])).status_code == 404
+    response = browser.post(reverse("support:reply", args=[elsewhere.pk]), {"body": "hi"})
     assert response.status_code == 404
     with in_tenant(acme):
         assert not TicketMessage.objects.filter(ticket_id=elsewhere.pk).exists()
