@@ -86,4 +86,5 @@ def test_the_beat_dispatcher_runs_the_scan_in_each_tenant(committed_db, celery_w
             Ticket.objects.filter(pk=late.pk).delete()
             from customers.models import Customer
 
-            Customer.objects.filter(pk=customer_id).delete()
+            if customer_id is not None:
+                Customer.objects.filter(pk=customer_id).delete()
