@@ -11,7 +11,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from crm.accounts.models import Team, User
 from crm.accounts.permissions import scope_filter
@@ -294,17 +294,17 @@ def conversation(ticket: Ticket) -> list[TicketMessage]:
 
 
 EVENT_LABELS = {
-    "created": _lazy("opened the ticket"),
-    "replied": _lazy("replied"),
-    "first_response": _lazy("first response given"),
-    "noted": _lazy("added an internal note"),
-    "status": _lazy("changed the status"),
-    "assigned": _lazy("changed the assignment"),
-    "details": _lazy("changed the details"),
-    "watch": _lazy("started watching"),
-    "unwatch": _lazy("stopped watching"),
-    "merged_in": _lazy("merged another ticket into this one"),
-    "merged_into": _lazy("merged this ticket into another"),
+    "created": gettext_lazy("opened the ticket"),
+    "replied": gettext_lazy("replied"),
+    "first_response": gettext_lazy("first response given"),
+    "noted": gettext_lazy("added an internal note"),
+    "status": gettext_lazy("changed the status"),
+    "assigned": gettext_lazy("changed the assignment"),
+    "details": gettext_lazy("changed the details"),
+    "watch": gettext_lazy("started watching"),
+    "unwatch": gettext_lazy("stopped watching"),
+    "merged_in": gettext_lazy("merged another ticket into this one"),
+    "merged_into": gettext_lazy("merged this ticket into another"),
 }
 
 

@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from crm.accounts import capabilities as cap
@@ -148,7 +149,11 @@ def bulk(request: HttpRequest) -> HttpResponse:
     except ValidationError as exc:
         _report(request, exc)
         return back
-    messages.success(request, _("%(count)d tickets changed.") % {"count": result.changed})
+    messages.success(
+        request,
+        ngettext("%(count)d ticket changed.", "%(count)d tickets changed.", result.changed)
+        % {"count": result.changed},
+    )
     if result.refused:
         messages.warning(
             request,
