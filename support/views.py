@@ -106,7 +106,8 @@ def queue(request: HttpRequest) -> HttpResponse:
             "can_create": can(user, cap.CREATE),
             "can_configure": can_configure_support(user),
             "staff": choices.staff,
-            "statuses": Status.choices,
+            # Nothing goes back to "new" (support.transitions).
+            "statuses": [c for c in Status.choices if c[0] != Status.NEW],
             "categories": selectors.categories(),
         },
     )

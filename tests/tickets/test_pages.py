@@ -214,3 +214,72 @@ def test_settings_save_targets_and_hours(acme):
     with in_tenant(acme):
         assert AuditEntry.objects.count() == audit
     assert client_for(acme, "agent").get(reverse("support:settings")).status_code == 403
+
+
+def test_canned_responses_are_managed_by_managers(acme):
+    manager = client_for(acme, "manager")
+    url = reverse("support:canned")
+    manager.post(url, {"title": "Refund", "body": "Hello {{customer.name}}, refunded."})
+    with in_tenant(acme):
+        made = CannedResponse.objects.get(title="Refund")
+        audit = AuditEntry.objects.count()
+    # The same title in other case is refused and changes nothing.
+    page = manager.post(url, {"title": "REFUND", "body": "again"})
+    assert "Another response has this title." in page.content.decode()
+    manager.post(reverse("support:canned_edit", args=[made.pk]), {"title": "Refund", "body": "v2"})
+    with in_tenant(acme):
+        assert AuditEntry.objects.count() == audit + 1
+        assert CannedResponse.objects.get(pk=made.pk).body == "v2"
+    assert client_for(acme, "agent").post(url, {"title": "x", "body": "y"}).status_code == 403
+    manager.post(reverse("support:canned_delete", args=[made.pk]))
+    with in_tenant(acme):
+        assert not CannedResponse.objects.filter(pk=made.pk).exists()
+
+
+def test_merge_and_watch_from_the_ticket_page(acme):
+    with in_tenant(acme):
+        agent = staff(acme, "agent")
+        person = customer()
+        keep = ticket(customer_=person, assignee=agent)
+        drop = ticket(customer_=person, assignee=agent)
+    client = client_for(acme, "agent")
+    client.post(reverse("support:watch", args=[keep.pk]), {"watch": "1"})
+    response = client.post(reverse("support:merge", args=[drop.pk]), {"other": keep.reference})
+    assert response.url == reverse("support:detail", args=[keep.pk])
+    with in_tenant(acme):
+        drop.refresh_from_db()
+        assert drop.merged_into_id == keep.pk and drop.status == Status.CLOSED
+        assert list(keep.watchers.values_list("pk", flat=True)) == [agent.pk]
+    # A reference out of the agent's scope (or unknown) merges nothing.
+    with in_tenant(acme):
+        hidden = ticket(assignee=staff(acme, "manager"))
+        other = ticket(customer_=person, assignee=agent)
+    client.post(reverse("support:merge", args=[other.pk]), {"other": hidden.reference})
+    client.post(reverse("support:merge", args=[other.pk]), {"other": "T-999999999"})
+    with in_tenant(acme):
+        assert Ticket.objects.get(pk=other.pk).status == Status.NEW
+
+
+def test_a_holiday_override_moves_due_moments_in_the_tenants_time_zone(acme):
+    from support import sla
+    from support.services_settings import holiday_override_save
+
+    manager = client_for(acme, "manager")
+    day = datetime.date(2031, 3, 17)  # a Monday
+    response = manager.post(
+        reverse("support:settings"),
+        {"part": "override", "date": day.isoformat(), "kind": "holiday", "name": "Stocktake"},
+    )
+    assert response.status_code == 302
+    with in_tenant(acme):
+        calendar = sla.calendar_load()
+        assert str(calendar.tz) == "Europe/London"
+        friday = datetime.datetime(2031, 3, 14, 17, 30, tzinfo=calendar.tz)
+        # Half an hour on Friday; Monday is off; three and a half hours on Tuesday.
+        assert calendar.add(friday, 240) == datetime.datetime(
+            2031, 3, 18, 12, 30, tzinfo=calendar.tz
+        )
+        holiday_override_save(actor=None, date=day, kind="working", name="")
+        assert sla.calendar_load().add(friday, 240) == datetime.datetime(
+            2031, 3, 17, 12, 30, tzinfo=calendar.tz
+        )
