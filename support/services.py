@@ -73,7 +73,9 @@ def _clock_apply(
 ) -> None:
     """Move `ticket` to `status` in memory, with what the clock and the timestamps do."""
     was_paused = ticket.sla_paused_since is not None
-    pauses = status in paused_in
+    # A resolved or closed ticket's clock stands still too: reopened, it runs on from where
+    # it stood, without counting the time it was thought done.
+    pauses = status in paused_in or status in (Status.RESOLVED, Status.CLOSED)
     if pauses and not was_paused:
         ticket.sla_paused_since = now
     elif was_paused and not pauses and ticket.sla_paused_since is not None:

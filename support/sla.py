@@ -13,7 +13,9 @@ overrides, in the tenant's time zone.
   settings say so (the default), while it is on hold: waiting for a supplier or a manager's
   decision is not time the customer should see counted against the team. The business minutes
   spent paused add to each due moment that is not met yet: due = created + target + paused,
-  counted in business minutes (support.services keeps `sla_paused_minutes`).
+  counted in business minutes (support.services keeps `sla_paused_minutes`). A resolved
+  ticket's clock stands still as well, so a reopened ticket does not count the time it was
+  thought done.
 
 All arithmetic is done in UTC between span boundaries computed in local time, so a day on
 which the clocks change counts its real length."""

@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from crm.accounts.models import AuditEntry
 from customers.models import Interaction
@@ -292,3 +293,23 @@ def test_merge_refuses_other_customers_and_closed_tickets(acme):
         with pytest.raises(ValidationError):
             ticket_merge(actor=None, keep=a, drop=a)
         assert (_state(a.pk), _state(b.pk)) == before
+
+
+def test_time_spent_resolved_does_not_count_once_reopened(acme):
+    with in_tenant(acme):
+        made = ticket(priority="normal")
+        ticket_status_set(actor=None, ticket=made, status=Status.RESOLVED)
+        made.refresh_from_db()
+        assert made.sla_paused_since is not None
+        resolved_since = made.sla_paused_since - datetime.timedelta(days=14)
+        Ticket.objects.filter(pk=made.pk).update(sla_paused_since=resolved_since)
+        ticket_status_set(actor=None, ticket=made, status=Status.OPEN)
+        made.refresh_from_db()
+        calendar = sla.calendar_load()
+        assert made.sla_paused_since is None and made.resolved_at is None
+        assert made.sla_paused_minutes >= 9 * 60 * 9  # two weeks of business days, at least
+        policy = SlaPolicy.objects.get(priority="normal")
+        assert made.resolution_due == calendar.add(
+            made.created_at, policy.resolution_minutes + made.sla_paused_minutes
+        )
+        assert made.resolution_due > timezone.now()
