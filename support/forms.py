@@ -138,6 +138,9 @@ class BulkForm(forms.Form):
         self.fields["assignee"].choices = _id_choices(choices.staff, _("Unassigned"))  # type: ignore[attr-defined]
 
 
+AUTO = "auto"
+
+
 class SettingsForm(forms.Form):
     holiday_country = forms.ChoiceField(label=_("Public holidays of"), required=False)
     near_breach_minutes = forms.IntegerField(
@@ -147,7 +150,16 @@ class SettingsForm(forms.Form):
 
     def __init__(self, *args: Any, countries: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["holiday_country"].choices = [("", _("None")), *((c, c) for c in countries)]  # type: ignore[attr-defined]
+        self.fields["holiday_country"].choices = [  # type: ignore[attr-defined]
+            (AUTO, _("The workspace's country")),
+            ("", _("None")),
+            *((c, c) for c in countries),
+        ]
+
+    def country(self) -> str | None:
+        """The chosen country: None follows the workspace's phone region."""
+        value = self.cleaned_data["holiday_country"]
+        return None if value == AUTO else value
 
 
 class OverrideForm(forms.Form):

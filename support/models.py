@@ -290,9 +290,10 @@ class HolidayOverride(models.Model):
 class SupportSettings(models.Model):
     """The tenant's support settings: one row (id 1)."""
 
-    # The country whose public holidays (and moved working days) count; blank: none.
+    # The country whose public holidays (and moved working days) count: None follows the
+    # workspace's phone region (crm.tenants.models.Tenant.phone_region), blank counts none.
     holiday_country = models.CharField(
-        _("public holidays of"), max_length=2, blank=True, default="CN"
+        _("public holidays of"), max_length=2, blank=True, null=True, default=None
     )
     near_breach_minutes = models.PositiveIntegerField(
         _("warn this many minutes before a breach"), default=60

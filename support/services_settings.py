@@ -72,8 +72,14 @@ def business_hours_save(
 @writes
 @transaction.atomic
 def support_settings_save(
-    *, actor: User | None, holiday_country: str, near_breach_minutes: int, pause_on_hold: bool
+    *,
+    actor: User | None,
+    holiday_country: str | None,
+    near_breach_minutes: int,
+    pause_on_hold: bool,
 ) -> SupportSettings:
+    """`holiday_country`: a country code, "" for no public holidays, None to follow the
+    workspace's phone region."""
     if holiday_country and holiday_country not in sla.holiday_countries():
         raise ValidationError(
             {"holiday_country": _("No public holiday calendar for this country.")}

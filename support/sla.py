@@ -143,11 +143,11 @@ def calendar_load() -> BusinessCalendar:
     from crm.tenants.models import Tenant
 
     settings = support_settings()
-    zone = (
+    zone, region = (
         Tenant.objects.filter(schema_name=current_schema())
-        .values_list("time_zone", flat=True)
+        .values_list("time_zone", "phone_region")
         .first()
-    )
+    ) or ("UTC", "")
     try:
         tz: datetime.tzinfo = zoneinfo.ZoneInfo(zone or "UTC")
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -156,7 +156,8 @@ def calendar_load() -> BusinessCalendar:
     return BusinessCalendar(
         tz=tz,
         hours={h.weekday: (h.opens, h.closes) for h in BusinessHours.objects.all()},
-        country=settings.holiday_country,
+        # None: the workspace's own country, as its phone region names it.
+        country=region if settings.holiday_country is None else settings.holiday_country,
         days_off=frozenset(d for d, kind in overrides if kind == "holiday"),
         working_days=frozenset(d for d, kind in overrides if kind == "working"),
     )

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from crm.accounts.permissions import acting_user
 from support import selectors, services_settings, sla
 from support.canned import VARIABLES
-from support.forms import CannedForm, OverrideForm, SettingsForm
+from support.forms import AUTO, CannedForm, OverrideForm, SettingsForm
 from support.models import (
     BusinessHours,
     CannedResponse,
@@ -45,7 +45,7 @@ def sla_settings(request: HttpRequest) -> HttpResponse:
     settings_form = SettingsForm(
         request.POST if request.POST.get("part") == "settings" else None,
         initial={
-            "holiday_country": current.holiday_country,
+            "holiday_country": AUTO if current.holiday_country is None else current.holiday_country,
             "near_breach_minutes": current.near_breach_minutes,
             "pause_on_hold": current.pause_on_hold,
         },
@@ -77,7 +77,12 @@ def sla_settings(request: HttpRequest) -> HttpResponse:
             elif part == "settings":
                 if not settings_form.is_valid():
                     raise ValidationError(_("Check the settings."))
-                services_settings.support_settings_save(actor=user, **settings_form.cleaned_data)
+                services_settings.support_settings_save(
+                    actor=user,
+                    holiday_country=settings_form.country(),
+                    near_breach_minutes=settings_form.cleaned_data["near_breach_minutes"],
+                    pause_on_hold=settings_form.cleaned_data["pause_on_hold"],
+                )
             elif part == "override":
                 if not override_form.is_valid():
                     raise ValidationError(_("Give the date and the kind of day."))

@@ -283,3 +283,29 @@ def test_a_holiday_override_moves_due_moments_in_the_tenants_time_zone(acme):
         assert sla.calendar_load().add(friday, 240) == datetime.datetime(
             2031, 3, 17, 12, 30, tzinfo=calendar.tz
         )
+
+
+def test_the_holiday_calendar_follows_the_workspaces_country_unless_set(acme):
+    from crm.tenants.models import Tenant
+    from support import sla
+
+    manager = client_for(acme, "manager")
+    with in_tenant(acme):
+        assert sla.support_settings().holiday_country is None
+        Tenant.objects.filter(pk=acme.tenant.pk).update(phone_region="GB")
+        assert sla.calendar_load().country == "GB"
+    settings = {"part": "settings", "near_breach_minutes": "30", "pause_on_hold": "on"}
+    manager.post(reverse("support:settings"), {**settings, "holiday_country": ""})
+    with in_tenant(acme):
+        assert sla.calendar_load().country == ""
+    manager.post(reverse("support:settings"), {**settings, "holiday_country": "CN"})
+    with in_tenant(acme):
+        assert sla.calendar_load().country == "CN"
+        assert sla.support_settings().near_breach_minutes == 30
+    manager.post(reverse("support:settings"), {**settings, "holiday_country": "auto"})
+    with in_tenant(acme):
+        assert sla.calendar_load().country == "GB"
+    # A country the calendar does not know is refused.
+    manager.post(reverse("support:settings"), {**settings, "holiday_country": "ZZ"})
+    with in_tenant(acme):
+        assert sla.support_settings().holiday_country is None
