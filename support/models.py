@@ -117,6 +117,9 @@ class Ticket(models.Model):
     resolution_due = models.DateTimeField(_("resolution due"), null=True, blank=True)
     sla_paused_since = models.DateTimeField(null=True, blank=True)
     sla_paused_minutes = models.PositiveIntegerField(default=0)
+    # The nearest due moment not met while the clock runs (None: paused, finished or without
+    # a policy): what the near-breach queue sorts by and the SLA scan reads, through one index.
+    sla_due = models.DateTimeField(null=True, blank=True, editable=False)
     first_responded_at = models.DateTimeField(_("first response"), null=True, blank=True)
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
@@ -148,9 +151,9 @@ class Ticket(models.Model):
             models.Index(fields=["team", "status", "id"], name="ticket_team_status_id"),
             models.Index(fields=["customer", "-id"], name="ticket_customer_id"),
             models.Index(
-                fields=["resolution_due"],
-                name="ticket_resolution_due_open",
-                condition=Q(resolved_at__isnull=True, closed_at__isnull=True),
+                fields=["sla_due", "id"],
+                name="ticket_sla_due_running",
+                condition=Q(sla_due__isnull=False),
             ),
         ]
 

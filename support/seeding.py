@@ -17,6 +17,7 @@ from support.services import (
     TicketInput,
     _dues,
     _policy,
+    sla_due_of,
     ticket_create,
     ticket_note,
     ticket_reply,
@@ -150,7 +151,10 @@ def tickets_seed(rng: random.Random, options: SeedOptions) -> str:
             ticket.first_response_due, ticket.resolution_due = _dues(
                 ticket, calendar, _policy(ticket.priority)
             )
-            ticket.save(update_fields=["created_at", "first_response_due", "resolution_due"])
+            ticket.sla_due = sla_due_of(ticket)
+            ticket.save(
+                update_fields=["created_at", "first_response_due", "resolution_due", "sla_due"]
+            )
             replies = _REPLIES_ZH if _is_chinese(subject) else _REPLIES_EN
             stage = rng.random()
             if stage < 0.35:

@@ -50,16 +50,9 @@ class TicketQuery:
 
 
 def near_breach_condition(now: datetime.datetime, margin: datetime.timedelta) -> Q:
-    """Unfinished, running clock, a due moment not met that falls within `margin` (or passed)."""
-    limit = now + margin
-    return (
-        Q(sla_paused_since__isnull=True)
-        & ~Q(status__in=FINISHED)
-        & (
-            Q(first_responded_at__isnull=True, first_response_due__lte=limit)
-            | Q(resolution_due__lte=limit)
-        )
-    )
+    """Unfinished, running clock, a due moment not met that falls within `margin` (or passed):
+    Ticket.sla_due, kept by support.services, says all of it."""
+    return Q(sla_due__lte=now + margin)
 
 
 def _filtered(tickets: QuerySet[Ticket], user: Any, query: TicketQuery) -> QuerySet[Ticket]:
@@ -178,8 +171,8 @@ def ticket_page(
         tickets = tickets.filter(near_breach_condition(now, margin))
         if position:
             due, pk = position
-            tickets = tickets.filter(Q(resolution_due__gt=due) | Q(resolution_due=due, id__gt=pk))
-        tickets = tickets.order_by("resolution_due", "id")
+            tickets = tickets.filter(Q(sla_due__gt=due) | Q(sla_due=due, id__gt=pk))
+        tickets = tickets.order_by("sla_due", "id")
     else:
         if position:
             tickets = tickets.filter(id__lt=position[0])
@@ -196,6 +189,7 @@ def ticket_page(
             "created_at",
             "first_response_due",
             "resolution_due",
+            "sla_due",
             "first_responded_at",
             "sla_paused_since",
             "requester_name",
@@ -214,7 +208,7 @@ def ticket_page(
     if more:
         last = found[-1]
         if by_due:
-            due_text = last.resolution_due.isoformat() if last.resolution_due else None
+            due_text = last.sla_due.isoformat() if last.sla_due else None
             cursor = _encode([due_text, last.pk]) if due_text else None
         else:
             cursor = _encode([last.pk])

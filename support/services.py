@@ -100,6 +100,26 @@ def _clock_apply(
     ticket.status = status
 
 
+def sla_due_of(ticket: Ticket) -> datetime.datetime | None:
+    """The nearest due moment not met while the clock runs; None when paused or finished."""
+    if ticket.status in (Status.RESOLVED, Status.CLOSED) or ticket.sla_paused_since is not None:
+        return None
+    dues = [
+        due
+        for due, met in (
+            (ticket.first_response_due, ticket.first_responded_at),
+            (ticket.resolution_due, ticket.resolved_at),
+        )
+        if due is not None and met is None
+    ]
+    return min(dues) if dues else None
+
+
+def _save(ticket: Ticket) -> None:
+    ticket.sla_due = sla_due_of(ticket)
+    ticket.save()
+
+
 def _event(ticket: Ticket, actor: User | None, kind: str, **data: Any) -> TicketEvent:
     return TicketEvent(ticket=ticket, actor=actor, kind=kind, data=data)
 
@@ -241,7 +261,7 @@ def ticket_create(*, actor: User | None, data: TicketInput) -> Ticket:
     ticket.first_response_due, ticket.resolution_due = _dues(
         ticket, sla.calendar_load(), _policy(ticket.priority)
     )
-    ticket.save()
+    _save(ticket)
     TicketEvent.objects.create(
         ticket=ticket, actor=actor, kind="created", data={"channel": ticket.channel}
     )
@@ -305,7 +325,7 @@ def ticket_reply(
     if target and target != ticket.status:
         events.append(_event(ticket, actor, "status", before=ticket.status, after=target))
         _status_apply(ticket, target, now)
-    ticket.save()
+    _save(ticket)
     TicketEvent.objects.bulk_create(events)
     return message
 
@@ -363,7 +383,7 @@ def ticket_status_set(*, actor: User | None, ticket: Ticket, status: str) -> Tic
         raise ValidationError({"status": error})
     before = ticket.status
     _status_apply(ticket, status, timezone.now())
-    ticket.save()
+    _save(ticket)
     TicketEvent.objects.create(
         ticket=ticket, actor=actor, kind="status", data={"before": before, "after": status}
     )
@@ -391,7 +411,7 @@ def ticket_assign(
         data["team"] = [ticket.team_id, team.pk if team else None]
         ticket.team = team
     if data:
-        ticket.save()
+        _save(ticket)
         TicketEvent.objects.create(ticket=ticket, actor=actor, kind="assigned", data=data)
     return ticket
 
@@ -448,7 +468,7 @@ def ticket_details_set(*, actor: User | None, ticket: Ticket, details: TicketDet
         ticket.first_response_due, ticket.resolution_due = _dues(
             ticket, sla.calendar_load(), _policy(ticket.priority)
         )
-    ticket.save()
+    _save(ticket)
     TicketEvent.objects.create(ticket=ticket, actor=actor, kind="details", data={"fields": changed})
     return ticket
 
@@ -502,12 +522,12 @@ def ticket_merge(*, actor: User | None, keep: Ticket, drop: Ticket) -> Ticket:
     keep.tags = sorted(set(keep.tags) | set(drop.tags))
     if keep.customer_id is None and drop.customer_id is not None:
         keep.customer_id = drop.customer_id
-    keep.save()
+    _save(keep)
     keep.watchers.add(*drop.watchers.all())
     now = timezone.now()
     _status_apply(drop, Status.CLOSED, now)
     drop.merged_into = keep
-    drop.save()
+    _save(drop)
     TicketEvent.objects.bulk_create(
         [
             _event(keep, actor, "merged_in", other=drop.pk, messages=moved),
@@ -576,6 +596,7 @@ def tickets_bulk_status(
     for ticket in allowed:
         events.append(_event(ticket, actor, "status", before=ticket.status, after=status))
         _clock_apply(ticket, status, now, calendar, paused_in)
+        ticket.sla_due = sla_due_of(ticket)
         ticket.updated_at = now
     Ticket.objects.bulk_update(
         allowed,
@@ -585,6 +606,7 @@ def tickets_bulk_status(
             "sla_paused_minutes",
             "first_response_due",
             "resolution_due",
+            "sla_due",
             "resolved_at",
             "closed_at",
             "updated_at",

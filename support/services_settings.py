@@ -26,7 +26,6 @@ from support.models import (
     SupportSettings,
     Ticket,
 )
-from support.selectors import FINISHED
 
 # --- SLA settings ----------------------------------------------------------------------------
 
@@ -189,13 +188,7 @@ def sla_scan(*, actor: User | None, now: datetime.datetime | None = None) -> Sca
     margin = datetime.timedelta(minutes=settings.near_breach_minutes)
     limit = now + margin
     tickets = list(
-        Ticket.objects.filter(sla_paused_since__isnull=True)
-        .exclude(status__in=FINISHED)
-        .filter(
-            Q(first_responded_at__isnull=True, first_response_due__lte=limit)
-            | Q(resolution_due__lte=limit)
-        )
-        .only(
+        Ticket.objects.filter(sla_due__lte=limit).only(
             "id",
             "assignee_id",
             "team_id",

@@ -50,9 +50,8 @@ def test_the_queues_mine_unassigned_and_near_breach(acme):
         mine = ticket(assignee=agent)
         loose = ticket()
         late = ticket(assignee=agent, priority="urgent")
-        Ticket.objects.filter(pk=late.pk).update(
-            first_response_due=timezone.now() - datetime.timedelta(minutes=5)
-        )
+        due = timezone.now() - datetime.timedelta(minutes=5)
+        Ticket.objects.filter(pk=late.pk).update(first_response_due=due, sla_due=due)
     manager = client_for(acme, "manager")
     home = reverse("support:home")
     unassigned = _refs(manager.get(home + "?queue=unassigned"))

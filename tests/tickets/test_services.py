@@ -313,3 +313,24 @@ def test_time_spent_resolved_does_not_count_once_reopened(acme):
             made.created_at, policy.resolution_minutes + made.sla_paused_minutes
         )
         assert made.resolution_due > timezone.now()
+
+
+def test_the_next_due_moment_follows_the_clock(acme):
+    with in_tenant(acme):
+        agent = staff(acme, "agent")
+        made = ticket(assignee=agent)
+        assert made.sla_due == made.first_response_due < made.resolution_due
+        ticket_reply(actor=agent, ticket=made, body="On it")
+        made.refresh_from_db()
+        assert made.sla_due == made.resolution_due
+        ticket_status_set(actor=agent, ticket=made, status=Status.PENDING)
+        made.refresh_from_db()
+        assert made.sla_due is None
+        tickets_bulk_status(
+            actor=agent, tickets=[made.pk], status=Status.OPEN, visible=visible_tickets(agent)
+        )
+        made.refresh_from_db()
+        assert made.sla_due == made.resolution_due is not None
+        ticket_status_set(actor=agent, ticket=made, status=Status.RESOLVED)
+        made.refresh_from_db()
+        assert made.sla_due is None

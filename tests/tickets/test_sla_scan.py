@@ -11,15 +11,19 @@ from django_tenants.utils import schema_context
 
 from crm.accounts.services import team_save
 from support.models import SlaNotice, Status, Ticket
-from support.services import ticket_status_set
+from support.services import sla_due_of, ticket_status_set
 from support.services_settings import sla_scan
 from tests.tickets.factory import in_tenant, staff, ticket
 
 
 def _due(made: Ticket, *, first: datetime.timedelta, resolution: datetime.timedelta) -> None:
     now = timezone.now()
+    ticket = Ticket.objects.get(pk=made.pk)
+    ticket.first_response_due, ticket.resolution_due = now + first, now + resolution
     Ticket.objects.filter(pk=made.pk).update(
-        first_response_due=now + first, resolution_due=now + resolution
+        first_response_due=ticket.first_response_due,
+        resolution_due=ticket.resolution_due,
+        sla_due=sla_due_of(ticket),
     )
 
 
