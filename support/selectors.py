@@ -302,8 +302,11 @@ EVENT_LABELS = {
 }
 
 
-def history(ticket: Ticket) -> list[TicketEvent]:
-    """The ticket's events, each with the `text` the history shows."""
+def history(ticket: Ticket, choices: StaffChoices | None = None) -> list[TicketEvent]:
+    """The ticket's events, each with the `text` the history shows (with the names of the
+    staff and teams an assignment named, from `choices`)."""
+    names = dict(choices.staff) if choices else {}
+    teams = dict(choices.teams) if choices else {}
     events = list(ticket.events.select_related("actor"))
     for event in events:
         text = str(EVENT_LABELS.get(event.kind, event.kind))
@@ -311,6 +314,16 @@ def history(ticket: Ticket) -> list[TicketEvent]:
             before, after = event.data.get("before"), event.data.get("after")
             if before in Status.values and after in Status.values:
                 text = f"{text}: {Status(before).label} → {Status(after).label}"
+        elif event.kind == "assigned":
+            parts = []
+            if "assignee" in event.data:
+                pk = event.data["assignee"][1]
+                parts.append(names.get(pk, "—") if pk else str(_("Unassigned")))
+            if "team" in event.data:
+                pk = event.data["team"][1]
+                parts.append(teams.get(pk, "—") if pk else str(_("No team")))
+            if parts:
+                text = f"{text}: {' · '.join(parts)}"
         event.text = text  # type: ignore[attr-defined]
     return events
 

@@ -245,7 +245,7 @@ def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "ticket": ticket,
             "sla": selectors.sla_row(ticket, _now(), _margin()),
             "messages_list": selectors.conversation(ticket),
-            "events": selectors.history(ticket),
+            "events": selectors.history(ticket, choices),
             "context": selectors.customer_context(user, ticket),
             "can_change": can_change and ticket.status != Status.CLOSED,
             "reply_form": MessageForm(statuses=status_choices),

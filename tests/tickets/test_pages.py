@@ -308,3 +308,14 @@ def test_the_holiday_calendar_follows_the_workspaces_country_unless_set(acme):
     manager.post(reverse("support:settings"), {**settings, "holiday_country": "ZZ"})
     with in_tenant(acme):
         assert sla.support_settings().holiday_country is None
+
+
+def test_the_history_names_who_a_ticket_was_given_to(acme):
+    with in_tenant(acme):
+        made = ticket()
+    manager = client_for(acme, "manager")
+    manager.post(reverse("support:assign", args=[made.pk]), {"assignee": acme.agent.pk, "team": ""})
+    manager.post(reverse("support:status", args=[made.pk]), {"status": "on_hold"})
+    body = manager.get(reverse("support:detail", args=[made.pk])).content.decode()
+    assert "changed the assignment: acme agent" in body
+    assert "changed the status: New → On hold" in body
