@@ -18,7 +18,14 @@ from crm.accounts.permissions import scope_filter
 from crm.lib.columns import INT64_MAX
 from customers.models import Customer, Order
 from customers.selectors import visible_customers
-from support.models import CannedResponse, Status, Ticket, TicketEvent, TicketMessage
+from support.models import (
+    CannedResponse,
+    SlaNotice,
+    Status,
+    Ticket,
+    TicketEvent,
+    TicketMessage,
+)
 
 FINISHED = (Status.RESOLVED, Status.CLOSED)
 QUEUES = ("mine", "unassigned", "near", "all")
@@ -352,6 +359,29 @@ def number_from_reference(text: str) -> int | None:
     if not text.isascii() or not text.isdigit() or len(text) > 18:
         return None
     return int(text)
+
+
+def sla_notices_for(user: Any, *, size: int = 5) -> list[SlaNotice]:
+    """The reader's latest SLA notices (warnings, breaches, escalations) on tickets they may
+    still see and that are not finished: one query."""
+    return list(
+        SlaNotice.objects.filter(
+            recipient_id=user.pk,
+            ticket__in=visible_tickets(user).exclude(status__in=FINISHED).values("pk"),
+        )
+        .select_related("ticket")
+        .only(
+            "id",
+            "clock",
+            "level",
+            "due_at",
+            "created_at",
+            "ticket__id",
+            "ticket__number",
+            "ticket__subject",
+        )
+        .order_by("-created_at", "-id")[:size]
+    )
 
 
 def canned_responses() -> list[CannedResponse]:

@@ -98,6 +98,7 @@ def queue(request: HttpRequest) -> HttpResponse:
                 ("all", _("All")),
             ],
             "counts": selectors.queue_counts(user, margin),
+            "notices": selectors.sla_notices_for(user),
             "page": page,
             "next_query": next_query,
             "filter_query": _without(request.GET, "after", "queue"),

@@ -92,3 +92,22 @@ def test_the_beat_dispatcher_runs_the_scan_in_each_tenant(committed_db, celery_w
 
             if customer_id is not None:
                 Customer.objects.filter(pk=customer_id).delete()
+
+
+@pytest.mark.django_db
+def test_the_assignee_sees_their_alerts_on_the_queue(acme):
+    from django.urls import reverse
+
+    from tests.conftest import client_for
+
+    with in_tenant(acme):
+        agent = staff(acme, "agent")
+        late = ticket(assignee=agent, subject=f"Late {uuid.uuid4().hex[:6]}")
+        _due(late, first=-datetime.timedelta(minutes=10), resolution=datetime.timedelta(days=2))
+        sla_scan(actor=None)
+    body = client_for(acme, "agent").get(reverse("support:home")).content.decode()
+    assert "Your SLA alerts" in body and late.reference in body and "Breached" in body
+    assert (
+        "Your SLA alerts"
+        not in client_for(acme, "viewer").get(reverse("support:home")).content.decode()
+    )
