@@ -14,6 +14,7 @@ def _id_choices(pairs: list[tuple[int, str]], empty: Any) -> list[tuple[str, Any
 
 
 class QueueFilterForm(forms.Form):
+    q = forms.CharField(label=_("Search"), required=False, max_length=200)
     status = forms.ChoiceField(
         label=_("Status"),
         required=False,

@@ -5,6 +5,7 @@ segment or tier overrides of SLA targets) add tables beside these; the ticket al
 what they need (channel, requester contacts, a pending-delivery flag on public replies)."""
 
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -150,6 +151,8 @@ class Ticket(models.Model):
             models.Index(fields=["assignee", "status", "id"], name="ticket_assignee_status_id"),
             models.Index(fields=["team", "status", "id"], name="ticket_team_status_id"),
             models.Index(fields=["customer", "-id"], name="ticket_customer_id"),
+            # The queue's search by part of the subject.
+            GinIndex(fields=["subject"], name="ticket_subject_trgm", opclasses=["gin_trgm_ops"]),
             models.Index(
                 fields=["sla_due", "id"],
                 name="ticket_sla_due_running",

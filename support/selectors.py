@@ -54,6 +54,7 @@ class TicketQuery:
     team_id: int | None = None
     assignee_id: int | None = None
     category: str = ""
+    text: str = ""  # a reference ("T-000123", "123") or part of the subject
 
 
 def near_breach_condition(now: datetime.datetime, margin: datetime.timedelta) -> Q:
@@ -77,6 +78,11 @@ def _filtered(tickets: QuerySet[Ticket], user: Any, query: TicketQuery) -> Query
         tickets = tickets.filter(assignee_id=query.assignee_id)
     if query.category:
         tickets = tickets.filter(category=query.category)
+    text = query.text.strip()
+    if text:
+        number = number_from_reference(text)
+        subject = Q(subject__icontains=text) if len(text) >= 2 else Q(pk__in=[])
+        tickets = tickets.filter(subject | Q(number=number) if number is not None else subject)
     if query.queue == "mine":
         tickets = tickets.filter(assignee_id=user.pk)
     elif query.queue == "unassigned":

@@ -75,6 +75,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         team_id=values.get("team"),
         assignee_id=values.get("assignee"),
         category=values.get("category") or "",
+        text=values.get("q") or "",
     )
     margin = _margin()
     page = selectors.ticket_page(user, query, after=request.GET.get("after", ""), margin=margin)

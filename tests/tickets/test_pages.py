@@ -2,6 +2,7 @@
 
 import datetime
 import re
+import uuid
 
 import pytest
 from django.urls import reverse
@@ -319,3 +320,16 @@ def test_the_history_names_who_a_ticket_was_given_to(acme):
     body = manager.get(reverse("support:detail", args=[made.pk])).content.decode()
     assert "changed the assignment: acme agent" in body
     assert "changed the status: New → On hold" in body
+
+
+def test_the_queue_finds_a_ticket_by_reference_or_part_of_its_subject(acme):
+    with in_tenant(acme):
+        marker = uuid.uuid4().hex[:6]
+        wanted = ticket(subject=f"退款没有到账 {marker}")
+        other = ticket()
+    manager = client_for(acme, "manager")
+    home = reverse("support:home") + "?queue=all&status=any&q="
+    assert _refs(manager.get(home + wanted.reference)) == {wanted.reference}
+    assert _refs(manager.get(home + str(wanted.number))) >= {wanted.reference}
+    assert _refs(manager.get(home + f"到账 {marker}")) == {wanted.reference}
+    assert other.reference not in _refs(manager.get(home + marker))
