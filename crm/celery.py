@@ -60,4 +60,9 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=55, hour=3),
         "args": ("crm.transfer.tasks_imports.imports_expire",),
     },
+    "support-sla-scan": {
+        "task": "crm.tenants.tasks.tenants_dispatch",
+        "schedule": crontab(minute="*/5"),
+        "args": ("support.tasks.sla_scan",),
+    },
 }

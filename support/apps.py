@@ -1,6 +1,34 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class SupportConfig(AppConfig):
     name = "support"
     verbose_name = "Support"
+
+    def ready(self) -> None:
+        from crm.accounts.audit_labels import register_table
+        from crm.tenants.seeding import register_seeder
+        from customers.merge import merge_relation_register
+        from support import customer_tabs, erasure
+        from support.models import Ticket
+        from support.seeding import tickets_seed
+
+        register_table(
+            "support_ticket",
+            _("Ticket"),
+            personal={
+                "requester_email": "email",
+                "requester_phone": "phone",
+            },
+        )
+        register_table("support_ticketmessage", _("Ticket message"))
+        register_table("support_slapolicy", _("SLA target"))
+        register_table("support_businesshours", _("Business hours"))
+        register_table("support_holidayoverride", _("Holiday override"))
+        register_table("support_supportsettings", _("Support settings"))
+        register_table("support_cannedresponse", _("Canned response"))
+        merge_relation_register(Ticket, "customer")
+        erasure.register()
+        customer_tabs.register()
+        register_seeder("support", tickets_seed, order=40)

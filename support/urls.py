@@ -1,9 +1,28 @@
 from django.urls import path
 
-from support import views
+from support import views, views_settings
 
 app_name = "support"
 
 urlpatterns = [
-    path("", views.support_home, name="home"),
+    path("", views.queue, name="home"),
+    path("bulk/", views.bulk, name="bulk"),
+    path("new/", views.ticket_new, name="new"),
+    path("<int:pk>/", views.ticket_detail, name="detail"),
+    path("<int:pk>/reply/", views.ticket_reply, name="reply"),
+    path("<int:pk>/note/", views.ticket_note, name="note"),
+    path("<int:pk>/status/", views.ticket_status, name="status"),
+    path("<int:pk>/assign/", views.ticket_assign, name="assign"),
+    path("<int:pk>/details/", views.ticket_details, name="details"),
+    path("<int:pk>/watch/", views.ticket_watch, name="watch"),
+    path("<int:pk>/merge/", views.ticket_merge, name="merge"),
+    path("settings/", views_settings.sla_settings, name="settings"),
+    path(
+        "settings/overrides/<int:pk>/delete/",
+        views_settings.override_delete,
+        name="override_delete",
+    ),
+    path("canned/", views_settings.canned_list, name="canned"),
+    path("canned/<int:pk>/", views_settings.canned_edit, name="canned_edit"),
+    path("canned/<int:pk>/delete/", views_settings.canned_delete, name="canned_delete"),
 ]

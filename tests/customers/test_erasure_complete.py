@@ -169,6 +169,50 @@ def _export_files(scene: Scene) -> None:
     scene.export_job = job
 
 
+def _tickets(scene: Scene) -> None:
+    # A linked ticket with a reply and a note (the customer's words and staff's), and one never
+    # linked whose requester email is the person's: both reached.
+    from support.services import (
+        TicketDetails,
+        TicketInput,
+        ticket_create,
+        ticket_details_set,
+        ticket_note,
+        ticket_reply,
+    )
+
+    c = scene.canary("support.tickets")
+    linked = ticket_create(
+        actor=scene.admin,
+        data=TicketInput(
+            subject=f"Lost parcel {c}",
+            description=f"My address is {c} Road",
+            customer=Customer.objects.get(pk=scene.person.pk),
+            requester_name=f"Requester {c}",
+        ),
+    )
+    ticket_reply(actor=scene.admin, ticket=linked, body=f"Dear {c}, we are on it.")
+    ticket_note(actor=scene.admin, ticket=linked, body=f"{c} called twice")
+    ticket_details_set(
+        actor=scene.admin,
+        ticket=linked,
+        details=TicketDetails(
+            priority="high",
+            kind="complaint",
+            root_cause=f"cause {c}",
+            resolution=f"resolved {c}",
+            compensation=f"voucher {c}",
+        ),
+    )
+    email = f"{scene.canaries['customers.contacts:email']}@example.cn"
+    unlinked = ticket_create(
+        actor=scene.admin,
+        data=TicketInput(subject=f"From the form {c}", requester_email="someone@example.org"),
+    )
+    # As the web form leaves it when the address matched nobody at the time.
+    type(unlinked).objects.filter(pk=unlinked.pk).update(requester_email=email)
+
+
 def _audit_values(scene: Scene) -> None:
     # The triggers wrote entries for every change above; add one for every audited table whose
     # rows can name a customer, so a table audited later is covered without editing this test.
@@ -207,6 +251,7 @@ PLANTERS: dict[str, Callable[[Scene], None]] = {
     "customers.import_images": _import_images,
     "transfer.import_files": _import_files,
     "transfer.export_files": _export_files,
+    "support.tickets": _tickets,
     "customers.audit_values": _audit_values,
     "loyalty.text": _loyalty_text,
 }

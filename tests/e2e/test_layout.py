@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.e2e]
 
 WIDTHS = {"laptop": (1366, 800), "phone": (390, 844)}
 # Pages whose screenshots a reviewer looks at, at both widths.
-SHOWN = {"customers", "customer", "imports", "audit"}
+SHOWN = {"customers", "customer", "imports", "audit", "support", "ticket"}
 # Lists whose every column fits a laptop without scrolling their box, one line a row.
 WHOLE_AT_LAPTOP = {"customers": ".customer-table", "imports": ".import-list"}
 
@@ -171,11 +171,37 @@ def crowded_acme(acme, committed_db) -> Iterator[dict[str, int]]:
             started_at=timezone.now(),
             finished_at=timezone.now(),
         )
-    yield {"customer": customer.pk, "job": job.pk}
+        ticket = _layout_ticket(customer, manager, marker)
+    yield {"customer": customer.pk, "job": job.pk, "ticket": ticket.pk}
     with schema_context(acme.schema):
+        from support.models import Ticket
+
+        Ticket.objects.filter(pk=ticket.pk).delete()
         ImportJob.objects.filter(pk=job.pk).delete()
         Customer.objects.filter(pk=customer.pk).delete()
         Team.objects.filter(pk__in=[t.pk for t in teams]).delete()
+
+
+def _layout_ticket(customer: Customer, manager: User, marker: str):  # type: ignore[no-untyped-def]
+    """A complaint with a long subject, a reply and a note: what makes the ticket page wide."""
+    from support.services import TicketInput, ticket_create, ticket_note, ticket_reply
+
+    ticket = ticket_create(
+        actor=manager,
+        data=TicketInput(
+            subject=f"快递包裹破损，要求补发并赔偿 parcel crushed in transit {marker}",
+            description="收到时外箱严重变形，里面的茶具碎了两件。" * 5,
+            customer=customer,
+            kind="complaint",
+            severity="major",
+            category="物流 Delivery",
+            tags=["vip", f"layout-{marker}"],
+            assignee=manager,
+        ),
+    )
+    ticket_reply(actor=manager, ticket=ticket, body="非常抱歉，我们马上为您安排补发。")
+    ticket_note(actor=manager, ticket=ticket, body="Warehouse: reship from Pudong " * 8)
+    return ticket
 
 
 @pytest.mark.parametrize("width", list(WIDTHS))
@@ -213,7 +239,11 @@ def test_tenant_pages_fit_laptop_and_phone(
             "teams": "/admin-console/teams/",
             "audit": "/admin-console/audit/",
             "security": "/admin-console/security/",
-            "support": "/support/",
+            "support": "/support/?queue=all",
+            "ticket": f"/support/{crowded_acme['ticket']}/",
+            "ticket-new": "/support/new/",
+            "support-settings": "/support/settings/",
+            "canned-responses": "/support/canned/",
             "loyalty": "/loyalty/",
             "analytics": "/analytics/",
             "two-factor": "/two-factor/",

@@ -341,6 +341,50 @@ def _new_custom_field(member: TenantCast) -> dict[str, str]:
         return {"pk": str(made.pk)}
 
 
+# Support tickets (issue 16, first part, helper "support"): a ticket of the agent's (so every
+# role that may see tickets sees it), settings for managers and administrators.
+SUPPORT_CONFIGURERS = ("admin", "manager")
+
+
+def _new_ticket(member: TenantCast) -> dict[str, str]:
+    from support.services import TicketInput, ticket_create
+
+    customer_pk = _new_customer(member)["pk"]
+    with schema_context(member.schema):
+        from customers.models import Customer
+
+        ticket = ticket_create(
+            actor=None,
+            data=TicketInput(
+                subject="Case ticket",
+                customer=Customer.objects.get(pk=customer_pk),
+                assignee=User.objects.get(pk=member.users["agent"].pk),
+            ),
+        )
+        return {"pk": str(ticket.pk)}
+
+
+def _new_holiday_override(member: TenantCast) -> dict[str, str]:
+    from support.models import HolidayOverride
+
+    with schema_context(member.schema):
+        day = datetime.date(2030, 1, 1) + datetime.timedelta(days=uuid.uuid4().int % 3000)
+        override, _created = HolidayOverride.objects.get_or_create(
+            date=day, defaults={"kind": "holiday", "name": "Case"}
+        )
+        return {"pk": str(override.pk)}
+
+
+def _new_canned_response(member: TenantCast) -> dict[str, str]:
+    from support.models import CannedResponse
+
+    with schema_context(member.schema):
+        made = CannedResponse.objects.create(
+            title=f"Case {uuid.uuid4().hex[:8]}", body="Hello {{customer.name}}"
+        )
+        return {"pk": str(made.pk)}
+
+
 TENANT_CASES: dict[str, Case] = {
     "home": Case("staff"),
     "accounts:login": Case("public"),
@@ -462,7 +506,26 @@ TENANT_CASES: dict[str, Case] = {
     "tenant_admin:customers_order_export": Case("staff", roles=ADMINS),
     "tenant_admin:customers_order_change": Case("object", kwargs=_admin_order, roles=ADMINS),
     "tenant_admin:customers_order_history": Case("object", kwargs=_admin_order, roles=ADMINS),
-    "support:home": Case("staff"),
+    "support:home": Case("staff", roles=ALL_ROLES),
+    "support:bulk": Case("staff", method="POST", roles=WRITERS),
+    "support:new": Case("staff", roles=WRITERS),
+    "support:detail": Case("object", kwargs=_new_ticket, roles=ALL_ROLES),
+    "support:reply": Case("object", method="POST", kwargs=_new_ticket, roles=WRITERS),
+    "support:note": Case("object", method="POST", kwargs=_new_ticket, roles=WRITERS),
+    "support:status": Case("object", method="POST", kwargs=_new_ticket, roles=WRITERS),
+    "support:assign": Case("object", method="POST", kwargs=_new_ticket, roles=WRITERS),
+    "support:details": Case("object", method="POST", kwargs=_new_ticket, roles=WRITERS),
+    "support:watch": Case("object", method="POST", kwargs=_new_ticket, roles=WRITERS),
+    "support:merge": Case("object", method="POST", kwargs=_new_ticket, roles=WRITERS),
+    "support:settings": Case("staff", roles=SUPPORT_CONFIGURERS),
+    "support:override_delete": Case(
+        "object", method="POST", kwargs=_new_holiday_override, roles=SUPPORT_CONFIGURERS
+    ),
+    "support:canned": Case("staff", roles=SUPPORT_CONFIGURERS),
+    "support:canned_edit": Case("object", kwargs=_new_canned_response, roles=SUPPORT_CONFIGURERS),
+    "support:canned_delete": Case(
+        "object", method="POST", kwargs=_new_canned_response, roles=SUPPORT_CONFIGURERS
+    ),
     "loyalty:home": Case("staff"),
     "analytics:home": Case("staff"),
     "healthz": Case("public"),

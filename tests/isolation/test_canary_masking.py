@@ -34,6 +34,8 @@ from customers.custom_field_services import CustomFieldInput, custom_field_creat
 from customers.merge import customer_merge
 from customers.models import Customer, DuplicatePair, Order
 from customers.services import CustomerInput, customer_create
+from support.models import Ticket
+from support.services import TicketInput, ticket_create
 from tests.conftest import client_for
 from tests.isolation.cases import PUBLIC_CASES, TENANT_CASES, Case
 from tests.isolation.urls import named_patterns
@@ -94,6 +96,9 @@ class Planted:
     order: Order
     import_job: ImportJob
     export_job: ExportJob
+    # A support ticket from the web form, not linked to the customer: its requester's email
+    # and phone are on the ticket page (support, issue 16).
+    ticket: Ticket | None = None
 
 
 def _plant(member: TenantCast, importer: User) -> Planted:
@@ -178,7 +183,19 @@ def _plant(member: TenantCast, importer: User) -> Planted:
         )
         export.refresh_from_db()
         assert export.unmasked and PHONE_DIGITS in export_path(export).read_text("utf-8-sig")
-        return Planted(customer, other, pair, merge.pk, order, job, export)
+        ticket = ticket_create(
+            actor=None,
+            data=TicketInput(
+                subject="Canary's parcel",
+                requester_name="金丝雀",
+                requester_email="canary.q7x3@example-q7x3.org",
+                requester_phone=PHONE,
+                channel="web",
+                assignee=agent,
+            ),
+        )
+        Ticket.objects.filter(pk=ticket.pk).update(customer=None)
+        return Planted(customer, other, pair, merge.pk, order, job, export, ticket)
 
 
 # Routes that name a record: the planted one, so its page is the one checked.
@@ -196,6 +213,7 @@ PLANTED_KWARGS: dict[str, Callable[[Planted], dict[str, object]]] = {
     "tenant_admin:customers_customer_history": lambda p: {"object_id": p.customer.pk},
     "tenant_admin:customers_order_change": lambda p: {"object_id": p.order.pk},
     "tenant_admin:customers_order_history": lambda p: {"object_id": p.order.pk},
+    "support:detail": lambda p: {"pk": p.ticket.pk if p.ticket else 0},
 }
 
 # Query strings that make a GET route show more of what was planted.
@@ -289,10 +307,13 @@ def test_the_canaries_are_on_the_pages_for_someone_who_may_see_them(acme):
     assert PHONE_DIGITS in _leaks(_body(download))
     bulk = manager.post(reverse("customers:bulk"), POST_DATA["customers:bulk"](planted))
     assert PHONE_DIGITS in _leaks(_body(bulk))
+    assert planted.ticket is not None
+    ticket = manager.get(reverse("support:detail", args=[planted.ticket.pk]))
+    assert {"canary.q7x3", PHONE_DIGITS} <= set(_leaks(_body(ticket)))
 
 
 # Pages holding the planted values that each role opens (200), so the walk is not vacuous.
-_VIEWING = ("customers:home", "customers:detail")
+_VIEWING = ("customers:home", "customers:detail", "support:detail")
 REACHES = {
     "viewer": _VIEWING,
     "marketing": (*_VIEWING, "transfer:export_start"),

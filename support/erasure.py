@@ -1,0 +1,63 @@
+"""What tickets hold about a person, registered as an erasure holder (crm.lib.erasure).
+
+Personal: what the customer or staff wrote (subject, description, every message), the
+requester's name, email and phone, and a complaint's root cause, resolution and compensation
+(they retell the case). Kept, for reports: the reference, status, priority, channel, category,
+type, severity, tags (staff's labels), the team, assignee, timestamps and SLA figures, and the
+history (ids and codes only). The audit entries of the tickets are reached by the customers'
+audit holder (support_ticket has a foreign key to the customer); those of the messages, which
+point at the ticket only, are blanked here.
+
+Runs before the contacts holder (order 15), so tickets that were never linked but whose
+requester email or phone is one of the person's are reached too."""
+
+from crm.accounts.audit import audit_redact
+from crm.lib.erasure import Erasure, ErasureHolder, erasure_holder_register
+from customers.models import CustomerEmail, CustomerPhone
+from support.models import Ticket, TicketMessage
+
+
+def _erase_tickets(erasure: Erasure) -> None:
+    ids = erasure.customer_ids
+    emails = list(CustomerEmail.objects.filter(customer__in=ids).values_list("email", flat=True))
+    phones = list(CustomerPhone.objects.filter(customer__in=ids).values_list("e164", flat=True))
+    unlinked = Ticket.objects.filter(customer__isnull=True)
+    tickets = Ticket.objects.filter(customer__in=ids)
+    if emails:
+        tickets = tickets | unlinked.filter(requester_email__in=emails)
+    if phones:
+        tickets = tickets | unlinked.filter(requester_phone__in=phones)
+    ticket_ids = list(tickets.values_list("pk", flat=True))
+    if not ticket_ids:
+        return
+    message_ids = [
+        str(pk)
+        for pk in TicketMessage.objects.filter(ticket__in=ticket_ids).values_list("pk", flat=True)
+    ]
+    TicketMessage.objects.filter(ticket__in=ticket_ids).update(body="(erased)")
+    for pk in ticket_ids:
+        Ticket.objects.filter(pk=pk).update(
+            subject="Ticket of an erased customer",
+            description="",
+            requester_name="",
+            requester_email="",
+            requester_phone="",
+            root_cause="",
+            resolution="",
+            compensation="",
+        )
+    # Entries written before this erasure; those its own updates wrote hold no values
+    # (the audit trigger records which fields an erasure changed, not what they held).
+    audit_redact(table_name=TicketMessage._meta.db_table, record_ids=message_ids)
+    audit_redact(table_name=Ticket._meta.db_table, record_ids=[str(pk) for pk in ticket_ids])
+
+
+def register() -> None:
+    erasure_holder_register(
+        ErasureHolder(
+            "support.tickets",
+            _erase_tickets,
+            "ticket subjects, descriptions, messages, requester contacts, complaint texts",
+            order=15,
+        )
+    )

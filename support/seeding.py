@@ -1,0 +1,169 @@
+"""Demo tickets for the demo tenant, in English and Chinese, through the services (so every
+ticket has its SLA due moments, history and timeline entry). Deterministic for a seed, and
+safe twice: a tenant that has tickets tagged "demo" is left alone."""
+
+import datetime
+import random
+
+from django.db import transaction
+from django.utils import timezone
+
+from crm.accounts.models import User
+from crm.tenants.seeding import SeedOptions
+from customers.models import Customer
+from support import sla
+from support.models import Channel, Kind, Priority, Status, Ticket
+from support.services import (
+    TicketInput,
+    _dues,
+    _policy,
+    sla_due_of,
+    ticket_create,
+    ticket_note,
+    ticket_reply,
+    ticket_status_set,
+)
+
+DEMO_TAG = "demo"
+
+# (subject, description, category, kind, customer's follow-up or "")
+_CASES = (
+    (
+        "Order arrived damaged",
+        "The box was crushed and the teapot inside is cracked.",
+        "Delivery",
+        Kind.COMPLAINT,
+        "Photos attached to my email.",
+    ),
+    ("Where is my parcel?", "Tracking has not moved for four days.", "Delivery", Kind.QUESTION, ""),
+    (
+        "Wrong size sent",
+        "I ordered a medium jacket and received a small one.",
+        "Returns",
+        Kind.COMPLAINT,
+        "Can you collect it from my office?",
+    ),
+    (
+        "How do I use my points?",
+        "I have 1,200 points; can I pay part of an order with them?",
+        "Loyalty",
+        Kind.QUESTION,
+        "",
+    ),
+    (
+        "Invoice needed for company",
+        "Please send a VAT invoice for my last order.",
+        "Billing",
+        Kind.QUESTION,
+        "",
+    ),
+    (
+        "快递一直没到",
+        "订单显示已发货一周了，物流信息没有更新。",
+        "物流",
+        Kind.QUESTION,
+        "麻烦尽快帮我查一下。",
+    ),
+    (
+        "收到的商品有破损",
+        "杯子碎了两个，包装很简单。希望能补发。",
+        "物流",
+        Kind.COMPLAINT,
+        "照片已经发到你们邮箱了。",
+    ),
+    ("会员积分没有到账", "上周在门店消费了 680 元，积分没有增加。", "会员", Kind.QUESTION, ""),
+    ("申请开具发票", "需要开具增值税专用发票，公司抬头已发送。", "发票", Kind.QUESTION, ""),
+    (
+        "门店服务态度差",
+        "周六在静安店排队四十分钟，店员态度冷淡。",
+        "门店",
+        Kind.COMPLAINT,
+        "希望得到一个合理的解释。",
+    ),
+    (
+        "Refund not received",
+        "The return was accepted ten days ago but no refund yet.",
+        "Billing",
+        Kind.COMPLAINT,
+        "",
+    ),
+    (
+        "Change delivery address",
+        "Please send order to my new address in Pudong.",
+        "Delivery",
+        Kind.QUESTION,
+        "",
+    ),
+)
+_REPLIES_EN = (
+    "Thank you for telling us. I have asked the warehouse to check; I will come back to you today.",
+    "Sorry about this. Could you send us the order number, please?",
+)
+_REPLIES_ZH = (
+    "您好，已经收到您的反馈，我们正在核实，今天内回复您。",
+    "非常抱歉给您带来不便，请提供一下订单号。",
+)
+
+
+def _is_chinese(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def tickets_seed(rng: random.Random, options: SeedOptions) -> str:
+    if Ticket.objects.filter(tags__contains=[DEMO_TAG]).exists():
+        return f"tickets already seeded ({Ticket.objects.count()} in all)"
+    customers = list(Customer.objects.filter(erased_at__isnull=True).order_by("id")[:200])
+    if not customers:
+        return "no customers to open tickets for"
+    agents = list(User.objects.filter(is_active=True, groups__name="Agent").order_by("id"))
+    count = min(36, max(12, options.customers // 20))
+    calendar = sla.calendar_load()
+    now = timezone.now()
+    with transaction.atomic():
+        for n in range(count):
+            subject, description, category, kind, follow_up = _CASES[n % len(_CASES)]
+            customer = rng.choice(customers)
+            ticket = ticket_create(
+                actor=None,
+                data=TicketInput(
+                    subject=subject,
+                    description=description,
+                    customer=customer,
+                    channel=rng.choice(Channel.values),
+                    category=category,
+                    priority=rng.choice(
+                        [
+                            Priority.LOW,
+                            Priority.NORMAL,
+                            Priority.NORMAL,
+                            Priority.HIGH,
+                            Priority.URGENT,
+                        ]
+                    ),
+                    tags=[DEMO_TAG],
+                    kind=kind,
+                    severity="moderate" if kind == Kind.COMPLAINT else "",
+                    assignee=rng.choice(agents) if agents and rng.random() < 0.7 else None,
+                ),
+            )
+            # Spread the tickets over the last ten days, with due moments to match.
+            ticket.created_at = now - datetime.timedelta(minutes=rng.randint(10, 10 * 24 * 60))
+            ticket.first_response_due, ticket.resolution_due = _dues(
+                ticket, calendar, _policy(ticket.priority)
+            )
+            ticket.sla_due = sla_due_of(ticket)
+            ticket.save(
+                update_fields=["created_at", "first_response_due", "resolution_due", "sla_due"]
+            )
+            replies = _REPLIES_ZH if _is_chinese(subject) else _REPLIES_EN
+            stage = rng.random()
+            if stage < 0.35:
+                continue  # new, waiting for a first response
+            ticket_reply(actor=ticket.assignee, ticket=ticket, body=rng.choice(replies))
+            if follow_up:
+                ticket_note(actor=ticket.assignee, ticket=ticket, body=follow_up)
+            if stage < 0.6:
+                continue
+            final = Status.PENDING if stage < 0.75 else Status.RESOLVED
+            ticket_status_set(actor=ticket.assignee, ticket=ticket, status=final)
+    return f"{count} tickets"

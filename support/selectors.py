@@ -1,0 +1,394 @@
+"""Reads of tickets for the queues, the ticket page and the customer page. Every one applies
+the reader's record scope: a ticket is in scope through its assignee and its team
+(crm.accounts.permissions.scope_filter), as customers are through their owner and team."""
+
+import base64
+import datetime
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from crm.accounts.models import Team, User
+from crm.accounts.permissions import scope_filter
+from crm.lib.columns import INT64_MAX
+from customers.models import Customer, Order
+from customers.selectors import visible_customers
+from support.models import (
+    CannedResponse,
+    SlaNotice,
+    Status,
+    Ticket,
+    TicketEvent,
+    TicketMessage,
+)
+
+FINISHED = (Status.RESOLVED, Status.CLOSED)
+QUEUES = ("mine", "unassigned", "near", "all")
+
+
+def visible_tickets(user: Any, *, scope: str | None = None) -> QuerySet[Ticket]:
+    return Ticket.objects.filter(
+        scope_filter(user, owner_field="assignee", team_field="team", scope=scope)
+    )
+
+
+def ticket_for(user: Any, pk: int) -> Ticket:
+    """One ticket the user may see; Ticket.DoesNotExist otherwise (a 404 to the view)."""
+    return (
+        visible_tickets(user)
+        .select_related("customer", "assignee", "team", "merged_into")
+        .get(pk=pk)
+    )
+
+
+@dataclass(frozen=True)
+class TicketQuery:
+    queue: str = "all"
+    status: str = ""  # "" open work (not resolved or closed), "any", or one status
+    priority: str = ""
+    team_id: int | None = None
+    assignee_id: int | None = None
+    category: str = ""
+    text: str = ""  # a reference ("T-000123", "123") or part of the subject
+
+
+def near_breach_condition(now: datetime.datetime, margin: datetime.timedelta) -> Q:
+    """Unfinished, running clock, a due moment not met that falls within `margin` (or passed):
+    Ticket.sla_due, kept by support.services, says all of it."""
+    return Q(sla_due__lte=now + margin)
+
+
+def _filtered(tickets: QuerySet[Ticket], user: Any, query: TicketQuery) -> QuerySet[Ticket]:
+    if query.status == "any":
+        pass
+    elif query.status in Status.values:
+        tickets = tickets.filter(status=query.status)
+    else:
+        tickets = tickets.exclude(status__in=FINISHED)
+    if query.priority:
+        tickets = tickets.filter(priority=query.priority)
+    if query.team_id is not None:
+        tickets = tickets.filter(team_id=query.team_id)
+    if query.assignee_id is not None:
+        tickets = tickets.filter(assignee_id=query.assignee_id)
+    if query.category:
+        tickets = tickets.filter(category=query.category)
+    text = query.text.strip()
+    if text:
+        number = number_from_reference(text)
+        subject = Q(subject__icontains=text) if len(text) >= 2 else Q(pk__in=[])
+        tickets = tickets.filter(subject | Q(number=number) if number is not None else subject)
+    if query.queue == "mine":
+        tickets = tickets.filter(assignee_id=user.pk)
+    elif query.queue == "unassigned":
+        tickets = tickets.filter(assignee__isnull=True)
+    return tickets
+
+
+def _encode(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, *, by_due: bool) -> tuple[Any, ...] | None:
+    """The position a cursor names; None for anything not made by _encode for this order."""
+    if not cursor or len(cursor) > 200:
+        return None
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, TypeError, UnicodeDecodeError):
+        return None
+    if not isinstance(values, list) or not values:
+        return None
+    pk = values[-1]
+    if type(pk) is not int or not 0 < pk <= INT64_MAX:
+        return None
+    if not by_due:
+        return (pk,) if len(values) == 1 else None
+    if len(values) != 2 or not isinstance(values[0], str):
+        return None
+    try:
+        due = datetime.datetime.fromisoformat(values[0])
+    except ValueError:
+        return None
+    return (due, pk) if due.tzinfo else None
+
+
+@dataclass
+class TicketRow:
+    ticket: Ticket
+    due: datetime.datetime | None  # the nearest due moment not met
+    clock: str  # "first_response", "resolution", "paused" or ""
+    overdue: bool
+    near: bool
+    left: str  # "2 h 10 min left", "overdue 35 min", "paused"
+
+
+def _span_text(delta: datetime.timedelta) -> str:
+    minutes = int(abs(delta.total_seconds()) // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return _("%(days)d d %(hours)d h") % {"days": days, "hours": hours}
+    if hours:
+        return _("%(hours)d h %(minutes)d min") % {"hours": hours, "minutes": minutes}
+    return _("%(minutes)d min") % {"minutes": minutes}
+
+
+def sla_row(ticket: Ticket, now: datetime.datetime, margin: datetime.timedelta) -> TicketRow:
+    """What the queue says about a ticket's clock."""
+    if ticket.status in FINISHED:
+        return TicketRow(ticket, None, "", False, False, "")
+    if ticket.sla_paused_since is not None:
+        return TicketRow(ticket, None, "paused", False, False, _("paused"))
+    if ticket.first_responded_at is None and ticket.first_response_due is not None:
+        due, clock = ticket.first_response_due, "first_response"
+    elif ticket.resolution_due is not None:
+        due, clock = ticket.resolution_due, "resolution"
+    else:
+        return TicketRow(ticket, None, "", False, False, "")
+    left = due - now
+    if left.total_seconds() < 0:
+        text = _("overdue %(span)s") % {"span": _span_text(left)}
+        return TicketRow(ticket, due, clock, True, True, text)
+    text = _("%(span)s left") % {"span": _span_text(left)}
+    return TicketRow(ticket, due, clock, False, left <= margin, text)
+
+
+@dataclass
+class TicketPage:
+    rows: list[TicketRow]
+    next_cursor: str | None
+
+
+def ticket_page(
+    user: Any,
+    query: TicketQuery,
+    *,
+    after: str = "",
+    size: int = 50,
+    margin: datetime.timedelta = datetime.timedelta(hours=1),
+    now: datetime.datetime | None = None,
+) -> TicketPage:
+    """One page of a queue in one query: keyset pagination (no COUNT, no OFFSET), newest first;
+    the near-breach queue by due moment, soonest first."""
+    now = now or timezone.now()
+    tickets = _filtered(visible_tickets(user), user, query)
+    by_due = query.queue == "near"
+    position = _decode(after, by_due=by_due) if after else None
+    if by_due:
+        tickets = tickets.filter(near_breach_condition(now, margin))
+        if position:
+            due, pk = position
+            tickets = tickets.filter(Q(sla_due__gt=due) | Q(sla_due=due, id__gt=pk))
+        tickets = tickets.order_by("sla_due", "id")
+    else:
+        if position:
+            tickets = tickets.filter(id__lt=position[0])
+        tickets = tickets.order_by("-id")
+    found = list(
+        tickets.select_related("customer", "assignee", "team").only(
+            "id",
+            "number",
+            "subject",
+            "status",
+            "priority",
+            "category",
+            "kind",
+            "created_at",
+            "first_response_due",
+            "resolution_due",
+            "sla_due",
+            "first_responded_at",
+            "sla_paused_since",
+            "requester_name",
+            "customer__id",
+            "customer__name",
+            "assignee__id",
+            "assignee__full_name",
+            "assignee__email",
+            "team__id",
+            "team__name",
+        )[: size + 1]
+    )
+    more = len(found) > size
+    found = found[:size]
+    cursor = None
+    if more:
+        last = found[-1]
+        if by_due:
+            due_text = last.sla_due.isoformat() if last.sla_due else None
+            cursor = _encode([due_text, last.pk]) if due_text else None
+        else:
+            cursor = _encode([last.pk])
+    return TicketPage([sla_row(t, now, margin) for t in found], cursor)
+
+
+def queue_counts(user: Any, margin: datetime.timedelta) -> dict[str, int]:
+    """How many open tickets each queue holds, capped (a badge, not a report): one query."""
+    from django.db.models import Count
+
+    now = timezone.now()
+    open_work = visible_tickets(user).exclude(status__in=FINISHED)
+    counts = open_work.aggregate(
+        mine=Count("id", filter=Q(assignee_id=user.pk)),
+        unassigned=Count("id", filter=Q(assignee__isnull=True)),
+        near=Count("id", filter=near_breach_condition(now, margin)),
+    )
+    return {k: int(v or 0) for k, v in counts.items()}
+
+
+@dataclass
+class StaffChoices:
+    staff: list[tuple[int, str]]
+    teams: list[tuple[int, str]]
+
+
+def staff_choices() -> StaffChoices:
+    staff = [
+        (u.pk, u.full_name or u.email)
+        for u in User.objects.filter(is_active=True).only("id", "full_name", "email")
+    ]
+    return StaffChoices(
+        staff=sorted(staff, key=lambda s: s[1].casefold()),
+        teams=list(Team.objects.values_list("id", "name")),
+    )
+
+
+def categories() -> list[str]:
+    """Categories in use, for the forms' suggestions and the queue filter."""
+    return list(
+        Ticket.objects.exclude(category="")
+        .order_by("category")
+        .values_list("category", flat=True)
+        .distinct()[:200]
+    )
+
+
+@dataclass
+class CustomerContext:
+    customer: Customer | None  # None: no customer linked, or one outside the reader's scope
+    hidden: bool  # a customer is linked but outside the reader's scope
+    orders: list[Order]
+    tickets: list[Ticket]
+
+
+def customer_context(user: Any, ticket: Ticket) -> CustomerContext:
+    """What the ticket page shows beside the conversation: the customer (if the reader may see
+    them), their latest orders and their other tickets within the reader's scope."""
+    if ticket.customer_id is None:
+        return CustomerContext(None, False, [], [])
+    customer = visible_customers(user).filter(pk=ticket.customer_id).first()
+    if customer is None:
+        return CustomerContext(None, True, [], [])
+    orders = list(customer.orders.all()[:5])
+    others = list(
+        visible_tickets(user)
+        .filter(customer=customer)
+        .exclude(pk=ticket.pk)
+        .only("id", "number", "subject", "status", "created_at")
+        .order_by("-id")[:5]
+    )
+    return CustomerContext(customer, False, orders, others)
+
+
+def conversation(ticket: Ticket) -> list[TicketMessage]:
+    return list(ticket.messages.select_related("author"))
+
+
+EVENT_LABELS = {
+    "created": gettext_lazy("opened the ticket"),
+    "replied": gettext_lazy("replied"),
+    "first_response": gettext_lazy("first response given"),
+    "noted": gettext_lazy("added an internal note"),
+    "status": gettext_lazy("changed the status"),
+    "assigned": gettext_lazy("changed the assignment"),
+    "details": gettext_lazy("changed the details"),
+    "watch": gettext_lazy("started watching"),
+    "unwatch": gettext_lazy("stopped watching"),
+    "merged_in": gettext_lazy("merged another ticket into this one"),
+    "merged_into": gettext_lazy("merged this ticket into another"),
+}
+
+
+def history(ticket: Ticket, choices: StaffChoices | None = None) -> list[TicketEvent]:
+    """The ticket's events, each with the `text` the history shows (with the names of the
+    staff and teams an assignment named, from `choices`)."""
+    names = dict(choices.staff) if choices else {}
+    teams = dict(choices.teams) if choices else {}
+    events = list(ticket.events.select_related("actor"))
+    for event in events:
+        text = str(EVENT_LABELS.get(event.kind, event.kind))
+        if event.kind == "status":
+            before, after = event.data.get("before"), event.data.get("after")
+            if before in Status.values and after in Status.values:
+                text = f"{text}: {Status(before).label} → {Status(after).label}"
+        elif event.kind == "assigned":
+            parts = []
+            if "assignee" in event.data:
+                pk = event.data["assignee"][1]
+                parts.append(names.get(pk, "—") if pk else str(_("Unassigned")))
+            if "team" in event.data:
+                pk = event.data["team"][1]
+                parts.append(teams.get(pk, "—") if pk else str(_("No team")))
+            if parts:
+                text = f"{text}: {' · '.join(parts)}"
+        event.text = text  # type: ignore[attr-defined]
+    return events
+
+
+def next_ticket(user: Any, ticket: Ticket) -> Ticket | None:
+    """The next ticket of the reader's open work after this one (j / n on the ticket page):
+    their own, then the unassigned ones, newest first, wrapping around."""
+    mine = visible_tickets(user).exclude(status__in=FINISHED).exclude(pk=ticket.pk)
+    mine = mine.filter(Q(assignee_id=user.pk) | Q(assignee__isnull=True)).only("id", "number")
+    return mine.filter(id__lt=ticket.pk).order_by("-id").first() or mine.order_by("-id").first()
+
+
+def customer_tickets(user: Any, customer: Customer, *, size: int = 20) -> list[Ticket]:
+    """The customer page's Tickets tab: their tickets within the reader's scope."""
+    return list(
+        visible_tickets(user)
+        .filter(customer=customer)
+        .select_related("assignee")
+        .order_by("-id")[:size]
+    )
+
+
+def number_from_reference(text: str) -> int | None:
+    """The ticket number in "T-000123", "t123" or "123"; None for anything else."""
+    text = text.strip().upper().removeprefix("T-").removeprefix("T")
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
+        return None
+    return int(text)
+
+
+def sla_notices_for(user: Any, *, size: int = 5) -> list[SlaNotice]:
+    """The reader's latest SLA notices (warnings, breaches, escalations) on tickets they may
+    still see and that are not finished: one query."""
+    return list(
+        SlaNotice.objects.filter(
+            recipient_id=user.pk,
+            ticket__in=visible_tickets(user).exclude(status__in=FINISHED).values("pk"),
+        )
+        .select_related("ticket")
+        .only(
+            "id",
+            "clock",
+            "level",
+            "due_at",
+            "created_at",
+            "ticket__id",
+            "ticket__number",
+            "ticket__subject",
+        )
+        .order_by("-created_at", "-id")[:size]
+    )
+
+
+def canned_responses() -> list[CannedResponse]:
+    return list(CannedResponse.objects.all())
