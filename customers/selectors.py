@@ -665,3 +665,11 @@ def customers_filtered(user: Any, query: CustomerQuery) -> QuerySet[Customer]:
     if query.order == "newest":
         return customers.order_by("-id")
     return customers.order_by("name_sort", "id")
+
+
+def customer_for_external_id(external_id: str) -> Customer | None:
+    """The (not erased) customer another system knows by this id (the API's path), or None.
+    No record scope: API tokens are not staff (crm.api; docs/api.md)."""
+    if not external_id:
+        return None
+    return Customer.objects.filter(external_id=external_id, erased_at__isnull=True).first()
