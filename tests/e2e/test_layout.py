@@ -213,6 +213,7 @@ def test_tenant_pages_fit_laptop_and_phone(
             "teams": "/admin-console/teams/",
             "audit": "/admin-console/audit/",
             "security": "/admin-console/security/",
+            "api-tokens": "/admin-console/api-tokens/",
             "support": "/support/",
             "loyalty": "/loyalty/",
             "analytics": "/analytics/",
