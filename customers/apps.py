@@ -78,3 +78,5 @@ class CustomersConfig(AppConfig):
         )
         ACTIONS.setdefault("merge", _("Merged customers"))
         ACTIONS.setdefault("merge revert", _("Undid a customer merge"))
+        ACTIONS.setdefault("order status", _("Changed an order's status"))
+        register_table("customers_order", _("Order"))

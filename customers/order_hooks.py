@@ -34,6 +34,13 @@ def orders_removing_register(listener: OrdersListener) -> None:
         _removing.append(listener)
 
 
+def orders_listener_unregister(listener: OrdersListener) -> None:
+    """Forget `listener` (a test's own, once the test is done)."""
+    for listeners in (_written, _removing):
+        if listener in listeners:
+            listeners.remove(listener)
+
+
 def _tell(listeners: list[OrdersListener], actor: "User | None", order_ids: Sequence[int]) -> None:
     if not order_ids:
         return

@@ -13,7 +13,7 @@ from django.db.models import CharField, F, Func, Value
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.accounts.audit import writes
+from crm.accounts.audit import audit_record, writes
 from crm.accounts.models import Team, User
 from crm.lib.columns import check_columns, max_length, text_error
 from crm.lib.contacts import InvalidPhone, email_normalise, name_sort_key, phone_normalise
@@ -31,6 +31,7 @@ from customers.models import (
     Order,
     SavedView,
 )
+from customers.order_hooks import orders_written
 
 
 @dataclass
@@ -350,7 +351,7 @@ def order_create(
     if amount < 0:
         raise ValidationError({"amount": _("An amount cannot be negative.")})
     with clash_refused(clash):
-        return Order.objects.create(
+        order = Order.objects.create(
             customer=customer,
             number=number,
             ordered_at=ordered_at,
@@ -361,6 +362,33 @@ def order_create(
             store=store,
             status=status,
         )
+    orders_written(actor=actor, order_ids=[order.pk])
+    return order
+
+
+@writes
+@transaction.atomic
+def order_status_set(*, actor: User | None, order: Order, status: str) -> Order:
+    """Mark an order refunded or cancelled (or completed again): audited, and the listeners of
+    customers.order_hooks hear of it (loyalty takes back the points of a refund)."""
+    if status not in Order.Status.values:
+        raise ValidationError({"status": _("Unknown order status.")})
+    # Locked and read again: the status it had is the one in the audit entry.
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    before = order.status
+    if before == status:
+        return order
+    order.status = status
+    order.save(update_fields=["status"])
+    audit_record(
+        action="order status",
+        actor=actor,
+        table_name=Order._meta.db_table,
+        record_id=order.pk,
+        detail={"number": order.number, "status": [before, status]},
+    )
+    orders_written(actor=actor, order_ids=[order.pk])
+    return order
 
 
 # Thresholds of the nightly stage derivation (days since the last completed order, orders).

@@ -1,6 +1,10 @@
 # ruff: noqa: S608  (SQL is built from model metadata and constants; values are parameters)
-"""The orders import kind: rows of a file become orders (see crm.transfer.registry for the
-protocol).
+"""The orders import kind: rows of a file become orders. A batch kind (crm.transfer.batch_kinds:
+the second read connection, order numbers repeated in the file, the records kept for undo and
+undo itself are done there); what is here is the orders' own: the fields, reading a row, finding
+its customer (customers.selectors.customers_find) or creating it (customers.bulk_create), and
+writing the batch (customers.order_bulk). Listeners of customers.order_hooks hear of every
+batch written and of the orders undo removes or restores.
 
 Existing orders are matched by their number; "match by" (external id, phone or email) says how a
 row's customer is found. A row naming no known customer is rejected, or, with "create customers
@@ -22,7 +26,8 @@ before-images; it is refused when an order was changed after the import. Orders 
 updated_at and no audit trigger, so each ImportChange of an order keeps an md5 fingerprint of the
 row as the import left it (``before["after"]``, computed in SQL by ``_fingerprint_sql`` when it
 is written and again when undo is asked for): a row whose fingerprint differs was changed since
-(by staff, a merge that moved it, another import).
+(by staff, a merge that moved it, another import). The fingerprint is the orders' own, not the
+batch kinds' default, so jobs imported before keep their undo.
 
 Record scope: as with customers (customers.transfer_imports), a row's customer is looked for only
 among those the importer may see, so one only others see is "no customer" (rejected, or created
@@ -33,8 +38,9 @@ number is unique, so the row is rejected, with a reason that names no customer.
 Speed: rows are checked in batches with one query per batch for the customers (by the matching
 key; keys found earlier in the file are remembered, so a customer with many orders is looked up
 once) and one for the existing orders (by number), plus one for external ids when customers are
-created; new orders and customers go in with COPY (the orders' ImportChange rows by one INSERT ...
-SELECT per batch), updates through a temporary table and one UPDATE per batch. Nothing of the file
+created; new orders (with ids reserved on the reader) and customers go in with COPY (the orders'
+ImportChange rows by one INSERT ... SELECT per batch), updates through a temporary table and one
+UPDATE per batch; a batch's orders are written while the next batch is checked. Nothing of the file
 is held beyond the batch but the order numbers already seen (to reject duplicates inside the
 file), the references of the customers created and of those found.
 """
@@ -43,7 +49,6 @@ import datetime
 import functools
 import re
 import zoneinfo
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -61,17 +66,14 @@ from crm.lib.contacts import InvalidPhone, email_normalise, name_sort_key, phone
 from crm.lib.tenancy import current_schema
 from crm.tenants.models import Tenant
 from crm.transfer import bulk, values
-from crm.transfer.registry import (
-    BatchOutcome,
-    ImportField,
-    ImportKind,
-    ImportRun,
-    Rejection,
-    SourceRow,
-)
+from crm.transfer.batch_kinds import BatchImportKind, BatchRun, Create, Update
+from crm.transfer.registry import ImportField, SourceRow
+from crm.transfer.row_kinds import RowRejected
 from customers.bulk_create import CustomerNew, customers_create_missing
 from customers.erasure import customer_erased_blocker
 from customers.models import Customer, CustomerEmail, Order
+from customers.order_bulk import ORDER_COLUMNS, orders_create_operation, orders_update
+from customers.order_hooks import orders_removing, orders_written
 from customers.selectors import customers_find
 from customers.transfer_imports import (
     CustomersImport,
@@ -84,19 +86,6 @@ from customers.transfer_options import CREATE_MISSING_CUSTOMERS, UPDATE_EXISTING
 if TYPE_CHECKING:
     from crm.transfer.models import ImportJob
 
-# The order columns in table order for COPY and the update's temporary table.
-ORDER_COLUMNS = (
-    "id",
-    "number",
-    "customer_id",
-    "ordered_at",
-    "amount",
-    "currency",
-    "item_count",
-    "channel",
-    "store",
-    "status",
-)
 # The field that holds each match option's key, the default (phone) first.
 MATCH_FIELDS = {
     "phone": "customer_phone",
@@ -225,7 +214,7 @@ class ParsedOrder:
     phone: tuple[str, str] | None = None  # (raw, e164)
     email: str = ""
     external_id: str = ""
-    errors: list[Rejection] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (field, reason)
 
 
 class _Context:
@@ -400,7 +389,7 @@ def parse_order(ctx: _Context, row: SourceRow, match_field: str, creating: bool)
                 elif key == "customer_name":
                     parsed.name = _text(cell, 200)
         except values.BadValue as exc:
-            parsed.errors.append(Rejection(row.number, key, exc.message))
+            parsed.errors.append((key, exc.message))
     if parsed.errors:
         return parsed
     if len(order) < 3 or not ("number" in order and "ordered_at" in order and "amount" in order):
@@ -410,7 +399,7 @@ def parse_order(ctx: _Context, row: SourceRow, match_field: str, creating: bool)
             ("amount", _("An order needs its amount.")),
         ):
             if key not in order:
-                parsed.errors.append(Rejection(row.number, key, message))
+                parsed.errors.append((key, message))
     if match_field == "customer_phone":
         parsed.key = parsed.phone[1] if parsed.phone else ""
     elif match_field == "customer_email":
@@ -419,8 +408,7 @@ def parse_order(ctx: _Context, row: SourceRow, match_field: str, creating: bool)
         parsed.key = parsed.external_id
     if not parsed.key:
         parsed.errors.append(
-            Rejection(
-                row.number,
+            (
                 match_field,
                 _("This row does not say whose order it is: the %(what)s is empty.")
                 % {"what": _reference_noun(match_field)},
@@ -447,7 +435,7 @@ def _fingerprint_sql(alias: str) -> str:
     )
 
 
-# --- a run over a file --------------------------------------------------------------------------
+# --- a run over a file (crm.transfer.batch_kinds does the rest) ---------------------------------
 
 
 @dataclass
@@ -457,22 +445,17 @@ class _NewCustomer:
     id: int = 0  # known once written
 
 
-class OrdersRun(ImportRun):
-    def __init__(self, job: "ImportJob", *, write: bool) -> None:
-        self.job = job
+class _Orders:
+    """What a run keeps across batches: its options, the importer's scope, the customers found
+    and created so far."""
+
+    def __init__(self, job: "ImportJob") -> None:
         self.scope = ImporterScope.of(job)
-        # Order numbers of the batch held by orders of customers out of the importer's scope.
-        self.hidden_orders: set[str] = set()
-        # External ids (for new customers) held by customers out of the importer's scope.
-        self.hidden_taken: set[str] = set()
-        self.write = write
         self.match_by = job.option("match_by")
         self.match_field = MATCH_FIELDS.get(self.match_by, "customer_phone")
         self.update = bool(job.option("update_existing"))
         self.create = bool(job.option("create_missing_customers"))
         self.ctx = _Context()
-        # Order numbers of earlier accepted rows -> row number (duplicates inside the file).
-        self.seen_numbers: dict[str, int] = {}
         # Customers this run created: reference -> id (0 in a dry run), and the row that did.
         self.new_customers: dict[str, int] = {}
         self.new_externals: dict[str, int] = {}
@@ -481,215 +464,260 @@ class OrdersRun(ImportRun):
         # Customers found by key in earlier batches (at most KNOWN_MAX keys).
         self.known: dict[str, list[int]] = {}
         self.existing_count: int | None = None
-        self.order_label = bulk.label_of(Order)
-        # While committing, a batch's orders are written in the background while the next
-        # batch is read and checked (crm.transfer.bulk.BackgroundWriter).
-        self.writer = bulk.BackgroundWriter() if write else None
 
-    def _reads(self) -> Any:
-        """The connection for lookups of what existed before the import: while committing, the
-        writer's reader, so they need not wait for the previous batch's writes (rows of the file
-        are compared with each other, and with the customers this run created, in memory)."""
-        return self.writer.reader if self.writer is not None else connection
-
-    def _own(self) -> Any:
-        """The commit's own connection, once the background writes sent so far are done."""
-        if self.writer is not None:
-            self.writer.wait()
-        return connection
-
-    def close(self) -> None:
-        """The end of the run: wait for the last writes (their error is raised here)."""
-        if self.writer is not None:
-            self.writer.close()
-
-    def batch(self, rows: Sequence[SourceRow]) -> BatchOutcome:
-        outcome = BatchOutcome()
-        ok: list[ParsedOrder] = []
-        for row in rows:
-            parsed = parse_order(self.ctx, row, self.match_field, self.create)
-            if parsed.errors:
-                outcome.rejected.extend(parsed.errors)
-            else:
-                ok.append(parsed)
-        keys = {p.key for p in ok} - self.new_customers.keys() - self.known.keys()
-        matches = self._customers(keys)
-        if len(self.known) < KNOWN_MAX:
-            self.known.update(matches)
-        taken = self._taken_externals(ok, matches) if self.create else {}
-        existing = self._orders([p.order["number"] for p in ok])
-
-        new_customers: list[_NewCustomer] = []
-        new: list[tuple[ParsedOrder, dict[str, Any]]] = []
-        changed: list[tuple[ParsedOrder, dict[str, Any]]] = []
-        outcome.tally(
-            ok,
-            lambda parsed: self._decide(
-                parsed, matches, taken, existing, new_customers, new, changed
-            ),
-            new,
-            changed,
-        )
-        if self.write:
-            self._write_customers(new_customers)
-            self._write_new(new)
-            self._write_changed(changed)
-        for customer in new_customers:
-            self.new_customers[customer.parsed.key] = customer.id
-        self.pending.clear()
-        return outcome
-
-    # -- lookups (one query each per batch)
-
-    def _customers(self, keys: set[str]) -> dict[str, list[int]]:
-        """Each key of the batch -> ids of the (not erased) customers it names: only the
-        importer's customers (one only others see is not found)."""
-        return customers_find(
-            by=self.match_by, values=keys, user=self.scope.importer, using=self._reads()
+    def key_noun(self) -> str:
+        return {"phone": _("phone"), "email": _("email"), "external_id": _("external id")}.get(
+            self.match_by, _("phone")
         )
 
-    def _taken_externals(
-        self, ok: list[ParsedOrder], matches: dict[str, list[int]]
-    ) -> dict[str, int]:
-        """External ids that rows of unknown customers would give their new customer, and that
-        an existing customer holds already."""
-        self.hidden_taken = set()
-        if self.match_field == "customer_external_id":
-            return {}
-        wanted = {
-            p.external_id
-            for p in ok
-            if p.external_id
-            and p.key not in matches
-            and p.key not in self.known
-            and p.key not in self.new_customers
-        }
-        if not wanted:
-            return {}
-        scope, scope_params = self.scope.condition("id")
-        with self._reads().cursor() as cursor:
+
+@dataclass
+class _Batch:
+    """A batch's lookups, and the customers its rows create."""
+
+    matches: dict[str, list[int]]
+    # External ids (for new customers) held by customers, and those out of the importer's scope.
+    taken: dict[str, int]
+    hidden_taken: set[str]
+    existing: dict[str, dict[str, Any]]
+    # Order numbers of the batch held by orders of customers out of the importer's scope.
+    hidden_orders: set[str]
+    new_customers: list[_NewCustomer] = field(default_factory=list)
+
+
+# -- lookups (one query each per batch)
+
+
+def _customers(run: BatchRun, st: _Orders, keys: set[str]) -> dict[str, list[int]]:
+    """Each key of the batch -> ids of the (not erased) customers it names: only the importer's
+    customers (one only others see is not found)."""
+    return customers_find(by=st.match_by, values=keys, user=st.scope.importer, using=run.reads())
+
+
+def _taken_externals(
+    run: BatchRun, st: _Orders, ok: list[ParsedOrder], matches: dict[str, list[int]]
+) -> tuple[dict[str, int], set[str]]:
+    """External ids that rows of unknown customers would give their new customer, and that an
+    existing customer holds already (with those of customers out of the importer's scope)."""
+    if st.match_field == "customer_external_id":
+        return {}, set()
+    wanted = {
+        p.external_id
+        for p in ok
+        if p.external_id
+        and p.key not in matches
+        and p.key not in st.known
+        and p.key not in st.new_customers
+    }
+    if not wanted:
+        return {}, set()
+    scope, scope_params = st.scope.condition("id")
+    with run.reads().cursor() as cursor:
+        cursor.execute(
+            f"SELECT external_id, id, true{scope} AS visible"
+            f" FROM {bulk.qualified(Customer._meta.db_table)}"
+            f" WHERE external_id = ANY({_KEYS})",
+            [*scope_params, _joined(wanted)],
+        )
+        rows = cursor.fetchall()
+    return {ext: pk for ext, pk, _visible in rows}, {ext for ext, _id, v in rows if not v}
+
+
+def _orders(run: BatchRun, numbers: list[str]) -> dict[str, dict[str, Any]]:
+    """The batch's orders that exist, by number. While committing, the ones found are then
+    locked and read again in the commit's own transaction (most files' orders are new, so this
+    second query is rare)."""
+    if not numbers:
+        return {}
+    names = ", ".join(f'"{c}"' for c in ORDER_COLUMNS)
+    table = bulk.qualified(Order._meta.db_table)
+    with run.reads().cursor() as cursor:
+        cursor.execute(
+            f"SELECT {names} FROM {table} WHERE number = ANY({_KEYS})", [_joined(numbers)]
+        )
+        rows = cursor.fetchall()
+    if rows and run.write:
+        with run.own().cursor() as cursor:
             cursor.execute(
-                f"SELECT external_id, id, true{scope} AS visible"
-                f" FROM {bulk.qualified(Customer._meta.db_table)}"
-                f" WHERE external_id = ANY({_KEYS})",
-                [*scope_params, _joined(wanted)],
+                f"SELECT {names} FROM {table} WHERE number = ANY({_KEYS}) ORDER BY id FOR UPDATE",
+                [_joined(row[1] for row in rows)],
             )
             rows = cursor.fetchall()
-        self.hidden_taken = {ext for ext, _id, visible in rows if not visible}
-        return {ext: pk for ext, pk, _visible in rows}
+    return {row[1]: dict(zip(ORDER_COLUMNS, row, strict=True)) for row in rows}
 
-    def _orders(self, numbers: list[str]) -> dict[str, dict[str, Any]]:
-        """The batch's orders that exist, by number. While committing, the ones found are then
-        locked and read again in the commit's own transaction (most files' orders are new, so
-        this second query is rare)."""
-        self.hidden_orders = set()
-        if not numbers:
-            return {}
-        names = ", ".join(f'"{c}"' for c in ORDER_COLUMNS)
-        table = bulk.qualified(Order._meta.db_table)
-        with self._reads().cursor() as cursor:
-            cursor.execute(
-                f"SELECT {names} FROM {table} WHERE number = ANY({_KEYS})", [_joined(numbers)]
+
+def _hidden_orders(run: BatchRun, st: _Orders, found: dict[str, dict[str, Any]]) -> set[str]:
+    """The numbers among `found` whose order's customer the importer may not see."""
+    scope, scope_params = st.scope.condition("id")
+    if not scope or not found:
+        return set()
+    with run.reads().cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {bulk.qualified(Customer._meta.db_table)} WHERE id = ANY(%s){scope}",
+            [sorted({o["customer_id"] for o in found.values()}), *scope_params],
+        )
+        visible = {pk for (pk,) in cursor.fetchall()}
+    return {number for number, o in found.items() if o["customer_id"] not in visible}
+
+
+# -- deciding one row
+
+
+def _new_customer(run: BatchRun, st: _Orders, batch: _Batch, parsed: ParsedOrder) -> None:
+    """A customer for the row's unknown reference (RowRejected when the row cannot make one)."""
+    n = parsed.number
+    if not parsed.name:
+        raise RowRejected(
+            "customer_name",
+            _(
+                "No customer with %(what)s %(value)s, and the row gives no customer name to "
+                "create one with."
             )
-            rows = cursor.fetchall()
-        if rows and self.write:
-            with self._own().cursor() as cursor:
-                cursor.execute(
-                    f"SELECT {names} FROM {table} WHERE number = ANY({_KEYS})"
-                    " ORDER BY id FOR UPDATE",
-                    [_joined(row[1] for row in rows)],
-                )
-                rows = cursor.fetchall()
-        found = {row[1]: dict(zip(ORDER_COLUMNS, row, strict=True)) for row in rows}
-        self.hidden_orders = self._hidden_orders(found)
-        return found
-
-    def _hidden_orders(self, found: dict[str, dict[str, Any]]) -> set[str]:
-        """The numbers among `found` whose order's customer the importer may not see."""
-        scope, scope_params = self.scope.condition("id")
-        if not scope or not found:
-            return set()
-        with self._reads().cursor() as cursor:
-            cursor.execute(
-                f"SELECT id FROM {bulk.qualified(Customer._meta.db_table)}"
-                f" WHERE id = ANY(%s){scope}",
-                [sorted({o["customer_id"] for o in found.values()}), *scope_params],
+            % {"what": st.key_noun(), "value": parsed.key},
+        )
+    ext = parsed.external_id
+    if ext and ext in batch.hidden_taken:
+        # The external id is unique; whose it is the importer may not learn.
+        raise RowRejected("customer_external_id", _("Another customer has this external id."))
+    if ext and ext in batch.taken:
+        raise RowRejected(
+            "customer_external_id",
+            _(
+                "Customer #%(id)s has this external id but not this %(what)s; correct the row "
+                "or match customers by external id."
             )
-            visible = {pk for (pk,) in cursor.fetchall()}
-        return {number for number, o in found.items() if o["customer_id"] not in visible}
+            % {"id": batch.taken[ext], "what": st.key_noun()},
+        )
+    if ext and ext in st.new_externals:
+        raise RowRejected(
+            "customer_external_id",
+            _("Row %(first)d creates a customer with this external id already.")
+            % {"first": st.new_externals[ext]},
+        )
+    if st.ctx.limit is not None:
+        if st.existing_count is None:
+            run.own()
+            st.existing_count = Customer.objects.count()
+        created = len(st.new_customers) + len(batch.new_customers)
+        if st.existing_count + created >= st.ctx.limit:
+            raise RowRejected(
+                "",
+                _("Your plan allows %(limit)d customers. Ask the platform operator for more.")
+                % {"limit": st.ctx.limit},
+            )
+    person = CustomerNew(
+        name=parsed.name,
+        name_sort=_sort_key(parsed.name),
+        phone=parsed.phone or None,
+        email=parsed.email,
+        external_id=ext,
+        owner_id=st.scope.new_owner_id,
+    )
+    customer = _NewCustomer(parsed, person)
+    batch.new_customers.append(customer)
+    st.pending[parsed.key] = customer
+    if ext:
+        st.new_externals[ext] = n
 
-    # -- deciding one row
 
-    def _decide(
-        self,
-        parsed: ParsedOrder,
-        matches: dict[str, list[int]],
-        taken: dict[str, int],
-        existing: dict[str, dict[str, Any]],
-        new_customers: list[_NewCustomer],
-        new: list[tuple[ParsedOrder, dict[str, Any]]],
-        changed: list[tuple[ParsedOrder, dict[str, Any]]],
-    ) -> Rejection | None:
-        n = parsed.number
+def _resolve(rows: list[dict[str, Any]]) -> None:
+    """Orders of customers created in this batch get their ids (known once written)."""
+    for row in rows:
+        customer = row.pop("_customer", None)
+        if customer is not None:
+            row["customer_id"] = customer.id
+
+
+class OrdersImport(BatchImportKind):
+    key = "orders"
+    label = gettext_lazy("Orders")
+    model = Order
+    noun = gettext_lazy("orders")
+    options = (match_option(MATCH_FIELDS), UPDATE_EXISTING, CREATE_MISSING_CUSTOMERS)
+    changed_message = gettext_lazy(
+        "Orders this import created or updated were changed after it (by staff, a merge or "
+        "another import); undo would lose those changes."
+    )
+
+    @property
+    def fields(self) -> list[ImportField]:
+        return _fields()
+
+    def begin(self, run: BatchRun) -> _Orders:
+        return _Orders(run.job)
+
+    def parse(self, run: BatchRun, row: SourceRow) -> ParsedOrder:
+        st: _Orders = run.state
+        parsed = parse_order(st.ctx, row, st.match_field, st.create)
+        if parsed.errors:
+            raise RowRejected(*parsed.errors[0], *parsed.errors[1:])
+        return parsed
+
+    def row_key(self, run: BatchRun, parsed: ParsedOrder) -> str:
+        return parsed.order["number"]
+
+    def repeated(self, run: BatchRun, row: int, first: int) -> RowRejected:
+        return RowRejected(
+            "number",
+            _("Row %(row)d has the same order number as row %(first)d.")
+            % {"row": row, "first": first},
+        )
+
+    def prepare(self, run: BatchRun, parsed: list[ParsedOrder]) -> _Batch:
+        st: _Orders = run.state
+        keys = {p.key for p in parsed} - st.new_customers.keys() - st.known.keys()
+        matches = _customers(run, st, keys)
+        if len(st.known) < KNOWN_MAX:
+            st.known.update(matches)
+        taken, hidden_taken = (
+            _taken_externals(run, st, parsed, matches) if st.create else ({}, set())
+        )
+        existing = _orders(run, [p.order["number"] for p in parsed])
+        return _Batch(matches, taken, hidden_taken, existing, _hidden_orders(run, st, existing))
+
+    def decide(self, run: BatchRun, batch: _Batch, parsed: ParsedOrder) -> Create | Update | None:
+        st: _Orders = run.state
         number = parsed.order["number"]
-        first = self.seen_numbers.get(number)
-        if first is not None:
-            return Rejection(
-                n,
-                "number",
-                _("Row %(row)d has the same order number as row %(first)d.")
-                % {"row": n, "first": first},
-            )
-        if number in self.hidden_orders:
+        if number in batch.hidden_orders:
             # Neither updated nor shown; the number is unique, so nor can the row create it.
-            return Rejection(n, "number", _("Another order already has this number."))
+            raise RowRejected("number", _("Another order already has this number."))
         customer_id: int | None = None
         customer: _NewCustomer | None = None
-        candidates = matches.get(parsed.key) or self.known.get(parsed.key, [])
+        candidates = batch.matches.get(parsed.key) or st.known.get(parsed.key, [])
         if len(candidates) > 1:
-            return Rejection(
-                n,
-                self.match_field,
+            raise RowRejected(
+                st.match_field,
                 _(
                     "Several customers have this %(what)s (%(ids)s); merge them first or match "
                     "customers by another column."
                 )
-                % {
-                    "what": self._key_noun(),
-                    "ids": ", ".join(f"#{c}" for c in candidates),
-                },
+                % {"what": st.key_noun(), "ids": ", ".join(f"#{c}" for c in candidates)},
             )
         if candidates:
             customer_id = candidates[0]
-        elif parsed.key in self.new_customers:
-            customer_id = self.new_customers[parsed.key]
-        elif parsed.key in self.pending:
-            customer = self.pending[parsed.key]
-        elif not self.create:
-            return Rejection(
-                n,
-                self.match_field,
+        elif parsed.key in st.new_customers:
+            customer_id = st.new_customers[parsed.key]
+        elif parsed.key in st.pending:
+            customer = st.pending[parsed.key]
+        elif not st.create:
+            raise RowRejected(
+                st.match_field,
                 _(
                     "No customer with %(what)s %(value)s; tick “Create customers missing from "
                     "the orders” to create them."
                 )
-                % {"what": self._key_noun(), "value": parsed.key},
+                % {"what": st.key_noun(), "value": parsed.key},
             )
         else:
-            rejection = self._new_customer(parsed, taken, new_customers)
-            if rejection is not None:
-                return rejection
-            customer = new_customers[-1]
-            self.pending[parsed.key] = customer
-            if parsed.external_id:
-                self.new_externals[parsed.external_id] = n
+            _new_customer(run, st, batch, parsed)
+            customer = batch.new_customers[-1]
 
-        current = existing.get(number)
+        current = batch.existing.get(number)
         if current is None:
             row = {
                 "number": number,
                 "customer_id": customer_id,
-                "currency": self.ctx.currency,
+                "currency": st.ctx.currency,
                 "item_count": 1,
                 "channel": "",
                 "store": "",
@@ -697,225 +725,66 @@ class OrdersRun(ImportRun):
             }
             row.update(parsed.order)
             row["_customer"] = customer
-            new.append((parsed, row))
-        elif self.update:
-            row = dict(current)
-            row.update(parsed.order)
-            row["customer_id"] = customer_id
-            row["_customer"] = customer
-            if customer is not None or any(row[c] != current[c] for c in ORDER_COLUMNS):
-                changed.append((parsed, row))
-        self.seen_numbers[number] = n
+            return Create(row)
+        if not st.update:
+            return None
+        row = dict(current)
+        row.update(parsed.order)
+        row["customer_id"] = customer_id
+        row["_customer"] = customer
+        if customer is not None or any(row[c] != current[c] for c in ORDER_COLUMNS):
+            return Update(current["id"], row)
         return None
 
-    def _key_noun(self) -> str:
-        return {"phone": _("phone"), "email": _("email"), "external_id": _("external id")}.get(
-            self.match_by, _("phone")
-        )
+    def write(
+        self, run: BatchRun, batch: _Batch, creates: list[Any], updates: list[Update]
+    ) -> list[int]:
+        if batch.new_customers:
+            # Customers are rare in an orders file: written in the foreground, first.
+            run.own()
+            ids = customers_create_missing([c.person for c in batch.new_customers])
+            for customer, pk in zip(batch.new_customers, ids, strict=True):
+                customer.id = pk
+            bulk.changes_copy(run.job, Customer, bulk.CREATED, ids)
+        created = run.reserve_ids(len(creates))
+        if creates:
+            _resolve(creates)
+            run.queue(orders_create_operation(creates, created))
+        if updates:
+            changed = [u.item for u in updates]
+            _resolve(changed)
+            run.own()
+            orders_update(changed)
+        return created
 
-    def _new_customer(
-        self, parsed: ParsedOrder, taken: dict[str, int], new_customers: list[_NewCustomer]
-    ) -> Rejection | None:
-        n = parsed.number
-        if not parsed.name:
-            return Rejection(
-                n,
-                "customer_name",
-                _(
-                    "No customer with %(what)s %(value)s, and the row gives no customer name to "
-                    "create one with."
-                )
-                % {"what": self._key_noun(), "value": parsed.key},
-            )
-        ext = parsed.external_id
-        if ext and ext in self.hidden_taken:
-            # The external id is unique; whose it is the importer may not learn.
-            return Rejection(n, "customer_external_id", _("Another customer has this external id."))
-        if ext and ext in taken:
-            return Rejection(
-                n,
-                "customer_external_id",
-                _(
-                    "Customer #%(id)s has this external id but not this %(what)s; correct the "
-                    "row or match customers by external id."
-                )
-                % {"id": taken[ext], "what": self._key_noun()},
-            )
-        if ext and ext in self.new_externals:
-            return Rejection(
-                n,
-                "customer_external_id",
-                _("Row %(first)d creates a customer with this external id already.")
-                % {"first": self.new_externals[ext]},
-            )
-        if self.ctx.limit is not None:
-            if self.existing_count is None:
-                self._own()
-                self.existing_count = Customer.objects.count()
-            if self.existing_count + len(self.new_customers) + len(new_customers) >= self.ctx.limit:
-                return Rejection(
-                    n,
-                    "",
-                    _("Your plan allows %(limit)d customers. Ask the platform operator for more.")
-                    % {"limit": self.ctx.limit},
-                )
-        person = CustomerNew(
-            name=parsed.name,
-            name_sort=_sort_key(parsed.name),
-            phone=parsed.phone or None,
-            email=parsed.email,
-            external_id=ext,
-            owner_id=self.scope.new_owner_id,
-        )
-        new_customers.append(_NewCustomer(parsed, person))
-        return None
+    def batch_done(self, run: BatchRun, batch: _Batch) -> None:
+        st: _Orders = run.state
+        for customer in batch.new_customers:
+            st.new_customers[customer.parsed.key] = customer.id
+        st.pending.clear()
 
-    @staticmethod
-    def _resolve(rows: list[tuple[ParsedOrder, dict[str, Any]]]) -> None:
-        """Orders of customers created in this batch get their ids (known once written)."""
-        for _parsed, row in rows:
-            customer = row.pop("_customer", None)
-            if customer is not None:
-                row["customer_id"] = customer.id
+    def written(self, job: "ImportJob", actor: Any, ids: list[int]) -> None:
+        orders_written(actor=actor, order_ids=ids)
 
-    # -- writing (inside the commit's transaction)
+    def removing(self, job: "ImportJob", actor: Any, ids: list[int]) -> None:
+        orders_removing(actor=actor, order_ids=ids)
 
-    def _write_customers(self, new_customers: list[_NewCustomer]) -> None:
-        if not new_customers:
-            return
-        self._own()  # customers are rare in an orders file: written in the foreground
-        ids = customers_create_missing([c.person for c in new_customers])
-        for customer, pk in zip(new_customers, ids, strict=True):
-            customer.id = pk
-        bulk.changes_copy(self.job, Customer, bulk.CREATED, ids)
+    def restored(self, job: "ImportJob", actor: Any, ids: list[int]) -> None:
+        orders_written(actor=actor, order_ids=ids)
 
-    def _write_new(self, new: list[tuple[ParsedOrder, dict[str, Any]]]) -> None:
-        if not new:
-            return
-        self._resolve(new)
-        # The ids come from the table's default as COPY writes; the ImportChange rows (with
-        # the rows' fingerprints) are then made in SQL from the batch's numbers.
-        lines = [_order_line(row) for _p, row in new]
-        lines.append("")
-        operations: list[tuple[Any, ...]] = [
-            ("copy", bulk.qualified(Order._meta.db_table), ORDER_COLUMNS[1:], "\n".join(lines)),
-            (
-                "execute",
-                f"INSERT INTO {bulk.qualified('transfer_importchange')}"
-                " (job_id, model, object_id, action, before)"
-                f" SELECT %s, %s, o.id, %s, jsonb_build_object('after', {_fingerprint_sql('o')})"
-                f" FROM {bulk.qualified(Order._meta.db_table)} o WHERE o.number = ANY({_KEYS})",
-                [
-                    self.job.pk,
-                    self.order_label,
-                    bulk.CREATED,
-                    _joined(r["number"] for _p, r in new),
-                ],
-            ),
-        ]
-        if self.writer is None:
-            raise RuntimeError("a dry run does not write")
-        self.writer.submit(operations)
+    def fingerprint_sql(self, alias: str) -> str:
+        return _fingerprint_sql(alias)
 
-    def _write_changed(self, changed: list[tuple[ParsedOrder, dict[str, Any]]]) -> None:
-        if not changed:
-            return
-        self._own()  # updates are written in the foreground, after the orders sent before
-        self._resolve(changed)
-        table = bulk.qualified(Order._meta.db_table)
-        changes = bulk.qualified("transfer_importchange")
-        names = ", ".join(f'"{c}"' for c in ORDER_COLUMNS)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"CREATE TEMP TABLE IF NOT EXISTS import_order_update (LIKE {table}) ON COMMIT DROP"
-            )
-            cursor.execute("TRUNCATE import_order_update")
-            with cursor.cursor.copy(f"COPY import_order_update ({names}) FROM STDIN") as copy:
-                for _p, row in changed:
-                    copy.write_row([row[c] for c in ORDER_COLUMNS])
-            # The before-images, taken before the update, with the after-fingerprints.
-            cursor.execute(
-                f"INSERT INTO {changes} (job_id, model, object_id, action, before)"
-                " SELECT %s, %s, t.id, %s,"
-                f" jsonb_build_object('row', to_jsonb(t), 'after', {_fingerprint_sql('u')})"
-                f" FROM {table} t JOIN import_order_update u ON u.id = t.id",
-                [self.job.pk, self.order_label, bulk.UPDATED],
-            )
-            assignments = ", ".join(f'"{c}" = u."{c}"' for c in ORDER_COLUMNS if c != "id")
-            cursor.execute(
-                f"UPDATE {table} o SET {assignments} FROM import_order_update u WHERE o.id = u.id"
-            )
-
-
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _order_line(row: dict[str, Any]) -> str:
-    """An order without its id as a line of COPY's text format (currency and status are codes,
-    never escaped)."""
-    return (
-        f"{row['number'].translate(_ESCAPES)}\t{row['customer_id']}\t"
-        f"{row['ordered_at'].isoformat()}\t{row['amount']}\t{row['currency']}\t"
-        f"{row['item_count']}\t{row['channel'].translate(_ESCAPES)}\t"
-        f"{row['store'].translate(_ESCAPES)}\t{row['status']}"
-    )
-
-
-class OrdersImport(ImportKind):
-    key = "orders"
-    label = gettext_lazy("Orders")
-    options = (match_option(MATCH_FIELDS), UPDATE_EXISTING, CREATE_MISSING_CUSTOMERS)
-
-    @property
-    def fields(self) -> list[ImportField]:
-        return _fields()
-
-    def start(self, job: "ImportJob", *, write: bool) -> OrdersRun:
-        return OrdersRun(job, write=write)
+    # -- undo: the orders (crm.transfer.batch_kinds), and the customers the import created
 
     def undo_blocker(self, job: "ImportJob") -> str | None:
-        label = bulk.label_of(Order)
-        changes = bulk.qualified("transfer_importchange")
-        orders = bulk.qualified(Order._meta.db_table)
-        customers = bulk.qualified(Customer._meta.db_table)
-        missing = bulk.missing_blocker(job, Order, str(_("orders")))
-        if missing:
-            return missing
-        with connection.cursor() as cursor:
-            # The customers undo would take orders from or give them back to: none erased.
-            cursor.execute(
-                f"SELECT o.customer_id FROM {changes} ch JOIN {orders} o ON o.id = ch.object_id"
-                " WHERE ch.job_id = %s AND ch.model = %s UNION SELECT (ch.before->'row'"
-                f"->>'customer_id')::bigint FROM {changes} ch WHERE ch.job_id = %s"
-                " AND ch.model = %s AND ch.action = 'updated'",
-                [job.pk, label, job.pk, label],
-            )
-            erased = customer_erased_blocker(row[0] for row in cursor.fetchall())
-            if erased:
-                return erased
-            cursor.execute(
-                f"SELECT EXISTS (SELECT 1 FROM {changes} ch JOIN {orders} o ON o.id = ch.object_id"
-                f" WHERE ch.job_id = %s AND ch.model = %s"
-                f" AND {_fingerprint_sql('o')} IS DISTINCT FROM ch.before->>'after')",
-                [job.pk, label],
-            )
-            if cursor.fetchone()[0]:
-                return _(
-                    "Orders this import created or updated were changed after it (by staff, a "
-                    "merge or another import); undo would lose those changes."
-                )
-            cursor.execute(
-                f"SELECT EXISTS (SELECT 1 FROM {changes} ch WHERE ch.job_id = %s"
-                " AND ch.model = %s AND ch.action = 'updated' AND NOT EXISTS (SELECT 1 FROM"
-                f" {customers} c WHERE c.id = (ch.before->'row'->>'customer_id')::bigint))",
-                [job.pk, label],
-            )
-            if cursor.fetchone()[0]:
-                return _(
-                    "Customers some orders belonged to before this import were deleted or "
-                    "merged since; undo cannot give the orders back to them."
-                )
-        blocker = bulk.created_dependents_blocker(job, Order)
+        blocker = (
+            self.gone_blocker(job)
+            or _erased_blocker(job)
+            or self.changed_blocker(job)
+            or _owners_gone_blocker(job)
+            or self.dependents_blocker(job)
+        )
         if blocker:
             return blocker
         if job.option("create_missing_customers"):
@@ -924,39 +793,51 @@ class OrdersImport(ImportKind):
 
     def undo_lock(self, job: "ImportJob") -> None:
         """The job's orders (and the customers it created) locked until undo is done."""
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT id FROM {bulk.qualified(Order._meta.db_table)} WHERE id IN"
-                f" (SELECT object_id FROM {bulk.qualified('transfer_importchange')}"
-                "  WHERE job_id = %s AND model = %s) ORDER BY id FOR UPDATE",
-                [job.pk, bulk.label_of(Order)],
-            )
+        super().undo_lock(job)
         if job.option("create_missing_customers"):
             customers_undo_lock(job)
 
     def undo(self, job: "ImportJob") -> None:
-        orders_undo(job)
+        """Remove the orders `job` created, give the ones it updated their rows back, then
+        remove the customers it created."""
+        super().undo(job)
+        if job.option("create_missing_customers"):
+            customers_undo(job)
 
 
-def orders_undo(job: "ImportJob") -> None:
-    """Remove the orders `job` created, give the ones it updated their rows back, then remove
-    the customers it created."""
+def _erased_blocker(job: "ImportJob") -> str | None:
+    """The customers undo would take orders from or give them back to: none erased."""
     label = bulk.label_of(Order)
-    created = bulk.changed_ids_sql(bulk.CREATED)
-    table = bulk.qualified(Order._meta.db_table)
     changes = bulk.qualified("transfer_importchange")
-    assignments = ", ".join(f'"{c}" = r."{c}"' for c in ORDER_COLUMNS if c != "id")
+    orders = bulk.qualified(Order._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {table} WHERE id IN ({created})", [job.pk, label])
         cursor.execute(
-            f"UPDATE {table} o SET {assignments} FROM {changes} ch,"
-            f" jsonb_populate_record(NULL::{table}, ch.before->'row') r"
-            " WHERE ch.job_id = %s AND ch.model = %s AND ch.action = 'updated'"
-            " AND o.id = ch.object_id",
-            [job.pk, label],
+            f"SELECT o.customer_id FROM {changes} ch JOIN {orders} o ON o.id = ch.object_id"
+            " WHERE ch.job_id = %s AND ch.model = %s UNION SELECT (ch.before->'row'"
+            f"->>'customer_id')::bigint FROM {changes} ch WHERE ch.job_id = %s"
+            " AND ch.model = %s AND ch.action = 'updated'",
+            [job.pk, label, job.pk, label],
         )
-    if job.option("create_missing_customers"):
-        customers_undo(job)
+        return customer_erased_blocker(row[0] for row in cursor.fetchall())
+
+
+def _owners_gone_blocker(job: "ImportJob") -> str | None:
+    """The customers updated orders belonged to before the import still exist."""
+    changes = bulk.qualified("transfer_importchange")
+    customers = bulk.qualified(Customer._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {changes} ch WHERE ch.job_id = %s"
+            " AND ch.model = %s AND ch.action = 'updated' AND NOT EXISTS (SELECT 1 FROM"
+            f" {customers} c WHERE c.id = (ch.before->'row'->>'customer_id')::bigint))",
+            [job.pk, bulk.label_of(Order)],
+        )
+        if cursor.fetchone()[0]:
+            return _(
+                "Customers some orders belonged to before this import were deleted or merged "
+                "since; undo cannot give the orders back to them."
+            )
+    return None
 
 
 def register() -> None:

@@ -26,6 +26,8 @@ SYSTEM = "system"
 _told: ContextVar[tuple[int, tuple[str, str, str]]] = ContextVar(
     "crm_audit_told", default=(0, _BLANK)
 )
+# The user the innermost audit_actor block acts for (None: the system, or a label).
+_acting: ContextVar[Any] = ContextVar("crm_audit_acting", default=None)
 
 
 def _raw_connection_id() -> int:
@@ -78,14 +80,24 @@ def audit_actor(actor: Any, *, ip: str | None = None) -> Iterator[None]:
     "system" otherwise). Blocks nest: the outer actor is back when the block ends."""
     _on, before = _told.get()
     _set(actor_values(actor, ip))
+    acting = _acting.set(actor if getattr(actor, "pk", None) else None)
     try:
         yield
     finally:
+        _acting.reset(acting)
         if connection.needs_rollback:
             # The transaction is broken and its rollback undoes what this block told it.
             _told.set((0, before))
         else:
             _set(before)
+
+
+def acting_user() -> Any:
+    """The user the innermost audit_actor block (or `@writes` service) acts for; None for the
+    system or a label. For code that runs inside such a block without an `actor` of its own to
+    pass on: an import kind's run, inside the engine's commit and undo, telling an app's
+    listeners who wrote."""
+    return _acting.get()
 
 
 P = ParamSpec("P")

@@ -43,6 +43,11 @@ audit entries. A kind owns the meaning of a row. The protocol a kind implements:
     rejection and rolls everything back, so a run may write a batch's valid rows even when some
     of its rows are rejected.
 
+``finish() -> None`` (on the run; ImportRun's does nothing)
+    Called once after the last batch when every batch went through (not after a failure, nor
+    when all-or-nothing stops at a rejected row): what a run still owes its last batch (a
+    batch kind tells its app's listeners what the last batch wrote).
+
 ``close() -> None`` (on the run; ImportRun's does nothing)
     Called once after the last batch, also when the run fails: a run that writes in the
     background (``bulk.BackgroundWriter``: a batch's writes overlap the checks of the next) waits
@@ -65,7 +70,10 @@ audit entries. A kind owns the meaning of a row. The protocol a kind implements:
 A kind that writes through its app's own services, row by row, subclasses
 crm.transfer.row_kinds.RowImportKind instead: it says how to parse a row, find its record and
 call the service, and the rest (keys repeated in the file, a savepoint per row, the records
-kept for undo, undo itself) is done there.
+kept for undo, undo itself) is done there. A kind with many rows to write
+(orders) subclasses crm.transfer.batch_kinds.BatchImportKind: it parses and decides row by row
+and writes each batch through its app's bulk service; the second read connection, the keys
+repeated in the file, the records kept for undo and undo itself are done there.
 
 Values in cells come as text (crm.transfer.reading); crm.transfer.values parses them with
 messages a user can act on.
@@ -210,6 +218,9 @@ class ImportRun(ABC):
 
     @abstractmethod
     def batch(self, rows: Sequence[SourceRow]) -> BatchOutcome: ...
+
+    def finish(self) -> None:  # noqa: B027 - most runs have nothing left to do
+        """After the last batch of a run that went through (not called when it fails)."""
 
     def close(self) -> None:  # noqa: B027 - most runs have nothing to finish
         """After the last batch, also when the run fails (a run writing in the background waits

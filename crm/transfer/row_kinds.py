@@ -42,12 +42,17 @@ if TYPE_CHECKING:
 
 
 class RowRejected(Exception):
-    """A row the kind refuses: the field key ("" for the row) and the reason a user reads."""
+    """A row the kind refuses: the field key ("" for the row) and the reason a user reads, and
+    more (field, reason) pairs when several cells are wrong (each is a line of the report)."""
 
-    def __init__(self, field: str, reason: str) -> None:
+    def __init__(self, field: str, reason: str, *more: tuple[str, str]) -> None:
         super().__init__(reason)
         self.field = field
         self.reason = reason
+        self.problems = [(field, reason), *more]
+
+    def rejections(self, row: int) -> list[Rejection]:
+        return [Rejection(row, field, reason) for field, reason in self.problems]
 
 
 class RowImportKind(ImportKind):
@@ -152,7 +157,7 @@ class RowRun(ImportRun):
             try:
                 action = self._row(row)
             except RowRejected as exc:
-                outcome.rejected.append(Rejection(row.number, exc.field, exc.reason))
+                outcome.rejected.extend(exc.rejections(row.number))
             except ValidationError as exc:
                 outcome.rejected.append(Rejection(row.number, "", " ".join(exc.messages)))
             else:

@@ -491,6 +491,7 @@ def _run(
 
     try:
         _read(job, result, batch, cells, early, flush)
+        run.finish()
     finally:
         # A run may write in the background: its last writes end (or fail) here.
         run.close()
