@@ -33,6 +33,28 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=45, hour=3),
         "args": ("crm.transfer.tasks_exports.exports_expire",),
     },
+    # Loyalty: expiry and birthdays hourly, so they follow local midnight in every tenant's
+    # time zone (both idempotent: an hour with nothing due changes nothing).
+    "loyalty-expire": {
+        "task": "crm.tenants.tasks.tenants_dispatch",
+        "schedule": crontab(minute=5),
+        "args": ("loyalty.tasks.points_expire",),
+    },
+    "loyalty-birthdays": {
+        "task": "crm.tenants.tasks.tenants_dispatch",
+        "schedule": crontab(minute=15),
+        "args": ("loyalty.tasks.birthday_bonuses",),
+    },
+    "loyalty-tiers": {
+        "task": "crm.tenants.tasks.tenants_dispatch",
+        "schedule": crontab(minute=25, hour=1),
+        "args": ("loyalty.tasks.tiers_refresh",),
+    },
+    "loyalty-reconcile": {
+        "task": "crm.tenants.tasks.tenants_dispatch",
+        "schedule": crontab(minute=40, hour=4),
+        "args": ("loyalty.tasks.ledger_reconcile",),
+    },
     "imports-expire": {
         "task": "crm.tenants.tasks.tenants_dispatch",
         "schedule": crontab(minute=55, hour=3),

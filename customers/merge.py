@@ -4,6 +4,8 @@ undoing a merge. Each service runs in one transaction and leaves an audit entry.
 import datetime
 import json
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -63,6 +65,27 @@ def merge_relation_register(model: type[models.Model], field_name: str) -> None:
 
 def merge_relations() -> list[tuple[type[models.Model], str]]:
     return list(_RELATIONS)
+
+
+@dataclass(frozen=True)
+class MergeHandler:
+    """For rows a plain repointing cannot move (a one-to-one account whose balances must be
+    added up): `on_merge(keep, drop)` runs inside the merge, before the dropped record is
+    deleted, and returns what its undo needs (JSON-safe, kept in the merge's before-images);
+    `on_revert(keep, dropped_id, data)` runs inside the undo once the dropped record is back,
+    and may refuse with a ValidationError (the undo then changes nothing)."""
+
+    key: str
+    on_merge: Callable[[Customer, Customer], dict[str, Any]]
+    on_revert: Callable[[Customer, int, dict[str, Any]], None]
+
+
+_HANDLERS: dict[str, MergeHandler] = {}
+
+
+def merge_handler_register(handler: MergeHandler) -> None:
+    """Apps call this from AppConfig.ready (loyalty: point accounts)."""
+    _HANDLERS[handler.key] = handler
 
 
 def _label(model: type[models.Model]) -> str:
@@ -218,6 +241,8 @@ def customer_merge(
         model._default_manager.filter(pk__in=ids).update(**{field_name: keep.pk})
         moved[_label(model)] = ids
 
+    before["handlers"] = {key: h.on_merge(keep, drop) for key, h in _HANDLERS.items()}
+
     # Field values; an external id chosen from the dropped record is freed there first.
     for field in fields:
         if choices[field] != "dropped":
@@ -355,6 +380,11 @@ def customer_merge_revert(*, actor: User | None, merge: CustomerMerge) -> None:
         _restore([i for i in before[key] if i["pk"] not in ids or model is not ConsentEvent])
     for key in ("kept_phones", "kept_emails"):
         _restore(before[key])
+    for key, data in before.get("handlers", {}).items():
+        handler = _HANDLERS.get(key)
+        if handler is None:
+            raise ValidationError(_("This merge moved records this version no longer knows about."))
+        handler.on_revert(keep, merge.dropped_id, data)
     updated = {"kept": kept_fields["updated_at"], "dropped": dropped_fields["updated_at"]}
     Customer.objects.filter(pk=keep.pk).update(updated_at=updated["kept"])
     Customer.objects.filter(pk=merge.dropped_id).update(updated_at=updated["dropped"])

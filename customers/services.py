@@ -350,6 +350,8 @@ def order_create(
     clash_check(clash)
     if amount < 0:
         raise ValidationError({"amount": _("An amount cannot be negative.")})
+    if status not in Order.Status.values:
+        raise ValidationError({"status": _("Choose a status from the list.")})
     with clash_refused(clash):
         order = Order.objects.create(
             customer=customer,

@@ -76,6 +76,7 @@ from customers.models import (
     CustomerPhone,
     CustomField,
 )
+from customers.removal_hooks import DerivedRows, derived_rows
 from customers.selectors import customer_scope_sql, customers_find
 from customers.services import tenant_phone_region
 from customers.transfer_options import UPDATE_EXISTING, match_option
@@ -1010,6 +1011,7 @@ class CustomersImport(ImportKind):
         from customers.models import DuplicatePair
 
         label = bulk.label_of(Customer)
+        derived = derived_rows()
         touched = job.changes.filter(model=label).values_list("object_id", flat=True)
         erased = customer_erased_blocker(touched)
         if erased:
@@ -1033,8 +1035,11 @@ class CustomersImport(ImportKind):
                 ),
             )
             or bulk.created_dependents_blocker(
-                job, Customer, ignore=(CustomerPhone, CustomerEmail, DuplicatePair)
+                job,
+                Customer,
+                ignore=(CustomerPhone, CustomerEmail, DuplicatePair, *(d.model for d in derived)),
             )
+            or _derived_blocker(job, derived)
         )
 
     def undo_lock(self, job: "ImportJob") -> None:
@@ -1042,6 +1047,25 @@ class CustomersImport(ImportKind):
 
     def undo(self, job: "ImportJob") -> None:
         customers_undo(job)
+
+
+def _created_ids(job: "ImportJob") -> list[int]:
+    return list(
+        job.changes.filter(model=bulk.label_of(Customer), action=bulk.CREATED).values_list(
+            "object_id", flat=True
+        )
+    )
+
+
+def _derived_blocker(job: "ImportJob", derived: list[DerivedRows]) -> str | None:
+    if not derived:
+        return None
+    created = _created_ids(job)
+    for rows in derived:
+        blocker = rows.blocker(created) if created else None
+        if blocker:
+            return blocker
+    return None
 
 
 def customers_undo_lock(job: "ImportJob") -> None:
@@ -1069,6 +1093,12 @@ def customers_undo(job: "ImportJob") -> None:
     changes = bulk.qualified("transfer_importchange")
     params: list[Any] = [job.pk, label]
     assignments = ", ".join(f'"{c}" = r."{c}"' for c in COLUMNS if c != "id")
+    derived = derived_rows()
+    if derived:
+        ids = _created_ids(job)
+        for rows in derived:
+            if ids:
+                rows.remove(ids)
     with connection.cursor() as cursor:
         for child in (phones, emails):
             cursor.execute(f"DELETE FROM {child} WHERE customer_id IN ({created})", params)

@@ -24,6 +24,7 @@ from crm.accounts.models import Team, User
 from customers import services as customer_services
 from customers.models import Customer, Order
 from tests.conftest import client_for
+from tests.testkit.cleanup import customers_delete
 
 
 def _waiting_on_a_lock() -> bool:
@@ -174,7 +175,9 @@ def test_two_customers_with_the_same_external_id_and_two_orders_with_one_number(
     finally:
         with schema_context(acme.schema):
             Order.objects.filter(customer__external_id=external_id).delete()
-            Customer.objects.filter(external_id=external_id).delete()
+            customers_delete(
+                Customer.objects.filter(external_id=external_id).values_list("pk", flat=True)
+            )
 
 
 def test_the_page_shows_the_form_error_when_it_loses_the_race(committed_db, acme):

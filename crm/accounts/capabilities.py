@@ -12,6 +12,7 @@ EXPORT = "export_records"
 PERSONAL_DATA = "view_personal_data"
 POINTS_OVER_LIMIT = "adjust_points_over_limit"
 ENGAGEMENT = "manage_engagement"
+LOYALTY = "manage_loyalty"
 REPORTS = "view_reports"
 ADMINISTER = "administer"
 
@@ -37,6 +38,11 @@ CAPABILITIES = (
         ENGAGEMENT,
         _("Manage surveys and care messages"),
         _("Create and schedule feedback surveys and care messages."),
+    ),
+    (
+        LOYALTY,
+        _("Manage loyalty"),
+        _("Change loyalty programme settings and rewards; approve point adjustments."),
     ),
     (REPORTS, _("See reports"), _("Open dashboards and receive PDF reports.")),
     (

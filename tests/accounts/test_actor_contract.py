@@ -33,6 +33,7 @@ NOT_WRITING_SERVICES = {
     "customers.services.clean_contacts": "validation",
     "customers.merge.merge_relation_register": "start-up registration",
     "customers.merge.merge_relations": "read",
+    "customers.merge.merge_handler_register": "start-up registration",
     "customers.merge.default_choices": "pure",
     "customers.merge.merge_field_names": "pure",
     "customers.merge.register_defaults": "start-up registration",

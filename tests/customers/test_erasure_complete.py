@@ -188,6 +188,16 @@ def _audit_values(scene: Scene) -> None:
 
 
 # In planting order (the import needs the contacts; the audit entries come last).
+def _loyalty_text(scene: Scene) -> None:
+    from loyalty.services import points_adjust, points_redeem
+
+    c = scene.canary("loyalty.text")
+    person = Customer.objects.get(pk=scene.person.pk)
+    points_adjust(actor=scene.admin, customer=person, points=20, reason=f"goodwill {c}")
+    points_adjust(actor=scene.admin, customer=person, points=10_000, reason=f"pending {c}")
+    points_redeem(actor=scene.admin, customer=person, points=5, note=f"counter {c}")
+
+
 PLANTERS: dict[str, Callable[[Scene], None]] = {
     "customers.record": _record,
     "customers.contacts": _contacts,
@@ -198,6 +208,7 @@ PLANTERS: dict[str, Callable[[Scene], None]] = {
     "transfer.import_files": _import_files,
     "transfer.export_files": _export_files,
     "customers.audit_values": _audit_values,
+    "loyalty.text": _loyalty_text,
 }
 
 

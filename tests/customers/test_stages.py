@@ -12,6 +12,7 @@ from crm.accounts.models import AuditEntry
 from customers.models import Customer
 from customers.services import CustomerInput, customer_create, order_create, stages_derive
 from tests.conftest import client_for
+from tests.testkit.cleanup import customers_delete
 
 NOW = timezone.now()
 
@@ -99,4 +100,4 @@ def test_the_nightly_dispatcher_derives_stages_in_each_tenant(committed_db, cele
     finally:
         with schema_context(acme.schema):
             customer.orders.all().delete()
-            Customer.objects.filter(pk=customer.pk).delete()
+            customers_delete([customer.pk])

@@ -15,6 +15,7 @@ from customers.services import CustomerInput, customer_create, order_create
 from tests.e2e.conftest import shot
 from tests.e2e.test_browser import tenant_url
 from tests.testkit.cast import PASSWORD
+from tests.testkit.cleanup import customers_delete
 
 pytestmark = [pytest.mark.e2e]
 
@@ -91,4 +92,4 @@ def test_find_merge_and_undo(page: Page, live_server_url, committed_db, celery_w
         with schema_context(acme.schema):
             Order.objects.filter(number=f"E2E-{marker}").delete()
             CustomerMerge.objects.filter(dropped_id__in=[first.pk, second.pk]).delete()
-            Customer.objects.filter(pk__in=[first.pk, second.pk]).delete()
+            customers_delete([first.pk, second.pk])

@@ -23,6 +23,7 @@ from crm.transfer.exporting import csv_chunks, export_kind
 from crm.transfer.models import ImportChange, ImportJob
 from customers.models import Customer, CustomerEmail, CustomerPhone, Order
 from customers.services import CustomerInput, customer_create
+from tests.testkit.cleanup import customers_delete
 from tests.transfer.files import write_csv
 
 pytestmark = pytest.mark.django_db
@@ -631,7 +632,7 @@ def test_a_committed_import_writes_in_the_background_across_batches(committed_db
             ids = list(Customer.objects.filter(name__endswith=tag).values_list("pk", flat=True))
             CustomerPhone.objects.filter(customer__in=ids).delete()
             CustomerEmail.objects.filter(customer__in=ids).delete()
-            Customer.objects.filter(pk__in=ids).delete()
+            customers_delete(ids)
             for leftover in ImportJob.objects.filter(original_name="orders.csv", kind="orders"):
                 services.job_path(leftover).unlink(missing_ok=True)
                 leftover.delete()

@@ -1,0 +1,175 @@
+"""Points for orders, set-based: the listeners customers.order_hooks calls with every list of
+orders written (services, imports, undo) or about to be removed.
+
+An import hands over batches of thousands of order ids, so everything here is a fixed number
+of statements per call, whatever the list's length:
+
+1. accounts are opened for customers with completed orders and no account (sign-up bonus);
+2. the accounts involved are locked, in id order (so concurrent writers cannot deadlock);
+3. completed orders without an earn entry earn: entry, lot and balance in one statement; the
+   unique "one earn per order" index makes a re-import or a retried post earn nothing
+   (ON CONFLICT DO NOTHING);
+4. refunded or cancelled orders that earned and were not reversed give their points back
+   (loyalty.reversal), as do orders about to be removed;
+5. referrers of members whose first order just earned get the referral bonus (once: its
+   idempotency key), and members who now qualify for a higher tier move up at once.
+
+Earned points: floor(amount x points per unit x the highest matching earn rule x the tier's
+multiplier), as of the order's date in the tenant's time zone (promotions are dated)."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import connection
+
+from crm.accounts.models import User
+from loyalty import reversal
+from loyalty.programme import local_today, programme, tenant_zone
+from loyalty.tiers import tiers_raise
+
+# Credits (earn and bonus rows from a SELECT named `src` with account_id, kind, bonus, points,
+# qualifying, order_id, idempotency_key, occurred_at, actor_id) become entries, lots and
+# balances in one statement.
+CREDIT_SQL = """
+WITH ins AS (
+    INSERT INTO loyalty_ledgerentry (account_id, kind, bonus, points, qualifying, shortfall,
+        order_id, idempotency_key, note, occurred_at, created_at, actor_id)
+    SELECT account_id, kind, bonus, points, qualifying, 0, order_id, idempotency_key, '',
+        occurred_at, now(), actor_id
+    FROM ({src}) src WHERE points > 0
+    ON CONFLICT DO NOTHING
+    RETURNING id, account_id, points, occurred_at
+), lots AS (
+    INSERT INTO loyalty_lot (account_id, entry_id, points, remaining, expires_on, created_at)
+    SELECT account_id, id, points, points,
+        ((occurred_at AT TIME ZONE %(tz)s)::date + make_interval(months => %(months)s))::date,
+        now()
+    FROM ins
+)
+UPDATE loyalty_account a SET balance = a.balance + t.points
+FROM (SELECT account_id, sum(points)::int AS points FROM ins GROUP BY account_id) t
+WHERE a.id = t.account_id
+RETURNING a.id
+"""
+
+ACCOUNTS_OPEN_SQL = """
+INSERT INTO loyalty_account (customer_id, balance, tier_id, tier_since, referral_code, created_at)
+SELECT c.customer_id, 0, %(tier)s, CASE WHEN %(tier)s IS NULL THEN NULL ELSE %(today)s END,
+    upper(substr(md5(random()::text), 1, 4)) || upper(to_hex(c.customer_id)), now()
+FROM (SELECT DISTINCT o.customer_id FROM customers_order o
+      WHERE o.id = ANY(%(ids)s) AND o.status = 'completed'
+        AND NOT EXISTS (SELECT 1 FROM loyalty_account a WHERE a.customer_id = o.customer_id)
+      ORDER BY 1) c
+ON CONFLICT (customer_id) DO NOTHING
+RETURNING id
+"""
+
+LOCK_SQL = """
+SELECT a.id FROM loyalty_account a
+WHERE a.customer_id IN (SELECT o.customer_id FROM customers_order o WHERE o.id = ANY(%(ids)s))
+ORDER BY a.id FOR UPDATE
+"""
+
+EARN_SRC = """
+SELECT a.id AS account_id, 'earn' AS kind, '' AS bonus,
+    floor(o.amount * %(rate)s * coalesce(r.multiplier, 1) * coalesce(t.multiplier, 1))::int
+        AS points,
+    floor(o.amount * %(rate)s * coalesce(r.multiplier, 1) * coalesce(t.multiplier, 1))::int
+        AS qualifying,
+    o.id AS order_id, NULL AS idempotency_key, o.ordered_at AS occurred_at,
+    %(actor)s::int AS actor_id
+FROM customers_order o
+JOIN loyalty_account a ON a.customer_id = o.customer_id
+LEFT JOIN loyalty_tier t ON t.id = a.tier_id
+LEFT JOIN LATERAL (
+    SELECT max(rule.multiplier) AS multiplier FROM loyalty_earnrule rule
+    WHERE rule.active
+      AND (rule.channel = '' OR rule.channel = o.channel)
+      AND (rule.store = '' OR rule.store = o.store)
+      AND (rule.starts_on IS NULL OR rule.starts_on <= (o.ordered_at AT TIME ZONE %(tz)s)::date)
+      AND (rule.ends_on IS NULL OR rule.ends_on >= (o.ordered_at AT TIME ZONE %(tz)s)::date)
+) r ON true
+WHERE o.id = ANY(%(ids)s) AND o.status = 'completed'
+  AND NOT EXISTS (SELECT 1 FROM loyalty_ledgerentry e WHERE e.order_id = o.id AND e.kind = 'earn')
+"""
+
+SIGNUP_SRC = """
+SELECT a.id AS account_id, 'bonus' AS kind, 'signup' AS bonus, %(bonus)s::int AS points,
+    0 AS qualifying, NULL::bigint AS order_id, 'signup:' || a.id AS idempotency_key,
+    now() AS occurred_at, %(actor)s::int AS actor_id
+FROM loyalty_account a WHERE a.id = ANY(%(accounts)s)
+"""
+
+# Referrers of members who have an earn now: the bonus once per referred member.
+REFERRAL_SRC = """
+SELECT a.referred_by_id AS account_id, 'bonus' AS kind, 'referral' AS bonus,
+    %(bonus)s::int AS points, 0 AS qualifying, NULL::bigint AS order_id,
+    'referral:' || a.id AS idempotency_key, now() AS occurred_at, %(actor)s::int AS actor_id
+FROM loyalty_account a
+WHERE a.id = ANY(%(accounts)s) AND a.referred_by_id IS NOT NULL
+  AND EXISTS (SELECT 1 FROM loyalty_ledgerentry e WHERE e.account_id = a.id AND e.kind = 'earn')
+"""
+
+
+def credits_write(src: str, params: dict[str, Any]) -> list[int]:
+    """Run CREDIT_SQL over `src`; the ids of the accounts credited."""
+    programme_row = programme()
+    values = {"tz": str(tenant_zone()), "months": programme_row.expiry_months, **params}
+    with connection.cursor() as cursor:
+        cursor.execute(CREDIT_SQL.format(src=src), values)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _actor_id(actor: User | None) -> int | None:
+    return getattr(actor, "pk", None) if isinstance(getattr(actor, "pk", None), int) else None
+
+
+def orders_written(*, actor: User | None, order_ids: Sequence[int]) -> None:
+    """customers.order_hooks listener: earn, reverse and bonuses for these orders."""
+    ids = sorted({int(i) for i in order_ids})
+    if not ids:
+        return
+    rules = programme()
+    zone = tenant_zone()
+    today = local_today(zone)
+    actor_id = _actor_id(actor)
+    starting = _starting_tier_id()
+    with connection.cursor() as cursor:
+        cursor.execute(ACCOUNTS_OPEN_SQL, {"ids": ids, "tier": starting, "today": today})
+        opened = [row[0] for row in cursor.fetchall()]
+        cursor.execute(LOCK_SQL, {"ids": ids})
+        locked = [row[0] for row in cursor.fetchall()]
+    if not locked:
+        return
+    if opened and rules.signup_bonus:
+        credits_write(
+            SIGNUP_SRC, {"bonus": rules.signup_bonus, "accounts": opened, "actor": actor_id}
+        )
+    earned = credits_write(
+        EARN_SRC, {"ids": ids, "rate": rules.points_per_unit, "tz": str(zone), "actor": actor_id}
+    )
+    reversal.orders_reverse(order_ids=ids, actor_id=actor_id, only_undone=True)
+    if earned and rules.referral_bonus:
+        credits_write(
+            REFERRAL_SRC, {"bonus": rules.referral_bonus, "accounts": earned, "actor": actor_id}
+        )
+    # Every account the orders touched: on the spend basis an order earning no points still
+    # counts toward the tier.
+    tiers_raise(account_ids=locked, today=today)
+
+
+def orders_removing(*, actor: User | None, order_ids: Sequence[int]) -> None:
+    """customers.order_hooks listener: orders about to be deleted (an import undone) give back
+    the points they earned."""
+    ids = sorted({int(i) for i in order_ids})
+    if ids:
+        with connection.cursor() as cursor:
+            cursor.execute(LOCK_SQL, {"ids": ids})
+        reversal.orders_reverse(order_ids=ids, actor_id=_actor_id(actor), only_undone=False)
+
+
+def _starting_tier_id() -> int | None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM loyalty_tier WHERE threshold = 0 ORDER BY position LIMIT 1")
+        row = cursor.fetchone()
+    return row[0] if row else None

@@ -1,0 +1,147 @@
+"""Tier evaluation for a list of accounts in a fixed number of statements.
+
+A member's qualifying amount over the programme's rolling window is either the points their
+orders earned (orders since reversed do not count; redeeming never lowers it) or what they
+spent on completed orders, in whole currency units. The tier is the highest whose threshold it
+reaches. Upgrades happen at once (also right after an order earns); a downgrade waits until
+the member has been below their tier for the grace days, counted from the first evaluation
+that found it."""
+
+import dataclasses
+import datetime
+from collections.abc import Sequence
+
+from django.db import connection
+from django.utils import timezone
+
+from loyalty.programme import months_later, programme
+
+QUALIFYING_SQL = """
+WITH q AS (
+    SELECT a.id, a.tier_id, coalesce(ct.position, 0) AS position, a.below_tier_since,
+        CASE WHEN %(spend)s THEN (
+            SELECT coalesce(floor(sum(o.amount)), 0)::bigint FROM customers_order o
+            WHERE o.customer_id = a.customer_id AND o.status = 'completed'
+              AND o.ordered_at >= %(since)s)
+        ELSE (
+            SELECT coalesce(sum(e.qualifying), 0)::bigint FROM loyalty_ledgerentry e
+            WHERE e.account_id = a.id AND e.kind = 'earn' AND e.occurred_at >= %(since)s
+              AND NOT EXISTS (SELECT 1 FROM loyalty_ledgerentry r
+                              WHERE r.order_id = e.order_id AND r.kind = 'reverse'))
+        END AS qualifying
+    FROM loyalty_account a LEFT JOIN loyalty_tier ct ON ct.id = a.tier_id
+    WHERE a.id = ANY(%(ids)s)
+)
+SELECT q.id, q.tier_id, q.position, q.below_tier_since, q.qualifying, t.id,
+    coalesce(t.position, 0)
+FROM q LEFT JOIN LATERAL (
+    SELECT id, position FROM loyalty_tier WHERE threshold <= q.qualifying
+    ORDER BY position DESC LIMIT 1
+) t ON true
+ORDER BY q.id
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class Standing:
+    account_id: int
+    tier_id: int | None
+    position: int
+    below_since: datetime.date | None
+    qualifying: int
+    target_id: int | None
+    target_position: int
+
+
+def window_start(today: datetime.date) -> datetime.datetime:
+    months = programme().tier_window_months
+    start = months_later(today, -months)
+    return timezone.make_aware(datetime.datetime.combine(start, datetime.time.min))
+
+
+def standings(account_ids: Sequence[int], today: datetime.date) -> list[Standing]:
+    spend = programme().tier_basis == "spend"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            QUALIFYING_SQL,
+            {"spend": spend, "since": window_start(today), "ids": list(account_ids)},
+        )
+        return [Standing(*row) for row in cursor.fetchall()]
+
+
+def qualifying_of(account_id: int, today: datetime.date) -> int:
+    found = standings([account_id], today)
+    return found[0].qualifying if found else 0
+
+
+def _write(
+    moves: list[tuple[Standing, int | None]],
+    pending: list[int],
+    cleared: list[int],
+    today: datetime.date,
+) -> None:
+    with connection.cursor() as cursor:
+        if moves:
+            cursor.execute(
+                "UPDATE loyalty_account a SET tier_id = t.tier, tier_since = %s,"
+                " below_tier_since = NULL"
+                " FROM unnest(%s::bigint[], %s::bigint[]) AS t(id, tier) WHERE a.id = t.id",
+                [today, [s.account_id for s, _t in moves], [t for _s, t in moves]],
+            )
+            cursor.execute(
+                "INSERT INTO loyalty_tierchange (account_id, from_tier_id, to_tier_id,"
+                " qualifying, at) SELECT * , now() FROM unnest(%s::bigint[], %s::bigint[],"
+                " %s::bigint[], %s::bigint[])",
+                [
+                    [s.account_id for s, _t in moves],
+                    [s.tier_id for s, _t in moves],
+                    [t for _s, t in moves],
+                    [s.qualifying for s, _t in moves],
+                ],
+            )
+        if pending:
+            cursor.execute(
+                "UPDATE loyalty_account SET below_tier_since = %s WHERE id = ANY(%s)",
+                [today, pending],
+            )
+        if cleared:
+            cursor.execute(
+                "UPDATE loyalty_account SET below_tier_since = NULL WHERE id = ANY(%s)",
+                [cleared],
+            )
+
+
+def tiers_raise(*, account_ids: Sequence[int], today: datetime.date) -> int:
+    """Move the (locked) accounts that now qualify for a higher tier up at once."""
+    moves: list[tuple[Standing, int | None]] = [
+        (s, s.target_id)
+        for s in standings(account_ids, today)
+        if s.target_id is not None and s.target_position > s.position
+    ]
+    _write(moves, [], [], today)
+    return len(moves)
+
+
+def tiers_evaluate(*, account_ids: Sequence[int], today: datetime.date) -> int:
+    """Upgrades at once, downgrades after the grace days; returns how many tiers changed."""
+    grace = datetime.timedelta(days=programme().downgrade_grace_days)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM loyalty_account WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+            [list(account_ids)],
+        )
+    moves: list[tuple[Standing, int | None]] = []
+    pending: list[int] = []
+    cleared: list[int] = []
+    for s in standings(account_ids, today):
+        if s.target_position > s.position or (s.tier_id is None and s.target_id is not None):
+            moves.append((s, s.target_id))
+        elif s.target_position < s.position:
+            if today - (s.below_since or today) >= grace:
+                moves.append((s, s.target_id))
+            elif s.below_since is None:
+                pending.append(s.account_id)
+        elif s.below_since is not None:
+            cleared.append(s.account_id)
+    _write(moves, pending, cleared, today)
+    return len(moves)
