@@ -77,7 +77,7 @@ def validation_detail(errors: list[dict[str, Any]]) -> str:
     lines = []
     for error in errors[:20]:
         place = _place(error.get("loc", ()))
-        message = str(error.get("msg", "invalid"))
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
         lines.append(f"{place}: {message}" if place else message)
     return "; ".join(lines) or "The request is not valid."
 

@@ -496,6 +496,9 @@ TENANT_CASES: dict[str, Case] = {
     "api:openapi-view": Case("public"),
     "api:not_found": Case("api", kwargs=lambda m: {"rest": "no/such/thing"}),
     "api:customer_detail": Case("api", kwargs=_api_customer, scope="customers"),
+    "api:orders": Case("api", method="POST", scope="loyalty"),
+    "api:customer_loyalty": Case("api", kwargs=_api_customer, scope="loyalty"),
+    "api:customer_redemptions": Case("api", method="POST", kwargs=_api_customer, scope="loyalty"),
     "api_admin:token_list": Case("staff", roles=ADMIN_ONLY),
     "api_admin:token_revoke": Case("object", method="POST", kwargs=_api_token, roles=ADMIN_ONLY),
 }
