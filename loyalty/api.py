@@ -348,7 +348,8 @@ def customer_redemption(
         answer = {
             "redemption_id": redemption.pk,
             "points": payload.points,
-            "balance": account_balance(customer),
+            # The locked account, its balance after this redemption (no query).
+            "balance": redemption.account.balance,
         }
         idempotent_keep(token=token, key=key, status=201, body=answer)
     return Status(201, answer)
