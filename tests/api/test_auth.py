@@ -159,3 +159,11 @@ def test_the_openapi_document_and_docs_page_work_offline(acme):
 def test_unknown_api_addresses_are_json_404(acme):
     api = ApiClient(acme, token_make(acme, "customers"))
     _assert_error(api.get("/api/v1/no/such/thing"), 404, "not_found")
+
+
+def test_a_wrong_method_is_a_json_405(acme):
+    api = ApiClient(acme, token_make(acme, "loyalty"))
+    response = api.get("/api/v1/orders")
+    assert response.status_code == 405
+    assert response.json()["error"] == "method_not_allowed"
+    assert "POST" in response["Allow"]

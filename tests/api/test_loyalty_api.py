@@ -182,3 +182,36 @@ def test_idempotency_keys_belong_to_their_token(acme):
     assert one.post(url, {"points": 3}, **{"Idempotency-Key": key}).status_code == 201
     assert two.post(url, {"points": 3}, **{"Idempotency-Key": key}).status_code == 201
     assert balance_of(acme, external_id) == balance - 6
+
+
+def test_a_referral_code_links_a_customer_the_order_creates(acme):
+    from loyalty.models import Account, LedgerEntry
+
+    referrer_id, referrer_balance = member_with_points(acme)
+    with schema_context(acme.schema):
+        referrer = Account.objects.get(customer__external_id=referrer_id)
+    api = ApiClient(acme, token_make(acme, "loyalty"))
+    number = _number()
+    answer = api.post("/api/v1/orders", _order(number, referral_code=referrer.referral_code))
+    assert answer.status_code == 201, answer.content
+    with schema_context(acme.schema):
+        member = Account.objects.get(customer__external_id=f"POS-{number}")
+        assert member.referred_by_id == referrer.pk
+        bonuses = LedgerEntry.objects.filter(account=referrer, bonus="referral")
+        bonus = sum(bonuses.values_list("points", flat=True))
+    assert balance_of(acme, referrer_id) == referrer_balance + bonus
+    # A second order of the referred member pays no second bonus.
+    again = _order(_number(), referral_code=referrer.referral_code)
+    again["customer"] = {"external_id": f"POS-{number}"}
+    assert api.post("/api/v1/orders", again).status_code == 201
+    assert balance_of(acme, referrer_id) == referrer_balance + bonus
+
+
+def test_an_unknown_referral_code_refuses_the_order_and_creates_nobody(acme):
+    api = ApiClient(acme, token_make(acme, "loyalty"))
+    number = _number()
+    answer = api.post("/api/v1/orders", _order(number, referral_code="NOPE42"))
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_referral_code"
+    with schema_context(acme.schema):
+        assert not Customer.objects.filter(external_id=f"POS-{number}").exists()
+        assert not Order.objects.filter(number=number).exists()
