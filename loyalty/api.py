@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Router, Schema, Status
@@ -26,6 +26,7 @@ from crm.api.registry import api_router_register
 from crm.api.schemas import COMMON_ERRORS, ErrorOut
 from crm.api.scopes import LOYALTY
 from crm.lib.contacts import InvalidPhone, email_normalise, phone_normalise
+from crm.lib.tenancy import current_schema
 from customers.api import customer_or_404
 from customers.models import Customer, Order
 from customers.selectors import customer_for_external_id, customers_find
@@ -146,7 +147,7 @@ def _customer_found(ref: CustomerRef) -> Customer | None:
     return Customer.objects.filter(pk=ids[0]).first() if ids else None
 
 
-def _customer_created(ref: CustomerRef) -> Customer:
+def _customer_created(ref: CustomerRef, *, retry: bool) -> Customer:
     if not ref.name:
         raise ApiError(
             404,
@@ -165,11 +166,14 @@ def _customer_created(ref: CustomerRef) -> Customer:
             ),
         )
     except ValidationError as exc:
+        if retry:
+            # Perhaps another request created this customer meanwhile: look again once.
+            raise _Again from None
         raise ApiError(400, "invalid_customer", " ".join(exc.messages)) from None
 
 
-class _NumberTaken(Exception):
-    """Another request created the same order number first."""
+class _Again(Exception):
+    """Another request wrote the same order or customer first: start over, once."""
 
 
 def _order_again(order: Order, status: str) -> tuple[int, dict[str, Any]]:
@@ -179,12 +183,12 @@ def _order_again(order: Order, status: str) -> tuple[int, dict[str, Any]]:
     return 200, _order_answer(order)
 
 
-def _order_new(payload: OrderIn, currency: str) -> tuple[int, dict[str, Any]]:
+def _order_new(payload: OrderIn, currency: str, *, retry: bool) -> tuple[int, dict[str, Any]]:
     ref = payload.customer
     customer = _customer_found(ref)
     created = customer is None
     if customer is None:
-        customer = _customer_created(ref)
+        customer = _customer_created(ref, retry=retry)
     if created and payload.referral_code:
         try:
             referral_link(actor=None, customer=customer, code=payload.referral_code)
@@ -203,10 +207,21 @@ def _order_new(payload: OrderIn, currency: str) -> tuple[int, dict[str, Any]]:
             status=payload.status,
         )
     except ValidationError as exc:
-        if "number" in getattr(exc, "message_dict", {}):
-            raise _NumberTaken from None
+        if retry and "number" in getattr(exc, "message_dict", {}):
+            raise _Again from None
         raise ApiError(400, "invalid_order", " ".join(exc.messages)) from None
     return 201, _order_answer(order)
+
+
+def _number_lock(number: str) -> None:
+    """Posts of the same number wait for each other (a till retrying while its first post is
+    in flight): the second then finds the first's order. Until the transaction ends; keyed by
+    schema, so tenants never wait for each other."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"api-order:{current_schema()}:{number}"],
+        )
 
 
 @router.post(
@@ -218,21 +233,22 @@ def _order_new(payload: OrderIn, currency: str) -> tuple[int, dict[str, Any]]:
 def order_post(request: HttpRequest, payload: OrderIn) -> Status[dict[str, Any]]:
     tenant = getattr(request, "tenant", None)
     currency = getattr(tenant, "currency", "") or "CNY"
-    for _attempt in range(2):
+    for retry in (True, False):
         try:
             with transaction.atomic():
+                _number_lock(payload.number)
                 existing = (
-                    Order.objects.select_for_update()
+                    Order.objects.select_for_update(of=("self",))
                     .select_related("customer")
                     .filter(number=payload.number)
                     .first()
                 )
                 if existing is not None:
                     return Status(*_order_again(existing, payload.status))
-                return Status(*_order_new(payload, currency))
-        except _NumberTaken:
-            continue  # the other request committed it: answer as for a repeat
-    raise ApiError(409, "order_conflict", "The order changed meanwhile; send it again.")
+                return Status(*_order_new(payload, currency, retry=retry))
+        except _Again:
+            continue
+    raise AssertionError("the second attempt raises no _Again")
 
 
 # --- points ---------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ REQUESTS = 50
 SUCCEEDING = 10
 
 
-def _post(url: str, host: str, secret: str, body: dict, key: str) -> tuple[int, dict]:
+def _post(url: str, host: str, secret: str, body: dict, key: str = "") -> tuple[int, dict]:
     request = urllib.request.Request(  # noqa: S310 (http to the test server)
         url,
         data=json.dumps(body).encode(),
@@ -28,7 +28,7 @@ def _post(url: str, host: str, secret: str, body: dict, key: str) -> tuple[int, 
             "Host": host,
             "Authorization": f"Bearer {secret}",
             "Content-Type": "application/json",
-            "Idempotency-Key": key,
+            **({"Idempotency-Key": key} if key else {}),
         },
     )
     try:
@@ -74,3 +74,34 @@ def test_fifty_concurrent_redemptions_through_the_api(committed_db, live_server_
             == SUCCEEDING
         )
         assert AuditEntry.objects.filter(actor_label__startswith="API token: Concurrency").exists()
+
+
+def test_the_same_new_order_posted_by_ten_tills_at_once_earns_once(
+    committed_db, live_server_url, acme
+):
+    """A till retrying while its first post is still in flight: one order, one earn."""
+    from customers.models import Order
+    from loyalty.selectors import order_points
+
+    secret = token_make(acme, "loyalty", name=f"Retry {uuid.uuid4().hex[:6]}")
+    port = urlsplit(live_server_url).port
+    url = f"http://127.0.0.1:{port}/api/v1/orders"
+    number = f"RACE-{uuid.uuid4().hex[:10]}"
+    body = {
+        "number": number,
+        "customer": {"external_id": f"RACE-C-{number}", "name": "Race 竞"},
+        "ordered_at": "2026-12-01T10:00:00Z",
+        "amount": "88.00",
+    }
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(
+            pool.map(lambda _i: _post(url, f"{acme.host}:{port}", secret, body), range(10))
+        )
+    statuses = sorted(status for status, _body in answers)
+    assert statuses == [200] * 9 + [201], answers
+    bodies = [b for _s, b in answers]
+    assert all(b == bodies[0] for b in bodies), "every till got the same answer"
+    with schema_context(acme.schema):
+        order = Order.objects.get(number=number)
+        assert order_points(order) == bodies[0]["points_earned"] > 0
+        assert balance_of(acme, f"RACE-C-{number}") == bodies[0]["balance"]
