@@ -74,6 +74,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument(
         "--profile", action="store_true", help="print the SQL of one request of each kind"
     )
+    p.add_argument("--cprofile", action="store_true", help="print where Python spends 100 of ours")
     add_common_arguments(
         p,
         db_default="crm_bench_loyalty_api",
@@ -315,6 +316,16 @@ def measure(setup: Setup, secret: str, args: argparse.Namespace) -> dict[str, Ti
             one(kind)
     if args.profile:
         profile(one, paths)
+    if args.cprofile:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(100):
+            one("ours")
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
     results = {kind: Timings() for kind in paths}
     done = 0
     while done < args.requests:
