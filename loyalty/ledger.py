@@ -8,11 +8,12 @@ import secrets
 
 from django.db import connection, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from crm.accounts.models import User
 from customers.models import Customer
 from loyalty.errors import InsufficientPoints
-from loyalty.models import Account, LedgerEntry, Lot, LotUse, Tier
+from loyalty.models import Account, Adjustment, LedgerEntry, Lot, LotUse, Redemption, Tier
 from loyalty.programme import expiry_date, local_today, programme, tenant_zone
 
 # Referral codes: four random characters, then the customer id in hex, so codes never clash
@@ -42,8 +43,8 @@ def account_open(*, customer: Customer, actor: User | None) -> Account:
     tier = starting_tier()
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO loyalty_account (customer_id, balance, tier_id, tier_since,"
-            " referral_code, created_at) VALUES (%s, 0, %s, %s, %s, now())"
+            "INSERT INTO loyalty_account (customer_id, balance, qualifying_points, tier_id,"
+            " tier_since, referral_code, created_at) VALUES (%s, 0, 0, %s, %s, %s, now())"
             " ON CONFLICT (customer_id) DO NOTHING RETURNING id",
             [
                 customer.pk,
@@ -112,6 +113,65 @@ def credit(
     return entry
 
 
+# The lots a debit takes from, oldest expiry first, in one query over the first few open
+# lots (a redemption rarely needs more; when it does, the rest are read in chunks).
+TAKE_SQL = """
+SELECT id, least(remaining, %(points)s - before) FROM (
+    SELECT id, remaining,
+        coalesce(sum(remaining) OVER (ORDER BY n ROWS BETWEEN UNBOUNDED PRECEDING
+                                      AND 1 PRECEDING), 0) AS before
+    FROM (SELECT id, remaining, row_number() OVER (ORDER BY expires_on NULLS LAST, id) AS n
+          FROM (SELECT id, remaining, expires_on FROM loyalty_lot
+                WHERE account_id = %(account)s AND remaining > 0
+                ORDER BY expires_on NULLS LAST, id LIMIT %(cap)s) first_lots) numbered
+) running
+WHERE before < %(points)s
+ORDER BY before
+"""
+TAKE_CAP = 200
+
+# The entry, what it took from each lot, the lots and the balance: one statement.
+DEBIT_SQL = """
+WITH entry AS (
+    INSERT INTO loyalty_ledgerentry (account_id, kind, bonus, points, qualifying, shortfall,
+        redemption_id, adjustment_id, idempotency_key, note, occurred_at, created_at, actor_id)
+    VALUES (%(account)s, %(kind)s, '', %(debit)s, 0, 0, %(redemption)s, %(adjustment)s,
+        %(key)s, %(note)s, %(now)s, %(now)s, %(actor)s)
+    RETURNING id
+), uses AS (
+    INSERT INTO loyalty_lotuse (entry_id, lot_id, points)
+    SELECT entry.id, t.lot, t.points
+    FROM entry, unnest(%(lots)s::bigint[], %(takes)s::int[]) AS t(lot, points)
+), lots AS (
+    UPDATE loyalty_lot l SET remaining = l.remaining - t.points
+    FROM unnest(%(lots)s::bigint[], %(takes)s::int[]) AS t(lot, points) WHERE l.id = t.lot
+), balance AS (
+    UPDATE loyalty_account SET balance = balance + %(debit)s WHERE id = %(account)s
+)
+SELECT id FROM entry
+"""
+
+
+def _takes(account: Account, points: int) -> list[tuple[int, int]]:
+    with connection.cursor() as cursor:
+        cursor.execute(TAKE_SQL, {"account": account.pk, "points": points, "cap": TAKE_CAP})
+        takes = [(lot, take) for lot, take in cursor.fetchall()]
+    if sum(take for _lot, take in takes) >= points:
+        return takes
+    # More than TAKE_CAP lots needed: walk them all.
+    takes, wanted = [], points
+    lots = Lot.objects.filter(account=account, remaining__gt=0).order_by(
+        F("expires_on").asc(nulls_last=True), "id"
+    )
+    for lot_id, remaining in lots.values_list("id", "remaining").iterator(chunk_size=500):
+        take = min(remaining, wanted)
+        takes.append((lot_id, take))
+        wanted -= take
+        if not wanted:
+            break
+    return takes
+
+
 def debit(
     *,
     account: Account,
@@ -120,44 +180,54 @@ def debit(
     actor: User | None,
     note: str = "",
     idempotency_key: str | None = None,
-    **links: object,
+    redemption: Redemption | None = None,
+    adjustment: Adjustment | None = None,
 ) -> LedgerEntry:
     """Take `points` (> 0) from the locked account's lots, oldest expiry first (lots that never
     expire last). InsufficientPoints when the balance is short: nothing is written then."""
     assert transaction.get_connection().in_atomic_block
     if account.balance < points:
         raise InsufficientPoints(balance=account.balance, wanted=points)
-    entry = LedgerEntry.objects.create(
+    takes = _takes(account, points)
+    covered = sum(take for _lot, take in takes)
+    if covered < points:
+        # The cached balance covered it but the lots did not: a mismatch reconciliation will
+        # report; refuse rather than write an entry the lots cannot back.
+        raise InsufficientPoints(balance=covered, wanted=points)
+    now = timezone.now()
+    user = actor if isinstance(getattr(actor, "pk", None), int) else None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            DEBIT_SQL,
+            {
+                "account": account.pk,
+                "kind": kind,
+                "debit": -points,
+                "redemption": redemption.pk if redemption else None,
+                "adjustment": adjustment.pk if adjustment else None,
+                "key": idempotency_key,
+                "note": note,
+                "now": now,
+                "actor": user.pk if user else None,
+                "lots": [lot for lot, _take in takes],
+                "takes": [take for _lot, take in takes],
+            },
+        )
+        entry_id = cursor.fetchone()[0]
+    account.balance -= points
+    return LedgerEntry(
+        id=entry_id,
         account=account,
         kind=kind,
         points=-points,
         note=note,
         idempotency_key=idempotency_key,
-        actor=actor if getattr(actor, "pk", None) else None,
-        **links,
+        redemption=redemption,
+        adjustment=adjustment,
+        occurred_at=now,
+        created_at=now,
+        actor=user,
     )
-    lots = Lot.objects.filter(account=account, remaining__gt=0).order_by(
-        F("expires_on").asc(nulls_last=True), "id"
-    )
-    uses: list[LotUse] = []
-    changed: list[Lot] = []
-    wanted = points
-    for lot in lots.iterator(chunk_size=200):
-        take = min(lot.remaining, wanted)
-        lot.remaining -= take
-        wanted -= take
-        uses.append(LotUse(entry=entry, lot=lot, points=take))
-        changed.append(lot)
-        if not wanted:
-            break
-    if wanted:
-        # The cached balance covered it but the lots did not: a mismatch reconciliation will
-        # report; refuse rather than write an entry the lots cannot back.
-        raise InsufficientPoints(balance=points - wanted, wanted=points)
-    Lot.objects.bulk_update(changed, ["remaining"])
-    LotUse.objects.bulk_create(uses)
-    _balance_add(account, -points)
-    return entry
 
 
 def give_back(

@@ -4,26 +4,29 @@ orders written (services, imports, undo) or about to be removed.
 An import hands over batches of thousands of order ids, so everything here is a fixed number
 of statements per call, whatever the list's length:
 
-1. accounts are opened for customers with completed orders and no account (sign-up bonus);
-2. the accounts involved are locked, in id order (so concurrent writers cannot deadlock);
-3. completed orders without an earn entry earn: entry, lot and balance in one statement; the
+1. the accounts of the orders' customers are locked, in id order (so concurrent writers
+   cannot deadlock), and opened for customers with completed orders and no account yet
+   (sign-up bonus);
+2. completed orders without an earn entry earn: entry, lot and balance in one statement; the
    unique "one earn per order" index makes a re-import or a retried post earn nothing
    (ON CONFLICT DO NOTHING);
-4. refunded or cancelled orders that earned and were not reversed give their points back
+3. refunded or cancelled orders that earned and were not reversed give their points back
    (loyalty.reversal), as do orders about to be removed;
-5. referrers of members whose first order just earned get the referral bonus (once: its
+4. referrers of members whose first order just earned get the referral bonus (once: its
    idempotency key), and members who now qualify for a higher tier move up at once.
 
 Earned points: floor(amount x points per unit x the highest matching earn rule x the tier's
 multiplier), as of the order's date in the tenant's time zone (promotions are dated)."""
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection
 
 from crm.accounts.models import User
 from loyalty import reversal
+from loyalty.models import EarnRule, Programme
 from loyalty.programme import local_today, programme, tenant_zone
 from loyalty.tiers import tiers_raise
 
@@ -36,51 +39,68 @@ WITH ins AS (
         order_id, idempotency_key, note, occurred_at, created_at, actor_id)
     SELECT account_id, kind, bonus, points, qualifying, 0, order_id, idempotency_key, '',
         occurred_at, now(), actor_id
-    FROM ({src}) src WHERE points > 0
+    FROM ({src}) src WHERE points > 0 OR kind = 'earn'
     ON CONFLICT DO NOTHING
-    RETURNING id, account_id, points, occurred_at
+    RETURNING id, account_id, points, qualifying, occurred_at
 ), lots AS (
     INSERT INTO loyalty_lot (account_id, entry_id, points, remaining, expires_on, created_at)
     SELECT account_id, id, points, points,
         ((occurred_at AT TIME ZONE %(tz)s)::date + make_interval(months => %(months)s))::date,
         now()
-    FROM ins
+    FROM ins WHERE points > 0
 )
-UPDATE loyalty_account a SET balance = a.balance + t.points
-FROM (SELECT account_id, sum(points)::int AS points FROM ins GROUP BY account_id) t
+UPDATE loyalty_account a SET balance = a.balance + t.points,
+    qualifying_points = a.qualifying_points + t.qualifying
+FROM (SELECT account_id, sum(points)::int AS points, sum(qualifying) AS qualifying FROM ins
+      GROUP BY account_id) t
 WHERE a.id = t.account_id
 RETURNING a.id
 """
 
+# Everything below is driven by the batch's own customers, looked up by index: a join with
+# the whole accounts table would scan it (and its versions, which an import's one transaction
+# piles up) once per batch.
+CUSTOMERS_SQL = """
+SELECT customer_id, bool_or(status = 'completed') FROM customers_order
+WHERE id = ANY(%s) GROUP BY customer_id
+"""
+
 ACCOUNTS_OPEN_SQL = """
-INSERT INTO loyalty_account (customer_id, balance, tier_id, tier_since, referral_code, created_at)
-SELECT c.customer_id, 0, %(tier)s, CASE WHEN %(tier)s IS NULL THEN NULL ELSE %(today)s END,
-    upper(substr(md5(random()::text), 1, 4)) || upper(to_hex(c.customer_id)), now()
-FROM (SELECT DISTINCT o.customer_id FROM customers_order o
-      WHERE o.id = ANY(%(ids)s) AND o.status = 'completed'
-        AND NOT EXISTS (SELECT 1 FROM loyalty_account a WHERE a.customer_id = o.customer_id)
-      ORDER BY 1) c
+INSERT INTO loyalty_account (customer_id, balance, qualifying_points, tier_id, tier_since,
+    referral_code, created_at)
+SELECT c, 0, 0, %(tier)s, %(since)s, upper(substr(md5(random()::text), 1, 4)) || upper(to_hex(c)),
+    now()
+FROM unnest(%(customers)s::bigint[]) AS c
 ON CONFLICT (customer_id) DO NOTHING
 RETURNING id
 """
 
+# The accounts of these customers, locked in id order (concurrent writers cannot deadlock),
+# with their tier's multiplier.
 LOCK_SQL = """
-SELECT a.id FROM loyalty_account a
-WHERE a.customer_id IN (SELECT o.customer_id FROM customers_order o WHERE o.id = ANY(%(ids)s))
-ORDER BY a.id FOR UPDATE
+SELECT a.id, a.customer_id, coalesce(t.multiplier, 1) FROM loyalty_account a
+LEFT JOIN loyalty_tier t ON t.id = a.tier_id
+WHERE a.customer_id = ANY(%s) ORDER BY a.id FOR UPDATE OF a
 """
 
+# An order's earn, even of 0 points (it marks the order as earned and counts on the spend
+# basis). The earn rules' subquery is left out when no rule is active.
 EARN_SRC = """
 SELECT a.id AS account_id, 'earn' AS kind, '' AS bonus,
-    floor(o.amount * %(rate)s * coalesce(r.multiplier, 1) * coalesce(t.multiplier, 1))::int
-        AS points,
-    floor(o.amount * %(rate)s * coalesce(r.multiplier, 1) * coalesce(t.multiplier, 1))::int
-        AS qualifying,
+    floor(o.amount * %(rate)s * {rule} * a.multiplier)::int AS points,
+    CASE WHEN %(spend)s THEN floor(o.amount)::int
+        ELSE floor(o.amount * %(rate)s * {rule} * a.multiplier)::int
+    END AS qualifying,
     o.id AS order_id, NULL AS idempotency_key, o.ordered_at AS occurred_at,
     %(actor)s::int AS actor_id
 FROM customers_order o
-JOIN loyalty_account a ON a.customer_id = o.customer_id
-LEFT JOIN loyalty_tier t ON t.id = a.tier_id
+JOIN unnest(%(account_ids)s::bigint[], %(customer_ids)s::bigint[], %(multipliers)s::numeric[])
+    AS a(id, customer_id, multiplier) ON a.customer_id = o.customer_id
+{rules}
+WHERE o.id = ANY(%(ids)s) AND o.status = 'completed'
+  AND NOT EXISTS (SELECT 1 FROM loyalty_ledgerentry e WHERE e.order_id = o.id AND e.kind = 'earn')
+"""
+EARN_RULES = """
 LEFT JOIN LATERAL (
     SELECT max(rule.multiplier) AS multiplier FROM loyalty_earnrule rule
     WHERE rule.active
@@ -89,9 +109,14 @@ LEFT JOIN LATERAL (
       AND (rule.starts_on IS NULL OR rule.starts_on <= (o.ordered_at AT TIME ZONE %(tz)s)::date)
       AND (rule.ends_on IS NULL OR rule.ends_on >= (o.ordered_at AT TIME ZONE %(tz)s)::date)
 ) r ON true
-WHERE o.id = ANY(%(ids)s) AND o.status = 'completed'
-  AND NOT EXISTS (SELECT 1 FROM loyalty_ledgerentry e WHERE e.order_id = o.id AND e.kind = 'earn')
 """
+
+
+def earn_src() -> str:
+    if EarnRule.objects.filter(active=True).exists():
+        return EARN_SRC.format(rule="coalesce(r.multiplier, 1)", rules=EARN_RULES)
+    return EARN_SRC.format(rule="1", rules="")
+
 
 SIGNUP_SRC = """
 SELECT a.id AS account_id, 'bonus' AS kind, 'signup' AS bonus, %(bonus)s::int AS points,
@@ -124,6 +149,12 @@ def _actor_id(actor: User | None) -> int | None:
     return getattr(actor, "pk", None) if isinstance(getattr(actor, "pk", None), int) else None
 
 
+def _accounts_locked(customer_ids: list[int]) -> list[tuple[int, int, Decimal]]:
+    with connection.cursor() as cursor:
+        cursor.execute(LOCK_SQL, [customer_ids])
+        return list(cursor.fetchall())
+
+
 def orders_written(*, actor: User | None, order_ids: Sequence[int]) -> None:
     """customers.order_hooks listener: earn, reverse and bonuses for these orders."""
     ids = sorted({int(i) for i in order_ids})
@@ -133,12 +164,23 @@ def orders_written(*, actor: User | None, order_ids: Sequence[int]) -> None:
     zone = tenant_zone()
     today = local_today(zone)
     actor_id = _actor_id(actor)
-    starting = _starting_tier_id()
     with connection.cursor() as cursor:
-        cursor.execute(ACCOUNTS_OPEN_SQL, {"ids": ids, "tier": starting, "today": today})
-        opened = [row[0] for row in cursor.fetchall()]
-        cursor.execute(LOCK_SQL, {"ids": ids})
-        locked = [row[0] for row in cursor.fetchall()]
+        cursor.execute(CUSTOMERS_SQL, [ids])
+        customers = dict(cursor.fetchall())
+    locked = _accounts_locked(sorted(customers))
+    have = {customer_id for _id, customer_id, _m in locked}
+    missing = sorted(c for c, completed in customers.items() if completed and c not in have)
+    opened: list[int] = []
+    if missing:
+        starting = _starting_tier_id()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                ACCOUNTS_OPEN_SQL,
+                {"customers": missing, "tier": starting, "since": today if starting else None},
+            )
+            opened = [row[0] for row in cursor.fetchall()]
+        # Ours, or opened meanwhile by a concurrent writer (the insert waited for it).
+        locked += _accounts_locked(missing)
     if not locked:
         return
     if opened and rules.signup_bonus:
@@ -146,16 +188,25 @@ def orders_written(*, actor: User | None, order_ids: Sequence[int]) -> None:
             SIGNUP_SRC, {"bonus": rules.signup_bonus, "accounts": opened, "actor": actor_id}
         )
     earned = credits_write(
-        EARN_SRC, {"ids": ids, "rate": rules.points_per_unit, "tz": str(zone), "actor": actor_id}
+        earn_src(),
+        {
+            "ids": ids,
+            "account_ids": [a for a, _c, _m in locked],
+            "customer_ids": [c for _a, c, _m in locked],
+            "multipliers": [m for _a, _c, m in locked],
+            "rate": rules.points_per_unit,
+            "spend": rules.tier_basis == Programme.TierBasis.SPEND,
+            "tz": str(zone),
+            "actor": actor_id,
+        },
     )
     reversal.orders_reverse(order_ids=ids, actor_id=actor_id, only_undone=True)
     if earned and rules.referral_bonus:
         credits_write(
             REFERRAL_SRC, {"bonus": rules.referral_bonus, "accounts": earned, "actor": actor_id}
         )
-    # Every account the orders touched: on the spend basis an order earning no points still
-    # counts toward the tier.
-    tiers_raise(account_ids=locked, today=today)
+    if earned:
+        tiers_raise(account_ids=earned, today=today)
 
 
 def orders_removing(*, actor: User | None, order_ids: Sequence[int]) -> None:
@@ -164,7 +215,9 @@ def orders_removing(*, actor: User | None, order_ids: Sequence[int]) -> None:
     ids = sorted({int(i) for i in order_ids})
     if ids:
         with connection.cursor() as cursor:
-            cursor.execute(LOCK_SQL, {"ids": ids})
+            cursor.execute(CUSTOMERS_SQL, [ids])
+            customers = sorted(row[0] for row in cursor.fetchall())
+        _accounts_locked(customers)
         reversal.orders_reverse(order_ids=ids, actor_id=_actor_id(actor), only_undone=False)
 
 

@@ -6,7 +6,7 @@ Order points are written by the order listeners (loyalty.orders); the nightly jo
 loyalty.jobs."""
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -69,6 +69,33 @@ def _replayed(key: str, customer: Customer) -> Redemption | None:
     return first
 
 
+def _redemption_insert(redemption: Redemption) -> Redemption:
+    """Insert without a savepoint: a key taken meanwhile (for another customer: the account
+    lock serialises this one's) inserts nothing instead of breaking the transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO loyalty_redemption (account_id, reward_id, points, status, note,"
+            " idempotency_key, created_at, actor_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+            [
+                redemption.account_id,
+                redemption.reward_id,
+                redemption.points,
+                redemption.status,
+                redemption.note,
+                redemption.idempotency_key,
+                redemption.created_at,
+                redemption.actor_id,
+            ],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise ValidationError(_("This idempotency key was used for another customer."))
+    redemption.pk = row[0]
+    redemption._state.adding = False
+    return redemption
+
+
 @writes
 @transaction.atomic
 def points_redeem(
@@ -100,19 +127,17 @@ def points_redeem(
         _check_reward(reward, account, points)
     if account.balance < points:
         raise InsufficientPoints(balance=account.balance, wanted=points)
-    try:
-        with transaction.atomic():
-            redemption = Redemption.objects.create(
-                account=account,
-                reward=reward,
-                points=points,
-                note=note.strip(),
-                idempotency_key=key,
-                actor=_user(actor),
-            )
-    except IntegrityError:
-        # The key was taken meanwhile for another customer's redemption.
-        raise ValidationError(_("This idempotency key was used for another customer.")) from None
+    redemption = _redemption_insert(
+        Redemption(
+            account=account,
+            reward=reward,
+            points=points,
+            note=note.strip(),
+            idempotency_key=key,
+            actor=_user(actor),
+            created_at=timezone.now(),
+        )
+    )
     ledger.debit(
         account=account,
         kind=LedgerEntry.Kind.REDEEM,

@@ -236,3 +236,62 @@ def test_adjustment_within_limit_applies_and_above_waits_for_a_second_user(acme)
         with pytest.raises(ValidationError):
             adjustment_reject(actor=admin, adjustment=big)
         assert_consistent(account(who))
+
+
+def test_sign_up_bonus_once_when_the_account_opens(acme):
+    with schema_context(acme.schema):
+        Programme.objects.filter(pk=1).update(signup_bonus=25)
+        who = customer()
+        order(who, "10")
+        order(who, "10")
+        assert account_balance(who) == 45
+        assert LedgerEntry.objects.filter(account__customer=who, bonus="signup").count() == 1
+        other = customer()
+        points_adjust(actor=None, customer=other, points=5, reason="welcome call")
+        assert account_balance(other) == 30
+        assert_consistent(account(who))
+        assert_consistent(account(other))
+
+
+def test_the_tier_multiplier_applies_to_later_orders(acme):
+    with schema_context(acme.schema):
+        who = customer()
+        order(who, "1000")  # Silver from here (1.10)
+        assert account(who).tier.name == "Silver"
+        order(who, "100")
+        assert account_balance(who) == 1000 + 110
+        assert loyalty_summary(who).qualifying_points == 1110
+
+
+def test_a_reward_outside_its_dates_is_refused(acme):
+    with schema_context(acme.schema):
+        today = timezone.localdate(timezone.now(), LONDON)
+        later = Reward.objects.create(
+            name="Later", points_cost=5, valid_from=today + datetime.timedelta(days=2)
+        )
+        gone = Reward.objects.create(name="Gone", points_cost=5, active=False)
+        who = customer()
+        order(who, "50")
+        for reward in (later, gone):
+            with pytest.raises(ValidationError):
+                points_redeem(actor=None, customer=who, points=5, reward=reward)
+        assert account_balance(who) == 50
+
+
+def test_a_redemption_needing_more_lots_than_the_first_query_reads(acme, monkeypatch):
+    from loyalty import ledger
+
+    monkeypatch.setattr(ledger, "TAKE_CAP", 3)
+    with schema_context(acme.schema):
+        who = customer()
+        now = timezone.now()
+        for days in range(6):
+            order(who, "10", at=now - datetime.timedelta(days=days * 40))
+        points_redeem(actor=None, customer=who, points=45)
+        remaining = list(
+            Lot.objects.filter(account=account(who))
+            .order_by("expires_on")
+            .values_list("remaining", flat=True)
+        )
+        assert remaining == [0, 0, 0, 0, 5, 10]
+        assert_consistent(account(who))
