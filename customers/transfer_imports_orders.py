@@ -634,6 +634,7 @@ class OrdersImport(BatchImportKind):
     model = Order
     noun = gettext_lazy("orders")
     options = (match_option(MATCH_FIELDS), UPDATE_EXISTING, CREATE_MISSING_CUSTOMERS)
+    overlapped_write = True  # new orders go through run.queue, the rest after run.own()
     changed_message = gettext_lazy(
         "Orders this import created or updated were changed after it (by staff, a merge or "
         "another import); undo would lose those changes."

@@ -3,7 +3,7 @@
 services.
 
 RowImportKind (crm.transfer.row_kinds) writes row by row, a savepoint per row: simple, and slow
-past some thousands of rows. A kind with many rows (orders: a million in a minute) subclasses
+past some thousands of rows. A kind with many rows (a million in a minute) subclasses
 BatchImportKind instead and says only what is its own::
 
     class VisitsImport(BatchImportKind):
@@ -38,14 +38,15 @@ What this module does for it, once for every such kind:
   taken in SQL right before ``write``; each created or updated record's ImportChange keeps a
   fingerprint of its row as the import left it (``before["after"]``, ``fingerprint_sql``),
   so undo can tell a record that was changed since.
-- Telling the app: ``written(job, actor, ids)`` once a batch's writes are done, inside the
-  import's transaction (a set, once per batch); ``removing`` before undo deletes created records
-  and ``restored`` after it gave the updated ones their rows back. ``actor`` is the user
-  committing or undoing (None for the system or the command line).
+- Telling the app: ``written(job, actor, ids)`` once a batch's writes are done (at the latest
+  before the next batch's start, or at the end of the run), inside the import's transaction (a
+  set, once per batch; never in a dry run nor for a run that fails); ``removing`` before undo
+  deletes created records and ``restored`` after it gave the updated ones their rows back.
+  ``actor`` is the user committing or undoing (None for the system or the command line).
 - Undo: refused while a record is gone (deleted, merged) or changed since (``changed_message``),
   or when records the import created have records of their own; it then deletes the created
   records and restores the updated ones from their before-images. A kind that writes more than
-  its model (the customers it created) extends undo_blocker, undo_lock and undo.
+  its model (records of another model its rows create) extends undo_blocker, undo_lock and undo.
 """
 
 from abc import abstractmethod
@@ -92,6 +93,10 @@ class BatchImportKind(ImportKind):
 
     model: type[models.Model]
     noun: Any  # the records in a sentence, plural ("visits")
+    # True when ``write`` sends its writes through ``run.queue`` and any foreground one through
+    # ``run.own()``: it then starts while the previous batch's writes finish (formatting a COPY
+    # overlaps them). False: the scaffolding waits for those writes before calling it.
+    overlapped_write = False
     changed_message: Any = gettext_lazy(
         "Records this import created or updated were changed after it; undo would lose those "
         "changes."
@@ -131,8 +136,8 @@ class BatchImportKind(ImportKind):
         self, run: "BatchRun", batch: Any, creates: list[Any], updates: list[Update]
     ) -> Sequence[int]:
         """Write the batch through the app's bulk service (inside the import's transaction; a
-        COPY may go through ``run.queue``): the ids of the created records, in the order of
-        `creates`. Only called while committing."""
+        COPY may go through ``run.queue``, see ``overlapped_write``): the ids of the created
+        records, in the order of `creates`. Only called while committing."""
 
     def batch_done(self, run: "BatchRun", batch: Any) -> None:
         """After each batch, written or not (a dry run)."""
@@ -243,9 +248,11 @@ class BatchRun(ImportRun):
         return self.writer.reader if self.writer is not None else connection
 
     def own(self) -> Any:
-        """The import's own connection, once the background writes sent so far are done."""
+        """The import's own connection, once the background writes sent so far are done (and
+        the kind told what they wrote)."""
         if self.writer is not None:
             self.writer.wait()
+            self._tell()
         return connection
 
     def queue(self, operation: tuple[Any, ...]) -> None:
@@ -300,15 +307,16 @@ class BatchRun(ImportRun):
         return outcome
 
     def _write(self, batch: Any, creates: list[Any], updates: list[Update]) -> None:
-        self._tell()
         job, kind, label = self.job, self.kind, self.label
+        if not kind.overlapped_write:
+            self.own()
         table = bulk.qualified(kind.model._meta.db_table)
         changes = bulk.qualified("transfer_importchange")
         updated = [u.pk for u in updates]
         if updated:
             # The before-images, right before the write (a record the file updates again keeps
             # its first one: undo goes back to before the import).
-            with connection.cursor() as cursor:
+            with self.own().cursor() as cursor:
                 cursor.execute(
                     f"INSERT INTO {changes} (job_id, model, object_id, action, before)"
                     " SELECT %s, %s, t.id, %s, jsonb_build_object('row', to_jsonb(t))"
@@ -344,19 +352,18 @@ class BatchRun(ImportRun):
             )
         if self.writer is None:
             raise RuntimeError("a dry run does not write")
+        self.own()  # the previous batch's writes done and told, before this batch's start
         self.writer.submit(operations)
         self._untold = created + updated
 
     def _tell(self) -> None:
         """Once the last batch's writes are done: tell the kind what they wrote."""
-        self.own()
         ids, self._untold = self._untold, []
         if ids:
             self.kind.written(self.job, self.actor, ids)
 
     def finish(self) -> None:
-        if self.write:
-            self._tell()
+        self.own()
 
     def close(self) -> None:
         if self.writer is not None:

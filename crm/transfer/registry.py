@@ -71,7 +71,7 @@ A kind that writes through its app's own services, row by row, subclasses
 crm.transfer.row_kinds.RowImportKind instead: it says how to parse a row, find its record and
 call the service, and the rest (keys repeated in the file, a savepoint per row, the records
 kept for undo, undo itself) is done there. A kind with many rows to write
-(orders) subclasses crm.transfer.batch_kinds.BatchImportKind: it parses and decides row by row
+subclasses crm.transfer.batch_kinds.BatchImportKind: it parses and decides row by row
 and writes each batch through its app's bulk service; the second read connection, the keys
 repeated in the file, the records kept for undo and undo itself are done there.
 

@@ -1,10 +1,11 @@
 """The short path for an import kind that writes through its app's own services, row by row.
 
-A kind with a COPY fast path (customers, orders) implements ImportKind itself. Most kinds need
-less: parse a row, find the record it is about, call the app's service, and let undo remove what
-was created and restore what was updated. A RowImportKind says only that; the engine still
-reads the file in batches, keeps the rejected rows' report, the tenant context, progress, the
-commit's single transaction and the job's lock, and this module adds the rest of a run: keys
+A kind with a COPY fast path of its own implements ImportKind itself, and one with many rows to
+write through its app's bulk services subclasses crm.transfer.batch_kinds.BatchImportKind. Most
+kinds need less: parse a row, find the record it is about, call the app's service, and let undo
+remove what was created and restore what was updated. A RowImportKind says only that; the engine
+still reads the file in batches, keeps the rejected rows' report, the tenant context, progress,
+the commit's single transaction and the job's lock, and this module adds the rest of a run: keys
 seen twice in the file, one savepoint per written row (a service that refuses a row in "valid
 rows only" mode leaves nothing behind), and one ImportChange per created or updated record::
 
