@@ -14,12 +14,15 @@ from crm.api.forms import ApiTokenForm
 from crm.api.models import ApiToken
 from crm.api.scopes import SCOPES
 
+# The new token's secret waits in the admin's session (server-side) for the page after the
+# redirect, which takes it out: shown once, and a reload neither shows it again nor makes
+# another token.
+NEW_TOKEN_KEY = "api_token_new"  # noqa: S105 (a session key, not a secret)
+
 
 @admin_required
 def token_list(request: HttpRequest) -> HttpResponse:
     form = ApiTokenForm(request.POST or None)
-    secret = None
-    created = None
     if request.method == "POST" and form.is_valid():
         try:
             created, secret = services.api_token_create(
@@ -32,16 +35,18 @@ def token_list(request: HttpRequest) -> HttpResponse:
                 for error in errors:
                     form.add_error(field if field in form.fields else None, error)
         else:
-            # Shown on this answer only (never stored, never in a redirect's URL or session).
-            form = ApiTokenForm()
+            request.session[NEW_TOKEN_KEY] = {"id": created.pk, "secret": secret}
+            return redirect("api_admin:token_list")
+    new = request.session.pop(NEW_TOKEN_KEY, None) if request.method == "GET" else None
+    shown = ApiToken.objects.filter(pk=new["id"]).first() if new else None
     return render(
         request,
         "api/token_list.html",
         {
             "tokens": selectors.api_tokens(),
             "form": form,
-            "created": created,
-            "secret": secret,
+            "created": shown,
+            "secret": new["secret"] if shown and new else None,
             "scope_labels": SCOPES,
         },
     )

@@ -19,9 +19,11 @@ pytestmark = pytest.mark.django_db
 def test_an_admin_creates_a_token_shown_once(acme):
     admin = client_for(acme, "admin")
     response = admin.post(
-        reverse("api_admin:token_list"), {"name": "Till 1", "scopes": ["loyalty", "customers"]}
+        reverse("api_admin:token_list"),
+        {"name": "Till 1", "scopes": ["loyalty", "customers"]},
+        follow=True,
     )
-    assert response.status_code == 200
+    assert response.redirect_chain == [(reverse("api_admin:token_list"), 302)]
     secret = response.context["secret"]
     assert secret.startswith("crm_") and len(secret) > 40
     assert secret in response.content.decode()
@@ -36,6 +38,7 @@ def test_an_admin_creates_a_token_shown_once(acme):
     listed = admin.get(reverse("api_admin:token_list")).content.decode()
     assert "Till 1" in listed and token.prefix in listed
     assert secret not in listed, "the secret is shown once only"
+    assert secret not in str(dict(admin.session)), "nor kept in the session once shown"
 
 
 def test_a_token_needs_a_name_and_a_scope(acme):
@@ -50,7 +53,7 @@ def test_a_token_needs_a_name_and_a_scope(acme):
 def test_an_admin_revokes_a_token_and_it_stops_working(acme):
     admin = client_for(acme, "admin")
     secret = admin.post(
-        reverse("api_admin:token_list"), {"name": "Till 2", "scopes": ["customers"]}
+        reverse("api_admin:token_list"), {"name": "Till 2", "scopes": ["customers"]}, follow=True
     ).context["secret"]
     api = ApiClient(acme, secret)
     assert api.get("/api/v1/customers/none").status_code == 404
