@@ -41,6 +41,7 @@ SHARED_APPS = [
     "django.contrib.admin",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "ninja",  # the API's docs page: its template and static files (crm.api)
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -64,6 +65,7 @@ TENANT_APPS = [
     "support",
     "loyalty",
     "analytics",
+    "crm.api",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -168,6 +170,13 @@ CACHES = {
 # what it shows moves the data version in its key first; this only bounds how long an unused
 # page takes up memory. 0 turns the cache off.
 CUSTOMER_LIST_CACHE_SECONDS = env_int("CUSTOMER_LIST_CACHE_SECONDS", 600)
+
+# --- JSON API (crm.api) ----------------------------------------------------------------------
+# Requests one token may make per window (fixed window, counted in Redis); over it: 429.
+API_RATE_LIMIT = env_int("API_RATE_LIMIT", 120)
+API_RATE_WINDOW_SECONDS = env_int("API_RATE_WINDOW_SECONDS", 60)
+# Bodies above this are refused with a 400 before they are read or parsed.
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 64 * 1024)
 
 # --- background jobs ----------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)

@@ -19,6 +19,8 @@ urlpatterns = [
     path("support/", include("support.urls")),
     path("loyalty/", include("loyalty.urls")),
     path("analytics/", include("analytics.urls")),
+    path("api/v1/", include("crm.api.urls")),
+    path("admin-console/api-tokens/", include("crm.api.urls_admin")),
     # Only ok / not ok here; the console host's /healthz has the details.
     path("healthz", tenant_views.healthz_tenant, name="healthz"),
 ]

@@ -38,6 +38,10 @@ class CustomersConfig(AppConfig):
 
         transfer_imports_orders.register()
 
+        from customers import api
+
+        api.register()
+
         # Personal columns are masked in the audit log as on the customer page.
         register_table(
             "customers_customer",

@@ -665,3 +665,12 @@ def customers_filtered(user: Any, query: CustomerQuery) -> QuerySet[Customer]:
     if query.order == "newest":
         return customers.order_by("-id")
     return customers.order_by("name_sort", "id")
+
+
+def customer_for_external_id(external_id: str) -> Customer | None:
+    """The (not erased) customer another system knows by this id (the API's path), or None.
+    No record scope: API tokens are not staff (crm.api; docs/api.md)."""
+    longest = Customer._meta.get_field("external_id").max_length or 0
+    if not external_id or len(external_id) > longest or "\x00" in external_id:
+        return None  # no customer has it, and PostgreSQL refuses NUL in text
+    return Customer.objects.filter(external_id=external_id, erased_at__isnull=True).first()

@@ -29,6 +29,11 @@ class LoyaltyConfig(AppConfig):
         )
         register_seeder("loyalty", loyalty_seed, order=40)
 
+        # The till's endpoints of the JSON API (crm.api): orders, points, redemptions.
+        from loyalty import api
+
+        api.register()
+
         register_table("loyalty_programme", _("Loyalty programme"))
         register_table("loyalty_earnrule", _("Earn rule"))
         register_table("loyalty_tier", _("Loyalty tier"))

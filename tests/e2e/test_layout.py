@@ -239,6 +239,7 @@ def test_tenant_pages_fit_laptop_and_phone(
             "teams": "/admin-console/teams/",
             "audit": "/admin-console/audit/",
             "security": "/admin-console/security/",
+            "api-tokens": "/admin-console/api-tokens/",
             "support": "/support/?queue=all",
             "ticket": f"/support/{crowded_acme['ticket']}/",
             "ticket-new": "/support/new/",

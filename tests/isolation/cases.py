@@ -6,7 +6,9 @@ Kinds:
 - token: carries a signed token for one tenant's user; it must not work on another tenant;
 - object: names one tenant's record; from another tenant it is a 404 (later apps add these:
   build the record in `tenant` with an id the other tenant does not have, and return kwargs);
-- operator: platform console; only operators of the public schema get in.
+- operator: platform console; only operators of the public schema get in;
+- api: the JSON API (/api/v1/), reached with an API token of `scope`, never with a session;
+  another tenant's token is a 401 (tests/isolation/test_isolation.py, test_api_*).
 """
 
 import datetime
@@ -32,7 +34,7 @@ from customers.services import CustomerInput, customer_create
 from tests.testkit.cast import TenantCast
 from tests.testkit.otp import authenticator_for
 
-Kind = Literal["public", "staff", "token", "object", "operator"]
+Kind = Literal["public", "staff", "token", "object", "operator", "api"]
 KwargsFactory = Callable[[TenantCast], dict[str, str]]
 
 
@@ -43,6 +45,8 @@ class Case:
     kwargs: KwargsFactory | None = None
     # Roles of this tenant that may use it; the others get 403. None: every role.
     roles: tuple[str, ...] | None = None
+    # api: the token scope it needs (None: an address that answers a JSON 404 to anyone).
+    scope: str | None = None
 
 
 def _reset_link(member: TenantCast) -> dict[str, str]:
@@ -385,6 +389,27 @@ def _new_canned_response(member: TenantCast) -> dict[str, str]:
         return {"pk": str(made.pk)}
 
 
+# The JSON API and its tokens page (issue #15, helper "api").
+def _api_customer(member: TenantCast) -> dict[str, str]:
+    """A customer known by an external id of this tenant only."""
+    with schema_context(member.schema):
+        customer = customer_create(
+            actor=None,
+            data=CustomerInput(name="API Case", external_id=f"case-{uuid.uuid4().hex[:10]}"),
+        )
+        return {"external_id": customer.external_id}
+
+
+def _api_token(member: TenantCast) -> dict[str, str]:
+    from crm.api.services import api_token_create
+
+    with schema_context(member.schema):
+        token, _secret = api_token_create(
+            actor=None, name=f"Case {uuid.uuid4().hex[:6]}", scopes=["loyalty"]
+        )
+        return {"token_id": str(token.pk)}
+
+
 TENANT_CASES: dict[str, Case] = {
     "home": Case("staff"),
     "accounts:login": Case("public"),
@@ -529,6 +554,16 @@ TENANT_CASES: dict[str, Case] = {
     "loyalty:home": Case("staff"),
     "analytics:home": Case("staff"),
     "healthz": Case("public"),
+    "api:api-root": Case("public"),
+    "api:openapi-json": Case("public"),
+    "api:openapi-view": Case("public"),
+    "api:not_found": Case("api", kwargs=lambda m: {"rest": "no/such/thing"}),
+    "api:customer_detail": Case("api", kwargs=_api_customer, scope="customers"),
+    "api:orders": Case("api", method="POST", scope="loyalty"),
+    "api:customer_loyalty": Case("api", kwargs=_api_customer, scope="loyalty"),
+    "api:customer_redemptions": Case("api", method="POST", kwargs=_api_customer, scope="loyalty"),
+    "api_admin:token_list": Case("staff", roles=ADMIN_ONLY),
+    "api_admin:token_revoke": Case("object", method="POST", kwargs=_api_token, roles=ADMIN_ONLY),
 }
 
 PUBLIC_CASES: dict[str, Case] = {

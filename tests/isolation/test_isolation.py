@@ -198,3 +198,50 @@ def test_a_viewer_never_receives_unmasked_personal_data(name, acme):
     emails = set(EMAIL.findall(body)) - staff_emails
     assert emails == set(), f"{name} shows {emails}"
     assert PHONE.findall(body) == [], name
+
+
+API_CASES = sorted(name for name, case in TENANT_CASES.items() if case.kind == "api")
+
+
+def _api_send(member, case: Case, url: str, secret: str | None, session_of=None):
+    client = client_for(member, session_of) if session_of else client_for(member)
+    headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+    if case.method == "GET":
+        return client.get(url, headers=headers)
+    return client.post(url, data=b"{}", content_type="application/json", headers=headers)
+
+
+def _api_token(member, *scopes: str) -> str:
+    from crm.api.services import api_token_create
+
+    with schema_context(member.schema):
+        return api_token_create(actor=None, name="Isolation", scopes=list(scopes))[1]
+
+
+@pytest.mark.parametrize("name", API_CASES)
+def test_api_tokens_work_on_their_own_tenant_only(name, acme, globex):
+    """An API address answers its own tenant's token with the right scope; another tenant's
+    token, a token without the scope, a staff session or nothing at all get a JSON refusal
+    that shows nothing of the record, and change nothing."""
+    case = TENANT_CASES[name]
+    url = _url(name, case, acme, settings.ROOT_URLCONF)
+    before = _audit_count(acme), _audit_count(globex)
+    if case.scope is None:
+        for secret in (None, _api_token(acme, "loyalty", "customers")):
+            answer = _api_send(acme, case, url, secret)
+            assert answer.status_code == 404 and answer.json()["error"] == "not_found"
+        return
+    own = _api_send(acme, case, url, _api_token(acme, case.scope))
+    assert own.status_code < 500 and own.status_code not in (401, 403), own.content
+    foreign = _api_send(globex, case, url, _api_token(globex, case.scope))
+    assert foreign.status_code != 200
+    stolen = _api_send(globex, case, url, _api_token(acme, case.scope))
+    assert stolen.status_code == 401 and stolen.json()["error"] == "unauthorized"
+    other_scope = "customers" if case.scope == "loyalty" else "loyalty"
+    assert _api_send(acme, case, url, _api_token(acme, other_scope)).status_code == 403
+    assert _api_send(acme, case, url, None).status_code == 401
+    assert _api_send(acme, case, url, None, session_of="admin").status_code == 401
+    # Only the tokens made above were written.
+    with schema_context(acme.schema):
+        made_acme = AuditEntry.objects.filter(table_name="api_apitoken").count()
+    assert _audit_count(acme) - before[0] <= made_acme

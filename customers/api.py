@@ -1,0 +1,68 @@
+"""The customers scope of the JSON API (crm.api): read one customer by the id another system
+knows them by.
+
+A token is not a member of staff: it has no role, so no record scope and no masking. What it
+reads is what the administrator who made it chose to give that system (the `customers` scope
+is "read customer records", personal data included); docs/api.md says so."""
+
+import datetime
+
+from django.http import HttpRequest
+from ninja import Router, Schema
+
+from crm.api.errors import ApiError
+from crm.api.registry import api_router_register
+from crm.api.schemas import COMMON_ERRORS, ErrorOut
+from crm.api.scopes import CUSTOMERS
+from customers.models import Customer
+from customers.selectors import customer_for_external_id
+
+router = Router()
+
+
+class CustomerOut(Schema):
+    external_id: str
+    name: str
+    kind: str
+    phones: list[str]
+    emails: list[str]
+    birthday: datetime.date | None
+    city: str
+    country: str
+    tags: list[str]
+    stage: str
+    created_at: datetime.datetime
+
+
+def customer_or_404(external_id: str) -> Customer:
+    customer = customer_for_external_id(external_id)
+    if customer is None:
+        raise ApiError(404, "customer_not_found", "No customer has this external id.")
+    return customer
+
+
+@router.get(
+    "/{external_id}",
+    response={200: CustomerOut, 404: ErrorOut, **COMMON_ERRORS},
+    url_name="customer_detail",
+    summary="A customer by external id",
+)
+def customer_detail(request: HttpRequest, external_id: str) -> CustomerOut:
+    customer = customer_or_404(external_id)
+    return CustomerOut(
+        external_id=customer.external_id,
+        name=customer.name,
+        kind=customer.kind,
+        phones=list(customer.phones.values_list("e164", flat=True)),
+        emails=list(customer.emails.values_list("email", flat=True)),
+        birthday=customer.birthday,
+        city=customer.city,
+        country=customer.country,
+        tags=list(customer.tags),
+        stage=customer.stage,
+        created_at=customer.created_at,
+    )
+
+
+def register() -> None:
+    api_router_register("/customers", router, scope=CUSTOMERS, tag="customers")
