@@ -11,15 +11,16 @@ from django.utils.translation import gettext_lazy as _
 from crm.accounts.admin_site import ReadMostlyAdmin, site
 from crm.accounts.masking import MASK, mask_address, mask_birthday
 from crm.accounts.permissions import can_view_personal_data
+from customers import schema
 from customers.custom_fields import field_definitions, value_display
 from customers.models import Customer, Order
 from customers.resources import CustomerResource, OrderResource
 
 # The customer's fields that hold personal data, and the masked stand-in the record page shows
 # in their place to administrators who may not see personal data.
+# (customers.schema's personal columns that are model fields, then the custom values).
 _MASKED_FIELDS = {
-    "birthday": "birthday_shown",
-    "address": "address_shown",
+    **{c.field: f"{c.field}_shown" for c in schema.COLUMNS if c.personal and c.field},
     "custom": "custom_shown",
 }
 

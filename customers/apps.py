@@ -9,6 +9,7 @@ class CustomersConfig(AppConfig):
     def ready(self) -> None:
         from crm.accounts.audit_labels import masked_whole, register_table
         from crm.tenants.seeding import register_seeder
+        from customers import schema
         from customers.custom_fields import custom_values_shown
         from customers.seeding import customers_seed
 
@@ -42,8 +43,8 @@ class CustomersConfig(AppConfig):
             "customers_customer",
             _("Customer"),
             personal={
-                "birthday": "birthday",
-                "address": "address",
+                **{c.field: c.personal for c in schema.COLUMNS if c.personal and c.field},
+                # The log masks it, though files and pages show it (see customers.schema).
                 "postal_code": "address",
                 "custom": custom_values_shown,
             },

@@ -34,8 +34,9 @@ class CustomerNew:
     name_sort: str = ""  # the caller's (cached) name_sort_key; computed when empty
 
 
-def _defaults() -> dict[str, Any]:
-    """Each column of a new customer with the model field's default (None where it has none)."""
+def new_customer_defaults() -> dict[str, Any]:
+    """Each column of a new customer with the model field's default (None where it has none);
+    the customers import starts its new rows from these too."""
     values: dict[str, Any] = {}
     for f in Customer._meta.concrete_fields:
         if f.primary_key:
@@ -58,7 +59,7 @@ def customers_create_missing(
         return []
     now = now or timezone.now()
     ids = bulk.reserve_ids(Customer._meta.db_table, len(people))
-    base = _defaults() | dict.fromkeys(_NOW, now)
+    base = new_customer_defaults() | dict.fromkeys(_NOW, now)
     columns = ["id", *base]
     rows = []
     for person, pk in zip(people, ids, strict=True):

@@ -21,6 +21,7 @@ from crm.accounts.audit import (
 )
 from crm.lib.contacts import name_sort_key
 from crm.lib.erasure import Erasure, ErasureHolder, erasure_holder_register
+from customers import schema
 from customers.models import (
     ConsentEvent,
     Customer,
@@ -94,19 +95,9 @@ def _erase_record(erasure: Erasure) -> None:
     for pk in erasure.customer_ids:
         name = f"Erased customer #{pk}"
         Customer.objects.filter(pk=pk).update(
-            name=name,
-            name_sort=name_sort_key(name),
-            birthday=None,
-            gender="",
-            address="",
-            city="",
-            region="",
-            postal_code="",
-            country="",
-            tags=[],
-            notes="",
-            external_id="",
-            custom={},
+            # What identifies the person (customers.schema), the name as a stand-in.
+            **schema.erased_values()
+            | {"name": name, "name_sort": name_sort_key(name), "custom": {}},
             erased_at=erasure.at,
             updated_at=erasure.at,
         )

@@ -9,15 +9,15 @@ is not one of the masks they were given is refused without saying what it hides.
 import datetime
 from dataclasses import dataclass, field
 
-from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from crm.accounts.masking import MASK, mask_address, mask_birthday, mask_email, mask_phone
+from customers import schema
 from customers.models import Customer
 
 # The standard fields that hold personal data (crm.accounts.masking's kinds).
-PERSONAL_FIELDS = ("phones", "emails", "birthday", "address")
+PERSONAL_FIELDS = tuple(schema.personal())
 
 
 def _lines(value: str) -> list[str]:
@@ -87,7 +87,9 @@ class MaskedPersonal:
             raise ValidationError(
                 _("The birthday is masked: leave it as it is, clear it, or type the whole date.")
             )
-        return forms.DateField(required=False).clean(text)
+        from customers.forms import birthday_field
+
+        return birthday_field("").clean(text)
 
     def address_resolve(self, text: str) -> str:
         text = (text or "").strip()

@@ -1,18 +1,24 @@
+import datetime
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxLengthValidator
+from django.core.validators import MaxLengthValidator, ProhibitNullCharactersValidator
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from crm.accounts.models import Team, User
 from crm.accounts.permissions import can_view_personal_data
+from crm.lib.columns import text_validator
 from crm.lib.widgets import ListSelect, ListTextInput, PlainChoices
+from crm.transfer.values import BadValue, parse_date
+from customers import schema
+from customers import validation as messages
 from customers.custom_fields import active, form_field, form_initial, form_name, value_clean
-from customers.form_masking import MaskedPersonal
+from customers.form_masking import PERSONAL_FIELDS, MaskedPersonal
 from customers.list_columns import list_columns, list_filters
 from customers.models import ConsentEvent, Customer, CustomField, Interaction
 from customers.services import CustomerInput
@@ -31,51 +37,101 @@ def _redacted(masked: MaskedPersonal, error: Any) -> ValidationError:
     return ValidationError([masked.redact(m) for m in exc.messages])
 
 
+def _text(key: str, **kwargs: Any) -> forms.CharField:
+    """A text input for a customer column: its label and length from customers.schema, with
+    the length message every other path gives (the browser's maxlength stops most typing)."""
+    limit = schema.max_length(key)
+    field = forms.CharField(label=schema.label(key), max_length=limit, **kwargs)
+    field.validators = [
+        *(
+            v
+            for v in field.validators
+            if not isinstance(v, MaxLengthValidator | ProhibitNullCharactersValidator)
+        ),
+        text_validator(limit),  # length and NUL
+    ]
+    return field
+
+
+class _DateField(forms.DateField):
+    """A date read as an import reads it (crm.transfer.values.parse_date), so a bad one gets the
+    same words there and here."""
+
+    def to_python(self, value: Any) -> datetime.date | None:
+        if value in self.empty_values:
+            return None
+        if isinstance(value, datetime.date):
+            return value
+        try:
+            return parse_date(str(value))
+        except BadValue as exc:
+            raise ValidationError(exc.message, code="invalid") from None
+
+
+def birthday_field(label: Any) -> forms.DateField:
+    return _DateField(label=label, required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+def _valid_country(value: str) -> None:
+    if value and not re.fullmatch(r"[A-Za-z]{2}", value.strip()):
+        raise ValidationError(messages.COUNTRY_FORMAT, code="invalid")
+
+
 class CustomerForm(forms.Form):
-    name = forms.CharField(
-        label=_("Name"), max_length=200, widget=forms.TextInput(attrs={"autofocus": True})
+    """The customer's columns as customers.schema declares them (labels, lengths), with the
+    messages the imports give (customers.validation)."""
+
+    name = _text(
+        "name",
+        widget=forms.TextInput(attrs={"autofocus": True}),
+        error_messages={"required": messages.NAME_REQUIRED},
     )
-    kind = forms.ChoiceField(label=_("Kind"), choices=Customer.Kind.choices)
+    kind = forms.ChoiceField(
+        label=schema.label("kind"),
+        choices=Customer.Kind.choices,
+        error_messages={"invalid_choice": messages.KIND_UNKNOWN},
+    )
     phones = forms.CharField(
-        label=_("Phone numbers"),
+        label=schema.label("phones"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("One per line, in any format; numbers without a country code are local."),
     )
     emails = forms.CharField(
-        label=_("Email addresses"),
+        label=schema.label("emails"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("One per line."),
     )
-    birthday = forms.DateField(
-        label=_("Birthday"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    birthday = birthday_field(schema.label("birthday"))
     gender = forms.ChoiceField(
-        label=_("Gender"), required=False, choices=[("", "—"), *Customer.Gender.choices]
+        label=schema.label("gender"),
+        required=False,
+        choices=[("", "—"), *Customer.Gender.choices],
+        error_messages={"invalid_choice": messages.GENDER_UNKNOWN},
     )
-    address = forms.CharField(label=_("Address"), max_length=300, required=False)
-    city = forms.CharField(label=_("City"), max_length=100, required=False)
-    region = forms.CharField(label=_("Province or state"), max_length=100, required=False)
-    postal_code = forms.CharField(label=_("Postal code"), max_length=20, required=False)
-    country = forms.CharField(
-        label=_("Country"), max_length=2, required=False, help_text=_("Two letters, e.g. CN.")
+    address = _text("address", required=False)
+    city = _text("city", required=False)
+    region = _text("region", required=False)
+    postal_code = _text("postal_code", required=False)
+    country = _text(
+        "country", required=False, help_text=messages.COUNTRY_FORMAT, validators=[_valid_country]
     )
-    tags = forms.CharField(label=_("Tags"), required=False, help_text=_("Separated by commas."))
-    source = forms.CharField(label=_("Acquisition source"), max_length=100, required=False)
-    channel = forms.CharField(label=_("Channel"), max_length=100, required=False)
+    tags = forms.CharField(
+        label=schema.label("tags"), required=False, help_text=_("Separated by commas.")
+    )
+    source = _text("source", required=False)
+    channel = _text("channel", required=False)
     owner = forms.ModelChoiceField(
-        label=_("Owner"),
+        label=schema.label("owner"),
         required=False,
         queryset=User.objects.filter(is_active=True).order_by("full_name", "email"),
     )
     team = forms.ModelChoiceField(
-        label=_("Team"), required=False, queryset=Team.objects.order_by("name")
+        label=schema.label("team"), required=False, queryset=Team.objects.order_by("name")
     )
-    external_id = forms.CharField(label=_("External id"), max_length=100, required=False)
-    notes = forms.CharField(
-        label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 3})
-    )
+    external_id = _text("external_id", required=False)
+    notes = _text("notes", required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
     not_a_duplicate = forms.BooleanField(
         label=_("This is a different customer: save anyway"), required=False
@@ -134,7 +190,7 @@ class CustomerForm(forms.Form):
             birthday = self.fields["birthday"]
             self.fields["birthday"] = forms.CharField(label=birthday.label, required=False)
         keep = _("Masked: leave it as it is to keep it, or type a new value to replace it.")
-        for name in ("phones", "emails", "birthday", "address"):
+        for name in PERSONAL_FIELDS:
             if self.initial.get(name):
                 self.fields[name].help_text = keep
 

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from crm.accounts.audit import audit_record, writes
 from crm.accounts.models import User
+from customers import schema
 from customers.duplicates import candidate_pairs, pair_score
 from customers.erasure import customer_erased_blocker
 from customers.models import (
@@ -32,26 +33,9 @@ from customers.models import (
 )
 from customers.services import timeline_add
 
-# The customer fields a merge offers a choice for, in page order. Tags are unioned; custom
-# fields are offered as "custom:<key>".
-MERGE_FIELDS = (
-    "name",
-    "kind",
-    "birthday",
-    "gender",
-    "address",
-    "city",
-    "region",
-    "postal_code",
-    "country",
-    "source",
-    "channel",
-    "owner",
-    "team",
-    "external_id",
-    "stage",
-    "notes",
-)
+# The customer fields a merge offers a choice for, in page order (customers.schema). Contacts
+# and tags are unioned; custom fields are offered as "custom:<key>".
+MERGE_FIELDS = schema.merge_fields()
 
 _RELATIONS: list[tuple[type[models.Model], str]] = []
 

@@ -21,28 +21,13 @@ from crm.accounts.audit import audit_erasure_begin, audit_record, writes
 from crm.accounts.models import User
 from crm.lib.erasure import Erasure, erasure_holders
 from crm.lib.spreadsheet import safe_cell
+from customers import schema
 from customers.erasure import person_ids
 from customers.models import Customer
 
-_PROFILE_FIELDS = (
-    "id",
-    "kind",
-    "name",
-    "birthday",
-    "gender",
-    "address",
-    "city",
-    "region",
-    "postal_code",
-    "country",
-    "tags",
-    "source",
-    "channel",
-    "external_id",
-    "stage",
-    "notes",
-    "created_at",
-)
+# The customer's own fields in the ZIP's profile (customers.schema): staff (owner, team) and
+# bookkeeping are not the person's data; contacts have their own CSV.
+_PROFILE_FIELDS = schema.zip_fields()
 
 
 def _rows(customer: Customer) -> dict[str, list[dict[str, Any]]]:

@@ -17,6 +17,7 @@ from crm.lib.contacts import name_sort_key
 from crm.lib.tenancy import current_schema
 from crm.tenants.models import Tenant
 from crm.tenants.seeding import SeedOptions
+from customers import schema
 from customers.models import Customer
 
 SEED_PREFIX = "DEMO-"
@@ -246,31 +247,31 @@ def _write(
             else rng.choice(["active", "active", "at_risk", "churned"])
         )
         customers.append(
-            (
-                pk,
-                kind,
-                name,
-                name_sort_key(name),
-                birthday,
-                rng.choice(["female", "male", ""]),
-                f"{rng.randint(1, 999)}号 {rng.choice(_STREETS)}",
-                city,
-                region,
-                "",
-                "CN" if region else "",
-                tags,
-                source,
-                channel,
-                owner,
-                team,
-                f"{SEED_PREFIX}{pk:08d}",
-                stage,
-                False,
-                "",
-                created,
-                created,
-                None,
-            )
+            {
+                "id": pk,
+                "kind": kind,
+                "name": name,
+                "name_sort": name_sort_key(name),
+                "birthday": birthday,
+                "gender": rng.choice(["female", "male", ""]),
+                "address": f"{rng.randint(1, 999)}号 {rng.choice(_STREETS)}",
+                "city": city,
+                "region": region,
+                "postal_code": "",
+                "country": "CN" if region else "",
+                "tags": tags,
+                "source": source,
+                "channel": channel,
+                "owner_id": owner,
+                "team_id": team,
+                "external_id": f"{SEED_PREFIX}{pk:08d}",
+                "stage": stage,
+                "stage_override": False,
+                "notes": "",
+                "created_at": created,
+                "updated_at": created,
+                "erased_at": None,
+            }
         )
         if rng.random() < 0.92:
             number = rng.choice(_MOBILE_PREFIXES) + f"{rng.randint(0, 99_999_999):08d}"
@@ -329,34 +330,12 @@ def _write(
                     created,
                 )
             )
+    # Every column but the custom fields' (the database default fills them in).
+    columns = schema.table_columns(without=("custom",))
     _copy(
         "customers_customer",
-        [
-            "id",
-            "kind",
-            "name",
-            "name_sort",
-            "birthday",
-            "gender",
-            "address",
-            "city",
-            "region",
-            "postal_code",
-            "country",
-            "tags",
-            "source",
-            "channel",
-            "owner_id",
-            "team_id",
-            "external_id",
-            "stage",
-            "stage_override",
-            "notes",
-            "created_at",
-            "updated_at",
-            "erased_at",
-        ],
-        iter(customers),
+        columns,
+        (tuple(row[c] for c in columns) for row in customers),
     )
     _copy(
         "customers_customerphone",

@@ -2,6 +2,7 @@
 
 import datetime
 import functools
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -15,12 +16,14 @@ from django.utils.translation import gettext as _
 
 from crm.accounts.audit import writes
 from crm.accounts.models import Team, User
+from crm.lib import validation_messages
 from crm.lib.columns import check_columns, max_length, text_error
 from crm.lib.contacts import InvalidPhone, email_normalise, name_sort_key, phone_normalise
 from crm.lib.tenancy import current_schema
 from crm.lib.unique import Clash, clash_check, clash_refused
 from crm.tenants.models import Tenant
-from customers import order_hooks
+from customers import order_hooks, schema
+from customers import validation as messages
 from customers.custom_fields import custom_values_clean, custom_values_merge, field_definitions
 from customers.customer_tabs import timeline_event
 from customers.models import (
@@ -75,12 +78,12 @@ def _clean_phones(raw_phones: list[str]) -> list[tuple[str, str]]:
             continue
         too_long = text_error(raw, max_length(CustomerPhone, "raw"))
         if too_long:
-            errors.append(f"“{raw[:60]}”: {too_long}")
+            errors.append(validation_messages.quoted(raw, too_long))
             continue
         try:
             phone = phone_normalise(raw, default_region=region)
         except InvalidPhone:
-            errors.append(_("“%(phone)s” is not a phone number we can dial.") % {"phone": raw})
+            errors.append(validation_messages.not_a_phone(raw))
             continue
         if phone.e164 not in {e for _raw, e in cleaned}:
             cleaned.append((phone.raw, phone.e164))
@@ -94,17 +97,18 @@ def _clean_emails(raw_emails: list[str]) -> list[str]:
 
     cleaned: list[str] = []
     errors: list[str] = []
-    for email in (email_normalise(e) for e in raw_emails):
+    for raw in raw_emails:
+        email = email_normalise(raw)
         if not email:
             continue
         try:
             validate_email(email)
         except ValidationError:
-            errors.append(_("“%(email)s” is not an email address.") % {"email": email[:300]})
+            errors.append(validation_messages.not_an_email(raw.strip()))
             continue
         too_long = text_error(email, max_length(CustomerEmail, "email"))
         if too_long:
-            errors.append(f"“{email[:60]}…”: {too_long}")
+            errors.append(validation_messages.quoted(raw.strip(), too_long))
             continue
         if email not in cleaned:
             cleaned.append(email)
@@ -119,10 +123,31 @@ def _external_id_clash(customer: Customer, external_id: str) -> Clash:
             return None
         taken = Customer.objects.filter(external_id=external_id).exclude(pk=customer.pk)
         if taken.exists():
-            return ValidationError({"external_id": _("Another customer has this external id.")})
+            return ValidationError({"external_id": messages.external_id_taken()})
         return None
 
     return clash
+
+
+def _check_values(data: CustomerInput) -> None:
+    """What the import checks about a row's values (customers.transfer_imports), with its
+    words (customers.validation): every writer then refuses the same values the same way."""
+    errors: dict[str, Any] = {}
+    if data.kind not in Customer.Kind.values:
+        errors["kind"] = messages.KIND_UNKNOWN
+    if data.gender and data.gender not in Customer.Gender.values:
+        errors["gender"] = messages.GENDER_UNKNOWN
+    country = data.country.strip()
+    if country and not re.fullmatch(r"[A-Za-z]{2}", country):
+        errors["country"] = messages.COUNTRY_FORMAT
+    tag_limit = schema.max_length("tags") or 0
+    if any(len(t.strip()) > tag_limit for t in data.tags):
+        errors["tags"] = messages.TAG_LENGTH
+    too_long = text_error(data.notes.replace("\r\n", "\n"), schema.NOTES_MAX_LENGTH)
+    if too_long:
+        errors["notes"] = too_long
+    if errors:
+        raise ValidationError(errors)
 
 
 def _save(customer: Customer) -> None:
@@ -133,7 +158,8 @@ def _save(customer: Customer) -> None:
 def _apply(customer: Customer, data: CustomerInput) -> None:
     name = data.name.strip()
     if not name:
-        raise ValidationError({"name": _("A customer needs a name.")})
+        raise ValidationError({"name": messages.NAME_REQUIRED})
+    _check_values(data)
     external_id = data.external_id.strip()
     clash_check(_external_id_clash(customer, external_id))
     customer.name = name
@@ -157,11 +183,9 @@ def _apply(customer: Customer, data: CustomerInput) -> None:
     check_columns(
         Customer,
         {
-            name: getattr(customer, name)
-            for name in (
-                *("name", "name_sort", "kind", "gender", "address", "city", "region"),
-                *("postal_code", "country", "tags", "source", "channel", "external_id", "notes"),
-            )
+            f.name: getattr(customer, f.attname)
+            for f in Customer._meta.concrete_fields
+            if f.get_internal_type() in ("CharField", "TextField", "ArrayField")
         },
     )
     if data.custom is not None:
@@ -214,10 +238,7 @@ def _check_customer_limit() -> None:
     tenant = Tenant.objects.filter(schema_name=current_schema()).only("customer_limit").first()
     limit = tenant.customer_limit if tenant else None
     if limit is not None and Customer.objects.count() >= limit:
-        raise ValidationError(
-            _("Your plan allows %(limit)d customers. Ask the platform operator for more.")
-            % {"limit": limit}
-        )
+        raise ValidationError(messages.customer_limit_reached(limit))
 
 
 @writes
@@ -250,7 +271,7 @@ def customer_update(*, actor: User | None, customer: Customer, data: CustomerInp
 def customer_stage_set(*, actor: User | None, customer: Customer, stage: str) -> Customer:
     """Staff choose the stage by hand; the nightly derivation then leaves it alone."""
     if stage not in Customer.Stage.values:
-        raise ValidationError({"stage": _("Unknown stage.")})
+        raise ValidationError({"stage": messages.stage_unknown()})
     Customer.objects.filter(pk=customer.pk).update(stage=stage, stage_override=True)
     customer.refresh_from_db()
     return customer
@@ -446,7 +467,7 @@ def stages_derive(
 def _tag(tag: str) -> str:
     tag = tag.strip()
     if not tag or len(tag) > 50:
-        raise ValidationError({"tag": _("A tag is 1 to 50 characters.")})
+        raise ValidationError({"tag": messages.TAG_LENGTH})
     return tag
 
 

@@ -44,10 +44,11 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext_lazy
+from django.utils.translation import gettext_lazy
 
 from crm.accounts.masking import MASK
 from crm.accounts.models import Team, User
+from crm.lib import validation_messages
 from crm.lib.columns import max_length, text_error
 from crm.lib.contacts import (
     InvalidPhone,
@@ -67,6 +68,9 @@ from crm.transfer.registry import (
     Rejection,
     SourceRow,
 )
+from customers import schema
+from customers import validation as messages
+from customers.bulk_create import new_customer_defaults
 from customers.custom_fields import active, field_definitions, value_clean
 from customers.erasure import customer_erased_blocker
 from customers.models import (
@@ -85,7 +89,7 @@ if TYPE_CHECKING:
     from crm.transfer.models import ImportJob
 
 CUSTOM_PREFIX = "custom:"
-NOTES_MAX_LENGTH = 10_000
+NOTES_MAX_LENGTH = schema.NOTES_MAX_LENGTH
 
 _LIST_SPLIT = re.compile(r"[;,/，；、\n]+")
 _TAG_SPLIT = re.compile(r"[;,，；、\n]+")
@@ -93,146 +97,29 @@ _SPACED_E164 = re.compile(r"\+\d{6,15}(?:\s+\+\d{6,15})+")
 
 # The customer columns in table order for COPY and the update's temporary table; erased_at is
 # never written by an import.
-COLUMNS = (
-    "id",
-    "kind",
-    "name",
-    "name_sort",
-    "birthday",
-    "gender",
-    "address",
-    "city",
-    "region",
-    "postal_code",
-    "country",
-    "tags",
-    "source",
-    "channel",
-    "owner_id",
-    "team_id",
-    "external_id",
-    "stage",
-    "stage_override",
-    "notes",
-    "created_at",
-    "updated_at",
-    "custom",
-)
-# Text fields: (key, max length).
+COLUMNS = schema.table_columns(without=("erased_at",))
+# Plain text fields: (key, max length).
 TEXTS = {
-    "address": 300,
-    "city": 100,
-    "region": 100,
-    "postal_code": 20,
-    "source": 100,
-    "channel": 100,
+    key: schema.max_length(key) or 0
+    for key in ("address", "city", "region", "postal_code", "source", "channel")
 }
 EMAIL_MAX_LENGTH = max_length(CustomerEmail, "email")
-PERSONAL = {"phones", "emails", "birthday", "address"}
+NAME_MAX_LENGTH = schema.max_length("name") or 0
+EXTERNAL_ID_MAX_LENGTH = schema.max_length("external_id") or 0
+TAG_MAX_LENGTH = schema.max_length("tags") or 0
+PERSONAL = set(schema.personal())
 
 
 def _fields() -> list[ImportField]:
     return [
         ImportField(
-            "external_id",
-            gettext_lazy("External id"),
-            aliases=("外部编号", "客户编号", "会员编号", "external id", "customer id", "客户ID"),
-        ),
-        ImportField(
-            "name",
-            gettext_lazy("Name"),
-            required=True,
-            aliases=(
-                "姓名",
-                "客户名称",
-                "客户姓名",
-                "名称",
-                "名字",
-                "联系人",
-                "full name",
-                "customer name",
-                "customer",
-                "客户",
-            ),
-        ),
-        ImportField("kind", gettext_lazy("Kind"), aliases=("类型", "客户类型", "type")),
-        ImportField(
-            "phones",
-            gettext_lazy("Phone numbers"),
-            personal="phone",
-            aliases=(
-                "手机",
-                "手机号",
-                "手机号码",
-                "电话",
-                "联系电话",
-                "电话号码",
-                "移动电话",
-                "phone",
-                "mobile",
-                "tel",
-                "telephone",
-                "phone number",
-                "cell",
-            ),
-        ),
-        ImportField(
-            "emails",
-            gettext_lazy("Email addresses"),
-            personal="email",
-            aliases=("邮箱", "电子邮件", "电子邮箱", "邮件", "email", "e-mail", "mail"),
-        ),
-        ImportField(
-            "birthday",
-            gettext_lazy("Birthday"),
-            personal="birthday",
-            aliases=("生日", "出生日期", "date of birth", "dob", "birth date"),
-        ),
-        ImportField("gender", gettext_lazy("Gender"), aliases=("性别", "sex")),
-        ImportField(
-            "address",
-            gettext_lazy("Address"),
-            aliases=("地址", "详细地址", "联系地址"),
-            personal="address",
-        ),
-        ImportField("city", gettext_lazy("City"), aliases=("城市", "所在城市")),
-        ImportField(
-            "region",
-            gettext_lazy("Province or state"),
-            aliases=("省份", "省", "地区", "province", "state"),
-        ),
-        ImportField(
-            "postal_code",
-            gettext_lazy("Postal code"),
-            aliases=("邮编", "邮政编码", "zip", "zip code", "postcode"),
-        ),
-        ImportField("country", gettext_lazy("Country"), aliases=("国家", "国家代码")),
-        ImportField("tags", gettext_lazy("Tags"), aliases=("标签",)),
-        ImportField(
-            "source",
-            gettext_lazy("Acquisition source"),
-            aliases=("来源", "获客来源", "客户来源"),
-        ),
-        ImportField("channel", gettext_lazy("Channel"), aliases=("渠道",)),
-        ImportField(
-            "stage",
-            gettext_lazy("Lifecycle stage"),
-            aliases=("阶段", "生命周期阶段", "客户阶段"),
-        ),
-        ImportField(
-            "notes", gettext_lazy("Notes"), aliases=("备注", "说明", "note", "remarks", "comment")
-        ),
-        ImportField(
-            "owner",
-            gettext_lazy("Owner (staff email)"),
-            aliases=("owner", "负责人", "所属员工", "owner email"),
-        ),
-        ImportField("team", gettext_lazy("Team"), aliases=("团队",)),
-        ImportField(
-            "created_at",
-            pgettext_lazy("import field", "Created (new records only)"),
-            aliases=("created", "created at", "创建时间", "创建日期"),
-        ),
+            c.key,
+            c.import_label,
+            required=c.required,
+            aliases=c.aliases,
+            personal=c.personal,
+        )
+        for c in schema.imported()
     ]
 
 
@@ -412,13 +299,13 @@ def parse_row(ctx: _Context, row: SourceRow) -> Parsed:
 def _parse_cell(ctx: _Context, parsed: Parsed, key: str, text: str) -> None:
     data = parsed.data
     if key == "name":
-        data["name"] = _text(text, 200)
+        data["name"] = _text(text, NAME_MAX_LENGTH)
     elif key == "external_id":
-        data["external_id"] = _text(text, 100)
+        data["external_id"] = _text(text, EXTERNAL_ID_MAX_LENGTH)
     elif key == "kind":
         kind = _choice(text, _KINDS, Customer.Kind.choices)
         if kind is None:
-            raise values.BadValue(_("Write individual or company."))
+            raise values.BadValue(str(messages.KIND_UNKNOWN))
         data["kind"] = kind
     elif key == "phones":
         bad: list[str] = []
@@ -426,7 +313,7 @@ def _parse_cell(ctx: _Context, parsed: Parsed, key: str, text: str) -> None:
             try:
                 e164 = phone_e164(raw, ctx.region)
             except InvalidPhone:
-                bad.append(_("“%(phone)s” is not a phone number we can dial.") % {"phone": raw})
+                bad.append(validation_messages.not_a_phone(raw))
                 continue
             if e164 not in {e for _raw, e in parsed.phones}:
                 parsed.phones.append((raw.strip()[:50], e164))
@@ -439,11 +326,11 @@ def _parse_cell(ctx: _Context, parsed: Parsed, key: str, text: str) -> None:
             try:
                 validate_email(email)
             except ValidationError:
-                bad.append(_("“%(email)s” is not an email address.") % {"email": raw})
+                bad.append(validation_messages.not_an_email(raw))
                 continue
             too_long = text_error(email, EMAIL_MAX_LENGTH)
             if too_long:
-                bad.append(f"“{raw[:60]}…”: {too_long}")
+                bad.append(validation_messages.quoted(raw, too_long))
                 continue
             if email not in parsed.emails:
                 parsed.emails.append(email)
@@ -454,39 +341,33 @@ def _parse_cell(ctx: _Context, parsed: Parsed, key: str, text: str) -> None:
     elif key == "gender":
         gender = _choice(text, _GENDERS, Customer.Gender.choices)
         if gender is None:
-            raise values.BadValue(_("Write female, male or other (or leave it empty)."))
+            raise values.BadValue(str(messages.GENDER_UNKNOWN))
         data["gender"] = gender
     elif key in TEXTS:
         data[key] = _text(text, TEXTS[key])
     elif key == "country":
         country = text.strip().upper()
         if not re.fullmatch(r"[A-Z]{2}", country):
-            raise values.BadValue(_("Two letters, e.g. CN."))
+            raise values.BadValue(str(messages.COUNTRY_FORMAT))
         data["country"] = country
     elif key == "tags":
         for tag in _TAG_SPLIT.split(text):
             tag = tag.strip()
             if not tag:
                 continue
-            if len(tag) > 50:
-                raise values.BadValue(_("A tag is 1 to 50 characters."))
+            if len(tag) > TAG_MAX_LENGTH:
+                raise values.BadValue(str(messages.TAG_LENGTH))
             if tag not in parsed.tags:
                 parsed.tags.append(tag)
     elif key == "stage":
         stage = _stage(text)
         if stage is None:
-            raise values.BadValue(
-                _("Unknown stage; write one of: %(stages)s.")
-                % {"stages": ", ".join(Customer.Stage.values)}
-            )
+            raise values.BadValue(messages.stage_unknown())
         data["stage"] = stage
     elif key == "notes":
         notes = text.replace("\r\n", "\n")
         if len(notes) > NOTES_MAX_LENGTH:
-            raise values.BadValue(
-                _("Keep it to %(max)d characters (it has %(length)d).")
-                % {"max": NOTES_MAX_LENGTH, "length": len(notes)}
-            )
+            raise values.BadValue(validation_messages.too_long(NOTES_MAX_LENGTH, len(notes)))
         data["notes"] = notes
     elif key == "owner":
         owner = ctx.user_id(text)
@@ -521,23 +402,12 @@ class _Existing:
     emails: list[str]
 
 
+# A new customer's columns before the row's values: the model's defaults (customers.bulk_create),
+# but the times, which are the batch's.
 _NEW_DEFAULTS: dict[str, Any] = {
-    "kind": Customer.Kind.INDIVIDUAL,
-    "birthday": None,
-    "gender": "",
-    "address": "",
-    "city": "",
-    "region": "",
-    "postal_code": "",
-    "country": "",
-    "source": "",
-    "channel": "",
-    "owner_id": None,
-    "team_id": None,
-    "external_id": "",
-    "stage": Customer.Stage.LEAD,
-    "stage_override": False,
-    "notes": "",
+    column: value
+    for column, value in new_customer_defaults().items()
+    if column not in ("created_at", "updated_at")
 }
 
 
@@ -795,7 +665,7 @@ class CustomersRun(ImportRun):
                     % {"row": n, "first": first},
                 )
         if ext and owner is not None and (target is None or owner != target.row["id"]):
-            return Rejection(n, "external_id", _("Another customer has this external id."))
+            return Rejection(n, "external_id", messages.external_id_taken())
         if target is None:
             rejection = self._new_row(parsed, new)
         else:
@@ -816,7 +686,7 @@ class CustomersRun(ImportRun):
     ) -> Rejection | None:
         data = parsed.data
         if not data.get("name"):
-            return Rejection(parsed.number, "name", _("A customer needs a name."))
+            return Rejection(parsed.number, "name", str(messages.NAME_REQUIRED))
         missing = [d for d in self.ctx.required_custom if d.key not in parsed.custom]
         if missing:
             return Rejection(
@@ -831,8 +701,7 @@ class CustomersRun(ImportRun):
                 return Rejection(
                     parsed.number,
                     "",
-                    _("Your plan allows %(limit)d customers. Ask the platform operator for more.")
-                    % {"limit": self.ctx.limit},
+                    messages.customer_limit_reached(self.ctx.limit),
                 )
         now = self.now
         row = dict(_NEW_DEFAULTS)

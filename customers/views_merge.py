@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from crm.accounts import capabilities as cap
 from crm.accounts.permissions import acting_user, can, capability_required
 from crm.lib.redirects import local_url
-from customers import duplicates, merge, selectors
+from customers import duplicates, merge, schema, selectors
 from customers.erasure import customer_erased_blocker
 from customers.models import Customer, CustomerMerge, DuplicatePair
 
@@ -93,8 +93,7 @@ def _field_rows(keep: Customer, drop: Customer, chosen: dict[str, str]) -> list[
             kept_value = (keep.custom or {}).get(key)
             dropped_value = (drop.custom or {}).get(key)
         else:
-            field = Customer._meta.get_field(name)
-            label = str(getattr(field, "verbose_name", name))
+            label = str(schema.label(name))
             display = f"get_{name}_display"
             kept_value = getattr(keep, display)() if hasattr(keep, display) else getattr(keep, name)
             dropped_value = (

@@ -3,12 +3,14 @@ forms, services, imports and filters check a value against before it reaches SQL
 column cannot hold is a message for the user, never a database error (a 500, or a whole import
 committed as "valid" that then fails). Imports no app: callers pass their model."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.utils.translation import gettext as _
+
+from crm.lib import validation_messages
 
 # Postgres integer columns (Django's IntegerField, PositiveIntegerField ...).
 INT32_MAX = 2**31 - 1
@@ -35,13 +37,22 @@ def text_error(value: str, limit: int | None) -> str | None:
     """Why a text cannot be stored in a column of `limit` characters, or None if it can.
     Postgres text holds no NUL character whatever the length."""
     if "\x00" in value:
-        return _("This text contains a null character (U+0000); remove it.")
+        return validation_messages.null_character()
     if limit is not None and len(value) > limit:
-        return _("Keep it to %(max)d characters (it has %(length)d).") % {
-            "max": limit,
-            "length": len(value),
-        }
+        return validation_messages.too_long(limit, len(value))
     return None
+
+
+def text_validator(limit: int | None) -> Callable[[str], None]:
+    """A form field validator giving text_error's message (in place of Django's own
+    MaxLengthValidator, whose words differ from every other path's)."""
+
+    def validate(value: str) -> None:
+        message = text_error(value, limit)
+        if message:
+            raise ValidationError(message, code="max_length")
+
+    return validate
 
 
 def integer_error(value: int, bottom: int, top: int) -> str | None:

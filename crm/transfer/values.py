@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm.lib import validation_messages
 from crm.lib.spreadsheet import FORMULA_STARTS
 
 
@@ -91,14 +92,11 @@ _EXCEL_EPOCH = datetime.date(1899, 12, 30)
 
 
 def _date_help() -> str:
-    return _("Write dates as 2024-03-05.")
+    return validation_messages.date_help()
 
 
 def _not_a_date(text: str) -> BadValue:
-    return BadValue(
-        _("“%(value)s” is not a date we can read. %(help)s")
-        % {"value": _shown(text), "help": _date_help()}
-    )
+    return BadValue(validation_messages.not_a_date(_shown(text)))
 
 
 def _make_date(text: str, year: int, month: int, day: int) -> datetime.date:
@@ -456,6 +454,9 @@ def clean_text(text: str, *, max_length: int) -> str:
     for ch in value:
         if ch in "\t\n":
             continue
+        if ch == "\x00":
+            # What forms and services say of it too (crm.lib.columns.text_error).
+            raise BadValue(validation_messages.null_character())
         category = unicodedata.category(ch)
         if category in ("Cc", "Cs"):
             raise BadValue(
@@ -466,8 +467,6 @@ def clean_text(text: str, *, max_length: int) -> str:
                 % {"code": f"U+{ord(ch):04X}"}
             )
     if len(value) > max_length:
-        raise BadValue(
-            _("This text is %(length)s characters long; the most is %(max)s.")
-            % {"length": len(value), "max": max_length}
-        )
+        # The message every other path (forms, services) gives for a value too long.
+        raise BadValue(validation_messages.too_long(max_length, len(value)))
     return value

@@ -81,7 +81,7 @@ class TestCreateAndEdit:
         response = client_for(acme, "agent").post(reverse("customers:new"), bad)
         page = response.content.decode()
         assert response.status_code == 200
-        assert "Enter a valid date." in page
+        assert "2023 is not a leap year, so it has no 29 February." in page
         bad["birthday"] = ""
         response = client_for(acme, "agent").post(reverse("customers:new"), bad)
         page = response.content.decode()
