@@ -77,7 +77,7 @@ def register() -> None:
             annotations=lambda: {"points_balance": _balance()},
             tables=("loyalty_account",),
             css="num nowrap",
-            position=56,
+            position=65,
         )
     )
     list_column_register(
@@ -89,7 +89,7 @@ def register() -> None:
             tables=TABLES,
             cell=_tier_cell,
             css="nowrap",
-            position=57,
+            position=66,
         )
     )
     list_filter_register(
