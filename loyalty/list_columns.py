@@ -1,6 +1,6 @@
-"""Points and tier on the customer list, as columns and filters (customers.list_columns);
-registered from LoyaltyConfig.ready. Both read loyalty_account (and loyalty_tier for the
-name), whose changes stamp the list version (migration 0003)."""
+"""Points and tier on the customer list (customers.list_columns): one column (the balance,
+then the tier) and two filters, registered from LoyaltyConfig.ready. They read loyalty_account
+and loyalty_tier, whose changes stamp the list version (migration 0003)."""
 
 import html
 from typing import Any
@@ -36,10 +36,6 @@ def _points_text(row: Any) -> str:
     return "" if row.points_balance is None else str(row.points_balance)
 
 
-def _tier_cell(_row: Any, text: str) -> str:
-    return f'<span class="badge">{html.escape(text)}</span>' if text else "—"
-
-
 def _tier_choices() -> list[tuple[str, str]]:
     return [("", str(_("Any"))), ("none", str(_("No tier")))] + [
         (str(pk), name) for pk, name in Tier.objects.order_by("position").values_list("pk", "name")
@@ -68,28 +64,27 @@ def _by_points(customers: QuerySet[Any], value: Any) -> QuerySet[Any]:
     return customers.filter(loyalty_account__balance__gte=value)
 
 
+def _points_cell(row: Any, text: str) -> str:
+    """The balance, then the tier the way the list shows a second value ("1200 · Gold"): one
+    column for both keeps the list within a laptop's width."""
+    if not text:
+        return "—"
+    tier = row.points_tier
+    shown = f'<br><small class="muted">{html.escape(tier)}</small>' if tier else ""
+    return f"{html.escape(text)}{shown}"
+
+
 def register() -> None:
     list_column_register(
         ListColumn(
             key="points",
             header=_("Points"),
             value=_points_text,
-            annotations=lambda: {"points_balance": _balance()},
-            tables=("loyalty_account",),
-            css="num nowrap",
-            position=65,
-        )
-    )
-    list_column_register(
-        ListColumn(
-            key="tier",
-            header=_("Tier"),
-            value=lambda row: row.points_tier or "",
-            annotations=lambda: {"points_tier": _tier_name()},
+            annotations=lambda: {"points_balance": _balance(), "points_tier": _tier_name()},
             tables=TABLES,
-            cell=_tier_cell,
+            cell=_points_cell,
             css="nowrap",
-            position=66,
+            position=65,
         )
     )
     list_filter_register(
