@@ -58,6 +58,8 @@ def statement(request: HttpRequest, pk: int) -> HttpResponse:
     account = Account.objects.select_related("tier").filter(customer_id=customer.pk).first()
     form = PeriodForm(request.GET or None)
     start, end = form.period(local_today())
+    if not form.is_bound:
+        form = PeriodForm(initial={"start": start, "end": end})
     return render(
         request,
         "loyalty/statement.html",
