@@ -159,9 +159,7 @@ class RewardForm(forms.ModelForm):
         data = super().clean() or {}
         start, end = data.get("valid_from"), data.get("valid_until")
         if start and end and start > end:
-            self.add_error(
-                "valid_until", _("The reward must be valid until on or after its first day.")
-            )
+            self.add_error("valid_until", _("The last valid day cannot be before the first."))
         return data
 
 
