@@ -42,8 +42,8 @@ def account_open(*, customer: Customer, actor: User | None) -> Account:
     tier = starting_tier()
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO loyalty_account (customer_id, balance, tier_id, tier_since,"
-            " referral_code, created_at) VALUES (%s, 0, %s, %s, %s, now())"
+            "INSERT INTO loyalty_account (customer_id, balance, qualifying_points, tier_id,"
+            " tier_since, referral_code, created_at) VALUES (%s, 0, 0, %s, %s, %s, now())"
             " ON CONFLICT (customer_id) DO NOTHING RETURNING id",
             [
                 customer.pk,

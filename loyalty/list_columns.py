@@ -1,6 +1,6 @@
 """Points and tier on the customer list (customers.list_columns): one column (the balance,
 then the tier) and two filters, registered from LoyaltyConfig.ready. They read loyalty_account
-and loyalty_tier, whose changes stamp the list version (migration 0003)."""
+and loyalty_tier, whose changes stamp the list version (migration 0004)."""
 
 import html
 from typing import Any

@@ -37,6 +37,7 @@ _MOVED = {
 _ACCOUNT_FIELDS = (
     "id",
     "balance",
+    "qualifying_points",
     "tier_id",
     "tier_since",
     "below_tier_since",
@@ -80,7 +81,10 @@ def accounts_merge(keep: Customer, drop: Customer) -> dict[str, Any]:
     referrals = Account.objects.filter(referred_by_id=dropped.pk).exclude(pk=kept.pk)
     data["referrals"] = list(referrals.values_list("pk", flat=True))
     referrals.update(referred_by_id=kept.pk)
-    changes: dict[str, Any] = {"balance": kept.balance + dropped.balance}
+    changes: dict[str, Any] = {
+        "balance": kept.balance + dropped.balance,
+        "qualifying_points": kept.qualifying_points + dropped.qualifying_points,
+    }
     if kept.referred_by_id in (None, dropped.pk) and dropped.referred_by_id != kept.pk:
         changes["referred_by_id"] = dropped.referred_by_id
     if dropped.tier and (kept.tier is None or dropped.tier.position > kept.tier.position):
@@ -116,13 +120,14 @@ def accounts_merge_revert(keep: Customer, dropped_id: int, data: dict[str, Any])
     balance = int(image["balance"])
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO loyalty_account (id, customer_id, balance, tier_id, tier_since,"
-            " below_tier_since, referral_code, referred_by_id, created_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            "INSERT INTO loyalty_account (id, customer_id, balance, qualifying_points, tier_id,"
+            " tier_since, below_tier_since, referral_code, referred_by_id, created_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [
                 image["id"],
                 dropped_id,
                 balance,
+                image["qualifying_points"],
                 image["tier_id"],
                 image["tier_since"],
                 image["below_tier_since"],
@@ -138,6 +143,7 @@ def accounts_merge_revert(keep: Customer, dropped_id: int, data: dict[str, Any])
     kept_tier, kept_since = data["kept_tier"]
     Account.objects.filter(pk=kept.pk).update(
         balance=kept.balance - balance,
+        qualifying_points=kept.qualifying_points - int(image["qualifying_points"]),
         tier_id=kept_tier,
         tier_since=kept_since,
         referred_by_id=data["kept_referred_by"],

@@ -125,6 +125,9 @@ class Account(models.Model):
         Tier, on_delete=models.SET_NULL, null=True, blank=True, related_name="accounts"
     )
     tier_since = models.DateField(_("tier since"), null=True, blank=True)
+    # Qualifying points (or spend) over the tier window: exact after each nightly evaluation
+    # (loyalty.tiers), raised and lowered by orders in between, so an upgrade needs no sum.
+    qualifying_points = models.BigIntegerField(_("qualifying points"), default=0)
     # The day evaluation first found the account below its tier; a downgrade waits the grace.
     below_tier_since = models.DateField(null=True, blank=True)
     referral_code = models.CharField(_("referral code"), max_length=40, unique=True)
@@ -224,30 +227,51 @@ class LedgerEntry(models.Model):
         BIRTHDAY = "birthday", _("Birthday bonus")
         REFERRAL = "referral", _("Referral bonus")
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    # Indexed by loyalty_entry_account (account first): no index of its own.
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="entries", db_index=False
+    )
     kind = models.CharField(_("kind"), max_length=14, choices=Kind.choices)
     bonus = models.CharField(_("bonus"), max_length=10, choices=Bonus.choices, blank=True)
     points = models.IntegerField(_("points"))
-    # Points toward the tier: an earn's points, a reversal's (whole) points taken back.
+    # Toward the tier: an earn's points (or, on the spend basis, the order's whole currency
+    # units); a reversal takes back its earn's.
     qualifying = models.IntegerField(default=0)
     # A reversal's points that could not be taken back (already spent).
     shortfall = models.PositiveIntegerField(_("shortfall"), default=0)
     # The order an earn or reverse is for: no foreign key, so that the ledger keeps its rows
     # when an import that created the order is undone (the points are reversed first).
     order_id = models.BigIntegerField(null=True, blank=True)
+    # Rare links: partial indexes below instead of one entry per row in each (every import
+    # writes a million entries without them).
     redemption = models.ForeignKey(
-        "Redemption", on_delete=models.PROTECT, null=True, blank=True, related_name="entries"
+        "Redemption",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="entries",
+        db_index=False,
     )
     adjustment = models.ForeignKey(
-        Adjustment, on_delete=models.PROTECT, null=True, blank=True, related_name="entries"
+        Adjustment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="entries",
+        db_index=False,
     )
-    idempotency_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     note = models.TextField(_("note"), blank=True)
     # When it happened for the member (an order's time for an earn), and when it was written.
     occurred_at = models.DateTimeField(_("when"), default=timezone.now)
     created_at = models.DateTimeField(default=timezone.now)
     actor = models.ForeignKey(
-        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        User,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
 
     class Meta:
@@ -260,6 +284,12 @@ class LedgerEntry(models.Model):
                 fields=["order_id"],
                 condition=Q(kind="reverse"),
                 name="loyalty_one_reverse_per_order",
+            ),
+            # Partial: most entries (an order's earn) have no key.
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="loyalty_entry_idempotency_key",
             ),
             models.CheckConstraint(
                 condition=~Q(kind__in=["earn", "reverse"]) | Q(order_id__isnull=False),
@@ -276,7 +306,19 @@ class LedgerEntry(models.Model):
         ]
         indexes = [
             models.Index(fields=["account", "-occurred_at", "-id"], name="loyalty_entry_account"),
-            models.Index(fields=["redemption"], name="loyalty_entry_redemption"),
+            models.Index(
+                fields=["redemption"],
+                name="loyalty_entry_redemption",
+                condition=Q(redemption__isnull=False),
+            ),
+            models.Index(
+                fields=["adjustment"],
+                name="loyalty_entry_adjustment",
+                condition=Q(adjustment__isnull=False),
+            ),
+            models.Index(
+                fields=["actor"], name="loyalty_entry_actor", condition=Q(actor__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:
@@ -286,8 +328,17 @@ class LedgerEntry(models.Model):
 class Lot(models.Model):
     """Points credited together that expire together; spent oldest expiry first."""
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="lots")
-    entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, related_name="lot")
+    # No database foreign keys here: an import's commit writes a lot per earned order, and
+    # each key check costs as much as the insert (bench/loyalty.py). A lot is only ever
+    # written beside its entry, in the statement that writes the entry; accounts and entries
+    # are never deleted (the ledger guard; a merge moves lots first); and the nightly
+    # reconciliation checks that every account's lots add up.
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="lots", db_constraint=False
+    )
+    entry = models.OneToOneField(
+        LedgerEntry, on_delete=models.PROTECT, related_name="lot", db_constraint=False
+    )
     points = models.PositiveIntegerField()
     remaining = models.PositiveIntegerField()
     expires_on = models.DateField(_("expires"), null=True, blank=True)  # None: never

@@ -24,6 +24,7 @@ from django.db import connection
 
 from crm.accounts.models import User
 from loyalty import reversal
+from loyalty.models import EarnRule, Programme
 from loyalty.programme import local_today, programme, tenant_zone
 from loyalty.tiers import tiers_raise
 
@@ -36,25 +37,28 @@ WITH ins AS (
         order_id, idempotency_key, note, occurred_at, created_at, actor_id)
     SELECT account_id, kind, bonus, points, qualifying, 0, order_id, idempotency_key, '',
         occurred_at, now(), actor_id
-    FROM ({src}) src WHERE points > 0
+    FROM ({src}) src WHERE points > 0 OR kind = 'earn'
     ON CONFLICT DO NOTHING
-    RETURNING id, account_id, points, occurred_at
+    RETURNING id, account_id, points, qualifying, occurred_at
 ), lots AS (
     INSERT INTO loyalty_lot (account_id, entry_id, points, remaining, expires_on, created_at)
     SELECT account_id, id, points, points,
         ((occurred_at AT TIME ZONE %(tz)s)::date + make_interval(months => %(months)s))::date,
         now()
-    FROM ins
+    FROM ins WHERE points > 0
 )
-UPDATE loyalty_account a SET balance = a.balance + t.points
-FROM (SELECT account_id, sum(points)::int AS points FROM ins GROUP BY account_id) t
+UPDATE loyalty_account a SET balance = a.balance + t.points,
+    qualifying_points = a.qualifying_points + t.qualifying
+FROM (SELECT account_id, sum(points)::int AS points, sum(qualifying) AS qualifying FROM ins
+      GROUP BY account_id) t
 WHERE a.id = t.account_id
 RETURNING a.id
 """
 
 ACCOUNTS_OPEN_SQL = """
-INSERT INTO loyalty_account (customer_id, balance, tier_id, tier_since, referral_code, created_at)
-SELECT c.customer_id, 0, %(tier)s, CASE WHEN %(tier)s IS NULL THEN NULL ELSE %(today)s END,
+INSERT INTO loyalty_account (customer_id, balance, qualifying_points, tier_id, tier_since,
+    referral_code, created_at)
+SELECT c.customer_id, 0, 0, %(tier)s, CASE WHEN %(tier)s IS NULL THEN NULL ELSE %(today)s END,
     upper(substr(md5(random()::text), 1, 4)) || upper(to_hex(c.customer_id)), now()
 FROM (SELECT DISTINCT o.customer_id FROM customers_order o
       WHERE o.id = ANY(%(ids)s) AND o.status = 'completed'
@@ -70,17 +74,24 @@ WHERE a.customer_id IN (SELECT o.customer_id FROM customers_order o WHERE o.id =
 ORDER BY a.id FOR UPDATE
 """
 
+# An order's earn, even of 0 points (it marks the order as earned and counts on the spend
+# basis). The earn rules' subquery is left out when no rule is active.
 EARN_SRC = """
 SELECT a.id AS account_id, 'earn' AS kind, '' AS bonus,
-    floor(o.amount * %(rate)s * coalesce(r.multiplier, 1) * coalesce(t.multiplier, 1))::int
-        AS points,
-    floor(o.amount * %(rate)s * coalesce(r.multiplier, 1) * coalesce(t.multiplier, 1))::int
-        AS qualifying,
+    floor(o.amount * %(rate)s * {rule} * coalesce(t.multiplier, 1))::int AS points,
+    CASE WHEN %(spend)s THEN floor(o.amount)::int
+        ELSE floor(o.amount * %(rate)s * {rule} * coalesce(t.multiplier, 1))::int
+    END AS qualifying,
     o.id AS order_id, NULL AS idempotency_key, o.ordered_at AS occurred_at,
     %(actor)s::int AS actor_id
 FROM customers_order o
 JOIN loyalty_account a ON a.customer_id = o.customer_id
 LEFT JOIN loyalty_tier t ON t.id = a.tier_id
+{rules}
+WHERE o.id = ANY(%(ids)s) AND o.status = 'completed'
+  AND NOT EXISTS (SELECT 1 FROM loyalty_ledgerentry e WHERE e.order_id = o.id AND e.kind = 'earn')
+"""
+EARN_RULES = """
 LEFT JOIN LATERAL (
     SELECT max(rule.multiplier) AS multiplier FROM loyalty_earnrule rule
     WHERE rule.active
@@ -89,9 +100,14 @@ LEFT JOIN LATERAL (
       AND (rule.starts_on IS NULL OR rule.starts_on <= (o.ordered_at AT TIME ZONE %(tz)s)::date)
       AND (rule.ends_on IS NULL OR rule.ends_on >= (o.ordered_at AT TIME ZONE %(tz)s)::date)
 ) r ON true
-WHERE o.id = ANY(%(ids)s) AND o.status = 'completed'
-  AND NOT EXISTS (SELECT 1 FROM loyalty_ledgerentry e WHERE e.order_id = o.id AND e.kind = 'earn')
 """
+
+
+def earn_src() -> str:
+    if EarnRule.objects.filter(active=True).exists():
+        return EARN_SRC.format(rule="coalesce(r.multiplier, 1)", rules=EARN_RULES)
+    return EARN_SRC.format(rule="1", rules="")
+
 
 SIGNUP_SRC = """
 SELECT a.id AS account_id, 'bonus' AS kind, 'signup' AS bonus, %(bonus)s::int AS points,
@@ -146,16 +162,22 @@ def orders_written(*, actor: User | None, order_ids: Sequence[int]) -> None:
             SIGNUP_SRC, {"bonus": rules.signup_bonus, "accounts": opened, "actor": actor_id}
         )
     earned = credits_write(
-        EARN_SRC, {"ids": ids, "rate": rules.points_per_unit, "tz": str(zone), "actor": actor_id}
+        earn_src(),
+        {
+            "ids": ids,
+            "rate": rules.points_per_unit,
+            "spend": rules.tier_basis == Programme.TierBasis.SPEND,
+            "tz": str(zone),
+            "actor": actor_id,
+        },
     )
     reversal.orders_reverse(order_ids=ids, actor_id=actor_id, only_undone=True)
     if earned and rules.referral_bonus:
         credits_write(
             REFERRAL_SRC, {"bonus": rules.referral_bonus, "accounts": earned, "actor": actor_id}
         )
-    # Every account the orders touched: on the spend basis an order earning no points still
-    # counts toward the tier.
-    tiers_raise(account_ids=locked, today=today)
+    if earned:
+        tiers_raise(account_ids=earned, today=today)
 
 
 def orders_removing(*, actor: User | None, order_ids: Sequence[int]) -> None:

@@ -3,8 +3,8 @@ whole list of orders in a fixed number of statements.
 
 An order's points come back from its own lot first, then from the account's other lots, oldest
 expiry first. Points already spent cannot come back and the balance never goes negative: what
-is missing is the entry's `shortfall`, shown beside it. The tier loses the order's whole
-points (`qualifying`), spent or not."""
+is missing is the entry's `shortfall`, shown beside it. The tier loses what the order
+qualified for (`qualifying`), spent or not."""
 
 import dataclasses
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ from django.db import connection
 from loyalty.models import LedgerEntry, LotUse
 
 FIND_SQL = """
-SELECT e.order_id, e.account_id, e.points, l.id
+SELECT e.order_id, e.account_id, e.points, e.qualifying, l.id
 FROM loyalty_ledgerentry e
 LEFT JOIN loyalty_lot l ON l.entry_id = e.id
 {orders}
@@ -30,6 +30,7 @@ class _Reversal:
     order_id: int
     account_id: int
     points: int
+    qualifying: int
     own_lot: int | None
     taken: dict[int, int] = dataclasses.field(default_factory=dict)  # lot id -> points
 
@@ -89,7 +90,7 @@ def orders_reverse(*, order_ids: Sequence[int], actor_id: int | None, only_undon
                 account_id=item.account_id,
                 kind=LedgerEntry.Kind.REVERSE,
                 points=-item.recovered,
-                qualifying=-item.points,
+                qualifying=-item.qualifying,
                 shortfall=item.points - item.recovered,
                 order_id=item.order_id,
                 actor_id=actor_id,
@@ -106,7 +107,11 @@ def orders_reverse(*, order_ids: Sequence[int], actor_id: int | None, only_undon
     )
     taken_by_lot: dict[int, int] = {}
     taken_by_account: dict[int, int] = {}
+    qualifying_by_account: dict[int, int] = {}
     for item in found:
+        qualifying_by_account[item.account_id] = (
+            qualifying_by_account.get(item.account_id, 0) + item.qualifying
+        )
         for lot_id, points in item.taken.items():
             taken_by_lot[lot_id] = taken_by_lot.get(lot_id, 0) + points
         taken_by_account[item.account_id] = (
@@ -119,9 +124,16 @@ def orders_reverse(*, order_ids: Sequence[int], actor_id: int | None, only_undon
                 " FROM unnest(%s::bigint[], %s::int[]) AS t(id, points) WHERE l.id = t.id",
                 [list(taken_by_lot), list(taken_by_lot.values())],
             )
+        accounts = list(qualifying_by_account)
         cursor.execute(
-            "UPDATE loyalty_account a SET balance = a.balance - t.points"
-            " FROM unnest(%s::bigint[], %s::int[]) AS t(id, points) WHERE a.id = t.id",
-            [list(taken_by_account), list(taken_by_account.values())],
+            "UPDATE loyalty_account a SET balance = a.balance - t.points,"
+            " qualifying_points = a.qualifying_points - t.qualifying"
+            " FROM unnest(%s::bigint[], %s::int[], %s::bigint[]) AS t(id, points, qualifying)"
+            " WHERE a.id = t.id",
+            [
+                accounts,
+                [taken_by_account.get(a, 0) for a in accounts],
+                [qualifying_by_account[a] for a in accounts],
+            ],
         )
     return len(found)

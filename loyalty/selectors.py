@@ -7,8 +7,6 @@ from django.db.models import Sum
 
 from customers.models import Customer, Order
 from loyalty.models import Account, LedgerEntry, Lot
-from loyalty.programme import local_today
-from loyalty.tiers import qualifying_of
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,7 +41,7 @@ def loyalty_summary(customer: Customer) -> LoyaltySummary:
     return LoyaltySummary(
         balance=account.balance,
         tier=account.tier.name if account.tier else None,
-        qualifying_points=qualifying_of(account.pk, local_today()),
+        qualifying_points=account.qualifying_points,
         expiring=[(int(row["points"]), row["expires_on"]) for row in lots if row["expires_on"]],
     )
 
@@ -51,10 +49,10 @@ def loyalty_summary(customer: Customer) -> LoyaltySummary:
 def order_points(order: Order) -> int:
     """What the order earned, less what its reversal took back (spent points included: the
     shortfall counts as taken back)."""
-    earned = LedgerEntry.objects.filter(
+    entries = LedgerEntry.objects.filter(
         order_id=order.pk, kind__in=[LedgerEntry.Kind.EARN, LedgerEntry.Kind.REVERSE]
-    ).aggregate(total=Sum("qualifying"))["total"]
-    return int(earned or 0)
+    ).aggregate(points=Sum("points"), shortfall=Sum("shortfall"))
+    return int(entries["points"] or 0) - int(entries["shortfall"] or 0)
 
 
 def ledger_entries(account: Account, *, limit: int = 50) -> list[LedgerEntry]:

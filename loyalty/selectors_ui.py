@@ -25,7 +25,6 @@ from loyalty.models import (
     Tier,
 )
 from loyalty.programme import local_today, programme, tenant_zone
-from loyalty.tiers import qualifying_of
 
 HISTORY_PAGE = 25
 
@@ -41,9 +40,10 @@ class TierProgress:
     percent: int
 
 
-def tier_progress(account: Account | None, today: datetime.date) -> TierProgress:
+def tier_progress(account: Account | None) -> TierProgress:
     basis = programme().tier_basis
-    qualifying = qualifying_of(account.pk, today) if account is not None else 0
+    # Kept on the account by the order listener and the nightly evaluation (loyalty.tiers).
+    qualifying = account.qualifying_points if account is not None else 0
     position = account.tier.position if account is not None and account.tier else -1
     higher = Tier.objects.filter(position__gt=position).order_by("position").first()
     if higher is None:
@@ -96,7 +96,7 @@ def points_tab(customer: Customer) -> dict[str, Any]:
     today = local_today()
     return {
         "account": account,
-        "progress": tier_progress(account, today),
+        "progress": tier_progress(account),
         "lots": open_lots(account) if account else [],
         "entries": list(entries_of(account)[:10]) if account else [],
         "redemptions": (

@@ -1,11 +1,13 @@
 """Tier evaluation for a list of accounts in a fixed number of statements.
 
-A member's qualifying amount over the programme's rolling window is either the points their
-orders earned (orders since reversed do not count; redeeming never lowers it) or what they
-spent on completed orders, in whole currency units. The tier is the highest whose threshold it
-reaches. Upgrades happen at once (also right after an order earns); a downgrade waits until
-the member has been below their tier for the grace days, counted from the first evaluation
-that found it."""
+A member's qualifying amount over the programme's rolling window is what their orders' earn
+entries qualified for (their points, or on the spend basis the orders' whole currency units;
+orders since reversed do not count; redeeming never lowers it). The nightly evaluation computes
+it exactly and caches it on the account; orders raise and lower the cache in between, so an
+upgrade right after an order needs no sum over the ledger. The tier is the highest whose
+threshold it reaches. Upgrades happen at once (also right after an order earns); a downgrade
+waits until the member has been below their tier for the grace days, counted from the first
+evaluation that found it."""
 
 import dataclasses
 import datetime
@@ -16,22 +18,31 @@ from django.utils import timezone
 
 from loyalty.programme import months_later, programme
 
+# Exact: what the window's earns qualified for, less those of orders reversed since.
 QUALIFYING_SQL = """
 WITH q AS (
     SELECT a.id, a.tier_id, coalesce(ct.position, 0) AS position, a.below_tier_since,
-        CASE WHEN %(spend)s THEN (
-            SELECT coalesce(floor(sum(o.amount)), 0)::bigint FROM customers_order o
-            WHERE o.customer_id = a.customer_id AND o.status = 'completed'
-              AND o.ordered_at >= %(since)s)
-        ELSE (
-            SELECT coalesce(sum(e.qualifying), 0)::bigint FROM loyalty_ledgerentry e
-            WHERE e.account_id = a.id AND e.kind = 'earn' AND e.occurred_at >= %(since)s
-              AND NOT EXISTS (SELECT 1 FROM loyalty_ledgerentry r
-                              WHERE r.order_id = e.order_id AND r.kind = 'reverse'))
-        END AS qualifying
+        (SELECT coalesce(sum(e.qualifying), 0)::bigint FROM loyalty_ledgerentry e
+         WHERE e.account_id = a.id AND e.kind = 'earn' AND e.occurred_at >= %(since)s
+           AND NOT EXISTS (SELECT 1 FROM loyalty_ledgerentry r
+                           WHERE r.order_id = e.order_id AND r.kind = 'reverse')
+        ) AS qualifying
     FROM loyalty_account a LEFT JOIN loyalty_tier ct ON ct.id = a.tier_id
     WHERE a.id = ANY(%(ids)s)
 )
+{pick}
+"""
+# What the cached qualifying points say (between evaluations: orders raise and lower them).
+CACHED_SQL = """
+WITH q AS (
+    SELECT a.id, a.tier_id, coalesce(ct.position, 0) AS position, a.below_tier_since,
+        a.qualifying_points AS qualifying
+    FROM loyalty_account a LEFT JOIN loyalty_tier ct ON ct.id = a.tier_id
+    WHERE a.id = ANY(%(ids)s)
+)
+{pick}
+"""
+PICK = """
 SELECT q.id, q.tier_id, q.position, q.below_tier_since, q.qualifying, t.id,
     coalesce(t.position, 0)
 FROM q LEFT JOIN LATERAL (
@@ -59,19 +70,11 @@ def window_start(today: datetime.date) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(start, datetime.time.min))
 
 
-def standings(account_ids: Sequence[int], today: datetime.date) -> list[Standing]:
-    spend = programme().tier_basis == "spend"
+def standings(account_ids: Sequence[int], today: datetime.date, *, exact: bool) -> list[Standing]:
+    sql = (QUALIFYING_SQL if exact else CACHED_SQL).format(pick=PICK)
     with connection.cursor() as cursor:
-        cursor.execute(
-            QUALIFYING_SQL,
-            {"spend": spend, "since": window_start(today), "ids": list(account_ids)},
-        )
+        cursor.execute(sql, {"since": window_start(today), "ids": list(account_ids)})
         return [Standing(*row) for row in cursor.fetchall()]
-
-
-def qualifying_of(account_id: int, today: datetime.date) -> int:
-    found = standings([account_id], today)
-    return found[0].qualifying if found else 0
 
 
 def _write(
@@ -115,7 +118,7 @@ def tiers_raise(*, account_ids: Sequence[int], today: datetime.date) -> int:
     """Move the (locked) accounts that now qualify for a higher tier up at once."""
     moves: list[tuple[Standing, int | None]] = [
         (s, s.target_id)
-        for s in standings(account_ids, today)
+        for s in standings(account_ids, today, exact=False)
         if s.target_id is not None and s.target_position > s.position
     ]
     _write(moves, [], [], today)
@@ -133,7 +136,15 @@ def tiers_evaluate(*, account_ids: Sequence[int], today: datetime.date) -> int:
     moves: list[tuple[Standing, int | None]] = []
     pending: list[int] = []
     cleared: list[int] = []
-    for s in standings(account_ids, today):
+    found = standings(account_ids, today, exact=True)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE loyalty_account a SET qualifying_points = t.q"
+            " FROM unnest(%s::bigint[], %s::bigint[]) AS t(id, q)"
+            " WHERE a.id = t.id AND a.qualifying_points <> t.q",
+            [[s.account_id for s in found], [s.qualifying for s in found]],
+        )
+    for s in found:
         if s.target_position > s.position or (s.tier_id is None and s.target_id is not None):
             moves.append((s, s.target_id))
         elif s.target_position < s.position:

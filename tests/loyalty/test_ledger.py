@@ -236,3 +236,43 @@ def test_adjustment_within_limit_applies_and_above_waits_for_a_second_user(acme)
         with pytest.raises(ValidationError):
             adjustment_reject(actor=admin, adjustment=big)
         assert_consistent(account(who))
+
+
+def test_sign_up_bonus_once_when_the_account_opens(acme):
+    with schema_context(acme.schema):
+        Programme.objects.filter(pk=1).update(signup_bonus=25)
+        who = customer()
+        order(who, "10")
+        order(who, "10")
+        assert account_balance(who) == 45
+        assert LedgerEntry.objects.filter(account__customer=who, bonus="signup").count() == 1
+        other = customer()
+        points_adjust(actor=None, customer=other, points=5, reason="welcome call")
+        assert account_balance(other) == 30
+        assert_consistent(account(who))
+        assert_consistent(account(other))
+
+
+def test_the_tier_multiplier_applies_to_later_orders(acme):
+    with schema_context(acme.schema):
+        who = customer()
+        order(who, "1000")  # Silver from here (1.10)
+        assert account(who).tier.name == "Silver"
+        order(who, "100")
+        assert account_balance(who) == 1000 + 110
+        assert loyalty_summary(who).qualifying_points == 1110
+
+
+def test_a_reward_outside_its_dates_is_refused(acme):
+    with schema_context(acme.schema):
+        today = timezone.localdate(timezone.now(), LONDON)
+        later = Reward.objects.create(
+            name="Later", points_cost=5, valid_from=today + datetime.timedelta(days=2)
+        )
+        gone = Reward.objects.create(name="Gone", points_cost=5, active=False)
+        who = customer()
+        order(who, "50")
+        for reward in (later, gone):
+            with pytest.raises(ValidationError):
+                points_redeem(actor=None, customer=who, points=5, reward=reward)
+        assert account_balance(who) == 50

@@ -17,7 +17,7 @@ UNWATCH_SQL = [f"DROP TRIGGER IF EXISTS customers_list_changed ON {table};" for 
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("loyalty", "0002_defaults_ledger_guard_audit"),
+        ("loyalty", "0003_cached_qualifying_leaner_writes"),
         ("customers", "0009_list_version_watches_orders"),
     ]
 
