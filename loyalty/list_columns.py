@@ -55,9 +55,7 @@ def _by_tier(customers: QuerySet[Any], value: Any) -> QuerySet[Any]:
 
 
 def _points_filter() -> forms.Field:
-    return forms.IntegerField(
-        label=_("Points at least"), required=False, min_value=0, max_value=2_000_000_000
-    )
+    return forms.IntegerField(label=_("Points at least"), required=False, min_value=0)
 
 
 def _by_points(customers: QuerySet[Any], value: Any) -> QuerySet[Any]:

@@ -136,19 +136,23 @@ def balance_after(redemption: Redemption) -> int:
     return int(total)
 
 
-def pending_adjustments() -> QuerySet[Adjustment]:
+def pending_adjustments(user: Any) -> QuerySet[Adjustment]:
+    """Adjustments awaiting approval, of customers the user may see, oldest first."""
     return (
-        Adjustment.objects.filter(status=Adjustment.Status.PENDING)
+        Adjustment.objects.filter(
+            status=Adjustment.Status.PENDING, account__customer__in=visible_customers(user)
+        )
         .select_related("account__customer", "requested_by")
         .order_by("created_at", "id")
     )
 
 
-def recent_decisions(limit: int = 20) -> list[Adjustment]:
+def recent_decisions(user: Any, limit: int = 20) -> list[Adjustment]:
     """Adjustments a second user decided (those under the limit are decided by their
-    requester as they are made)."""
+    requester as they are made), of customers the user may see."""
     return list(
-        Adjustment.objects.exclude(status=Adjustment.Status.PENDING)
+        Adjustment.objects.filter(account__customer__in=visible_customers(user))
+        .exclude(status=Adjustment.Status.PENDING)
         .exclude(decided_by=None)
         .exclude(decided_by=F("requested_by"))
         .select_related("account__customer", "requested_by", "decided_by")
@@ -216,9 +220,11 @@ def liability(points: int, point_value: Decimal) -> Decimal:
     return (Decimal(points) * point_value).quantize(Decimal("0.01"))
 
 
-def open_issues(limit: int = 50) -> list[ReconciliationIssue]:
+def open_issues(user: Any, limit: int = 50) -> list[ReconciliationIssue]:
     return list(
-        ReconciliationIssue.objects.filter(resolved_at__isnull=True)
+        ReconciliationIssue.objects.filter(
+            resolved_at__isnull=True, account__customer__in=visible_customers(user)
+        )
         .select_related("account__customer")
         .order_by("-found_at", "-id")[:limit]
     )

@@ -26,7 +26,7 @@ def loyalty_home(request: HttpRequest) -> HttpResponse:
         "can_report": can(user, cap.REPORTS),
         "can_manage": can(user, cap.LOYALTY),
         "can_approve": can(user, cap.POINTS_OVER_LIMIT),
-        "pending_count": selectors_ui.pending_adjustments().count()
+        "pending_count": selectors_ui.pending_adjustments(user).count()
         if can(user, cap.POINTS_OVER_LIMIT)
         else 0,
         "currency": getattr(getattr(request, "tenant", None), "currency", ""),
@@ -45,7 +45,7 @@ def loyalty_home(request: HttpRequest) -> HttpResponse:
             "liability": selectors_ui.liability(figures.outstanding, point_value),
         }
     if context["can_manage"]:
-        context["issues"] = selectors_ui.open_issues()
+        context["issues"] = selectors_ui.open_issues(user)
     return render(request, "loyalty/home.html", context)
 
 
@@ -58,8 +58,6 @@ def statement(request: HttpRequest, pk: int) -> HttpResponse:
     account = Account.objects.select_related("tier").filter(customer_id=customer.pk).first()
     form = PeriodForm(request.GET or None)
     start, end = form.period(local_today())
-    if not form.is_bound:
-        form = PeriodForm(initial={"start": start, "end": end})
     return render(
         request,
         "loyalty/statement.html",

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from crm.accounts import capabilities as cap
 from crm.accounts.permissions import acting_user, can, capability_required
 from customers.models import Customer
-from customers.selectors import customer_for, visible_customers
+from customers.selectors import customer_for
 from loyalty import counter_services, selectors_ui
 from loyalty.errors import InsufficientPoints
 from loyalty.forms import AdjustForm, RedeemForm
@@ -151,12 +151,8 @@ def approvals(request: HttpRequest) -> HttpResponse:
         request,
         "loyalty/approvals.html",
         {
-            "pending": list(
-                selectors_ui.pending_adjustments().filter(
-                    account__customer__in=visible_customers(request.user)
-                )[:200]
-            ),
-            "decided": selectors_ui.recent_decisions(),
+            "pending": list(selectors_ui.pending_adjustments(request.user)[:200]),
+            "decided": selectors_ui.recent_decisions(request.user),
             "me": request.user,
             "nav_section": "loyalty",
         },

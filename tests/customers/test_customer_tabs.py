@@ -60,7 +60,8 @@ def test_a_registered_tab_shows_between_the_customers_own(acme, support_app):
     ada = _customer(acme)
     response = client_for(acme, "agent").get(reverse("customers:detail", args=[ada.pk]))
     page = response.content.decode()
-    assert [t.key for t in response.context["tabs"]] == ["timeline", "test_tickets", "orders"]
+    tabs = [t.key for t in response.context["tabs"]]
+    assert tabs == ["timeline", "test_tickets", "orders", "points"]  # loyalty's is installed
     section = page[page.index('id="tab-test_tickets"') : page.index('id="tab-orders"')]
     assert "Tickets (test)" in section and f"#{ada.pk}-2" in section
     assert "&lt;printer&gt;" in section and "<p>Ada Lovelace</p>" in section
@@ -70,7 +71,7 @@ def test_a_registered_tab_shows_between_the_customers_own(acme, support_app):
 def test_a_tab_is_not_read_for_a_reader_without_its_capability(acme, support_app):
     ada = _customer(acme)
     response = client_for(acme, "viewer").get(reverse("customers:detail", args=[ada.pk]))
-    assert [t.key for t in response.context["tabs"]] == ["timeline", "orders"]
+    assert [t.key for t in response.context["tabs"]] == ["timeline", "orders", "points"]
     assert "Tickets (test)" not in response.content.decode()
 
 
