@@ -11,6 +11,7 @@ from crm.accounts.models import User
 from customers.models import Interaction
 from loyalty.models import Adjustment, LedgerEntry, Redemption, Reward
 from loyalty.programme import programme
+from loyalty.services import points_adjust
 from tests.conftest import client_for
 from tests.loyalty.helpers import account, assert_consistent, customer, order
 
@@ -222,3 +223,42 @@ def test_another_scope_is_a_404(acme):
     assert _redeem(agent, other, points=10).status_code == 404
     assert agent.get(reverse("loyalty:history", kwargs={"pk": other.pk})).status_code == 404
     assert _balance(acme, other) == 100
+
+
+def test_an_approver_with_a_narrow_scope_sees_only_their_customers_adjustments(acme):
+    from django.test import Client
+
+    from crm.accounts.services import role_create, staff_create
+
+    with schema_context(acme.schema):
+        limit = programme().adjustment_limit
+        role = role_create(
+            actor=None,
+            name="Approver (own customers)",
+            description="",
+            scope="own",
+            codenames=["view_records", "adjust_points_over_limit"],
+        )
+        approver = staff_create(
+            actor=None,
+            email="approver@acme.test",
+            full_name="Own Approver",
+            role=role,
+            password=None,
+        )
+        mine = customer(name="Mine 我的", owner=approver)
+        theirs = customer(name="Theirs 他的")
+        requester = User.objects.get(pk=acme.manager.pk)
+        for who in (mine, theirs):
+            order(who, "100")
+            points_adjust(actor=requester, customer=who, points=limit + 1, reason="Big one")
+        hidden = Adjustment.objects.get(account__customer=theirs)
+    client = Client(HTTP_HOST=acme.host)
+    with schema_context(acme.schema):
+        client.force_login(approver)
+    queue = client.get(reverse("loyalty:approvals")).content.decode()
+    assert "Mine 我的" in queue and "Theirs 他的" not in queue
+    decide = reverse("loyalty:adjustment_decide", kwargs={"pk": hidden.pk})
+    assert client.post(decide, {"decision": "approve"}).status_code == 404
+    with schema_context(acme.schema):
+        assert Adjustment.objects.get(pk=hidden.pk).status == "pending"
