@@ -45,7 +45,13 @@ def tier_progress(account: Account | None) -> TierProgress:
     # Kept on the account by the order listener and the nightly evaluation (loyalty.tiers).
     qualifying = account.qualifying_points if account is not None else 0
     position = account.tier.position if account is not None and account.tier else -1
-    higher = Tier.objects.filter(position__gt=position).order_by("position").first()
+    # The next tier the member has not reached yet (a new member's starting tier, with a
+    # threshold of 0, counts as reached).
+    higher = (
+        Tier.objects.filter(position__gt=position, threshold__gt=qualifying)
+        .order_by("position")
+        .first()
+    )
     if higher is None:
         return TierProgress(qualifying, basis, None, 0, 100)
     needed = max(0, higher.threshold - qualifying)

@@ -262,3 +262,16 @@ def test_an_approver_with_a_narrow_scope_sees_only_their_customers_adjustments(a
     assert client.post(decide, {"decision": "approve"}).status_code == 404
     with schema_context(acme.schema):
         assert Adjustment.objects.get(pk=hidden.pk).status == "pending"
+
+
+def test_the_tab_shows_progress_to_the_next_tier(acme):
+    who, _reward = _member(acme, "400")
+    with schema_context(acme.schema):
+        newcomer = customer(owner=User.objects.get(pk=acme.agent.pk))
+    client = client_for(acme, "viewer")
+    assert "600 more to Silver" in _page(client, who)
+    page = _page(client, newcomer)
+    assert 'data-testid="points-balance">0' in page and "1000 more to Silver" in page
+    with schema_context(acme.schema):
+        order(who, "20000")  # Platinum at once: the top
+    assert "Top tier reached" in _page(client, who)
