@@ -117,6 +117,31 @@ class TierForm(forms.ModelForm):
             "threshold": _("Qualifying points (or whole currency units spent) over the window."),
         }
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        position, threshold = data.get("position"), data.get("threshold")
+        if position is None or threshold is None:
+            return data
+        # Tiers are reached in order: a higher tier needs more than every lower one.
+        others = Tier.objects.exclude(pk=self.instance.pk)
+        lower = others.filter(position__lt=position, threshold__gte=threshold)
+        below = lower.order_by("-threshold").first()
+        higher = others.filter(position__gt=position, threshold__lte=threshold)
+        above = higher.order_by("threshold").first()
+        if below is not None:
+            self.add_error(
+                "threshold",
+                _("%(tier)s, a lower tier, already needs %(threshold)d; this tier needs more.")
+                % {"tier": below.name, "threshold": below.threshold},
+            )
+        elif above is not None:
+            self.add_error(
+                "threshold",
+                _("%(tier)s, a higher tier, needs %(threshold)d; this tier needs less.")
+                % {"tier": above.name, "threshold": above.threshold},
+            )
+        return data
+
 
 class EarnRuleForm(forms.ModelForm):
     class Meta:

@@ -85,6 +85,11 @@ def test_tiers_earn_rules_and_rewards_are_edited_and_validated(acme):
         {"name": "Gold", "position": "9", "threshold": "1", "multiplier": "1"},
     )
     assert clash.status_code == 200 and "name" in clash.context["form"].errors
+    out_of_order = client.post(
+        reverse("loyalty:tier_new"),
+        {"name": "Diamond 钻石", "position": "9", "threshold": "100", "multiplier": "3"},
+    )
+    assert "Platinum, a lower tier, already needs 15000" in out_of_order.content.decode()
     made = client.post(
         reverse("loyalty:tier_new"),
         {"name": "Diamond 钻石", "position": "9", "threshold": "90000", "multiplier": "3"},
