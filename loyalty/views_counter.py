@@ -16,7 +16,7 @@ from customers.selectors import customer_for
 from loyalty import counter_services, selectors_ui
 from loyalty.errors import InsufficientPoints
 from loyalty.forms import AdjustForm, RedeemForm
-from loyalty.models import Account, Adjustment, Redemption
+from loyalty.models import Account, Adjustment, Redemption, Reward
 
 
 def _customer_or_404(request: HttpRequest, pk: int) -> Customer:
@@ -52,7 +52,9 @@ def redeem(request: HttpRequest, pk: int) -> HttpResponse:
     if customer.erased_at is not None:
         messages.error(request, _("This customer was erased."))
         return redirect(_points_tab(customer))
-    form = RedeemForm(request.POST, rewards=selectors_ui.rewards_offered())
+    # Any reward: one that ran out or ended since the page was drawn gets the service's own
+    # refusal ("out of stock", "not valid today"), not "not a valid choice".
+    form = RedeemForm(request.POST, rewards=Reward.objects.all())
     if not form.is_valid():
         messages.error(request, _form_refusal(form))
         return redirect(_points_tab(customer))

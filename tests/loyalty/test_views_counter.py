@@ -108,9 +108,10 @@ def test_refusals_are_shown_and_change_nothing(acme):
     assert "costs 100 points" in page
     with schema_context(acme.schema):
         Reward.objects.filter(pk=reward.pk).update(stock=0)
-    # An out-of-stock reward is not offered: the form refuses it as an unknown choice.
+    # Out of stock since the page was drawn: the tab no longer offers it, the service says why.
+    assert f'<option value="{reward.pk}">' not in _page(client, who)
     page = _error_after(client, _redeem(client, who, reward=reward.pk, key="c"))
-    assert "Select a valid choice" in page
+    assert "This reward is out of stock." in page
     with schema_context(acme.schema):
         Reward.objects.filter(pk=reward.pk).update(stock=5)
     page = _error_after(client, _redeem(client, who, reward=reward.pk, key="d"))
