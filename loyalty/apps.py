@@ -12,7 +12,15 @@ class LoyaltyConfig(AppConfig):
         from customers.merge import MergeHandler, merge_handler_register
         from customers.order_hooks import orders_removing_register, orders_written_register
         from customers.removal_hooks import DerivedRows, derived_rows_register
-        from loyalty import erasure, merging, orders, removal
+        from loyalty import (
+            customer_page,
+            erasure,
+            list_columns,
+            merging,
+            orders,
+            removal,
+            transfer_imports,
+        )
         from loyalty.models import Account
         from loyalty.seeding import loyalty_seed
 
@@ -33,6 +41,12 @@ class LoyaltyConfig(AppConfig):
         from loyalty import api
 
         api.register()
+
+        # The staff pages' registrations: the Points tab and timeline events, the list's
+        # points and tier, and the points adjustments import.
+        customer_page.register()
+        list_columns.register()
+        transfer_imports.register()
 
         register_table("loyalty_programme", _("Loyalty programme"))
         register_table("loyalty_earnrule", _("Earn rule"))

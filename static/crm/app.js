@@ -14,3 +14,11 @@ document.addEventListener("submit", (event) => {
     event.preventDefault();
   }
 });
+
+// Receipts and statements: a button that prints the page (print styles in app.css).
+document.addEventListener("click", (event) => {
+  const target = event.target;
+  if (target instanceof Element && target.closest("[data-print]")) {
+    window.print();
+  }
+});

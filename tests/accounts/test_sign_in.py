@@ -61,7 +61,7 @@ def test_section_pages_show_their_empty_states(acme):
     expectations = {
         "customers:home": "No customers yet",
         "support:home": "No tickets yet",
-        "loyalty:home": "No loyalty programme yet",
+        "loyalty:home": "are on their page, in the Points tab",
         "analytics:home": "Nothing to analyse yet",
     }
     for name, text in expectations.items():

@@ -5,6 +5,7 @@ asks for something that fails (a 404 asset, a request refused by the CSP)."""
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -15,16 +16,26 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response
 from crm.accounts.models import Team, User
 from crm.transfer.models import ImportJob
 from customers.models import Customer
-from customers.services import CustomerInput, customer_create
+from customers.services import CustomerInput, customer_create, order_create
 from tests.e2e.conftest import SCREENSHOTS, enter_code
 from tests.e2e.test_browser import tenant_url
 from tests.testkit.cast import PASSWORD
+from tests.testkit.cleanup import customers_delete
 
 pytestmark = [pytest.mark.e2e]
 
 WIDTHS = {"laptop": (1366, 800), "phone": (390, 844)}
 # Pages whose screenshots a reviewer looks at, at both widths.
-SHOWN = {"customers", "customer", "imports", "audit", "support", "ticket"}
+SHOWN = {
+    "customers",
+    "customer",
+    "imports",
+    "audit",
+    "support",
+    "ticket",
+    "loyalty",
+    "loyalty-settings",
+}
 # Lists whose every column fits a laptop without scrolling their box, one line a row.
 WHOLE_AT_LAPTOP = {"customers": ".customer-table", "imports": ".import-list"}
 
@@ -155,6 +166,16 @@ def crowded_acme(acme, committed_db) -> Iterator[dict[str, int]]:
                 external_id=f"EXT-{marker}",
             ),
         )
+        # Points and a tier, as the list's points column shows them at their widest.
+        order_create(
+            actor=None,
+            customer=customer,
+            number=f"LAYOUT-{marker}",
+            ordered_at=timezone.now(),
+            amount=Decimal("16000"),
+            currency="GBP",
+            status="completed",
+        )
         job = ImportJob.objects.create(
             kind="customers",
             status=ImportJob.Status.DONE,
@@ -178,7 +199,7 @@ def crowded_acme(acme, committed_db) -> Iterator[dict[str, int]]:
 
         Ticket.objects.filter(pk=ticket.pk).delete()
         ImportJob.objects.filter(pk=job.pk).delete()
-        Customer.objects.filter(pk=customer.pk).delete()
+        customers_delete([customer.pk])
         Team.objects.filter(pk__in=[t.pk for t in teams]).delete()
 
 
@@ -246,6 +267,10 @@ def test_tenant_pages_fit_laptop_and_phone(
             "support-settings": "/support/settings/",
             "canned-responses": "/support/canned/",
             "loyalty": "/loyalty/",
+            "loyalty-approvals": "/loyalty/approvals/",
+            "loyalty-settings": "/loyalty/settings/",
+            "loyalty-history": f"/loyalty/customers/{customer}/history/",
+            "loyalty-statement": f"/loyalty/customers/{customer}/statement/",
             "analytics": "/analytics/",
             "two-factor": "/two-factor/",
         }

@@ -410,6 +410,106 @@ def _api_token(member: TenantCast) -> dict[str, str]:
         return {"token_id": str(token.pk)}
 
 
+# Loyalty staff pages (issue #15, helper "loyaltyui").
+LOYALTY_MANAGERS = ("admin", "manager")  # "manage loyalty" and "adjust points above the limit"
+
+
+def _above_other_tenants(member: TenantCast, table: str) -> None:
+    """Move `table`'s id sequence in `member` above every other tenant's ids, so the record
+    made next is one no other tenant has (from there it is a 404, not someone else's)."""
+    from django.db import connection
+
+    from crm.tenants.models import Tenant
+
+    highest = 0
+    with connection.cursor() as cursor:
+        for schema in Tenant.objects.exclude(schema_name=member.schema).values_list(
+            "schema_name", flat=True
+        ):
+            cursor.execute("SELECT to_regclass(%s)", [f'"{schema}".{table}'])
+            if cursor.fetchone()[0] is None:
+                continue
+            cursor.execute(f'SELECT coalesce(max(id), 0) FROM "{schema}".{table}')  # noqa: S608
+            highest = max(highest, cursor.fetchone()[0])
+    with schema_context(member.schema), connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"  # noqa: S608
+            f" greatest(%s, (SELECT coalesce(max(id), 1) FROM {table})))",
+            [highest + 1],
+        )
+
+
+def _loyalty_member(member: TenantCast, points: int = 500) -> int:
+    """A customer of the agent's with `points` granted by hand (at most the default limit)."""
+    from customers.models import Customer
+    from loyalty.services import points_adjust
+
+    pk = int(_new_customer(member)["pk"])
+    with schema_context(member.schema):
+        points_adjust(
+            actor=None, customer=Customer.objects.get(pk=pk), points=points, reason="case"
+        )
+    return pk
+
+
+def _new_redemption(member: TenantCast) -> dict[str, str]:
+    from customers.models import Customer
+    from loyalty.services import points_redeem
+
+    pk = _loyalty_member(member)
+    _above_other_tenants(member, "loyalty_redemption")
+    with schema_context(member.schema):
+        done = points_redeem(actor=None, customer=Customer.objects.get(pk=pk), points=100)
+        return {"pk": str(done.pk)}
+
+
+def _new_pending_adjustment(member: TenantCast) -> dict[str, str]:
+    """Asked for by the agent, above the limit: the admin and the manager may decide it."""
+    from customers.models import Customer
+    from loyalty.models import Programme
+    from loyalty.services import points_adjust
+
+    pk = _loyalty_member(member)
+    _above_other_tenants(member, "loyalty_adjustment")
+    with schema_context(member.schema):
+        limit = Programme.objects.get(pk=1).adjustment_limit
+        asked = points_adjust(
+            actor=User.objects.get(pk=member.users["agent"].pk),
+            customer=Customer.objects.get(pk=pk),
+            points=limit + 1,
+            reason="case",
+        )
+        return {"pk": str(asked.pk)}
+
+
+def _new_tier(member: TenantCast) -> dict[str, str]:
+    from loyalty.models import Tier
+
+    _above_other_tenants(member, "loyalty_tier")
+    with schema_context(member.schema):
+        top = max(Tier.objects.values_list("position", flat=True), default=0)
+        tier = Tier.objects.create(
+            name=f"Case {uuid.uuid4().hex[:6]}", position=top + 1, threshold=10**9
+        )
+        return {"pk": str(tier.pk)}
+
+
+def _new_earn_rule(member: TenantCast) -> dict[str, str]:
+    from loyalty.models import EarnRule
+
+    _above_other_tenants(member, "loyalty_earnrule")
+    with schema_context(member.schema):
+        return {"pk": str(EarnRule.objects.create(name="Case", multiplier=2).pk)}
+
+
+def _new_reward(member: TenantCast) -> dict[str, str]:
+    from loyalty.models import Reward
+
+    _above_other_tenants(member, "loyalty_reward")
+    with schema_context(member.schema):
+        return {"pk": str(Reward.objects.create(name="Case", points_cost=100).pk)}
+
+
 TENANT_CASES: dict[str, Case] = {
     "home": Case("staff"),
     "accounts:login": Case("public"),
@@ -551,7 +651,32 @@ TENANT_CASES: dict[str, Case] = {
     "support:canned_delete": Case(
         "object", method="POST", kwargs=_new_canned_response, roles=SUPPORT_CONFIGURERS
     ),
-    "loyalty:home": Case("staff"),
+    "loyalty:home": Case("staff", roles=ALL_ROLES),
+    # Loyalty staff pages (issue #15, helper "loyaltyui"): the counter needs "change records";
+    # the queue "adjust points above the limit"; settings "manage loyalty".
+    "loyalty:redeem": Case("object", method="POST", kwargs=_new_customer, roles=WRITERS),
+    "loyalty:adjust": Case("object", method="POST", kwargs=_new_customer, roles=WRITERS),
+    "loyalty:history": Case("object", kwargs=_new_customer, roles=ALL_ROLES),
+    "loyalty:statement": Case("object", kwargs=_new_customer, roles=ALL_ROLES),
+    "loyalty:receipt": Case("object", kwargs=_new_redemption, roles=ALL_ROLES),
+    "loyalty:redemption_cancel": Case(
+        "object", method="POST", kwargs=_new_redemption, roles=WRITERS
+    ),
+    "loyalty:approvals": Case("staff", roles=LOYALTY_MANAGERS),
+    "loyalty:adjustment_decide": Case(
+        "object", method="POST", kwargs=_new_pending_adjustment, roles=LOYALTY_MANAGERS
+    ),
+    "loyalty:settings": Case("staff", roles=LOYALTY_MANAGERS),
+    "loyalty:tier_new": Case("staff", roles=LOYALTY_MANAGERS),
+    "loyalty:tier_edit": Case("object", kwargs=_new_tier, roles=LOYALTY_MANAGERS),
+    "loyalty:tier_delete": Case("object", method="POST", kwargs=_new_tier, roles=LOYALTY_MANAGERS),
+    "loyalty:rule_new": Case("staff", roles=LOYALTY_MANAGERS),
+    "loyalty:rule_edit": Case("object", kwargs=_new_earn_rule, roles=LOYALTY_MANAGERS),
+    "loyalty:reward_new": Case("staff", roles=LOYALTY_MANAGERS),
+    "loyalty:reward_edit": Case("object", kwargs=_new_reward, roles=LOYALTY_MANAGERS),
+    "loyalty:reward_active": Case(
+        "object", method="POST", kwargs=_new_reward, roles=LOYALTY_MANAGERS
+    ),
     "analytics:home": Case("staff"),
     "healthz": Case("public"),
     "api:api-root": Case("public"),
