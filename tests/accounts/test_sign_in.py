@@ -60,7 +60,7 @@ def test_section_pages_show_their_empty_states(acme):
     client = client_for(acme, "viewer")
     expectations = {
         "customers:home": "No customers yet",
-        "support:home": "No tickets yet",
+        "support:home": "Nothing is assigned to you",
         "loyalty:home": "are on their page, in the Points tab",
         "analytics:home": "Nothing to analyse yet",
     }
