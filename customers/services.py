@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from crm.accounts.audit import audit_record, writes
 from crm.accounts.models import Team, User
 from crm.lib import validation_messages
-from crm.lib.columns import check_columns, max_length, text_error
+from crm.lib.columns import column_errors, max_length, text_error
 from crm.lib.contacts import InvalidPhone, email_normalise, name_sort_key, phone_normalise
 from crm.lib.tenancy import current_schema
 from crm.lib.unique import Clash, clash_check, clash_refused
@@ -130,7 +130,7 @@ def _external_id_clash(customer: Customer, external_id: str) -> Clash:
     return clash
 
 
-def _check_values(data: CustomerInput) -> None:
+def _value_errors(data: CustomerInput) -> dict[str, Any]:
     """What the import checks about a row's values (customers.transfer_imports), with its
     words (customers.validation): every writer then refuses the same values the same way."""
     errors: dict[str, Any] = {}
@@ -147,8 +147,7 @@ def _check_values(data: CustomerInput) -> None:
     too_long = text_error(data.notes.replace("\r\n", "\n"), schema.NOTES_MAX_LENGTH)
     if too_long:
         errors["notes"] = too_long
-    if errors:
-        raise ValidationError(errors)
+    return errors
 
 
 def _save(customer: Customer) -> None:
@@ -160,9 +159,9 @@ def _apply(customer: Customer, data: CustomerInput) -> None:
     name = data.name.strip()
     if not name:
         raise ValidationError({"name": messages.NAME_REQUIRED})
-    _check_values(data)
+    # Every refused value at once, not the first: a form (or an API caller) fixes them together.
+    errors = _value_errors(data)
     external_id = data.external_id.strip()
-    clash_check(_external_id_clash(customer, external_id))
     customer.name = name
     customer.name_sort = name_sort_key(name)
     customer.kind = data.kind
@@ -181,7 +180,7 @@ def _apply(customer: Customer, data: CustomerInput) -> None:
     customer.external_id = external_id
     customer.notes = data.notes
     # Forms check most of these already; imports and other writers may not.
-    check_columns(
+    too_long = column_errors(
         Customer,
         {
             f.name: getattr(customer, f.attname)
@@ -189,6 +188,10 @@ def _apply(customer: Customer, data: CustomerInput) -> None:
             if f.get_internal_type() in ("CharField", "TextField", "ArrayField")
         },
     )
+    errors = {**too_long, **errors}
+    if errors:
+        raise ValidationError(errors)
+    clash_check(_external_id_clash(customer, external_id))
     if data.custom is not None:
         definitions = field_definitions()
         cleaned = custom_values_clean(definitions, data.custom)

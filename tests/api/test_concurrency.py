@@ -9,14 +9,29 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
+import pytest
 from django_tenants.utils import schema_context
 
 from crm.accounts.models import AuditEntry
 from tests.api.conftest import token_make
 from tests.api.loyalty_kit import balance_of, member_with_points
+from tests.testkit.cleanup import customers_delete
 
 REQUESTS = 50
 SUCCEEDING = 10
+
+
+@pytest.fixture(autouse=True)
+def _customers_made_here_go(committed_db, acme):
+    """These tests commit; the customers they make must not reach later tests (the browser
+    tests expect an empty customer list)."""
+    from customers.models import Customer
+
+    with schema_context(acme.schema):
+        before = Customer.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    yield
+    with schema_context(acme.schema):
+        customers_delete(Customer.objects.filter(pk__gt=before).values_list("pk", flat=True))
 
 
 def _post(url: str, host: str, secret: str, body: dict, key: str = "") -> tuple[int, dict]:

@@ -273,8 +273,11 @@ def _import_job(member: TenantCast, *, checked: bool = False) -> dict[str, str]:
     with schema_context(member.schema):
         with connection.cursor() as cursor:
             cursor.execute(
+                # Never lower the sequence (setval outlives the test's rollback): ids handed out
+                # before must not come back, or a new job meets an old job's files.
                 "SELECT setval(pg_get_serial_sequence('transfer_importjob', 'id'),"
-                " greatest(%s, (SELECT coalesce(max(id), 1) FROM transfer_importjob)))",
+                " greatest(%s, (SELECT coalesce(max(id), 1) FROM transfer_importjob),"
+                " nextval(pg_get_serial_sequence('transfer_importjob', 'id'))))",
                 [highest + 1],
             )
         manager = User.objects.get(pk=member.users["manager"].pk)
@@ -434,7 +437,8 @@ def _above_other_tenants(member: TenantCast, table: str) -> None:
     with schema_context(member.schema), connection.cursor() as cursor:
         cursor.execute(
             f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"  # noqa: S608
-            f" greatest(%s, (SELECT coalesce(max(id), 1) FROM {table})))",
+            f" greatest(%s, (SELECT coalesce(max(id), 1) FROM {table}),"
+            f" nextval(pg_get_serial_sequence('{table}', 'id'))))",
             [highest + 1],
         )
 
