@@ -26,7 +26,7 @@ from django.db import connection
 
 from crm.accounts.models import User
 from loyalty import reversal
-from loyalty.models import EarnRule, Programme
+from loyalty.models import EarnRule, Programme, Tier
 from loyalty.programme import local_today, programme, tenant_zone
 from loyalty.tiers import tiers_raise
 
@@ -54,7 +54,7 @@ UPDATE loyalty_account a SET balance = a.balance + t.points,
 FROM (SELECT account_id, sum(points)::int AS points, sum(qualifying) AS qualifying FROM ins
       GROUP BY account_id) t
 WHERE a.id = t.account_id
-RETURNING a.id
+RETURNING a.id, a.qualifying_points, a.tier_id
 """
 
 # Everything below is driven by the batch's own customers, looked up by index: a join with
@@ -138,11 +138,31 @@ WHERE a.id = ANY(%(accounts)s) AND a.referred_by_id IS NOT NULL
 
 def credits_write(src: str, params: dict[str, Any]) -> list[int]:
     """Run CREDIT_SQL over `src`; the ids of the accounts credited."""
+    return [account_id for account_id, _q, _t in _credits(src, params)]
+
+
+def _credits(src: str, params: dict[str, Any]) -> list[tuple[int, int, int | None]]:
+    """CREDIT_SQL over `src`: (account id, qualifying points now, tier id) of each account."""
     programme_row = programme()
     values = {"tz": str(tenant_zone()), "months": programme_row.expiry_months, **params}
     with connection.cursor() as cursor:
         cursor.execute(CREDIT_SQL.format(src=src), values)
-        return [row[0] for row in cursor.fetchall()]
+        return list(cursor.fetchall())
+
+
+def _due_a_higher_tier(credited: list[tuple[int, int, int | None]]) -> list[int]:
+    """The accounts whose qualifying points now reach a tier above theirs (few: most orders
+    leave the tier as it is, and the tiers are a handful of rows)."""
+    tiers = list(Tier.objects.values_list("id", "position", "threshold"))
+    position: dict[int | None, int] = {tier_id: pos for tier_id, pos, _threshold in tiers}
+    return [
+        account_id
+        for account_id, qualifying, tier_id in credited
+        if any(
+            threshold <= qualifying and pos > position.get(tier_id, 0)
+            for _id, pos, threshold in tiers
+        )
+    ]
 
 
 def _actor_id(actor: User | None) -> int | None:
@@ -187,7 +207,7 @@ def orders_written(*, actor: User | None, order_ids: Sequence[int]) -> None:
         credits_write(
             SIGNUP_SRC, {"bonus": rules.signup_bonus, "accounts": opened, "actor": actor_id}
         )
-    earned = credits_write(
+    credited = _credits(
         earn_src(),
         {
             "ids": ids,
@@ -200,13 +220,15 @@ def orders_written(*, actor: User | None, order_ids: Sequence[int]) -> None:
             "actor": actor_id,
         },
     )
+    earned = [account_id for account_id, _q, _t in credited]
     reversal.orders_reverse(order_ids=ids, actor_id=actor_id, only_undone=True)
     if earned and rules.referral_bonus:
         credits_write(
             REFERRAL_SRC, {"bonus": rules.referral_bonus, "accounts": earned, "actor": actor_id}
         )
-    if earned:
-        tiers_raise(account_ids=earned, today=today)
+    due = _due_a_higher_tier(credited)
+    if due:
+        tiers_raise(account_ids=due, today=today)
 
 
 def orders_removing(*, actor: User | None, order_ids: Sequence[int]) -> None:
