@@ -139,12 +139,14 @@ def naive_customer_page(user: Any, query: Any, *args: Any, **kwargs: Any) -> Any
     from django.db.models import Q
 
     from customers import selectors
-    from customers.list_columns import list_columns
-    from customers.list_columns_builtin import lifetime_value
+    from customers.list_columns import list_columns, query_parts
 
+    columns = list_columns(user)
+    # The registered columns' annotations (lifetime value, loyalty's points): the same values.
+    _fields, _related, annotations = query_parts(columns)
     customers = (
         selectors.visible_customers(user)
-        .annotate(lifetime_value=lifetime_value())
+        .annotate(**annotations)
         .select_related("owner", "team")
         .prefetch_related("phones", "emails")
         .order_by("name_sort", "id")
@@ -167,7 +169,7 @@ def naive_customer_page(user: Any, query: Any, *args: Any, **kwargs: Any) -> Any
         primary_emails = sorted(emails, key=lambda e: (not e.is_primary, e.id))
         row.first_phone = primary_phones[0].e164 if primary_phones else None
         row.first_email = primary_emails[0].email if primary_emails else None
-    selectors.row_display(user, rows, list_columns(user))
+    selectors.row_display(user, rows, columns)
     return selectors.CustomerPage(
         customers=rows,
         next_cursor=str(page.next_page_number()) if page.has_next() else None,
