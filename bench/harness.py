@@ -141,6 +141,49 @@ def setup_django(environment: dict[str, str], *paths: Path) -> None:
 # --- what a run is recorded with ------------------------------------------------------------
 
 
+def app_environment(bench_url: str, media: Path, cache_prefix: str) -> dict[str, str]:
+    """The settings a bench's Django runs with: its own database, files and cache keys, and
+    production-like flags (DEBUG keeps every query in memory: never measure with it)."""
+    import secrets
+
+    return {
+        "DATABASE_URL": bench_url,
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_SECURE_SSL_REDIRECT": "0",
+        "DJANGO_SECURE_COOKIES": "0",
+        "DJANGO_ALLOWED_HOSTS": ".localhost,localhost",
+        "CRM_BASE_DOMAIN": "localhost",
+        "CRM_PRIVATE_MEDIA_ROOT": str(media),
+        "CACHE_KEY_PREFIX": cache_prefix,
+    }
+
+
+def tenant_build(slug: str, name: str) -> str:
+    """Migrate the bench database, provision one ready tenant, return its schema."""
+    from django.core.management import call_command
+
+    from crm.tenants import services
+    from crm.tenants.models import Tenant
+
+    call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
+    services.platform_prepare()
+    spec = services.TenantSpec(
+        slug=slug,
+        name=name,
+        owner_email="owner@bench.example.com",
+        time_zone="Asia/Shanghai",
+        currency="CNY",
+    )
+    tenant = services.tenant_create(actor=None, spec=spec, provision_async=False)
+    tenant = services.tenant_provision(
+        actor=None, tenant_id=tenant.pk, owner_password=OWNER_PASSWORD
+    )
+    if tenant.status != Tenant.Status.READY:
+        raise SystemExit(f"tenant {slug}: status {tenant.status!r} ({tenant.status_detail})")
+    return tenant.schema_name
+
+
 def machine_info() -> dict[str, str]:
     """The machine, PostgreSQL and Python a run used (Django must be set up)."""
     from django.db import connection

@@ -53,7 +53,6 @@ import os
 import random
 import re
 import resource
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -77,7 +76,6 @@ sys.path.insert(0, str(_HERE.parent))
 from bench import harness  # noqa: E402
 from bench.harness import (  # noqa: E402
     DOCS,
-    OWNER_PASSWORD,
     ROOT,
     bench_database,
     code_state,
@@ -115,41 +113,11 @@ STATUSES = ("已完成", "已完成", "已完成", "已完成", "已退款", "�
 
 
 def app_environment(bench_url: str, media: Path) -> dict[str, str]:
-    return {
-        "DATABASE_URL": bench_url,
-        "DJANGO_DEBUG": "0",  # DEBUG keeps every query in memory: never measure with it
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "DJANGO_SECURE_SSL_REDIRECT": "0",
-        "DJANGO_SECURE_COOKIES": "0",
-        "DJANGO_ALLOWED_HOSTS": ".localhost,localhost",
-        "CRM_BASE_DOMAIN": "localhost",
-        "CRM_PRIVATE_MEDIA_ROOT": str(media),
-        "CACHE_KEY_PREFIX": "crm-bench-import",
-    }
+    return harness.app_environment(bench_url, media, "crm-bench-import")
 
 
 def build_tenant() -> str:
-    from django.core.management import call_command
-
-    from crm.tenants import services
-    from crm.tenants.models import Tenant
-
-    call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
-    services.platform_prepare()
-    spec = services.TenantSpec(
-        slug=SLUG,
-        name="Bench import",
-        owner_email="owner@bench.example.com",
-        time_zone="Asia/Shanghai",
-        currency="CNY",
-    )
-    tenant = services.tenant_create(actor=None, spec=spec, provision_async=False)
-    tenant = services.tenant_provision(
-        actor=None, tenant_id=tenant.pk, owner_password=OWNER_PASSWORD
-    )
-    if tenant.status != Tenant.Status.READY:
-        raise SystemExit(f"tenant {SLUG}: status {tenant.status!r} ({tenant.status_detail})")
-    return tenant.schema_name
+    return harness.tenant_build(SLUG, "Bench import")
 
 
 def empty_tables(schema: str) -> None:

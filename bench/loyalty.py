@@ -31,7 +31,6 @@ This prints its figures; it does not edit docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import secrets
 import statistics
 import sys
 import tempfile
@@ -40,8 +39,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import harness
 from bench.harness import (
-    OWNER_PASSWORD,
     bench_database,
     code_state,
     command_line,
@@ -60,41 +59,11 @@ GOAL_REDEEM_P95_MS = 30.0
 
 
 def app_environment(bench_url: str, media: Path) -> dict[str, str]:
-    return {
-        "DATABASE_URL": bench_url,
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "DJANGO_SECURE_SSL_REDIRECT": "0",
-        "DJANGO_SECURE_COOKIES": "0",
-        "DJANGO_ALLOWED_HOSTS": ".localhost,localhost",
-        "CRM_BASE_DOMAIN": "localhost",
-        "CRM_PRIVATE_MEDIA_ROOT": str(media),
-        "CACHE_KEY_PREFIX": "crm-bench-loyalty",
-    }
+    return harness.app_environment(bench_url, media, "crm-bench-loyalty")
 
 
 def build_tenant() -> str:
-    from django.core.management import call_command
-
-    from crm.tenants import services
-    from crm.tenants.models import Tenant
-
-    call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
-    services.platform_prepare()
-    spec = services.TenantSpec(
-        slug=SLUG,
-        name="Bench loyalty",
-        owner_email="owner@bench.example.com",
-        time_zone="Asia/Shanghai",
-        currency="CNY",
-    )
-    tenant = services.tenant_create(actor=None, spec=spec, provision_async=False)
-    tenant = services.tenant_provision(
-        actor=None, tenant_id=tenant.pk, owner_password=OWNER_PASSWORD
-    )
-    if tenant.status != Tenant.Status.READY:
-        raise SystemExit(f"tenant {SLUG}: status {tenant.status!r} ({tenant.status_detail})")
-    return tenant.schema_name
+    return harness.tenant_build(SLUG, "Bench loyalty")
 
 
 def fill(customers: int, orders: int, heavy: int, naive_sample: int) -> tuple[int, int]:
