@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -191,7 +191,8 @@ def ticket_page(
             tickets = tickets.filter(id__lt=position[0])
         tickets = tickets.order_by("-id")
     found = list(
-        tickets.select_related("customer", "assignee", "team").only(
+        tickets.select_related("customer", "assignee", "team")
+        .only(
             "id",
             "number",
             "subject",
@@ -213,6 +214,13 @@ def ticket_page(
             "assignee__email",
             "team__id",
             "team__name",
+        )
+        # A linked customer outside the reader's scope is not named (as everywhere else):
+        # the row says so instead, decided in the same query.
+        .annotate(
+            customer_in_scope=Exists(
+                visible_customers(user).filter(pk=OuterRef("customer_id")).values("pk")
+            )
         )[: size + 1]
     )
     more = len(found) > size

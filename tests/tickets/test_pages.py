@@ -45,6 +45,24 @@ def test_an_agent_sees_only_tickets_within_their_scope(acme):
         assert Team.objects.filter(pk=team.pk).exists()
 
 
+def test_a_customer_outside_the_agents_scope_is_not_named_on_their_ticket(acme):
+    """The agent may work the ticket, but its customer belongs to someone else's records: the
+    queue and the ticket page say so without naming them (as the duplicate hints do)."""
+    name = f"Zephyrine {uuid.uuid4().hex[:6]}"
+    with in_tenant(acme):
+        agent, manager = staff(acme, "agent"), staff(acme, "manager")
+        theirs = customer(name, owner=manager)
+        work = ticket(assignee=agent, customer_=theirs)
+    agent = client_for(acme, "agent")
+    queue = agent.get(reverse("support:home") + "?queue=all").content.decode()
+    assert work.reference in queue and name not in queue
+    assert "Outside your records" in queue
+    page = agent.get(reverse("support:detail", args=[work.pk])).content.decode()
+    assert work.reference in page and name not in page
+    managers = client_for(acme, "manager").get(reverse("support:home") + "?queue=all")
+    assert name in managers.content.decode()
+
+
 def test_the_queues_mine_unassigned_and_near_breach(acme):
     with in_tenant(acme):
         agent = staff(acme, "agent")
