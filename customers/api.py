@@ -1,15 +1,20 @@
 """The customers scope of the JSON API (crm.api): read one customer by the id another system
 knows them by.
 
-A token is not a member of staff: it has no role, so no record scope and no masking. What it
-reads is what the administrator who made it chose to give that system (the `customers` scope
-is "read customer records", personal data included); docs/api.md says so."""
+A token is not a member of staff: it has no role and no record scope; it reads every customer
+record. It never shows more personal data than the administrator who made it may see now: a
+token made by an administrator without "See personal data" (or one deactivated since) answers
+with masked phones, emails and birthdays. Tokens made on the command line (no maker; platform
+operators, like `export_records`) answer unmasked. docs/api.md says so."""
 
 import datetime
+from typing import Any
 
 from django.http import HttpRequest
 from ninja import Router, Schema
 
+from crm.accounts.masking import shown
+from crm.accounts.permissions import can_view_personal_data
 from crm.api.errors import ApiError
 from crm.api.registry import api_router_register
 from crm.api.schemas import COMMON_ERRORS, ErrorOut
@@ -26,7 +31,7 @@ class CustomerOut(Schema):
     kind: str
     phones: list[str]
     emails: list[str]
-    birthday: datetime.date | None
+    birthday: datetime.date | str | None  # a masked birthday is text
     city: str
     country: str
     tags: list[str]
@@ -49,13 +54,19 @@ def customer_or_404(external_id: str) -> Customer:
 )
 def customer_detail(request: HttpRequest, external_id: str) -> CustomerOut:
     customer = customer_or_404(external_id)
+    maker = request.auth.created_by  # type: ignore[attr-defined]
+    see_all = maker is None or can_view_personal_data(maker)
+
+    def personal(kind: str, value: Any) -> Any:
+        return value if see_all or value in (None, "") else shown(maker, kind, value)
+
     return CustomerOut(
         external_id=customer.external_id,
         name=customer.name,
         kind=customer.kind,
-        phones=list(customer.phones.values_list("e164", flat=True)),
-        emails=list(customer.emails.values_list("email", flat=True)),
-        birthday=customer.birthday,
+        phones=[personal("phone", p) for p in customer.phones.values_list("e164", flat=True)],
+        emails=[personal("email", e) for e in customer.emails.values_list("email", flat=True)],
+        birthday=personal("birthday", customer.birthday),
         city=customer.city,
         country=customer.country,
         tags=list(customer.tags),

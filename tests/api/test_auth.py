@@ -1,6 +1,7 @@
 """Who may call the API: a live token of this tenant, with the scope of the endpoint, within
 its rate limit. Everything else is a JSON refusal."""
 
+import datetime
 import uuid
 
 import pytest
@@ -51,6 +52,31 @@ def test_a_customers_token_reads_a_customer_by_external_id(acme):
     assert body["phones"] == ["+8613800138000"]
     assert body["emails"] == ["chen.jing@example.com"]
     assert "no-store" in response["Cache-Control"]
+
+
+def test_a_token_never_shows_more_personal_data_than_its_maker_may_see(acme):
+    """Made by someone without "See personal data" (the viewer here, or an administrator whose
+    role lacks it), the token answers masked; made by the admin, unmasked."""
+    from crm.accounts.models import User
+    from crm.api.services import api_token_create
+
+    external_id = _customer(acme, birthday=datetime.date(1990, 5, 17))
+
+    def answer(role: str) -> dict:
+        with schema_context(acme.schema):
+            maker = User.objects.get(pk=acme.users[role].pk)
+            _token, secret = api_token_create(actor=maker, name=f"By {role}", scopes=["customers"])
+        return ApiClient(acme, secret).get(f"/api/v1/customers/{external_id}").json()
+
+    shown_all = answer("admin")
+    assert shown_all["phones"] == ["+8613800138000"]
+    assert shown_all["emails"] == ["chen.jing@example.com"]
+    assert shown_all["birthday"] == "1990-05-17"
+    masked = answer("viewer")
+    assert masked["name"] == "Chen Jing 陈静"
+    assert masked["phones"] and "13800138000" not in masked["phones"][0]
+    assert masked["emails"] and masked["emails"][0] != "chen.jing@example.com"
+    assert masked["birthday"] != "1990-05-17"
 
 
 def test_an_unknown_customer_is_a_json_404(acme):
