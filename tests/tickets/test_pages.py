@@ -53,11 +53,11 @@ def test_a_customer_outside_the_agents_scope_is_not_named_on_their_ticket(acme):
         agent, manager = staff(acme, "agent"), staff(acme, "manager")
         theirs = customer(name, owner=manager)
         work = ticket(assignee=agent, customer_=theirs)
-    agent = client_for(acme, "agent")
-    queue = agent.get(reverse("support:home") + "?queue=all").content.decode()
+    browser = client_for(acme, "agent")
+    queue = browser.get(reverse("support:home") + "?queue=all").content.decode()
     assert work.reference in queue and name not in queue
     assert "Outside your records" in queue
-    page = agent.get(reverse("support:detail", args=[work.pk])).content.decode()
+    page = browser.get(reverse("support:detail", args=[work.pk])).content.decode()
     assert work.reference in page and name not in page
     managers = client_for(acme, "manager").get(reverse("support:home") + "?queue=all")
     assert name in managers.content.decode()
