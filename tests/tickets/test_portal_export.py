@@ -94,7 +94,7 @@ def test_the_command_line_exports_every_ticket_unmasked(acme, made):
 
 
 def test_the_queue_filter_and_masking_apply_in_the_browser_export(acme, made):
-    marker, first, second, third = made
+    marker, first, second, _third = made
     client = client_for(acme, "marketing")  # may export, may not see personal data
     response = client.get(
         reverse("transfer:export_start", kwargs={"kind": "tickets"}),
@@ -124,7 +124,7 @@ def test_an_unreadable_filter_is_refused_not_exported_unfiltered(acme, made):
 
 
 def test_the_readers_scope_limits_the_rows(acme, made):
-    marker, first, second, third = made
+    marker, first, _second, _third = made
     with schema_context(acme.schema):
         agent = staff(acme, "agent")  # team scope: their own tickets (no team here)
         rows = list(tickets_export_rows(agent, QueryDict(f"queue=all&status=any&q={marker}")))
@@ -179,7 +179,7 @@ def test_the_export_page_and_the_queue_offer_tickets(acme):
 
 
 def test_a_ticket_not_in_the_queue_is_not_in_the_export(acme, made):
-    marker, first, second, third = made
+    marker, _first, _second, _third = made
     with schema_context(acme.schema):
         manager = staff(acme, "manager")
         params = QueryDict(f"queue=unassigned&status=any&q={marker}")
