@@ -6,14 +6,17 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.accounts.models import User
 from crm.lib.audit_actor import writes
 from crm.lib.columns import text_error
-from support.models import Channel, Ticket
+from support import sla
+from support.historic import HistoricTicket, historic_errors
+from support.models import Channel, Status, Ticket, TicketEvent
 from support.models_portal import WebFormSettings
-from support.services import TicketInput, ticket_create
+from support.services import TicketInput, sla_due_of, ticket_create
 from support.web_form import web_form_settings
 
 INTRO_MAX = 2000
@@ -107,3 +110,40 @@ def _form_errors(exc: ValidationError) -> dict[str, list[str]]:
     for key, problems in exc.message_dict.items():
         errors.setdefault(_FIELD_OF.get(key, key), []).extend(problems)
     return errors
+
+
+# --- historic tickets from an import ---------------------------------------------------------
+
+
+@writes
+@transaction.atomic
+def ticket_import(*, actor: User | None, historic: HistoricTicket) -> Ticket:
+    """Create a ticket as it stood elsewhere: opened at `created_at` (the SLA due moments are
+    computed from it by ticket_create), first answered and resolved when the file says so. A
+    resolved or closed ticket without a resolved time counts as resolved now; a ticket pending
+    on the customer (or on hold, when that pauses the clock) is paused from now."""
+    data = historic.data
+    now = timezone.now()
+    errors = historic_errors(historic, now)
+    if errors:
+        raise ValidationError(errors)
+    ticket = ticket_create(actor=actor, data=data)
+    finished = historic.status in (Status.RESOLVED, Status.CLOSED)
+    if historic.first_responded_at is not None:
+        ticket.first_responded_at = historic.first_responded_at
+    if finished:
+        ticket.resolved_at = historic.resolved_at or now
+        ticket.sla_paused_since = ticket.resolved_at  # a finished ticket's clock stands still
+        if historic.status == Status.CLOSED:
+            ticket.closed_at = ticket.resolved_at
+    elif historic.status in sla.paused_statuses(pause_on_hold=sla.support_settings().pause_on_hold):
+        ticket.sla_paused_since = now
+    ticket.status = historic.status
+    ticket.sla_due = sla_due_of(ticket)
+    ticket.save()
+    TicketEvent.objects.create(
+        ticket=ticket, actor=actor, kind="imported", data={"status": ticket.status}
+    )
+    # As stored (moments in UTC, not in the offsets the file gave): what undo compares with.
+    ticket.refresh_from_db()
+    return ticket

@@ -337,6 +337,7 @@ EVENT_LABELS = {
     "unwatch": gettext_lazy("stopped watching"),
     "merged_in": gettext_lazy("merged another ticket into this one"),
     "merged_into": gettext_lazy("merged this ticket into another"),
+    "imported": gettext_lazy("imported the ticket"),
 }
 
 
