@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
@@ -35,6 +36,7 @@ def _in_language(request: HttpRequest, render_page: Callable[[], HttpResponse]) 
         request.LANGUAGE_CODE = language
         response = render_page()
     response.headers["Content-Language"] = language
+    patch_vary_headers(response, ("Accept-Language",))
     return response
 
 

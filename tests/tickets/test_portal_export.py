@@ -114,6 +114,12 @@ def test_the_queue_filter_and_masking_apply_in_the_browser_export(acme, made):
     assert refs == {first.reference, second.reference}, "no status filter: open work"
 
 
+def test_roles_without_export_may_not_export_tickets(acme, made):
+    url = reverse("transfer:export_start", kwargs={"kind": "tickets"})
+    for role in ("agent", "viewer"):
+        assert client_for(acme, role).get(url, {"format": "csv"}).status_code == 403, role
+
+
 def test_an_unreadable_filter_is_refused_not_exported_unfiltered(acme, made):
     client = client_for(acme, "manager")
     response = client.get(

@@ -187,13 +187,21 @@ def test_categories_come_from_the_settings_and_the_intro_is_shown(acme):
         assert Ticket.objects.get(subject=subject).category == "Refunds"
 
 
-def test_the_language_follows_the_browser_then_the_workspace(acme):
+def test_the_language_follows_the_browser_then_the_workspace(acme, globex):
     chinese = _client(acme, HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9,en;q=0.8").get(URL)
     assert chinese["Content-Language"] == "zh-hans"
     assert 'lang="zh-hans"' in chinese.content.decode()
     english = _client(acme, HTTP_ACCEPT_LANGUAGE="en-GB,en;q=0.9").get(URL)
     assert english["Content-Language"] == "en"
     assert "Contact us" in english.content.decode()
+    assert "Accept-Language" in english["Vary"]
+    with schema_context(globex.schema):
+        WebFormSettings.objects.update_or_create(id=1, defaults={"enabled": True})
+    workspace = Client(HTTP_HOST=globex.host, REMOTE_ADDR=_ip()).get(URL)
+    assert workspace["Content-Language"] == "zh-hans", "globex works in Chinese"
+    chosen = Client(HTTP_HOST=globex.host, REMOTE_ADDR=_ip(), HTTP_ACCEPT_LANGUAGE="zh-CN")
+    chosen.cookies["crm_language"] = "en"
+    assert chosen.get(URL)["Content-Language"] == "en", "the site's switcher wins"
 
 
 def test_a_forged_or_foreign_confirmation_link_shows_nothing(acme, globex):
