@@ -155,6 +155,7 @@ class TicketsImport(RowImportKind):
                 "requester",
                 gettext_lazy("Requester (name <email> phone)"),
                 aliases=("请求人",),
+                personal="address",  # a name, an email and a phone in one cell: masked whole
                 help=gettext_lazy(
                     "As the tickets export writes it; the separate name, email and phone"
                     " columns win over it."
