@@ -17,6 +17,8 @@ urlpatterns = [
     path("transfer/", include("crm.transfer.urls")),
     path("django-admin/", tenant_admin_site.urls),
     path("support/", include("support.urls")),
+    # The public web form customers open tickets with (no sign-in).
+    path("help/", include("support.urls_web_form")),
     path("loyalty/", include("loyalty.urls")),
     path("analytics/", include("analytics.urls")),
     path("api/v1/", include("crm.api.urls")),

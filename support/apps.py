@@ -32,3 +32,9 @@ class SupportConfig(AppConfig):
         erasure.register()
         customer_tabs.register()
         register_seeder("support", tickets_seed, order=40)
+        # The public web form's settings, and the tickets export and import kinds (portal).
+        from support import transfer_exports, transfer_imports
+
+        register_table("support_webformsettings", _("Web form settings"))
+        transfer_exports.register()
+        transfer_imports.register()

@@ -5,7 +5,7 @@ the reader's record scope: a ticket is in scope through its assignee and its tea
 import base64
 import datetime
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -87,6 +87,23 @@ def _filtered(tickets: QuerySet[Ticket], user: Any, query: TicketQuery) -> Query
         tickets = tickets.filter(assignee_id=user.pk)
     elif query.queue == "unassigned":
         tickets = tickets.filter(assignee__isnull=True)
+    return tickets
+
+
+def tickets_filtered(
+    user: Any, query: TicketQuery, *, now: datetime.datetime, margin: datetime.timedelta
+) -> QuerySet[Ticket]:
+    """Every ticket of a queue with its filters, in the reader's scope (the queue's pages and
+    the tickets export read the same rule); unordered. `user` None (the operator's command
+    line): every ticket, and "mine" means nobody's in particular (all)."""
+    if user is None:
+        tickets = _filtered(Ticket.objects.all(), user, replace(query, queue="all"))
+        if query.queue == "unassigned":
+            tickets = tickets.filter(assignee__isnull=True)
+    else:
+        tickets = _filtered(visible_tickets(user), user, query)
+    if query.queue == "near":
+        tickets = tickets.filter(near_breach_condition(now, margin))
     return tickets
 
 
@@ -320,6 +337,7 @@ EVENT_LABELS = {
     "unwatch": gettext_lazy("stopped watching"),
     "merged_in": gettext_lazy("merged another ticket into this one"),
     "merged_into": gettext_lazy("merged this ticket into another"),
+    "imported": gettext_lazy("imported the ticket"),
 }
 
 

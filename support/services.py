@@ -143,6 +143,9 @@ class TicketInput:
     severity: str = ""
     assignee: User | None = None
     team: Team | None = None
+    # When the ticket was opened, if not now: an imported historic ticket (its SLA due
+    # moments are computed from it).
+    created_at: datetime.datetime | None = None
 
 
 def _check_text(errors: dict[str, str], name: str, value: str) -> None:
@@ -239,7 +242,7 @@ def ticket_create(*, actor: User | None, data: TicketInput) -> Ticket:
     with connection.cursor() as cursor:
         cursor.execute("SELECT nextval(%s)", [TICKET_NUMBER_SEQUENCE])
         number = cursor.fetchone()[0]
-    now = timezone.now()
+    now = data.created_at or timezone.now()
     ticket = Ticket(
         number=number,
         subject=data.subject,
@@ -271,6 +274,7 @@ def ticket_create(*, actor: User | None, data: TicketInput) -> Ticket:
             customer=ticket.customer,
             event="ticket_opened",
             title=_("Ticket %(reference)s opened") % {"reference": ticket.reference},
+            occurred_at=now,
         )
     return ticket
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from support import views, views_settings
+from support import views, views_settings, views_web_form
 
 app_name = "support"
 
@@ -22,6 +22,7 @@ urlpatterns = [
         views_settings.override_delete,
         name="override_delete",
     ),
+    path("settings/web-form/", views_web_form.web_form_settings_page, name="web_form_settings"),
     path("canned/", views_settings.canned_list, name="canned"),
     path("canned/<int:pk>/", views_settings.canned_edit, name="canned_edit"),
     path("canned/<int:pk>/delete/", views_settings.canned_delete, name="canned_delete"),

@@ -97,7 +97,8 @@ def _job_or_404(request: HttpRequest, pk: int) -> ExportJob:
 
 @capability_required(cap.EXPORT)
 def export_list(request: HttpRequest) -> HttpResponse:
-    context = {**_listed(request), "keep_days": exporting.EXPORT_KEEP_DAYS}
+    kinds = [k for k in exporting.export_kinds() if can(request.user, k.capability)]
+    context = {**_listed(request), "keep_days": exporting.EXPORT_KEEP_DAYS, "kinds": kinds}
     return render(request, "transfer/export_list.html", context)
 
 

@@ -392,6 +392,14 @@ def _new_canned_response(member: TenantCast) -> dict[str, str]:
         return {"pk": str(made.pk)}
 
 
+def _web_form_sent(member: TenantCast) -> dict[str, str]:
+    """The confirmation link the web form gives after a ticket (signed for this tenant)."""
+    from support.web_form import sent_token
+
+    with schema_context(member.schema):
+        return {"token": sent_token(1)}
+
+
 # The JSON API and its tokens page (issue #15, helper "api").
 def _api_customer(member: TenantCast) -> dict[str, str]:
     """A customer known by an external id of this tenant only."""
@@ -655,6 +663,10 @@ TENANT_CASES: dict[str, Case] = {
     "support:canned_delete": Case(
         "object", method="POST", kwargs=_new_canned_response, roles=SUPPORT_CONFIGURERS
     ),
+    "support:web_form_settings": Case("staff", roles=SUPPORT_CONFIGURERS),
+    # The public web form (issue 16, helper "portal"): no sign-in, on every tenant's host.
+    "web_form:form": Case("public"),
+    "web_form:sent": Case("public", kwargs=_web_form_sent),
     "loyalty:home": Case("staff", roles=ALL_ROLES),
     # Loyalty staff pages (issue #15, helper "loyaltyui"): the counter needs "change records";
     # the queue "adjust points above the limit"; settings "manage loyalty".
