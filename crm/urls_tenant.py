@@ -7,6 +7,7 @@ from django.urls import include, path
 from crm.accounts import views as account_views
 from crm.accounts.admin_site import site as tenant_admin_site
 from crm.tenants import views as tenant_views
+from support.feedback_public import survey_answer
 
 urlpatterns = [
     path("", account_views.home, name="home"),
@@ -17,6 +18,8 @@ urlpatterns = [
     path("transfer/", include("crm.transfer.urls")),
     path("django-admin/", tenant_admin_site.urls),
     path("support/", include("support.urls")),
+    # A survey email's link: public, no login (support.feedback_public).
+    path("survey/<str:token>/", survey_answer, name="survey_answer"),
     path("loyalty/", include("loyalty.urls")),
     path("analytics/", include("analytics.urls")),
     path("api/v1/", include("crm.api.urls")),
