@@ -41,9 +41,7 @@ def surveyable(
     if consent is not None:
         consent_set(actor=None, customer=person, channel="email", granted=True, source="form")
         if consent is False:
-            consent_set(
-                actor=None, customer=person, channel="email", granted=False, source="call"
-            )
+            consent_set(actor=None, customer=person, channel="email", granted=False, source="call")
     return person
 
 

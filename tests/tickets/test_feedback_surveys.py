@@ -114,7 +114,11 @@ def test_the_link_works_once(acme, real_smtp):
     with in_tenant(acme):
         assert (SurveyResponse.objects.count(), AuditEntry.objects.count()) == before
         response = SurveyResponse.objects.get(customer=person)
-        assert (response.score, response.comment, response.detractor) == (5, "Quick and kind", False)
+        assert (response.score, response.comment, response.detractor) == (
+            5,
+            "Quick and kind",
+            False,
+        )
         entry = Interaction.objects.get(customer=person, source="survey_answered")
         assert "5" in entry.title
 
@@ -209,9 +213,7 @@ def test_only_consenting_customers_with_an_email_are_asked(acme):
             resolved_ticket(person)
         ids = _decide(later(minutes=61))
         assert [SurveyInvitation.objects.get(pk=pk).customer for pk in ids] == [consenting]
-        reasons = {
-            p.pk: _sent_to(p).skip_reason for p in (never, withdrew, no_email, consenting)
-        }
+        reasons = {p.pk: _sent_to(p).skip_reason for p in (never, withdrew, no_email, consenting)}
         assert reasons == {
             never.pk: "no_consent",
             withdrew.pk: "no_consent",
