@@ -246,3 +246,35 @@ def test_an_nps_send_runs_in_the_worker_and_its_progress_shows(
             SurveySend.objects.filter(name=f"Worker {tag}").delete()
             SurveyInvitation.objects.filter(customer__in=people).delete()
             customers_delete([p.pk for p in people])
+
+
+def _queries(client, url: str) -> list[str]:  # type: ignore[no-untyped-def]
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.get(url)
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return [q["sql"] for q in captured.captured_queries if "search_path" not in q["sql"]]
+
+
+@pytest.mark.django_db
+def test_the_reports_and_comments_do_not_grow_with_answers(acme):
+    browser = client_for(acme, "marketing")
+    urls = [reverse("support:feedback_reports"), reverse("support:feedback_comments")]
+    with in_tenant(acme):
+        agent = staff(acme, "agent")
+        person = surveyable()
+        _answered(person, "csat", 2, comment="slow", ticket=resolved_ticket(person, assignee=agent))
+    few = [_queries(browser, url) for url in urls]
+    with in_tenant(acme):
+        for score in (1, 5, 9, 3, 10, 7):
+            person = surveyable()
+            done = resolved_ticket(person, assignee=agent, category=f"c{score}")
+            _answered(
+                person, "csat" if score <= 5 else "nps", score, comment=f"c {score}", ticket=done
+            )
+    many = [_queries(browser, url) for url in urls]
+    for before, after in zip(few, many, strict=True):
+        assert len(after) == len(before), "\n".join(after)
+        assert len(after) <= 16, "\n".join(after)
