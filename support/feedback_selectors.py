@@ -217,6 +217,7 @@ class ReportRow:
     satisfied: int  # CSAT 4-5
     csat: float | None  # % satisfied
     effort: float | None  # mean CES (the CES survey's score or the effort asked beside CSAT)
+    nps: float | None = None  # of the group's NPS answers
 
 
 @dataclass(frozen=True)
@@ -245,27 +246,32 @@ class FeedbackReport:
 
 
 def _effort_avg() -> Any:
-    # A CES survey's score, or the effort question asked beside CSAT.
+    # A CES survey's score, or the effort question asked beside CSAT (NULL for NPS answers,
+    # which AVG skips).
     from django.db.models import Case, When
 
     return Avg(
         Case(
             When(kind=SurveyKind.CES, then=F("score")),
-            default=F("effort"),
+            When(kind=SurveyKind.CSAT, then=F("effort")),
+            default=None,
             output_field=IntegerField(),
         )
     )
 
 
 def _grouped(responses: QuerySet[Any], field: str, labels: dict[Any, str]) -> list[ReportRow]:
+    nps = Q(kind=SurveyKind.NPS)
     rows = (
-        responses.filter(kind__in=[SurveyKind.CSAT, SurveyKind.CES])
-        .values(field)
+        responses.values(field)
         .annotate(
             answers=Count("id"),
             csat_answers=Count("id", filter=Q(kind=SurveyKind.CSAT)),
             satisfied=Count("id", filter=Q(kind=SurveyKind.CSAT, score__gte=4)),
             effort=_effort_avg(),
+            nps_answers=Count("id", filter=nps),
+            promoters=Count("id", filter=nps & Q(score__gte=9)),
+            detractors=Count("id", filter=nps & Q(score__lte=DETRACTOR_AT_MOST[SurveyKind.NPS])),
         )
         .order_by("-answers")[:100]
     )
@@ -276,15 +282,17 @@ def _grouped(responses: QuerySet[Any], field: str, labels: dict[Any, str]) -> li
             satisfied=row["satisfied"],
             csat=_percent(row["satisfied"], row["csat_answers"]),
             effort=round(row["effort"], 2) if row["effort"] is not None else None,
+            nps=_nps(row["promoters"], row["detractors"], row["nps_answers"]),
         )
         for row in rows
     ]
 
 
 def feedback_report(user: Any, *, since: datetime.date, until: datetime.date) -> FeedbackReport:
-    """CSAT % (share of 4-5), NPS by month (% 9-10 minus % 0-6), mean effort, by the agent,
-    team, category and channel the surveyed ticket had; within the reader's customers. A
-    handful of grouped queries, whatever the number of answers."""
+    """CSAT % (share of 4-5), NPS by month (% 9-10 minus % 0-6), mean effort; CSAT, effort and
+    NPS by the agent, team, category and channel the surveyed ticket had (an NPS send's answer:
+    the customer's team); within the reader's customers. A handful of grouped queries,
+    whatever the number of answers."""
     from crm.accounts.models import Team, User
     from support.models import Channel
 

@@ -86,8 +86,11 @@ def test_the_report_counts_csat_nps_by_month_and_by_agent(acme):
         by_agent = {row.label: (row.answers, row.csat) for row in report.by_agent}
         assert by_agent[agent.full_name] == (2, 100.0)
         assert by_agent[manager.full_name] == (1, 0.0)
-        assert [(r.label, r.answers) for r in report.by_category] == [("Returns", 3)]
-        assert [(r.label, r.answers) for r in report.by_channel] == [("Phone", 3)]
+        # The NPS answers came from sends, not tickets: no agent, category or channel.
+        assert {r.label: r.answers for r in report.by_category} == {"Returns": 3, "—": 5}
+        assert {r.label: r.answers for r in report.by_channel} == {"Phone": 3, "—": 5}
+        by_team = {r.label: (r.answers, r.csat, r.nps) for r in report.by_team}
+        assert by_team == {"—": (8, 66.7, 20.0)}
         # NPS 6 and 3, CSAT 2: three detractors, each with its follow-up ticket.
         assert (report.detractors, report.follow_ups) == (3, 3)
     page = client_for(acme, "marketing").get(
