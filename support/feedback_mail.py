@@ -16,6 +16,8 @@ from crm.lib.tenancy import current_schema
 from crm.tenants.models import Tenant
 from crm.tenants.selectors import tenant_site_url
 from support import feedback_services
+from support.feedback_rules import skip_reason
+from support.feedback_selectors import contact_facts
 from support.models_feedback import SurveyInvitation
 
 logger = logging.getLogger(__name__)
@@ -29,14 +31,26 @@ def survey_url(tenant: Tenant, token: str) -> str:
 def surveys_deliver(invitation_ids: Iterable[int]) -> int:
     """Send the pending invitations among `invitation_ids`; returns how many were mailed."""
     tenant = Tenant.objects.get(schema_name=current_schema())
-    sent = 0
-    for invitation in (
+    waiting = list(
         SurveyInvitation.objects.filter(
             pk__in=list(invitation_ids), state=SurveyInvitation.State.PENDING
         )
         .select_related("customer", "ticket")
         .order_by("id")
-    ):
+    )
+    # Consent and the address are looked at again: either may have gone since the decision.
+    facts = {f.customer_id: f for f in contact_facts([i.customer_id for i in waiting])}
+    withheld = {
+        i.pk: skip_reason(facts.get(i.customer_id))
+        for i in waiting
+        if skip_reason(facts.get(i.customer_id))
+    }
+    if withheld:
+        feedback_services.survey_invitations_withhold(actor=None, reasons=withheld)
+    sent = 0
+    for invitation in waiting:
+        if invitation.pk in withheld:
+            continue
         token = feedback_services.survey_invitation_claim(actor=None, invitation_id=invitation.pk)
         if token is None:
             continue  # another worker has it

@@ -15,6 +15,9 @@ def _erase_surveys(erasure: Erasure) -> None:
     """Comments and the address a survey went to; the scores stay (reports), unattributable
     once the customer record is erased."""
     ids = erasure.customer_ids
+    SurveyInvitation.objects.filter(customer__in=ids, state=SurveyInvitation.State.PENDING).update(
+        state=SurveyInvitation.State.SKIPPED, skip_reason=SurveyInvitation.Skip.ERASED
+    )
     SurveyInvitation.objects.filter(customer__in=ids).update(email="", token_hash=None)
     responses = [
         str(pk)

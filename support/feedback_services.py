@@ -24,9 +24,9 @@ from crm.lib.audit_actor import writes
 from crm.lib.columns import text_error
 from crm.transfer.exporting import InvalidFilter
 from customers.services import timeline_event_add
+from support.feedback_rules import complaint_keyword, skip_reason, survey_language
 from support.feedback_selectors import (
     CHUNK,
-    ContactFacts,
     audience,
     contact_facts,
     external_ids_parse,
@@ -110,21 +110,6 @@ class Occasion:
     with_effort: bool = False
 
 
-def _has_han(text: str) -> bool:
-    return any("\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" for ch in text)
-
-
-def survey_language(name: str, tenant_language: str) -> str:
-    """The customer's language as far as the record tells (customers keep no language of
-    their own yet): a name in Chinese characters reads Chinese, one in Latin letters English,
-    anything else the workspace's language. The page offers the other language too."""
-    if _has_han(name):
-        return "zh-hans"
-    if any(ch.isascii() and ch.isalpha() for ch in name):
-        return "en"
-    return tenant_language
-
-
 def _tenant_language() -> str:
     from crm.lib.tenancy import current_schema
     from crm.tenants.models import Tenant
@@ -156,17 +141,6 @@ def _fatigue_claim(customer_ids: list[int], now: datetime.datetime, fatigue_days
         return {row[0] for row in cursor.fetchall()}
 
 
-def _skip_reason(facts: ContactFacts | None) -> str:
-    Skip = SurveyInvitation.Skip
-    if facts is None or facts.erased:
-        return Skip.ERASED
-    if not facts.consent:
-        return Skip.NO_CONSENT
-    if not facts.email:
-        return Skip.NO_EMAIL
-    return Skip.NONE
-
-
 @writes
 @transaction.atomic
 def survey_invitations_decide(
@@ -188,14 +162,14 @@ def survey_invitations_decide(
     )
     fresh = [o for o in occasions if o.key not in decided]
     facts = {f.customer_id: f for f in contact_facts(customer_ids)}
-    askable = [o for o in fresh if not _skip_reason(facts.get(o.customer_id))]
+    askable = [o for o in fresh if not skip_reason(facts.get(o.customer_id))]
     claimed = _fatigue_claim(sorted({o.customer_id for o in askable}), now, settings.fatigue_days)
     tenant_language = _tenant_language()
     rows = []
     taken: set[int] = set()
     for occasion in fresh:
         fact = facts.get(occasion.customer_id)
-        reason = _skip_reason(fact)
+        reason = skip_reason(fact)
         if not reason and (occasion.customer_id not in claimed or occasion.customer_id in taken):
             # Lost the fatigue claim (or a second occasion for the same customer in this
             # batch: one survey is enough).
@@ -252,18 +226,24 @@ def _resolved_tickets_due(settings: FeedbackSettings, now: datetime.datetime) ->
     )
 
 
+@dataclass(frozen=True)
+class OnResolveRound:
+    tickets: int  # tickets decided in this round (0: none is due)
+    pending: list[int]  # the invitations to send
+
+
 @writes
 @transaction.atomic
 def surveys_on_resolve_decide(
     *, actor: User | None, now: datetime.datetime | None = None
-) -> list[int]:
+) -> OnResolveRound:
     """The CSAT (or CES) invitations of tickets resolved at least the settings' delay ago
     (one chunk). The ticket is the occasion: each is surveyed at most once, even when it is
     reopened and resolved again."""
     now = now or timezone.now()
     settings = feedback_settings()
     if not (settings.csat_on_resolve or settings.ces_on_resolve):
-        return []
+        return OnResolveRound(0, [])
     kind = SurveyKind.CSAT if settings.csat_on_resolve else SurveyKind.CES
     occasions = [
         Occasion(
@@ -279,7 +259,8 @@ def surveys_on_resolve_decide(
         )
         for t in _resolved_tickets_due(settings, now)
     ]
-    return survey_invitations_decide(actor=actor, occasions=occasions, now=now)
+    pending = survey_invitations_decide(actor=actor, occasions=occasions, now=now)
+    return OnResolveRound(len(occasions), pending)
 
 
 # --- NPS sends ------------------------------------------------------------------------------
@@ -412,6 +393,19 @@ def survey_invitation_claim(
 
 @writes
 @transaction.atomic
+def survey_invitations_withhold(*, actor: User | None, reasons: dict[int, str]) -> int:
+    """Pending invitations whose customer may no longer be asked (consent withdrawn, address
+    removed, erased since they were decided): skipped with the reason, never sent."""
+    withheld = 0
+    for invitation_id, reason in reasons.items():
+        withheld += SurveyInvitation.objects.filter(
+            pk=invitation_id, state=SurveyInvitation.State.PENDING
+        ).update(state=SurveyInvitation.State.SKIPPED, skip_reason=reason, email="")
+    return withheld
+
+
+@writes
+@transaction.atomic
 def survey_invitation_failed(*, actor: User | None, invitation_id: int) -> None:
     """The mail relay refused the survey: the link never reached anyone, so it is void."""
     SurveyInvitation.objects.filter(pk=invitation_id).update(
@@ -428,15 +422,6 @@ class SurveyClosed(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason  # "answered" or "expired"
-
-
-def complaint_keyword(comment: str, keywords: Sequence[str]) -> str:
-    """The first complaint keyword the comment holds (case-insensitive), or ""."""
-    folded = comment.casefold()
-    for keyword in keywords:
-        if keyword and keyword.casefold() in folded:
-            return keyword
-    return ""
 
 
 def _checked_score(kind: str, score: int | None, name: str = "score") -> int:

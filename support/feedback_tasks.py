@@ -19,11 +19,11 @@ def surveys_on_resolve_task() -> dict[str, object]:
     pending, mailed now."""
     decided = sent = 0
     for _round in range(ROUNDS):
-        ids = feedback_services.surveys_on_resolve_decide(actor=None)
-        if not ids:
+        decided_round = feedback_services.surveys_on_resolve_decide(actor=None)
+        if not decided_round.tickets:
             break
-        decided += len(ids)
-        sent += surveys_deliver(ids)
+        decided += decided_round.tickets
+        sent += surveys_deliver(decided_round.pending)
     stale = list(
         SurveyInvitation.objects.filter(state=SurveyInvitation.State.PENDING)
         .order_by("id")

@@ -31,7 +31,7 @@ def real_smtp(settings, smtp_server):
 
 
 def _decide(now: datetime.datetime) -> list[int]:
-    return feedback_services.surveys_on_resolve_decide(actor=None, now=now)
+    return feedback_services.surveys_on_resolve_decide(actor=None, now=now).pending
 
 
 def _sent_to(person) -> SurveyInvitation:
@@ -325,3 +325,43 @@ def test_a_failed_mail_voids_the_link(acme, settings):
 
 def test_reverse_of_the_public_page_is_on_the_tenant_host():
     assert reverse("survey_answer", kwargs={"token": "abc"}) == "/survey/abc/"
+
+
+def test_consent_withdrawn_after_the_decision_stops_the_mail(acme, real_smtp):
+    from customers.services import consent_set
+
+    with in_tenant(acme):
+        feedback_settings()
+        person = surveyable()
+        resolved_ticket(person)
+        ids = _decide(later(minutes=61))
+        consent_set(actor=None, customer=person, channel="email", granted=False, source="call")
+        assert surveys_deliver(ids) == 0
+        invitation = _sent_to(person)
+        assert (invitation.state, invitation.skip_reason, invitation.token_hash) == (
+            "skipped",
+            "no_consent",
+            None,
+        )
+        address = person.emails.get().email
+    assert real_smtp.messages_to(address) == []
+
+
+def test_more_due_tickets_than_a_round_are_all_decided(acme, monkeypatch):
+    """A round of tickets whose customers may not be asked still counts as work done: the
+    scan goes on to the next round instead of stopping at an empty list of mails."""
+    from support import feedback_selectors
+
+    monkeypatch.setattr(feedback_selectors, "CHUNK", 2)
+    monkeypatch.setattr(feedback_services, "CHUNK", 2)
+    with in_tenant(acme):
+        feedback_settings()
+        for _n in range(3):
+            resolved_ticket(surveyable(consent=None))
+        asked = surveyable()
+        resolved_ticket(asked)
+        rounds = []
+        for _n in range(4):
+            result = feedback_services.surveys_on_resolve_decide(actor=None, now=later(minutes=61))
+            rounds.append((result.tickets, len(result.pending)))
+        assert rounds == [(2, 0), (2, 1), (0, 0), (0, 0)]
