@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from crm.accounts.models import User
 from crm.lib.audit_actor import writes
@@ -313,7 +314,8 @@ def survey_send_plan(*, actor: User | None, send: SurveySend) -> list[list[int]]
     creator = send.created_by
     if creator is None or not creator.is_active:
         send.status = SurveySend.Status.FAILED
-        send.status_detail = "its sender's account is gone"
+        with translation.override(_tenant_language()):
+            send.status_detail = _("The sender's account is deactivated; nothing was sent.")
         send.save(update_fields=["status", "status_detail"])
         return []
     try:
@@ -333,7 +335,12 @@ def survey_send_plan(*, actor: User | None, send: SurveySend) -> list[list[int]]
     if send.external_ids:
         unknown = len(external_ids_parse(send.external_ids)) - len(ids)
         if unknown > 0:
-            send.status_detail = f"{unknown} external ids matched no customer you may see"
+            with translation.override(_tenant_language()):
+                send.status_detail = ngettext(
+                    "%(count)d external id matched no customer the sender may see.",
+                    "%(count)d external ids matched no customer the sender may see.",
+                    unknown,
+                ) % {"count": unknown}
     send.save(update_fields=["total", "chunks", "status", "status_detail"])
     return chunks
 

@@ -249,10 +249,7 @@ class SurveyContact(models.Model):
     customer, so two workers can never both survey them within the window."""
 
     customer = models.OneToOneField(
-        "customers.Customer",
-        on_delete=models.CASCADE,
-        primary_key=True,
-        related_name="survey_contact",
+        "customers.Customer", on_delete=models.CASCADE, related_name="survey_contact"
     )
     last_at = models.DateTimeField()
 

@@ -178,7 +178,7 @@ def test_an_nps_send_is_counted_before_it_is_sent(acme):
         assert [len(c) for c in chunks] == [3]
         assert feedback_services.survey_send_plan(actor=None, send=send) == [], "planned once"
         send.refresh_from_db()
-        assert send.total == 3 and "1 external ids matched no customer" in send.status_detail
+        assert send.total == 3 and "1 external id matched no customer" in send.status_detail
 
 
 @pytest.mark.django_db
