@@ -6,8 +6,10 @@ from django.utils.translation import gettext_lazy as _
 from crm.accounts.audit import audit_redact
 from crm.accounts.audit_labels import register_table
 from crm.lib.erasure import Erasure, ErasureHolder, erasure_holder_register
+from crm.tenants.seeding import register_seeder
 from customers.customer_tabs import TimelineEvent, timeline_event_register
 from customers.merge import merge_relation_register
+from support.feedback_seeding import surveys_seed
 from support.models_feedback import SurveyInvitation, SurveyResponse
 
 
@@ -44,3 +46,5 @@ def register() -> None:
     )
     merge_relation_register(SurveyInvitation, "customer")
     merge_relation_register(SurveyResponse, "customer")
+    # After the demo tickets (support's seeder, order 40), whose resolved ones it surveys.
+    register_seeder("support_feedback", surveys_seed, order=45)

@@ -196,8 +196,9 @@ def survey_invitations_decide(
                 created_at=now,
             )
         )
-    made = SurveyInvitation.objects.bulk_create(rows, ignore_conflicts=True)
-    del made  # ignore_conflicts gives no ids: read back the pending ones this call wrote
+    # A key a concurrent run wrote first is left to it (that run also won the fatigue claim).
+    # ignore_conflicts gives no ids: the pending rows this call wrote are read back.
+    SurveyInvitation.objects.bulk_create(rows, ignore_conflicts=True)
     return list(
         SurveyInvitation.objects.filter(
             customer_id__in=list(taken),

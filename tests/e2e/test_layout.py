@@ -35,6 +35,7 @@ SHOWN = {
     "ticket",
     "loyalty",
     "loyalty-settings",
+    "feedback-reports",
 }
 # Lists whose every column fits a laptop without scrolling their box, one line a row.
 WHOLE_AT_LAPTOP = {"customers": ".customer-table", "imports": ".import-list"}

@@ -281,3 +281,23 @@ def test_the_reports_and_comments_do_not_grow_with_answers(acme):
     for before, after in zip(few, many, strict=True):
         assert len(after) == len(before), "\n".join(after)
         assert len(after) <= 16, "\n".join(after)
+
+
+@pytest.mark.django_db
+def test_the_demo_seeder_answers_surveys_once(acme):
+    import random
+
+    from crm.tenants.seeding import SeedOptions
+    from support.feedback_seeding import surveys_seed
+    from support.models import Ticket
+
+    with in_tenant(acme):
+        for _n in range(3):
+            surveyable()
+        resolved_ticket(surveyable(), category="Demo")
+        summary = surveys_seed(random.Random(3), SeedOptions(customers=100, seed=3))
+        made = SurveyResponse.objects.filter(invitation__key__startswith="demo:").count()
+        resolved = Ticket.objects.filter(status="resolved", customer__isnull=False).count()
+        assert made >= resolved + 4 and summary == f"{made} survey answers"
+        assert "already seeded" in surveys_seed(random.Random(3), SeedOptions(100, 3))
+        assert SurveyResponse.objects.filter(invitation__key__startswith="demo:").count() == made
