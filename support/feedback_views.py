@@ -30,6 +30,9 @@ def reports(request: HttpRequest) -> HttpResponse:
     user = acting_user(request)
     form = ReportForm(request.GET or None)
     since, until = form.period()
+    if not form.is_bound:
+        # Show the period the report covers in the inputs.
+        form = ReportForm(initial={"since": since, "until": until})
     return render(
         request,
         "support/feedback/reports.html",
