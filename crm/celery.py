@@ -65,4 +65,10 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute="*/5"),
         "args": ("support.tasks.sla_scan",),
     },
+    # Surveys of resolved tickets (after the tenant's delay), and invitations left pending.
+    "support-surveys-on-resolve": {
+        "task": "crm.tenants.tasks.tenants_dispatch",
+        "schedule": crontab(minute="*/5"),
+        "args": ("support.feedback_tasks.surveys_on_resolve",),
+    },
 }

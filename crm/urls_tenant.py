@@ -7,6 +7,7 @@ from django.urls import include, path
 from crm.accounts import views as account_views
 from crm.accounts.admin_site import site as tenant_admin_site
 from crm.tenants import views as tenant_views
+from support.feedback_public import survey_answer
 
 urlpatterns = [
     path("", account_views.home, name="home"),
@@ -19,6 +20,8 @@ urlpatterns = [
     path("support/", include("support.urls")),
     # The public web form customers open tickets with (no sign-in).
     path("help/", include("support.urls_web_form")),
+    # A survey email's link: public, no login (support.feedback_public).
+    path("survey/<str:token>/", survey_answer, name="survey_answer"),
     path("loyalty/", include("loyalty.urls")),
     path("analytics/", include("analytics.urls")),
     path("api/v1/", include("crm.api.urls")),

@@ -10,7 +10,7 @@ class SupportConfig(AppConfig):
         from crm.accounts.audit_labels import register_table
         from crm.tenants.seeding import register_seeder
         from customers.merge import merge_relation_register
-        from support import customer_tabs, erasure
+        from support import customer_tabs, erasure, feedback_registry
         from support.models import Ticket
         from support.seeding import tickets_seed
 
@@ -38,3 +38,4 @@ class SupportConfig(AppConfig):
         register_table("support_webformsettings", _("Web form settings"))
         transfer_exports.register()
         transfer_imports.register()
+        feedback_registry.register()

@@ -367,3 +367,5 @@ class SlaNotice(models.Model):
 
 
 from support.models_portal import WebFormSettings  # noqa: E402, F401  (the web form's table)
+# Feedback surveys (issue 16, helper "feedback"): their own module, one line here.
+from support.models_feedback import *  # noqa: E402, F403

@@ -15,3 +15,7 @@ def sla_scan_task() -> dict[str, object]:
         "breached": result.breached,
         "escalated": result.escalated,
     }
+
+
+# Feedback surveys' tasks live in their own module; imported here so the worker finds them.
+from support import feedback_tasks  # noqa: E402, F401

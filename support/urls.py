@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from support import views, views_settings, views_web_form
 
@@ -26,4 +26,5 @@ urlpatterns = [
     path("canned/", views_settings.canned_list, name="canned"),
     path("canned/<int:pk>/", views_settings.canned_edit, name="canned_edit"),
     path("canned/<int:pk>/delete/", views_settings.canned_delete, name="canned_delete"),
+    path("feedback/", include("support.feedback_urls")),
 ]

@@ -213,6 +213,25 @@ def _tickets(scene: Scene) -> None:
     type(unlinked).objects.filter(pk=unlinked.pk).update(requester_email=email)
 
 
+def _surveys(scene: Scene) -> None:
+    # A detractor's NPS answer: its comment lands in the answer, the timeline, the follow-up
+    # ticket and their audit entries; the survey went to the person's address.
+    from support import feedback_services
+    from support.feedback_selectors import feedback_settings
+
+    c = scene.canary("support.surveys")
+    person = Customer.objects.get(pk=scene.person.pk)
+    consent_set(actor=scene.admin, customer=person, channel="email", granted=True, source="form")
+    feedback_settings()
+    (pk,) = feedback_services.survey_invitations_decide(
+        actor=None,
+        occasions=[feedback_services.Occasion(customer_id=person.pk, key="erase:1", kind="nps")],
+    )
+    token = feedback_services.survey_invitation_claim(actor=None, invitation_id=pk)
+    assert token is not None
+    feedback_services.survey_answer(actor=None, token=token, score=2, comment=f"Awful {c}")
+
+
 def _audit_values(scene: Scene) -> None:
     # The triggers wrote entries for every change above; add one for every audited table whose
     # rows can name a customer, so a table audited later is covered without editing this test.
@@ -252,6 +271,7 @@ PLANTERS: dict[str, Callable[[Scene], None]] = {
     "transfer.import_files": _import_files,
     "transfer.export_files": _export_files,
     "support.tickets": _tickets,
+    "support.surveys": _surveys,
     "customers.audit_values": _audit_values,
     "loyalty.text": _loyalty_text,
 }

@@ -35,6 +35,7 @@ SHOWN = {
     "ticket",
     "loyalty",
     "loyalty-settings",
+    "feedback-reports",
 }
 # Lists whose every column fits a laptop without scrolling their box, one line a row.
 WHOLE_AT_LAPTOP = {"customers": ".customer-table", "imports": ".import-list"}
@@ -266,6 +267,10 @@ def test_tenant_pages_fit_laptop_and_phone(
             "ticket-new": "/support/new/",
             "support-settings": "/support/settings/",
             "canned-responses": "/support/canned/",
+            "feedback-reports": "/support/feedback/",
+            "feedback-comments": "/support/feedback/comments/",
+            "feedback-sends": "/support/feedback/sends/",
+            "feedback-settings": "/support/feedback/settings/",
             "loyalty": "/loyalty/",
             "loyalty-approvals": "/loyalty/approvals/",
             "loyalty-settings": "/loyalty/settings/",

@@ -522,6 +522,48 @@ def _new_reward(member: TenantCast) -> dict[str, str]:
         return {"pk": str(Reward.objects.create(name="Case", points_cost=100).pk)}
 
 
+# Feedback surveys (issue 16, helper "feedback"): reports and comments for "see reports";
+# settings and NPS sends for "manage surveys and care messages"; the survey link is public.
+REPORTERS = ("admin", "manager", "marketing")
+ENGAGERS = ("admin", "manager", "marketing")
+
+
+def _survey_token(member: TenantCast) -> dict[str, str]:
+    """A survey link sent to a consenting customer of this tenant (tokens live in its schema,
+    so the other tenant's host knows nothing of it)."""
+    from customers.services import consent_set
+    from support import feedback_services
+    from support.feedback_selectors import feedback_settings
+
+    customer_pk = _new_customer(member)["pk"]
+    with schema_context(member.schema):
+        from customers.models import Customer
+
+        person = Customer.objects.get(pk=customer_pk)
+        consent_set(actor=None, customer=person, channel="email", granted=True, source="case")
+        feedback_settings()
+        (pk,) = feedback_services.survey_invitations_decide(
+            actor=None,
+            occasions=[
+                feedback_services.Occasion(
+                    customer_id=person.pk, key=f"case:{uuid.uuid4().hex}", kind="nps"
+                )
+            ],
+        )
+        token = feedback_services.survey_invitation_claim(actor=None, invitation_id=pk)
+        assert token is not None
+        return {"token": token}
+
+
+def _new_survey_send(member: TenantCast) -> dict[str, str]:
+    from support.models_feedback import SurveySend
+
+    _above_other_tenants(member, "support_surveysend")
+    with schema_context(member.schema):
+        send = SurveySend.objects.create(kind="nps", name="Case", status="done", total=0)
+        return {"pk": str(send.pk)}
+
+
 TENANT_CASES: dict[str, Case] = {
     "home": Case("staff"),
     "accounts:login": Case("public"),
@@ -705,6 +747,13 @@ TENANT_CASES: dict[str, Case] = {
     "api:customer_redemptions": Case("api", method="POST", kwargs=_api_customer, scope="loyalty"),
     "api_admin:token_list": Case("staff", roles=ADMIN_ONLY),
     "api_admin:token_revoke": Case("object", method="POST", kwargs=_api_token, roles=ADMIN_ONLY),
+    "survey_answer": Case("object", kwargs=_survey_token),
+    "support:feedback_reports": Case("staff", roles=REPORTERS),
+    "support:feedback_comments": Case("staff", roles=REPORTERS),
+    "support:feedback_settings": Case("staff", roles=ENGAGERS),
+    "support:feedback_sends": Case("staff", roles=ENGAGERS),
+    "support:feedback_send": Case("object", kwargs=_new_survey_send, roles=ENGAGERS),
+    "support:feedback_send_progress": Case("object", kwargs=_new_survey_send, roles=ENGAGERS),
 }
 
 PUBLIC_CASES: dict[str, Case] = {
