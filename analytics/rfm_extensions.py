@@ -117,7 +117,7 @@ def register() -> None:
             key="rfm_segment", field=_segment_filter, apply=_by_segment, tables=TABLES, position=50
         )
     )
-    for header, field in EXPORT_FIELDS:
-        export_column_register(ExportColumn(header, _score_field(field), position=10))
+    for n, (header, field) in enumerate(EXPORT_FIELDS):
+        export_column_register(ExportColumn(header, _score_field(field), position=10 + n))
     # Scores are derived rows: undoing an import that created customers removes theirs.
     derived_rows_register(DerivedRows(RfmScore, lambda ids: None, _scores_remove))

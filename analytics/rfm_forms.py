@@ -11,7 +11,7 @@ from django.contrib.postgres.forms import SimpleArrayField
 from django.utils.translation import gettext_lazy as _
 
 from analytics.models import RfmSettings, Segment
-from analytics.rfm_settings import RuleInput, rule_refused, thresholds_refused
+from analytics.rfm_settings import RuleInput, rule_refused, threshold_list_refused
 from crm.lib.widgets import ListSelect
 
 
@@ -48,11 +48,10 @@ class RfmSettingsForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if all(k in data for k in ("recency_days", "frequency", "monetary")):
-            for field, message in thresholds_refused(
-                data["recency_days"], data["frequency"], data["monetary"]
-            ).items():
-                self.add_error(field, message)
+        for field in ("recency_days", "frequency", "monetary"):
+            refused = threshold_list_refused(data[field]) if field in data else None
+            if refused:
+                self.add_error(field, refused)
         return data
 
     @classmethod
@@ -104,8 +103,9 @@ SegmentRuleFormSet = forms.formset_factory(
 def rules_from(formset: Any) -> list[RuleInput]:
     """The kept rules, in page order; a blank extra row is skipped."""
     kept = []
+    extra = set(map(id, formset.extra_forms))
     for form in formset.forms:
-        if not form.has_changed() or form.cleaned_data.get("DELETE"):
+        if (id(form) in extra and not form.has_changed()) or form.cleaned_data.get("DELETE"):
             continue
         kept.append(SegmentRuleForm.to_rule(form.cleaned_data))
     return kept

@@ -37,24 +37,26 @@ def rfm_settings() -> RfmSettings:
     return found
 
 
+def threshold_list_refused(values: list[Any]) -> str | None:
+    """Why a list of fixed thresholds cannot be used: four values, rising, none negative."""
+    if len(values) != 4:
+        return _("Give four values, one for each score from 2 to 5.")
+    if any(v < 0 for v in values):
+        return _("Values cannot be negative.")
+    if any(b <= a for a, b in pairwise(values)):
+        return _("Each value must be greater than the one before it.")
+    return None
+
+
 def thresholds_refused(
     recency_days: list[int], frequency: list[int], monetary: list[Decimal]
 ) -> dict[str, str]:
-    """Why each list of fixed thresholds cannot be used: four values, rising."""
-    refused = {}
     lists: tuple[tuple[str, list[Any]], ...] = (
         ("recency_days", recency_days),
         ("frequency", frequency),
         ("monetary", monetary),
     )
-    for name, values in lists:
-        if len(values) != 4:
-            refused[name] = _("Give four values, one for each score from 2 to 5.")
-        elif any(b <= a for a, b in pairwise(values)):
-            refused[name] = _("Each value must be greater than the one before it.")
-        elif any(v < 0 for v in values):
-            refused[name] = _("Values cannot be negative.")
-    return refused
+    return {name: why for name, values in lists if (why := threshold_list_refused(values))}
 
 
 @writes

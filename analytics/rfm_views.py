@@ -73,8 +73,8 @@ def rfm_overview(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_POST
 @capability_required(cap.REPORTS)
+@require_POST
 def rfm_refresh(request: HttpRequest) -> HttpResponse:
     form = RefreshForm(request.POST)
     if form.is_valid():
@@ -147,8 +147,8 @@ def _gaps(cells: list[list[Any]]) -> int:
     return sum(1 for row in cells for cell in row if cell.rule is None)
 
 
-@require_POST
 @_edit_required
+@require_POST
 def rfm_map_reset(request: HttpRequest) -> HttpResponse:
     segment_rules_reset(actor=acting_user(request))
     messages.success(

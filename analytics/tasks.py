@@ -22,5 +22,5 @@ def refresh_nightly_task() -> dict[str, Any]:
     return {
         "schema": current_schema(),
         "job": job.pk if job else None,
-        "status": job and job.status,
+        "status": job.status if job else None,
     }
