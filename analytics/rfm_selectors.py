@@ -10,6 +10,7 @@ from typing import Any
 from django.db import connection
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from analytics.models import RfmScore, RfmSettings, RfmSnapshot, SegmentRule
 from analytics.rfm_map import SEGMENT_ORDER, fm_score, rule_matches, segment_label
@@ -174,7 +175,11 @@ def customer_rfm(customer_id: int) -> dict[str, Any]:
         "fixed": fixed,
         "last_refresh": latest_snapshot(),
         "recency": {
-            "text": _("Last completed order %(days)s days before %(date)s")
+            "text": ngettext(
+                "Last completed order %(days)s day before %(date)s",
+                "Last completed order %(days)s days before %(date)s",
+                score.recency_days,
+            )
             % {
                 "days": score.recency_days,
                 "date": as_of.isoformat(),
@@ -182,7 +187,8 @@ def customer_rfm(customer_id: int) -> dict[str, Any]:
             "why": why_r,
         },
         "frequency": {
-            "text": _("%(n)s completed orders") % {"n": score.frequency},
+            "text": ngettext("%(n)s completed order", "%(n)s completed orders", score.frequency)
+            % {"n": score.frequency},
             "why": why_f,
         },
         "monetary": {

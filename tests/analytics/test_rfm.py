@@ -201,7 +201,7 @@ def test_the_customer_tab_explains_the_scores_in_words(acme):
         rfm_refresh(as_of=AS_OF)
         tab = customer_rfm(people["A"].pk)
         assert tab["segment"] == "Loyal" and not tab["map_changed"]
-        assert tab["recency"]["text"] == "Last completed order 1 days before 2026-06-30"
+        assert tab["recency"]["text"] == "Last completed order 1 day before 2026-06-30"
         assert "40%" in tab["recency"]["why"] and "R 4" in tab["recency"]["why"]
         assert "80%" in tab["frequency"]["why"] and "F 4" in tab["frequency"]["why"]
         assert tab["fm_text"].startswith("FM 4: the average of F 4 and M 4")
