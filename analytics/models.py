@@ -145,8 +145,14 @@ class RfmScore(models.Model):
     m = models.PositiveSmallIntegerField()
     fm = models.PositiveSmallIntegerField()
     segment = models.CharField(max_length=30, blank=True)
+    # Which rule gave the segment (the customer tab's "why"); never looked up by, so no index.
     rule = models.ForeignKey(
-        SegmentRule, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+        SegmentRule,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        null=True,
+        related_name="+",
     )
 
     class Meta:
@@ -178,7 +184,16 @@ class RfmSnapshotEntry(models.Model):
     """One customer's scores in a snapshot. customer_id is a plain number: history outlives
     merges and removals, and counts stay as they were."""
 
-    snapshot = models.ForeignKey(RfmSnapshot, on_delete=models.CASCADE, related_name="entries")
+    # No database constraint: a refresh writes a hundred thousand entries at once, and a
+    # deferred check per row would cost more than the rows (analytics.rfm deletes entries with
+    # their snapshot).
+    snapshot = models.ForeignKey(
+        RfmSnapshot,
+        on_delete=models.CASCADE,
+        related_name="entries",
+        db_constraint=False,
+        db_index=False,  # the unique constraint's index starts with it
+    )
     customer_id = models.BigIntegerField()
     r = models.PositiveSmallIntegerField()
     f = models.PositiveSmallIntegerField()
