@@ -1,7 +1,6 @@
 """RFM: the tenant's scoring settings, its segment map, each customer's current scores, the
 snapshots taken at every refresh (for transitions between dates), and the refresh jobs a
-user asks for. The scores are written by analytics.rfm in one INSERT ... SELECT; see
-docs/analytics.md."""
+user asks for. The scores are written by analytics.rfm in SQL; see docs/analytics.md."""
 
 from decimal import Decimal
 

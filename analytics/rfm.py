@@ -1,5 +1,7 @@
-"""RFM scores computed in the database: one INSERT ... SELECT with window functions per refresh
-(orders never come into Python), then a snapshot of the result for transitions between dates.
+"""RFM scores computed in the database: a per-customer aggregate of the orders (CREATE
+TEMPORARY TABLE ... AS, which may run in parallel), then one INSERT ... SELECT with window
+functions (orders never come into Python), then a snapshot of the result for transitions
+between dates.
 
 Recency is days from the customer's last completed order to the as-of date (both dates in the
 tenant's time zone); frequency the number of completed orders; monetary their total. Orders

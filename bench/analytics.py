@@ -238,9 +238,12 @@ def docs_section(results: Results, info: dict[str, str], args: argparse.Namespac
         and {results.orders:,} orders written by generate_series (skewed: a few customers buy
         often, most once or twice; two years before the as-of date {AS_OF} and three weeks
         after it, which are ignored; 1 in 12 refunded or cancelled). Ours is the full refresh
-        `analytics.refresh.analytics_refresh` (every registered step; today only RFM: one
-        INSERT ... SELECT with cume_dist() windows, the snapshot, the audit entry), run twice,
-        the second replacing the first's scores and snapshot as a nightly run does. The
+        `analytics.refresh.analytics_refresh` (every registered step; today only RFM: a
+        per-customer aggregate of the orders by CREATE TEMPORARY TABLE ... AS, one INSERT ...
+        SELECT with cume_dist() windows, the snapshot, the audit entry), run twice, the second
+        replacing the first's scores and snapshot as a nightly run does. The machine is shared
+        with other work, so the two runs' times differ by its load rather than by what they
+        do. The
         baseline is the same RFM in pandas {_version("pandas")}: `read_sql_query` of the orders
         (customer, time, amount in cents, status), filtering, a group-by and
         `rank(method="max", pct=True)` for cume_dist, in the same process after ours."""
