@@ -296,3 +296,22 @@ def test_the_refresh_runs_the_registered_steps_in_order_and_is_audited(acme):
     finally:
         refresh_step_unregister("later")
     assert seen == ["later 2026-06-30"]
+
+
+def test_the_demo_seeder_refreshes_a_month_ago_and_today(acme):
+    import random
+
+    from analytics.rfm_seeding import rfm_seed
+    from crm.tenants.seeding import SeedOptions
+    from loyalty.programme import local_today
+
+    with schema_context(acme.schema):
+        five_buyers()
+        line = rfm_seed(random.Random(1), SeedOptions(customers=0, seed=1))
+        rfm_seed(random.Random(1), SeedOptions(customers=0, seed=1))  # safe twice
+        today = local_today()
+        assert sorted(RfmSnapshot.objects.values_list("as_of", flat=True)) == [
+            today - datetime.timedelta(days=30),
+            today,
+        ]
+        assert line.endswith("6 scored") and RfmScore.objects.count() == 6
