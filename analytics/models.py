@@ -243,7 +243,9 @@ class RefreshJob(models.Model):
             # At most one row is busy, whichever of the two busy states it is in.
             models.UniqueConstraint(
                 models.Value(1),
-                condition=Q(status__in=["queued", "running"]),
+                # Two equalities, not IN: a clone replayed from the template's dump prints
+                # an IN list differently (tests/tenants/test_provisioning.py compares them).
+                condition=Q(status="queued") | Q(status="running"),
                 name="refresh_job_one_busy",
                 violation_error_message=_("A refresh is already running."),
             )
