@@ -1,6 +1,21 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class AnalyticsConfig(AppConfig):
     name = "analytics"
     verbose_name = "Analytics"
+
+    def ready(self) -> None:
+        from analytics import rfm_extensions
+        from analytics.rfm_seeding import rfm_seed
+        from crm.accounts.audit_labels import ACTIONS, register_table
+        from crm.tenants.seeding import register_seeder
+
+        # The refresh step, the customer tab, list column and filter, export columns.
+        rfm_extensions.register()
+        # Last: scores the orders every other seeder made.
+        register_seeder("analytics", rfm_seed, order=90)
+        ACTIONS.setdefault("analytics_refresh", _("Refreshed analytics"))
+        register_table("analytics_rfmsettings", _("RFM settings"))
+        register_table("analytics_segmentrule", _("Segment rule"))

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from analytics import views
 
@@ -6,4 +6,5 @@ app_name = "analytics"
 
 urlpatterns = [
     path("", views.analytics_home, name="home"),
+    path("rfm/", include("analytics.rfm_urls")),
 ]

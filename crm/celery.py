@@ -60,6 +60,12 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=55, hour=3),
         "args": ("crm.transfer.tasks_imports.imports_expire",),
     },
+    # Analytics: RFM (and the steps registered after it) for today in each tenant.
+    "analytics-refresh": {
+        "task": "crm.tenants.tasks.tenants_dispatch",
+        "schedule": crontab(minute=45, hour=1),
+        "args": ("analytics.tasks.refresh_nightly",),
+    },
     "support-sla-scan": {
         "task": "crm.tenants.tasks.tenants_dispatch",
         "schedule": crontab(minute="*/5"),

@@ -27,6 +27,7 @@ from crm.accounts.permissions import can_view_personal_data
 from crm.transfer.exporting import ExportKind, InvalidFilter, export_kind_register
 from customers import schema, selectors
 from customers.custom_fields import active, field_definitions, form_name
+from customers.export_columns import ExportColumn, annotation_name, export_columns
 from customers.forms import CustomerSearchForm
 from customers.models import Customer, CustomerEmail, CustomerPhone, CustomField, Order
 
@@ -94,9 +95,10 @@ def _custom_columns() -> list[CustomField]:
 
 
 def customer_headers(user: Any, params: QueryDict | None = None) -> tuple[str, ...]:
-    """The customers kind's columns for this tenant: the fixed ones, then one per active custom
-    field (the same definitions `_customer_rows` reads)."""
-    return CUSTOMER_HEADERS + tuple(form_name(d) for d in _custom_columns())
+    """The customers kind's columns for this tenant: the fixed ones, the registered ones this
+    reader gets, then one per active custom field (what `_customer_rows` reads)."""
+    registered = tuple(c.header for c in export_columns(user))
+    return CUSTOMER_HEADERS + registered + tuple(form_name(d) for d in _custom_columns())
 
 
 def _custom_cells(
@@ -122,9 +124,20 @@ _SOURCES = {"phones": "_phones", "emails": "_emails", "owner": "_owner", "team":
 def _customer_rows(customers: QuerySet[Customer], user: Any) -> Iterator[list[Any]]:
     personal = _personal(user)
     definitions = _custom_columns()
-    rows = customers.annotate(
-        _phones=_phones(), _emails=_emails(), _owner=F("owner__email"), _team=F("team__name")
-    ).values_list(*(_SOURCES.get(key, key) for key in CUSTOMER_HEADERS), "custom")
+    extra: list[ExportColumn] = export_columns(user)
+    rows = (
+        customers.annotate(
+            _phones=_phones(), _emails=_emails(), _owner=F("owner__email"), _team=F("team__name")
+        )
+        .annotate(**{annotation_name(c): c.annotation() for c in extra})
+        .values_list(
+            *(_SOURCES.get(key, key) for key in CUSTOMER_HEADERS),
+            *(annotation_name(c) for c in extra),
+            "custom",
+        )
+    )
+    n_fixed = len(CUSTOMER_HEADERS)
+    extra_cells = [(n_fixed + n, c.to_cell) for n, c in enumerate(extra)]
     # Cells by position (a list and a few assignments: this loop runs a million times); a
     # column not named here is written as read.
     at = {key: n for n, key in enumerate(CUSTOMER_HEADERS)}
@@ -152,6 +165,8 @@ def _customer_rows(customers: QuerySet[Customer], user: Any) -> Iterator[list[An
         cells[i_owner] = cells[i_owner] or ""
         cells[i_team] = cells[i_team] or ""
         cells[i_created] = cells[i_created].isoformat()
+        for i, to_cell in extra_cells:
+            cells[i] = to_cell(cells[i])
         cells += _custom_cells(definitions, custom, personal)
         yield cells
 

@@ -508,12 +508,14 @@ class TestExports:
             assert row[-2:] == ["Gold", id_card], role
 
     def test_without_fields_the_columns_are_the_fixed_ones(self, acme):
+        from customers.export_columns import export_columns
         from customers.transfer_exports import CUSTOMER_HEADERS
 
         kind = export_kind("customers")
         with schema_context(acme.schema):
             user = User.objects.get(pk=acme.users["manager"].pk)
-            assert tuple(kind.header_row(user, {})) == CUSTOMER_HEADERS  # type: ignore[arg-type]
+            registered = tuple(c.header for c in export_columns(user))
+            assert tuple(kind.header_row(user, {})) == CUSTOMER_HEADERS + registered  # type: ignore[arg-type]
 
 
 # --- services directly ------------------------------------------------------------------------

@@ -311,6 +311,7 @@ def test_rows_escape_every_value_and_fill_empty_cells(acme):
             c.first_email = None
             c.lifetime_value = 0
             c.points_balance = c.points_tier = None  # loyalty's column (loyalty.list_columns)
+            c.rfm_segment = c.rfm_r = c.rfm_f = c.rfm_m = None  # analytics.rfm_extensions
         columns = list_columns(user)
         selectors.row_display(user, customers, columns)
         html = list_rows_html.rows_html(customers, selectable=True, columns=columns)

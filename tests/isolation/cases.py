@@ -176,6 +176,8 @@ def _enrolled_staff(member: TenantCast) -> dict[str, str]:
 ADMIN_ONLY = ("admin",)
 ALL_ROLES = ("admin", "manager", "agent", "marketing", "viewer")
 WRITERS = ("admin", "manager", "agent")
+RFM_READERS = ("admin", "manager", "marketing")  # "see reports"
+RFM_EDITORS = ("admin", "manager")  # "see reports" and "change records"
 
 
 # Duplicates and merges (issue #4, helper "merge"): two similar customers of the agent's.
@@ -736,6 +738,15 @@ TENANT_CASES: dict[str, Case] = {
         "object", method="POST", kwargs=_new_reward, roles=LOYALTY_MANAGERS
     ),
     "analytics:home": Case("staff"),
+    # RFM (issue #17, helper "rfm"): reading and refreshing need "see reports"; the settings
+    # and the segment map "see reports" and "change records".
+    "analytics:rfm": Case("staff", roles=RFM_READERS),
+    "analytics:rfm_refresh": Case("staff", method="POST", roles=RFM_READERS),
+    "analytics:rfm_refresh_status": Case("staff", roles=RFM_READERS),
+    "analytics:rfm_transitions": Case("staff", roles=RFM_READERS),
+    "analytics:rfm_settings": Case("staff", roles=RFM_EDITORS),
+    "analytics:rfm_map": Case("staff", roles=RFM_EDITORS),
+    "analytics:rfm_map_reset": Case("staff", method="POST", roles=RFM_EDITORS),
     "healthz": Case("public"),
     "api:api-root": Case("public"),
     "api:openapi-json": Case("public"),
