@@ -65,4 +65,10 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute="*/5"),
         "args": ("support.tasks.sla_scan",),
     },
+    # Replies whose send task was lost (support.tasks_mail): idempotent, the claim decides.
+    "support-replies-sweep": {
+        "task": "crm.tenants.tasks.tenants_dispatch",
+        "schedule": crontab(minute="*/10"),
+        "args": ("support.tasks.replies_sweep",),
+    },
 }

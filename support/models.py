@@ -364,3 +364,7 @@ class SlaNotice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.level} {self.clock} on {self.ticket_id}"
+
+
+# Email and attachments (issue 16, helper "mail"): tables of their own, beside these.
+from support.models_mail import MailHeader, MailSettings, TicketAttachment  # noqa: E402, F401

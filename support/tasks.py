@@ -15,3 +15,7 @@ def sla_scan_task() -> dict[str, object]:
         "breached": result.breached,
         "escalated": result.escalated,
     }
+
+
+# The email tasks live in their own module; importing it here lets Celery find them.
+from support import tasks_mail  # noqa: E402, F401

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from support import views, views_settings
+from support import views, views_mail, views_settings
 
 app_name = "support"
 
@@ -25,4 +25,9 @@ urlpatterns = [
     path("canned/", views_settings.canned_list, name="canned"),
     path("canned/<int:pk>/", views_settings.canned_edit, name="canned_edit"),
     path("canned/<int:pk>/delete/", views_settings.canned_delete, name="canned_delete"),
+    # Email and attachments (support.views_mail).
+    path("attachments/<int:pk>/", views_mail.attachment_download, name="attachment"),
+    path("messages/<int:pk>/send-again/", views_mail.reply_send_again, name="reply_send_again"),
+    path("settings/email/", views_mail.mail_settings_save, name="mail_settings"),
+    path("settings/email/rotate/", views_mail.inbound_secret_rotate, name="inbound_rotate"),
 ]
