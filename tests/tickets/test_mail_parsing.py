@@ -42,7 +42,10 @@ def test_attachments_keep_their_cjk_names_and_bytes():
 
 
 def test_an_html_only_body_becomes_text():
-    html = "<html><head><style>p{}</style><script>x()</script></head><body><p>您好 &amp; hello</p><div>第二行</div></body></html>"
+    html = (
+        "<html><head><style>p{}</style><script>x()</script></head>"
+        "<body><p>您好 &amp; hello</p><div>第二行</div></body></html>"
+    )
     mail = mail_parse(raw_mail(sender="a@example.cn", body=html, html=True))
     assert mail.body == "您好 & hello\n\n第二行"
     assert html_to_text("<b>a</b><br>b") == "a\nb"
@@ -50,7 +53,7 @@ def test_an_html_only_body_becomes_text():
 
 def test_raw_8bit_headers_and_unknown_charsets_do_not_break_parsing():
     raw = (
-        "From: =?unknown?B?eA==?= <x@example.cn>\r\nSubject: ".encode()
+        b"From: =?unknown?B?eA==?= <x@example.cn>\r\nSubject: "
         + "原始的UTF-8主题".encode()
         + b"\r\nContent-Type: text/plain; charset=x-no-such\r\n\r\n"
         + "正文".encode("gb18030")
