@@ -13,7 +13,7 @@ SWEEP_AFTER = datetime.timedelta(minutes=15)
 
 
 @shared_task(bind=True, name="support.tasks.reply_send", max_retries=mail_outbound.MAX_ATTEMPTS)
-def reply_send_task(self, message_id: int) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def reply_send_task(self, message_id: int) -> dict[str, object]:
     """Email one public reply. Idempotent (the claim decides); a failure is retried with a
     growing delay until the reply is marked failed."""
     outcome = mail_outbound.reply_send(message_id=message_id)

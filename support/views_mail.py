@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, SuspiciousFileOperation, ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -79,7 +80,7 @@ def inbound_email(request: HttpRequest, secret: str) -> HttpResponse:
 
 
 @capability_required(cap.VIEW)
-def attachment_download(request: HttpRequest, pk: int) -> HttpResponse:
+def attachment_download(request: HttpRequest, pk: int) -> HttpResponseBase:
     """An attachment, for a reader whose scope holds its ticket (anyone else: 404), always as
     a download (never shown inline, nosniff), from the tenant's private files."""
     user = acting_user(request)
