@@ -71,4 +71,10 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute="*/10"),
         "args": ("support.tasks.replies_sweep",),
     },
+    # SLA notices by email (support.mail_notices): each notice once, claimed before sending.
+    "support-sla-notices-email": {
+        "task": "crm.tenants.tasks.tenants_dispatch",
+        "schedule": crontab(minute="1-59/5"),
+        "args": ("support.tasks.sla_notices_email",),
+    },
 }

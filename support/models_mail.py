@@ -86,3 +86,18 @@ class TicketAttachment(models.Model):
 
     def __str__(self) -> str:
         return self.filename
+
+
+class SlaNoticeEmail(models.Model):
+    """An SLA notice emailed to its recipient, once: the row is inserted (the claim) before the
+    mail goes, so a rerun or a second worker never sends it again."""
+
+    notice = models.OneToOneField(
+        "support.SlaNotice", on_delete=models.CASCADE, related_name="email"
+    )
+    claimed_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=100, blank=True)
+
+    def __str__(self) -> str:
+        return f"email of notice {self.notice_id}"

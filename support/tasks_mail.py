@@ -6,7 +6,7 @@ import datetime
 from celery import shared_task
 
 from crm.lib.tenancy import current_schema
-from support import mail_outbound
+from support import mail_notices, mail_outbound
 
 # A reply still pending after this long lost its task (a broker restart): the sweep resends.
 SWEEP_AFTER = datetime.timedelta(minutes=15)
@@ -29,3 +29,10 @@ def replies_sweep_task() -> dict[str, object]:
     for message_id in pending:
         reply_send_task.delay(message_id)
     return {"schema": current_schema(), "queued": len(pending)}
+
+
+@shared_task(name="support.tasks.sla_notices_email")
+def sla_notices_email_task() -> dict[str, object]:
+    """Every few minutes, per tenant: email the SLA notices the scan made (each once)."""
+    result = mail_notices.sla_notices_send()
+    return {"schema": current_schema(), "sent": result.sent, "failed": result.failed}
