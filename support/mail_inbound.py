@@ -31,7 +31,12 @@ from django.utils.translation import gettext as _
 from crm.accounts.models import User
 from crm.lib.audit_actor import writes
 from customers.models import Customer, CustomerEmail
-from support.attachments import AttachmentInput, attachment_from_bytes, attachments_store
+from support.attachments import (
+    AttachmentInput,
+    attachment_from_bytes,
+    attachments_store,
+    filename_clean,
+)
 from support.mail_outbound import MAILER_HEADER
 from support.mail_parsing import ParsedMail
 from support.mail_settings import current_tenant, default_from_address, mail_settings
@@ -108,8 +113,33 @@ def thread_ticket(mail: ParsedMail) -> Ticket | None:
     return None
 
 
-def _files(mail: ParsedMail) -> list[AttachmentInput]:
-    return [attachment_from_bytes(p.filename, p.content_type, p.data) for p in mail.attachments]
+def _files(mail: ParsedMail) -> tuple[list[AttachmentInput], list[str]]:
+    """The attachments kept (within the count and size limits) and the names of those left
+    out: a customer's mail is never refused for its attachments."""
+    kept: list[AttachmentInput] = []
+    skipped: list[str] = []
+    for part in mail.attachments:
+        if (
+            len(part.data) > settings.CRM_ATTACHMENT_MAX_BYTES
+            or len(kept) >= settings.CRM_ATTACHMENT_MAX_COUNT
+        ):
+            skipped.append(filename_clean(part.filename))
+        else:
+            kept.append(attachment_from_bytes(part.filename, part.content_type, part.data))
+    return kept, skipped
+
+
+def _attach(ticket: Ticket, message: TicketMessage | None, mail: ParsedMail) -> None:
+    kept, skipped = _files(mail)
+    attachments_store(ticket=ticket, message=message, files=kept)
+    if skipped:
+        TicketMessage.objects.create(
+            ticket=ticket,
+            kind=TicketMessage.Kind.NOTE,
+            author=None,
+            body=_("Attachments not kept (too large, or too many): %(names)s")
+            % {"names": ", ".join(skipped)},
+        )
 
 
 def _subject(mail: ParsedMail) -> str:
@@ -134,7 +164,7 @@ def _open_ticket(mail: ParsedMail, actor: User | None, customer: Customer | None
         direction=MailHeader.Direction.INBOUND,
         rfc_message_id=mail.message_id,
     )
-    attachments_store(ticket=ticket, message=None, files=_files(mail))
+    _attach(ticket, None, mail)
     return ticket
 
 
@@ -156,7 +186,7 @@ def _thread_into(ticket: Ticket, mail: ParsedMail, actor: User | None) -> Ticket
         ticket=ticket, actor=actor, kind="customer_wrote", data={"message": message.pk}
     )
     Ticket.objects.filter(pk=ticket.pk).update(updated_at=timezone.now())
-    attachments_store(ticket=ticket, message=message, files=_files(mail))
+    _attach(ticket, message, mail)
     if ticket.status in REOPENED_BY_MAIL:
         ticket = ticket_status_set(actor=actor, ticket=ticket, status=Status.OPEN)
     return ticket

@@ -220,3 +220,17 @@ def test_administrators_see_and_rotate_the_address_managers_do_not(acme, acme_in
     response = client_for(acme, "admin").post(reverse("support:inbound_rotate"))
     assert response.status_code == 302
     assert _post(acme, acme_inbound, raw_mail(sender=_address())).status_code == 404
+
+
+def test_attachments_over_the_limits_are_left_out_not_the_mail(acme, acme_inbound, settings):
+    settings.CRM_ATTACHMENT_MAX_BYTES = 10
+    raw = raw_mail(
+        sender=_address(), attachments=[("small.txt", b"ok"), ("大文件.bin", b"x" * 50)]
+    )
+    response = _post(acme, acme_inbound, raw)
+    assert response.status_code == 201
+    with in_tenant(acme):
+        made = Ticket.objects.get(number=int(response.json()["ticket"][2:]))
+        assert list(made.attachments.values_list("filename", flat=True)) == ["small.txt"]
+        note = TicketMessage.objects.get(ticket=made, kind="note")
+        assert "大文件.bin" in note.body
