@@ -7,7 +7,7 @@ from email.utils import formataddr
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,7 +27,12 @@ def mail_settings() -> MailSettings:
 
 
 def current_tenant() -> Tenant:
-    return Tenant.objects.get(schema_name=current_schema())
+    """The tenant of the current schema: the row a request or task carries, else read."""
+    schema = current_schema()
+    carried = getattr(connection, "tenant", None)
+    if isinstance(carried, Tenant) and carried.schema_name == schema:
+        return carried
+    return Tenant.objects.get(schema_name=schema)
 
 
 def default_from_address(tenant: Tenant) -> str:

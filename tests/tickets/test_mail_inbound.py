@@ -224,9 +224,7 @@ def test_administrators_see_and_rotate_the_address_managers_do_not(acme, acme_in
 
 def test_attachments_over_the_limits_are_left_out_not_the_mail(acme, acme_inbound, settings):
     settings.CRM_ATTACHMENT_MAX_BYTES = 10
-    raw = raw_mail(
-        sender=_address(), attachments=[("small.txt", b"ok"), ("大文件.bin", b"x" * 50)]
-    )
+    raw = raw_mail(sender=_address(), attachments=[("small.txt", b"ok"), ("大文件.bin", b"x" * 50)])
     response = _post(acme, acme_inbound, raw)
     assert response.status_code == 201
     with in_tenant(acme):
@@ -234,3 +232,21 @@ def test_attachments_over_the_limits_are_left_out_not_the_mail(acme, acme_inboun
         assert list(made.attachments.values_list("filename", flat=True)) == ["small.txt"]
         note = TicketMessage.objects.get(ticket=made, kind="note")
         assert "大文件.bin" in note.body
+
+
+def test_an_inbound_mail_takes_a_bounded_number_of_queries(acme, acme_inbound):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    address = _address()
+    with in_tenant(acme):
+        customer(email=address)
+    client = Client(HTTP_HOST=acme.host)
+    raw = raw_mail(sender=address, attachments=[("a.txt", b"a")])
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(acme_inbound, data=raw, content_type="message/rfc822")
+    assert response.status_code == 201
+    counted = [q for q in queries.captured_queries if not q["sql"].startswith("SET search_path")]
+    # Its own reads and writes, ticket_create's (customer match, SLA calendar and policy,
+    # timeline) and the audit actor's: 24 with the test's savepoints.
+    assert len(counted) <= 24, "\n".join(q["sql"][:120] for q in counted)
