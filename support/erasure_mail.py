@@ -4,8 +4,7 @@ reply was sent to. Message-IDs stay (random, and what keeps a relay's retry from
 anything). Runs before the tickets holder (order 14 < 15), which blanks the requester emails
 that reach the person's unlinked tickets: the same tickets are found here the same way."""
 
-from django.db import transaction
-
+from crm.accounts.audit import audit_redact
 from crm.lib.erasure import Erasure, ErasureHolder, erasure_holder_register
 from customers.models import CustomerEmail, CustomerPhone
 from support.attachments import attachments_files_remove
@@ -33,11 +32,17 @@ def _erase_mail(erasure: Erasure) -> None:
     if not ticket_ids:
         return
     attachments = TicketAttachment.objects.filter(ticket__in=ticket_ids)
-    paths = list(attachments.values_list("path", flat=True))
+    rows = list(attachments.values_list("pk", "path"))
     attachments.delete()
+    # The audit entries of their creation hold the file names.
+    audit_redact(
+        table_name=TicketAttachment._meta.db_table, record_ids=[str(pk) for pk, _p in rows]
+    )
+    paths = [path for _pk, path in rows]
     MailHeader.objects.filter(ticket__in=ticket_ids).exclude(recipient="").update(recipient="")
-    # The files go once the rows' removal is committed (a rolled-back erasure keeps both).
-    transaction.on_commit(lambda: attachments_files_remove(paths))
+    # Removed inside the erasure's transaction (as crm.transfer.erasure does), so a committed
+    # erasure never leaves a file behind; one rolled back leaves rows whose download is a 404.
+    attachments_files_remove(paths)
 
 
 def register() -> None:

@@ -122,8 +122,6 @@ def test_erasure_removes_the_files_of_the_persons_tickets(acme, django_capture_o
         path = tenant_file_path(attachment.path)
         assert path.exists()
     with in_tenant(acme):
-        # The files go once the erasure commits: the test runs the commit hooks.
-        with django_capture_on_commit_callbacks(execute=True):
-            customer_erase(actor=None, customer=person)
+        customer_erase(actor=None, customer=person)
         assert not TicketAttachment.objects.filter(ticket=made).exists()
         assert not path.exists()
