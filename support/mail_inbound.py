@@ -181,6 +181,7 @@ def _thread_into(ticket: Ticket, mail: ParsedMail, actor: User | None) -> Ticket
         message=message,
         direction=MailHeader.Direction.INBOUND,
         rfc_message_id=mail.message_id,
+        sender=mail.sender_email[:254],
     )
     TicketEvent.objects.create(
         ticket=ticket, actor=actor, kind="customer_wrote", data={"message": message.pk}

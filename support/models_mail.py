@@ -46,6 +46,8 @@ class MailHeader(models.Model):
     direction = models.CharField(max_length=3, choices=Direction.choices)
     rfc_message_id = models.CharField(max_length=255, unique=True)  # without angle brackets
     created_at = models.DateTimeField(default=timezone.now)
+    # Inbound: who wrote it (a colleague in copy may answer the thread); outbound: where it went.
+    sender = models.EmailField(blank=True)
     recipient = models.EmailField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     claimed_at = models.DateTimeField(null=True, blank=True)

@@ -172,18 +172,22 @@ def mail_settings_context(user: Any) -> dict[str, Any]:
 
 
 def ticket_mail_context(ticket: Ticket, conversation: list[TicketMessage]) -> dict[str, Any]:
-    """What the ticket page shows of email: each message's attachments and, for a reply,
-    the last delivery error (set on the messages), the description's attachments, and whether
-    replies can be emailed (the page says so when the ticket has no address)."""
+    """What the ticket page shows of email: each message's attachments, who sent an inbound
+    one and a reply's last delivery error (set on the messages), the description's
+    attachments, and whether replies can be emailed (the page says so when there is no
+    address)."""
     files = attachments_by_message(ticket)
-    errors = dict(
-        MailHeader.objects.filter(ticket=ticket, direction=MailHeader.Direction.OUTBOUND)
-        .exclude(last_error="")
-        .values_list("message_id", "last_error")
-    )
+    mail = {
+        message_id: (sender, error)
+        for message_id, sender, error in MailHeader.objects.filter(
+            ticket=ticket, message__isnull=False
+        ).values_list("message_id", "sender", "last_error")
+    }
     for message in conversation:
+        sender, error = mail.get(message.pk, ("", ""))
         message.files = files.get(message.pk, [])  # type: ignore[attr-defined]
-        message.mail_error = errors.get(message.pk, "")  # type: ignore[attr-defined]
+        message.mail_error = error  # type: ignore[attr-defined]
+        message.mail_sender = sender  # type: ignore[attr-defined]
     return {
         "opening_files": files.get(None, []),
         "reply_emailed": bool(reply_recipient(ticket)),

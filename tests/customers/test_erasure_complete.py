@@ -251,6 +251,12 @@ def _support_mail(scene: Scene) -> None:
         rfc_message_id=f"T-1.{uuid.uuid4().hex}@mail.example",
         recipient=f"{scene.canary('support.mail', 'recipient')}@example.cn",
     )
+    MailHeader.objects.create(
+        ticket=ticket,
+        direction="in",
+        rfc_message_id=f"{uuid.uuid4().hex}@example.cn",
+        sender=f"{scene.canary('support.mail', 'sender')}@example.cn",
+    )
 
 
 # In planting order (the import needs the contacts; the audit entries come last).

@@ -96,8 +96,9 @@ def test_a_reply_threads_by_its_headers_and_reopens_a_resolved_ticket(acme, acme
         )
         ticket_status_set(actor=agent, ticket=made, status=Status.RESOLVED)
     # Another sender, a subject without the reference: the In-Reply-To is what counts.
+    colleague = _address()
     raw = raw_mail(
-        sender=_address(),
+        sender=colleague,
         subject="Re: 訂單",
         body="訂單號碼是 5678",
         charset="big5",
@@ -114,6 +115,11 @@ def test_a_reply_threads_by_its_headers_and_reopens_a_resolved_ticket(acme, acme
         assert message.body == "訂單號碼是 5678"
         assert list(message.attachments.values_list("filename", flat=True)) == ["照片.jpg"]
         assert TicketEvent.objects.filter(ticket=made, kind="customer_wrote").exists()
+    # Staff see who wrote it; a viewer (no personal data) sees it masked.
+    page = client_for(acme, "agent").get(reverse("support:detail", args=[made.pk]))
+    assert colleague in page.content.decode()
+    masked = client_for(acme, "viewer").get(reverse("support:detail", args=[made.pk]))
+    assert masked.status_code == 200 and colleague not in masked.content.decode()
 
 
 def test_a_subject_reference_threads_only_for_the_tickets_own_sender(acme, acme_inbound):
