@@ -15,9 +15,9 @@ from support.attachments import attachment_from_bytes, attachment_path, attachme
 from support.models import Ticket
 from support.models_mail import TicketAttachment
 from tests.conftest import client_for
+from tests.tenants.test_files import delete_tenant, mode, new_slug, run
 from tests.testkit.cast import TenantCast
 from tests.testkit.cleanup import customers_delete
-from tests.tenants.test_files import delete_tenant, mode, new_slug, run
 from tests.tickets.factory import customer, staff, ticket
 
 
