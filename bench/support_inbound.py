@@ -7,7 +7,8 @@ Builds its own database (crm_bench_support_inbound by default, dropped and recre
 start and dropped at the end unless --keep) and files folder. It provisions one tenant, `bench`,
 with --customers customers (each with an email, through customers' service) and --tickets
 tickets opened by email beforehand (their Message-IDs are what replies answer), then starts
-gunicorn (--workers sync workers, 1 thread each) on a free port.
+gunicorn (--workers sync workers, 1 thread each, --preload) on a free port, and warms it up
+with 10 unmeasured messages per worker.
 
 Two phases, both through the same server:
 - sustained: an open-loop sender (the arrival schedule does not wait for answers, as relays
@@ -19,7 +20,7 @@ Two phases, both through the same server:
   senders can get answered back to back, --capacity-messages of them: how far above the goal
   the endpoint's ceiling is on this machine.
 
-    .venv/bin/python bench/support_inbound.py [--rate 20] [--seconds 60] [--workers 2]
+    .venv/bin/python bench/support_inbound.py [--rate 20] [--seconds 60] [--workers 4]
         [--concurrency 4] [--capacity-messages 400] [--write-docs] [--keep]
 """
 
@@ -89,7 +90,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--customers", type=int, default=2_000)
     p.add_argument("--tickets", type=int, default=500, help="tickets replies thread into")
     p.add_argument("--reply-share", type=float, default=0.5, help="share of replies")
-    p.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    p.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
     p.add_argument("--concurrency", type=int, default=4, help="senders in the capacity phase")
     p.add_argument("--capacity-messages", type=int, default=400)
     add_common_arguments(
@@ -193,6 +194,9 @@ def start_server(env: dict[str, str], port: int, workers: int, log: Path) -> sub
             str(workers),
             "--timeout",
             "60",
+            # Django is loaded once, before the workers fork (as in production): no worker
+            # spends the first seconds of the measurement importing the project.
+            "--preload",
         ],
         cwd=ROOT,
         env={**os.environ, **env},
@@ -406,7 +410,8 @@ def main() -> int:
         server = start_server(env, port, args.workers, media / "gunicorn.log")
         try:
             sender = Sender(port, setup, args.reply_share)
-            sender.post(sender.next_message())  # each worker's first request loads the code
+            # Warm-up (not measured): every worker's first requests (connections, templates).
+            capacity(sender, 10 * args.workers, 2 * args.workers)
             print(f"sustained: {args.rate:.0f} msg/s for {args.seconds:.0f} s ...", flush=True)
             steady = sustained(sender, args.rate, args.seconds)
             load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
