@@ -77,4 +77,16 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute="*/5"),
         "args": ("support.feedback_tasks.surveys_on_resolve",),
     },
+    # Replies whose send task was lost (support.tasks_mail): idempotent, the claim decides.
+    "support-replies-sweep": {
+        "task": "crm.tenants.tasks.tenants_dispatch",
+        "schedule": crontab(minute="*/10"),
+        "args": ("support.tasks.replies_sweep",),
+    },
+    # SLA notices by email (support.mail_notices): each notice once, claimed before sending.
+    "support-sla-notices-email": {
+        "task": "crm.tenants.tasks.tenants_dispatch",
+        "schedule": crontab(minute="1-59/5"),
+        "args": ("support.tasks.sla_notices_email",),
+    },
 }

@@ -299,6 +299,12 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # schema, outside STATIC/MEDIA, served only through permission-checking views.
 CRM_PRIVATE_MEDIA_ROOT = Path(env_str("CRM_PRIVATE_MEDIA_ROOT", str(BASE_DIR / "var" / "private")))
 CRM_IMPORT_MAX_BYTES = env_int("CRM_IMPORT_MAX_BYTES", 200 * 1024 * 1024)
+# Support email (issue 16): an inbound mail's size, attachments' size and count per message.
+CRM_INBOUND_MAIL_MAX_BYTES = env_int("CRM_INBOUND_MAIL_MAX_BYTES", 25 * 1024 * 1024)
+CRM_ATTACHMENT_MAX_BYTES = env_int("CRM_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+CRM_ATTACHMENT_MAX_COUNT = env_int("CRM_ATTACHMENT_MAX_COUNT", 10)
+# The domain of our replies' Message-IDs: an inbound mail carrying one is our own (a loop).
+CRM_MAIL_ID_DOMAIN = env_str("CRM_MAIL_ID_DOMAIN", f"mail.{CRM_BASE_DOMAIN}")
 # Data rows (2,000,000 so the 1,000,000-order benchmark fits with room) and columns an import
 # file may have; an XLSX declaring more rows is refused before any row is read.
 CRM_IMPORT_MAX_ROWS = env_int("CRM_IMPORT_MAX_ROWS", 2_000_000)

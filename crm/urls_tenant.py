@@ -7,6 +7,7 @@ from django.urls import include, path
 from crm.accounts import views as account_views
 from crm.accounts.admin_site import site as tenant_admin_site
 from crm.tenants import views as tenant_views
+from support import views_mail as support_mail_views
 from support.feedback_public import survey_answer
 
 urlpatterns = [
@@ -28,4 +29,6 @@ urlpatterns = [
     path("admin-console/api-tokens/", include("crm.api.urls_admin")),
     # Only ok / not ok here; the console host's /healthz has the details.
     path("healthz", tenant_views.healthz_tenant, name="healthz"),
+    # Mail relays post raw messages here (support.views_mail); the secret is per tenant.
+    path("inbound/email/<str:secret>", support_mail_views.inbound_email, name="inbound_email"),
 ]

@@ -10,7 +10,7 @@ class SupportConfig(AppConfig):
         from crm.accounts.audit_labels import register_table
         from crm.tenants.seeding import register_seeder
         from customers.merge import merge_relation_register
-        from support import customer_tabs, erasure, feedback_registry
+        from support import customer_tabs, erasure, erasure_mail, feedback_registry
         from support.models import Ticket
         from support.seeding import tickets_seed
 
@@ -28,8 +28,11 @@ class SupportConfig(AppConfig):
         register_table("support_holidayoverride", _("Holiday override"))
         register_table("support_supportsettings", _("Support settings"))
         register_table("support_cannedresponse", _("Canned response"))
+        register_table("support_mailsettings", _("Support email settings"))
+        register_table("support_ticketattachment", _("Ticket attachment"))
         merge_relation_register(Ticket, "customer")
         erasure.register()
+        erasure_mail.register()
         customer_tabs.register()
         register_seeder("support", tickets_seed, order=40)
         # The public web form's settings, and the tickets export and import kinds (portal).

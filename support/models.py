@@ -366,6 +366,9 @@ class SlaNotice(models.Model):
         return f"{self.level} {self.clock} on {self.ticket_id}"
 
 
-from support.models_portal import WebFormSettings  # noqa: E402, F401  (the web form's table)
 # Feedback surveys (issue 16, helper "feedback"): their own module, one line here.
 from support.models_feedback import *  # noqa: E402, F403
+
+# Email and attachments (issue 16, helper "mail"): tables of their own, beside these.
+from support.models_mail import MailHeader, MailSettings, TicketAttachment  # noqa: E402, F401
+from support.models_portal import WebFormSettings  # noqa: E402, F401  (the web form's table)

@@ -12,7 +12,7 @@ from crm.accounts.models import User
 from crm.tenants.seeding import SeedOptions
 from customers.models import Customer
 from support import sla
-from support.models import Channel, Kind, Priority, Status, Ticket
+from support.models import Channel, Kind, Priority, Status, Ticket, TicketMessage
 from support.services import (
     TicketInput,
     _dues,
@@ -166,4 +166,8 @@ def tickets_seed(rng: random.Random, options: SeedOptions) -> str:
                 continue
             final = Status.PENDING if stage < 0.75 else Status.RESOLVED
             ticket_status_set(actor=ticket.assignee, ticket=ticket, status=final)
+        # Demo replies are history, never emailed: their send tasks find nothing pending.
+        TicketMessage.objects.filter(
+            ticket__tags__contains=[DEMO_TAG], delivery=TicketMessage.Delivery.PENDING
+        ).update(delivery=TicketMessage.Delivery.NONE)
     return f"{count} tickets"

@@ -338,6 +338,14 @@ EVENT_LABELS = {
     "merged_in": gettext_lazy("merged another ticket into this one"),
     "merged_into": gettext_lazy("merged this ticket into another"),
     "imported": gettext_lazy("imported the ticket"),
+    # Email (support.mail_outbound, support.mail_inbound).
+    "emailed": gettext_lazy("emailed a reply to the customer"),
+    "email_failed": gettext_lazy("could not email a reply"),
+    "email_retry": gettext_lazy("asked to send a reply again"),
+    "email_unaddressed": gettext_lazy("kept a reply unsent: no email address"),
+    "customer_wrote": gettext_lazy("received an email from the customer"),
+    "follow_up_of": gettext_lazy("opened by an email to a closed ticket"),
+    "follow_up": gettext_lazy("an email to this closed ticket opened a new one"),
 }
 
 

@@ -19,6 +19,8 @@ from customers.models import Customer
 from customers.selectors import customers_find
 from customers.services import timeline_event_add
 from support import sla
+from support.attachments import AttachmentInput, attachments_check, attachments_store
+from support.mail_outbound import reply_enqueue
 from support.models import (
     TICKET_NUMBER_SEQUENCE,
     Channel,
@@ -31,6 +33,7 @@ from support.models import (
     TicketEvent,
     TicketMessage,
 )
+from support.models_mail import MailHeader, TicketAttachment
 from support.transitions import transition_error
 
 # --- the SLA clock on a ticket ---------------------------------------------------------------
@@ -299,12 +302,18 @@ def _locked(ticket: Ticket) -> Ticket:
 @writes
 @transaction.atomic
 def ticket_reply(
-    *, actor: User | None, ticket: Ticket, body: str, status: str | None = None
+    *,
+    actor: User | None,
+    ticket: Ticket,
+    body: str,
+    status: str | None = None,
+    attachments: Sequence[AttachmentInput] = (),
 ) -> TicketMessage:
-    """A public reply. It meets the first-response clock, moves a new ticket to open (or to
-    `status`, through the transition table) and waits, marked pending, for the outbound mailer
-    (a later part of issue 16) to send it; nothing is sent here."""
+    """A public reply, with its attachments. It meets the first-response clock, moves a new
+    ticket to open (or to `status`, through the transition table) and is stored pending; the
+    outbound mailer (support.mail_outbound) emails it after the commit."""
     body = _body_checked(body)
+    attachments_check(attachments)
     ticket = _locked(ticket)
     if ticket.status == Status.CLOSED:
         raise ValidationError({"body": _("This ticket is closed; open a new one instead.")})
@@ -331,14 +340,24 @@ def ticket_reply(
         _status_apply(ticket, target, now)
     _save(ticket)
     TicketEvent.objects.bulk_create(events)
+    attachments_store(ticket=ticket, message=message, files=attachments)
+    reply_enqueue(message.pk)
     return message
 
 
 @writes
 @transaction.atomic
-def ticket_note(*, actor: User | None, ticket: Ticket, body: str) -> TicketMessage:
-    """An internal note: staff only, never sent, no effect on the clock."""
+def ticket_note(
+    *,
+    actor: User | None,
+    ticket: Ticket,
+    body: str,
+    attachments: Sequence[AttachmentInput] = (),
+) -> TicketMessage:
+    """An internal note, with its attachments: staff only, never sent, no effect on the
+    clock."""
     body = _body_checked(body)
+    attachments_check(attachments)
     ticket = _locked(ticket)
     message = TicketMessage.objects.create(
         ticket=ticket, kind=TicketMessage.Kind.NOTE, author=actor, body=body
@@ -347,6 +366,7 @@ def ticket_note(*, actor: User | None, ticket: Ticket, body: str) -> TicketMessa
         ticket=ticket, actor=actor, kind="noted", data={"message": message.pk}
     )
     Ticket.objects.filter(pk=ticket.pk).update(updated_at=timezone.now())
+    attachments_store(ticket=ticket, message=message, files=attachments)
     return message
 
 
@@ -511,6 +531,8 @@ def ticket_merge(*, actor: User | None, keep: Ticket, drop: Ticket) -> Ticket:
     if keep.customer_id and drop.customer_id and keep.customer_id != drop.customer_id:
         raise ValidationError({"drop": _("The two tickets belong to different customers.")})
     moved = TicketMessage.objects.filter(ticket=drop).update(ticket=keep)
+    TicketAttachment.objects.filter(ticket=drop).update(ticket=keep)
+    MailHeader.objects.filter(ticket=drop).update(ticket=keep)
     if drop.description:
         TicketMessage.objects.create(
             ticket=keep,

@@ -17,5 +17,6 @@ def sla_scan_task() -> dict[str, object]:
     }
 
 
-# Feedback surveys' tasks live in their own module; imported here so the worker finds them.
-from support import feedback_tasks  # noqa: E402, F401
+# Feedback surveys' and email's tasks live in their own modules; imported here so the worker
+# finds them.
+from support import feedback_tasks, tasks_mail  # noqa: E402, F401

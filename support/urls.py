@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from support import views, views_settings, views_web_form
+from support import views, views_mail, views_settings, views_web_form
 
 app_name = "support"
 
@@ -27,4 +27,9 @@ urlpatterns = [
     path("canned/<int:pk>/", views_settings.canned_edit, name="canned_edit"),
     path("canned/<int:pk>/delete/", views_settings.canned_delete, name="canned_delete"),
     path("feedback/", include("support.feedback_urls")),
+    # Email and attachments (support.views_mail).
+    path("attachments/<int:pk>/", views_mail.attachment_download, name="attachment"),
+    path("messages/<int:pk>/send-again/", views_mail.reply_send_again, name="reply_send_again"),
+    path("settings/email/", views_mail.mail_settings_save, name="mail_settings"),
+    path("settings/email/rotate/", views_mail.inbound_secret_rotate, name="inbound_rotate"),
 ]

@@ -4,20 +4,25 @@ and canned responses are in support.views_settings."""
 import datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from crm.accounts import capabilities as cap
 from crm.accounts.models import Team, User
 from crm.accounts.permissions import acting_user, can, capability_required
+from crm.transfer.uploads import UploadLimit, upload_limit_install
 from customers.selectors import visible_customers
 from support import selectors, services, sla
+from support.attachments import attachment_from_upload
 from support.canned import canned_render
 from support.forms import (
     AssignForm,
@@ -33,6 +38,7 @@ from support.forms import (
 from support.models import Status, Ticket
 from support.permissions import can_configure_support
 from support.transitions import next_statuses
+from support.views_mail import ticket_mail_context
 
 
 def _ticket_or_404(request: HttpRequest, pk: int) -> Ticket:
@@ -239,6 +245,7 @@ def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
         (c.title, canned_render(c.body, ticket=ticket, agent=user))
         for c in selectors.canned_responses()
     ]
+    conversation = selectors.conversation(ticket)
     return render(
         request,
         "support/ticket_detail.html",
@@ -246,7 +253,8 @@ def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "nav_section": "support",
             "ticket": ticket,
             "sla": selectors.sla_row(ticket, _now(), _margin()),
-            "messages_list": selectors.conversation(ticket),
+            "messages_list": conversation,
+            **ticket_mail_context(ticket, conversation),
             "events": selectors.history(ticket, choices),
             "context": selectors.customer_context(user, ticket),
             "can_change": can_change and ticket.status != Status.CLOSED,
@@ -290,13 +298,22 @@ def _back(ticket: Ticket) -> HttpResponse:
     return redirect("support:detail", pk=ticket.pk)
 
 
-def _message(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
+@csrf_protect  # the check runs here, once the upload limit is in place (see ticket_reply)
+def _message(request: HttpRequest, pk: int, kind: str, limit: UploadLimit) -> HttpResponse:
     ticket = _ticket_or_404(request, pk)
     user = acting_user(request)
     form = MessageForm(request.POST)
+    if limit.refused:
+        messages.error(
+            request,
+            _("The attachments are larger than %(limit)s; nothing was saved.")
+            % {"limit": filesizeformat(settings.CRM_ATTACHMENT_MAX_BYTES)},
+        )
+        return _back(ticket)
     if not form.is_valid():
         messages.error(request, _("Write the message first."))
         return _back(ticket)
+    files = [attachment_from_upload(f) for f in request.FILES.getlist("files")]
     try:
         if kind == "reply":
             services.ticket_reply(
@@ -304,28 +321,35 @@ def _message(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
                 ticket=ticket,
                 body=form.cleaned_data["body"],
                 status=form.cleaned_data["status"] or None,
+                attachments=files,
             )
-            messages.success(
-                request, _("Reply saved; it will be emailed once outbound email is set up.")
-            )
+            messages.success(request, _("Reply saved; it is being emailed."))
         else:
-            services.ticket_note(actor=user, ticket=ticket, body=form.cleaned_data["body"])
+            services.ticket_note(
+                actor=user, ticket=ticket, body=form.cleaned_data["body"], attachments=files
+            )
             messages.success(request, _("Internal note added."))
     except ValidationError as exc:
         _report(request, exc)
     return _back(ticket)
 
 
+# The upload handlers must change before the CSRF check reads the body (as in
+# crm.transfer.views_imports): exempt here, checked in _message.
+@csrf_exempt
 @capability_required(cap.CHANGE)
 @require_POST
 def ticket_reply(request: HttpRequest, pk: int) -> HttpResponse:
-    return _message(request, pk, "reply")
+    limit = upload_limit_install(request, settings.CRM_ATTACHMENT_MAX_BYTES)
+    return _message(request, pk, "reply", limit)
 
 
+@csrf_exempt
 @capability_required(cap.CHANGE)
 @require_POST
 def ticket_note(request: HttpRequest, pk: int) -> HttpResponse:
-    return _message(request, pk, "note")
+    limit = upload_limit_install(request, settings.CRM_ATTACHMENT_MAX_BYTES)
+    return _message(request, pk, "note", limit)
 
 
 @capability_required(cap.CHANGE)

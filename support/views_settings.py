@@ -22,6 +22,7 @@ from support.models import (
     SlaPolicy,
 )
 from support.permissions import support_configurer_required
+from support.views_mail import mail_settings_context
 
 
 def _weekday_names() -> list[str]:
@@ -108,6 +109,7 @@ def sla_settings(request: HttpRequest) -> HttpResponse:
             "settings_form": settings_form,
             "override_form": override_form,
             "overrides": list(HolidayOverride.objects.all()),
+            **mail_settings_context(user),
         },
     )
 

@@ -250,6 +250,34 @@ def _audit_values(scene: Scene) -> None:
             )
 
 
+def _support_mail(scene: Scene) -> None:
+    # A file on the person's ticket (its name and bytes), and the address a reply went to.
+    from support.attachments import attachment_from_bytes, attachments_store
+    from support.models import Ticket
+    from support.models_mail import MailHeader
+
+    c = scene.canary("support.mail")
+    ticket = Ticket.objects.filter(customer_id=scene.person.pk).order_by("id").first()
+    assert ticket is not None
+    attachments_store(
+        ticket=ticket,
+        message=None,
+        files=[attachment_from_bytes(f"scan {c}.txt", "text/plain", f"ID card {c}".encode())],
+    )
+    MailHeader.objects.create(
+        ticket=ticket,
+        direction="out",
+        rfc_message_id=f"T-1.{uuid.uuid4().hex}@mail.example",
+        recipient=f"{scene.canary('support.mail', 'recipient')}@example.cn",
+    )
+    MailHeader.objects.create(
+        ticket=ticket,
+        direction="in",
+        rfc_message_id=f"{uuid.uuid4().hex}@example.cn",
+        sender=f"{scene.canary('support.mail', 'sender')}@example.cn",
+    )
+
+
 # In planting order (the import needs the contacts; the audit entries come last).
 def _loyalty_text(scene: Scene) -> None:
     from loyalty.services import points_adjust, points_redeem
@@ -272,6 +300,7 @@ PLANTERS: dict[str, Callable[[Scene], None]] = {
     "transfer.export_files": _export_files,
     "support.tickets": _tickets,
     "support.surveys": _surveys,
+    "support.mail": _support_mail,
     "customers.audit_values": _audit_values,
     "loyalty.text": _loyalty_text,
 }
@@ -334,7 +363,9 @@ def test_every_registered_holder_is_planted_and_erased(acme):
         scene = Scene(member=acme, admin=admin, person=person)
         for plant in PLANTERS.values():
             plant(scene)
-        roots = [services.import_dir(), export_dir()]
+        from crm.tenants.files import tenant_file_path
+
+        roots = [services.import_dir(), export_dir(), tenant_file_path("support")]
 
         # Every canary is really somewhere before the erasure (the test can fail).
         before = {**_found_in_schema(acme.schema, scene.canaries)}

@@ -402,6 +402,40 @@ def _web_form_sent(member: TenantCast) -> dict[str, str]:
         return {"token": sent_token(1)}
 
 
+# Support email and attachments (issue 16, helper "mail"): a file on the agent's ticket, a
+# reply whose delivery failed, the inbound address (its secret is the credential).
+def _new_ticket_attachment(member: TenantCast) -> dict[str, str]:
+    from support.attachments import attachment_from_bytes, attachments_store
+    from support.models import Ticket
+
+    ticket_pk = _new_ticket(member)["pk"]
+    with schema_context(member.schema):
+        made = attachments_store(
+            ticket=Ticket.objects.get(pk=ticket_pk),
+            message=None,
+            files=[attachment_from_bytes("case.txt", "text/plain", b"case file")],
+        )
+        return {"pk": str(made[0].pk)}
+
+
+def _new_failed_reply(member: TenantCast) -> dict[str, str]:
+    from support.models import TicketMessage
+
+    ticket_pk = _new_ticket(member)["pk"]
+    with schema_context(member.schema):
+        message = TicketMessage.objects.create(
+            ticket_id=ticket_pk, kind="reply", body="Case reply", delivery="failed"
+        )
+        return {"pk": str(message.pk)}
+
+
+def _inbound_secret(member: TenantCast) -> dict[str, str]:
+    from support.mail_settings import inbound_secret_ensure
+
+    with schema_context(member.schema):
+        return {"secret": inbound_secret_ensure(actor=None)}
+
+
 # The JSON API and its tokens page (issue #15, helper "api").
 def _api_customer(member: TenantCast) -> dict[str, str]:
     """A customer known by an external id of this tenant only."""
@@ -699,6 +733,15 @@ TENANT_CASES: dict[str, Case] = {
     "support:watch": Case("object", method="POST", kwargs=_new_ticket, roles=WRITERS),
     "support:merge": Case("object", method="POST", kwargs=_new_ticket, roles=WRITERS),
     "support:settings": Case("staff", roles=SUPPORT_CONFIGURERS),
+    "support:attachment": Case("object", kwargs=_new_ticket_attachment, roles=ALL_ROLES),
+    "support:reply_send_again": Case(
+        "object", method="POST", kwargs=_new_failed_reply, roles=WRITERS
+    ),
+    "support:mail_settings": Case("staff", method="POST", roles=SUPPORT_CONFIGURERS),
+    "support:inbound_rotate": Case("staff", method="POST", roles=("admin",)),
+    # A relay's post: the secret names the tenant (another tenant's is a 404 there,
+    # tests/tickets/test_mail_inbound.py).
+    "inbound_email": Case("token", method="POST", kwargs=_inbound_secret),
     "support:override_delete": Case(
         "object", method="POST", kwargs=_new_holiday_override, roles=SUPPORT_CONFIGURERS
     ),
