@@ -1,0 +1,1 @@
+from analytics.models_segments import *  # noqa: F403
