@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.utils.translation import get_language
 
@@ -53,11 +54,22 @@ def dashboard_panels(user: Any) -> list[Panel]:
 CACHE_VERSION = 1
 
 
+def _cache_key(panel_key: str, language: str) -> str:
+    return f"analytics:panel:{CACHE_VERSION}:{panel_key}:{language}"
+
+
+def dashboard_cache_forget() -> None:
+    """Drop this tenant's cached panels (every language), so the next view rebuilds them."""
+    cache.delete_many(
+        [_cache_key(key, code) for key in _PANELS for code, _name in settings.LANGUAGES]
+    )
+
+
 def panel_data(panel: Panel, user: Any) -> dict[str, Any] | None:
     """The panel's data, from the cache when the panel allows it."""
     if not panel.cache_seconds:
         return panel.build(user)
-    key = f"analytics:panel:{CACHE_VERSION}:{panel.key}:{get_language()}"
+    key = _cache_key(panel.key, get_language())
     found = cache.get(key)
     if found is not None:
         return found.get("data")

@@ -149,11 +149,19 @@ def _builder(
     *,
     focus: int | None = None,
     status: int = 200,
+    show_errors: bool = True,
 ) -> HttpResponse:
+    """The builder page. While the rules are being built (show_errors False) a condition not
+    finished yet is not called a mistake; the live count says what is missing."""
     fields = segment_fields(request.user)
-    if rules.groups:
-        rules_check(rules, user=request.user)
     groups = _condition_rows(rules, fields)
+    count = _count(request, rules)
+    if show_errors and rules.groups:
+        rules_check(rules, user=request.user)
+    else:
+        for group in rules.groups:
+            for condition in group.conditions:
+                condition.error = ""
     context = _nav(
         request,
         segment=segment,
@@ -164,7 +172,7 @@ def _builder(
         focus=focus,
         max_groups=MAX_GROUPS,
         subnav="segments",
-        **_count(request, rules),
+        **count,
     )
     return render(request, "analytics/segment_form.html", context, status=status)
 
@@ -179,11 +187,17 @@ def _edit(request: HttpRequest, segment: Segment | None) -> HttpResponse:
         return _builder(request, segment, form, rules)
     rules = rules_from_form(request.POST)
     action = request.POST.get("action", "save")
-    form = SegmentForm(request.POST, instance=segment or Segment())
     if action != "save":
-        # A builder button or a field changed (htmx redraws the rules): nothing is saved.
+        # A builder button or a field changed (htmx redraws the rules): nothing is saved, and
+        # the name is not checked yet.
+        typed = {
+            "name": request.POST.get("name", ""),
+            "description": request.POST.get("description", ""),
+        }
         focus = _apply_action(rules, action)
-        return _builder(request, segment, form, rules, focus=focus)
+        unchecked = SegmentForm(initial=typed, instance=segment)
+        return _builder(request, segment, unchecked, rules, focus=focus, show_errors=False)
+    form = SegmentForm(request.POST, instance=segment or Segment())
     if not form.is_valid():
         return _builder(request, segment, form, rules, status=400)
     try:

@@ -7,7 +7,8 @@ readers). The SVG is built to be inlined several to a page and printed by WeasyP
 - text is drawn as paths from the Noto Sans CJK font when it is installed (fonts-noto-cjk), so
   Chinese labels look the same in every browser and in a PDF without a font on the reader's side
   (DejaVu Sans, matplotlib's own, otherwise: Latin text stays right, CJK shows as boxes);
-- no width or height: a viewBox and `width: 100%` fit a phone and a laptop;
+- no fixed size: a viewBox and width="100%" fit a phone and a laptop;
+- no <style> and no style attributes (a strict CSP drops them): presentation attributes;
 - deterministic: a fixed hash salt, no date metadata, and every id prefixed by a digest of the
   chart's content, so two charts on one page never share an id and equal input gives equal bytes;
 - a <title> and <desc>, no script, no external reference.
@@ -86,9 +87,26 @@ def _digest(*parts: Any) -> str:
 _ID = re.compile(r'\bid="([^"]+)"')
 
 
+_STYLE = re.compile(r'\sstyle="([^"]*)"')
+_PROPERTY = re.compile(r"^[a-z-]+$")
+
+
+def _presentation(match: re.Match[str]) -> str:
+    """style="fill: #fff; stroke-width: 0.8" as fill="#fff" stroke-width="0.8": a strict CSP
+    (style-src 'self') ignores style attributes, but not SVG presentation attributes."""
+    attributes = []
+    for declaration in match.group(1).split(";"):
+        name, _colon, value = declaration.partition(":")
+        name, value = name.strip(), value.strip()
+        if name and _PROPERTY.match(name) and value:
+            attributes.append(f' {name}="{html.escape(value)}"')
+    return "".join(attributes)
+
+
 def _finish(raw: str, *, title: str, description: str, prefix: str) -> SafeString:
-    """matplotlib's SVG made fit to inline: no XML prolog, ids prefixed, sized by viewBox,
-    with a title and description; refuses anything scripted."""
+    """matplotlib's SVG made fit to inline under a strict CSP: no XML prolog, no <style> or
+    style attributes, ids prefixed, sized by its viewBox, with a title and description; refuses
+    anything scripted."""
     svg = raw[raw.index("<svg") :]
     for old in set(_ID.findall(svg)):
         new = f"{prefix}-{old}"
@@ -98,19 +116,21 @@ def _finish(raw: str, *, title: str, description: str, prefix: str) -> SafeStrin
     head_end = svg.index(">") + 1
     head = svg[:head_end]
     head = re.sub(r'\s(width|height)="[^"]*"', "", head)
+    # The <style> matplotlib writes only sets these two, inherited by every shape.
     head = head.replace(
         "<svg ",
-        f'<svg class="chart-svg" role="img" aria-labelledby="{prefix}-title"'
-        ' preserveAspectRatio="xMidYMid meet" style="width:100%;height:auto" ',
+        f'<svg class="chart-svg" role="img" aria-labelledby="{prefix}-title" width="100%"'
+        ' preserveAspectRatio="xMidYMid meet" stroke-linejoin="round" stroke-linecap="butt" ',
         1,
     )
     # matplotlib writes its own <metadata> (creator only, the date is switched off); dropped.
     body = re.sub(r"<metadata>.*?</metadata>", "", svg[head_end:], flags=re.S)
+    body = re.sub(r"<style[^>]*>.*?</style>", "", body, flags=re.S)
+    body = _STYLE.sub(_presentation, body)
     texts = (
         f'<title id="{prefix}-title">{html.escape(title)}</title>'
         f"<desc>{html.escape(description or title)}</desc>"
     )
-    body = body.replace("*{stroke-linejoin", ".chart-svg *{stroke-linejoin")  # scoped to charts
     svg = head + texts + body
     if re.search(r"<script|\bon[a-z]+=|javascript:", svg, flags=re.I):
         raise ValueError("chart SVG must not hold scripts")

@@ -29,7 +29,10 @@ def test_bar_chart_is_valid_svg_with_title_desc_and_viewbox_only():
     root = _parsed(chart)
     assert root.tag == f"{SVG}svg"
     assert root.get("viewBox")
-    assert root.get("width") is None and root.get("height") is None
+    assert root.get("width") == "100%" and root.get("height") is None
+    # A strict CSP (style-src 'self') drops <style> and style="": none are used.
+    assert "<style" not in chart.svg and "style=" not in chart.svg
+    assert 'fill="#0072B2"' in chart.svg or 'fill="#0072b2"' in chart.svg
     assert root.find(f"{SVG}title").text == "Orders by month"
     assert root.find(f"{SVG}desc").text == "New and returning customers"
     assert "<script" not in chart.svg.lower()

@@ -4,13 +4,17 @@ customers, tickets and SLA, points, segment sizes), drawn as charts with their n
 import datetime
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from analytics import dashboard_panels
-from analytics.dashboard import Panel, dashboard_panel_register, dashboard_panel_unregister
+from analytics.dashboard import (
+    Panel,
+    dashboard_cache_forget,
+    dashboard_panel_register,
+    dashboard_panel_unregister,
+)
 from loyalty.programme import local_today, tenant_zone
 from loyalty.services import points_adjust
 from support.models import Status, Ticket
@@ -23,10 +27,10 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _fresh_panels():
+def _fresh_panels(acme):
     """Panels are cached per tenant for a few minutes; each test starts without."""
-    for key in ("new_returning", "tickets", "points", "segments"):
-        cache.delete_many([f"analytics:panel:1:{key}:{language}" for language in ("en", "zh-hans")])
+    with schema_context(acme.schema):
+        dashboard_cache_forget()
     yield
 
 

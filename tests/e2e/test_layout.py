@@ -35,6 +35,8 @@ SHOWN = {
     "ticket",
     "loyalty",
     "loyalty-settings",
+    "analytics",
+    "segment-new",
 }
 # Lists whose every column fits a laptop without scrolling their box, one line a row.
 WHOLE_AT_LAPTOP = {"customers": ".customer-table", "imports": ".import-list"}
@@ -272,6 +274,8 @@ def test_tenant_pages_fit_laptop_and_phone(
             "loyalty-history": f"/loyalty/customers/{customer}/history/",
             "loyalty-statement": f"/loyalty/customers/{customer}/statement/",
             "analytics": "/analytics/",
+            "segments": "/analytics/segments/",
+            "segment-new": "/analytics/segments/new/",
             "two-factor": "/two-factor/",
         }
         problems = _walk(page, trouble, base, paths, width)
