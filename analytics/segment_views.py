@@ -182,9 +182,9 @@ def _edit(request: HttpRequest, segment: Segment | None) -> HttpResponse:
         form = SegmentForm(instance=segment)
         if segment is None:
             rules = Rules(groups=[Group(conditions=[Condition()])])
-        else:
-            rules = rules_from_json(segment.rules)
-        return _builder(request, segment, form, rules)
+            return _builder(request, segment, form, rules, show_errors=False)
+        # A stored rule that no longer checks (a field archived) is pointed out at once.
+        return _builder(request, segment, form, rules_from_json(segment.rules))
     rules = rules_from_form(request.POST)
     action = request.POST.get("action", "save")
     if action != "save":

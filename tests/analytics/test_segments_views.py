@@ -138,3 +138,24 @@ def test_refresh_and_delete(acme):
     with schema_context(acme.schema):
         assert not Segment.objects.filter(pk=seg.pk).exists()
         assert not SegmentRefresh.objects.filter(segment_id=seg.pk).exists()
+
+
+def test_segment_pages_do_not_grow_with_rows(acme):
+    """The list of segments and a segment's page run a bounded number of queries."""
+    from tests.test_query_counts import _queries
+
+    _shanghai_customers(acme, 2)
+    with schema_context(acme.schema):
+        seg = segment("Shanghai counted", SHANGHAI)
+    client = client_for(acme, "manager")
+    detail = reverse("analytics:segment_detail", args=[seg.pk])
+    few_detail, few_list = _queries(client, detail), _queries(client, reverse("analytics:segments"))
+    _shanghai_customers(acme, 12)
+    with schema_context(acme.schema):
+        for i in range(5):
+            segment(f"Shanghai counted {i}", SHANGHAI)
+        from analytics.segment_services import segment_refresh
+
+        segment_refresh(actor=None, segment=seg)
+    assert _queries(client, detail) == few_detail
+    assert _queries(client, reverse("analytics:segments")) == few_list
