@@ -122,3 +122,26 @@ def test_the_customer_list_filters_by_segment_within_scope(acme):
     assert sorted(listed_names(admin_list)) == ["Ref Mine", "Ref Theirs"]
     agent_list = client_for(acme, "agent").get(url)
     assert listed_names(agent_list) == ["Ref Mine"]
+
+
+def test_a_segment_is_the_audience_of_an_export(acme):
+    """Exports take the list's filter: ?segment=<id> exports the members, and a deleted
+    segment's filter is refused rather than exported unfiltered."""
+    from django.http import QueryDict
+
+    from crm.transfer.exporting import InvalidFilter
+    from customers.transfer_exports import customers_export_count, customers_export_rows
+
+    with schema_context(acme.schema):
+        customer("Ref Export A", city="上海")
+        customer("Ref Export B", city="上海")
+        customer("Ref Export C", city="北京")
+        seg = segment("Shanghai export", SHANGHAI)
+        admin = User.objects.get(pk=acme.users["admin"].pk)
+        params = QueryDict(f"segment={seg.pk}")
+        assert customers_export_count(admin, params) == 2
+        names = sorted(row[1] for row in customers_export_rows(admin, params))
+        assert names == ["Ref Export A", "Ref Export B"]
+        seg.delete()
+        with pytest.raises(InvalidFilter, match=r"(?i)segment"):
+            customers_export_count(admin, params)
