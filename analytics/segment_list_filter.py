@@ -6,6 +6,7 @@ analytics_segmentmember, whose changes stamp the list version (migration 0002_da
 from typing import Any
 
 from django import forms
+from django.core.cache import cache
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.translation import gettext_lazy as _
 
@@ -13,11 +14,26 @@ from analytics.models_segments import Segment, SegmentMember
 from crm.lib.widgets import ListSelect
 from customers.list_columns import ListFilter, list_filter_register
 
+# The segments' names, cached per tenant (the cache's keys carry the schema): the customer list
+# draws this filter on every page, within its query budget. Dropped when a segment is saved or
+# deleted (segment_services).
+CHOICES_KEY = "analytics:segment-choices"
+CHOICES_SECONDS = 600
+
+
+def segment_choices_forget() -> None:
+    cache.delete(CHOICES_KEY)
+
 
 def _segment_choices() -> list[tuple[str, str]]:
-    return [("", str(_("Any")))] + [
-        (str(pk), name) for pk, name in Segment.objects.order_by("name").values_list("pk", "name")
-    ]
+    named = cache.get(CHOICES_KEY)
+    if named is None:
+        named = [
+            (str(pk), name)
+            for pk, name in Segment.objects.order_by("name").values_list("pk", "name")
+        ]
+        cache.set(CHOICES_KEY, named, CHOICES_SECONDS)
+    return [("", str(_("Any"))), *named]
 
 
 def _segment_field() -> forms.Field:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from analytics.models_segments import Segment, SegmentRefresh
+from analytics.segment_list_filter import segment_choices_forget
 from analytics.segment_rules import Rules, segment_customers
 from crm.accounts.models import User
 from crm.lib.audit_actor import writes
@@ -66,6 +67,13 @@ def _materialise(segment: Segment, rules: Rules, as_of: datetime.date) -> Segmen
     return refresh
 
 
+def _choices_changed() -> None:
+    """The list filter's cached names: dropped now and again at commit (a page drawn between
+    the two would have cached the names as they were)."""
+    segment_choices_forget()
+    transaction.on_commit(segment_choices_forget)
+
+
 @writes
 @transaction.atomic
 def segment_save(*, actor: User | None, segment: Segment, rules: Rules) -> Segment:
@@ -87,6 +95,7 @@ def segment_save(*, actor: User | None, segment: Segment, rules: Rules) -> Segme
     with clash_refused(clash):
         segment.full_clean()
         segment.save()
+    _choices_changed()
     Segment.objects.select_for_update().get(pk=segment.pk)
     _materialise(segment, rules, timezone.localdate())
     return segment
@@ -97,6 +106,7 @@ def segment_save(*, actor: User | None, segment: Segment, rules: Rules) -> Segme
 def segment_delete(*, actor: User | None, segment: Segment) -> None:
     """Its membership and history go with it; customers are untouched."""
     Segment.objects.filter(pk=segment.pk).delete()
+    _choices_changed()
 
 
 @writes
