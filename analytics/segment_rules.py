@@ -31,6 +31,7 @@ from analytics.segment_fields import (
     segment_fields,
     value_clean,
 )
+from crm.accounts.masking import MASK
 from customers.models import Customer
 
 JOINS = ("and", "or")
@@ -203,12 +204,17 @@ def operator_label(op: str) -> str:
     return str(OPERATORS.get(op, op))
 
 
-def condition_text(condition: Condition, fields: Mapping[str, SegmentField]) -> str:
-    """A condition in words, for the segment's page ("City is 上海")."""
+def condition_text(
+    condition: Condition, fields: Mapping[str, SegmentField], *, may_see: bool = True
+) -> str:
+    """A condition in words, for the segment's page ("City is 上海"). The value compared with a
+    personal field is masked for a reader who may not see personal data."""
     segment_field = fields.get(condition.field)
     label = str(segment_field.label) if segment_field else condition.field
     shown = condition.value
-    if segment_field is not None and segment_field.choices is not None:
+    if segment_field is not None and segment_field.personal and not may_see:
+        shown = MASK * 3
+    elif segment_field is not None and segment_field.choices is not None:
         shown = dict(segment_field.choices()).get(condition.value, condition.value)
     if condition.op in UNARY:
         return f"{label} {operator_label(condition.op)}"

@@ -32,7 +32,13 @@ from analytics.segment_rules import (
 from analytics.segment_services import segment_delete, segment_refresh, segment_save
 from crm.accounts import capabilities as cap
 from crm.accounts.masking import shown
-from crm.accounts.permissions import acting_user, can, capability_required, record_scope
+from crm.accounts.permissions import (
+    acting_user,
+    can,
+    can_view_personal_data,
+    capability_required,
+    record_scope,
+)
 
 
 class SegmentForm(forms.ModelForm):
@@ -250,8 +256,12 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
         customer.email_shown = shown(user, "email", customer.first_email)
     fields = {f.key: f for f in segment_fields()}
     rules = rules_from_json(segment.rules)
+    may_see = can_view_personal_data(user)
     described = [
-        {"join": g.join, "conditions": [condition_text(c, fields) for c in g.conditions]}
+        {
+            "join": g.join,
+            "conditions": [condition_text(c, fields, may_see=may_see) for c in g.conditions],
+        }
         for g in rules.groups
     ]
     list_url = reverse("customers:home") + "?" + urlencode({"segment": segment.pk})

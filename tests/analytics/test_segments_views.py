@@ -159,3 +159,21 @@ def test_segment_pages_do_not_grow_with_rows(acme):
         segment_refresh(actor=None, segment=seg)
     assert _queries(client, detail) == few_detail
     assert _queries(client, reverse("analytics:segments")) == few_list
+
+
+def test_a_personal_fields_value_in_a_rule_is_masked_for_readers_without_personal_data(acme):
+    from customers.custom_field_services import CustomFieldInput, custom_field_create
+
+    with schema_context(acme.schema):
+        custom_field_create(
+            actor=None,
+            key="view_idcard",
+            data=CustomFieldInput(label="ID card", kind="text", personal=True),
+        )
+        seg = segment("By ID card", rules([("custom:view_idcard", "eq", "110101199003077777")]))
+    url = reverse("analytics:segment_detail", args=[seg.pk])
+    assert "110101199003077777" not in client_for(acme, "marketing").get(url).content.decode()
+    assert "110101199003077777" in client_for(acme, "manager").get(url).content.decode()
+    # Nor can the marketer open it in the builder, whose fields leave the personal one out.
+    edit = client_for(acme, "marketing").get(reverse("analytics:segment_edit", args=[seg.pk]))
+    assert "110101199003077777" not in edit.content.decode()
