@@ -141,11 +141,13 @@ def rules_check(rules: Rules, *, user: Any = None) -> list[tuple[Condition, Segm
             condition.error = ""
             segment_field = fields.get(condition.field)
             if segment_field is None:
-                what = (
-                    _("choose what to test.")
-                    if not condition.field
-                    else _("“%(field)s” can no longer be tested.") % {"field": condition.field}
-                )
+                hidden = user is not None and _fields_by_key(None).get(condition.field)
+                if not condition.field:
+                    what = _("choose what to test.")
+                elif hidden:
+                    what = _("you may not test “%(field)s”.") % {"field": hidden.label}
+                else:
+                    what = _("“%(field)s” can no longer be tested.") % {"field": condition.field}
                 condition.error = f"{place}: {what}"
                 continue
             if condition.op not in segment_field.operators:

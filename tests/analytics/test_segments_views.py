@@ -177,3 +177,4 @@ def test_a_personal_fields_value_in_a_rule_is_masked_for_readers_without_persona
     # Nor can the marketer open it in the builder, whose fields leave the personal one out.
     edit = client_for(acme, "marketing").get(reverse("analytics:segment_edit", args=[seg.pk]))
     assert "110101199003077777" not in edit.content.decode()
+    assert "you may not test “ID card”" in edit.content.decode()
