@@ -7,7 +7,12 @@ class AnalyticsConfig(AppConfig):
     verbose_name = "Analytics"
 
     def ready(self) -> None:
-        from analytics import rfm_extensions
+        from analytics import (
+            dashboard_panels,
+            rfm_extensions,
+            segment_fields_builtin,
+            segment_list_filter,
+        )
         from analytics.rfm_seeding import rfm_seed
         from crm.accounts.audit_labels import ACTIONS, register_table
         from crm.tenants.seeding import register_seeder
@@ -19,3 +24,9 @@ class AnalyticsConfig(AppConfig):
         ACTIONS.setdefault("analytics_refresh", _("Refreshed analytics"))
         register_table("analytics_rfmsettings", _("RFM settings"))
         register_table("analytics_segmentrule", _("Segment rule"))
+        # Segments: what their rules can test, and the customer list's "segment" filter (the
+        # audience of exports and surveys).
+        segment_fields_builtin.register()
+        segment_list_filter.register()
+        dashboard_panels.register()
+        register_table("analytics_segment", _("Segment"))

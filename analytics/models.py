@@ -261,3 +261,7 @@ class RefreshJob(models.Model):
     @property
     def percent(self) -> int:
         return int(100 * self.steps_done / self.steps_total) if self.steps_total else 0
+
+
+# Dynamic segments (their own module).
+from analytics.models_segments import *  # noqa: E402, F403

@@ -13,6 +13,7 @@ PERSONAL_DATA = "view_personal_data"
 POINTS_OVER_LIMIT = "adjust_points_over_limit"
 ENGAGEMENT = "manage_engagement"
 LOYALTY = "manage_loyalty"
+SEGMENTS = "manage_segments"
 REPORTS = "view_reports"
 ADMINISTER = "administer"
 
@@ -43,6 +44,11 @@ CAPABILITIES = (
         LOYALTY,
         _("Manage loyalty"),
         _("Change loyalty programme settings and rewards; approve point adjustments."),
+    ),
+    (
+        SEGMENTS,
+        _("Manage segments"),
+        _("Build, change and refresh customer segments: audiences for lists, exports, surveys."),
     ),
     (REPORTS, _("See reports"), _("Open dashboards and receive PDF reports.")),
     (

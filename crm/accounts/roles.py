@@ -25,7 +25,7 @@ PRESET_CAPABILITIES = {
     ADMIN: cap.CODENAMES,
     MANAGER: tuple(c for c in cap.CODENAMES if c != cap.ADMINISTER),
     AGENT: (cap.VIEW, cap.CREATE, cap.CHANGE, cap.PERSONAL_DATA),
-    MARKETING: (cap.VIEW, cap.EXPORT, cap.ENGAGEMENT, cap.REPORTS),
+    MARKETING: (cap.VIEW, cap.EXPORT, cap.ENGAGEMENT, cap.SEGMENTS, cap.REPORTS),
     VIEWER: (cap.VIEW,),
 }
 PRESET_SCOPES = {ADMIN: "all", MANAGER: "all", AGENT: "team", MARKETING: "all", VIEWER: "all"}

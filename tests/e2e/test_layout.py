@@ -36,6 +36,8 @@ SHOWN = {
     "loyalty",
     "loyalty-settings",
     "feedback-reports",
+    "analytics",
+    "segment-new",
 }
 # Lists whose every column fits a laptop without scrolling their box, one line a row.
 WHOLE_AT_LAPTOP = {"customers": ".customer-table", "imports": ".import-list"}
@@ -277,6 +279,8 @@ def test_tenant_pages_fit_laptop_and_phone(
             "loyalty-history": f"/loyalty/customers/{customer}/history/",
             "loyalty-statement": f"/loyalty/customers/{customer}/statement/",
             "analytics": "/analytics/",
+            "segments": "/analytics/segments/",
+            "segment-new": "/analytics/segments/new/",
             "two-factor": "/two-factor/",
         }
         problems = _walk(page, trouble, base, paths, width)

@@ -600,6 +600,31 @@ def _new_survey_send(member: TenantCast) -> dict[str, str]:
         return {"pk": str(send.pk)}
 
 
+# Analytics segments (issue #17, helper "dash"): reading needs "see reports", building
+# "manage segments".
+REPORT_ROLES = ("admin", "manager", "marketing")
+SEGMENT_ROLES = ("admin", "manager", "marketing")
+
+
+def _new_segment(member: TenantCast) -> dict[str, str]:
+    from analytics.models_segments import Segment
+    from analytics.segment_rules import rules_from_json
+    from analytics.segment_services import segment_save
+
+    _above_other_tenants(member, "analytics_segment")
+    rules = {
+        "join": "and",
+        "groups": [{"join": "and", "conditions": [{"field": "city", "op": "present"}]}],
+    }
+    with schema_context(member.schema):
+        segment = segment_save(
+            actor=None,
+            segment=Segment(name=f"Case {uuid.uuid4().hex[:6]}"),
+            rules=rules_from_json(rules),
+        )
+        return {"pk": str(segment.pk)}
+
+
 TENANT_CASES: dict[str, Case] = {
     "home": Case("staff"),
     "accounts:login": Case("public"),
@@ -790,6 +815,17 @@ TENANT_CASES: dict[str, Case] = {
     "analytics:rfm_settings": Case("staff", roles=RFM_EDITORS),
     "analytics:rfm_map": Case("staff", roles=RFM_EDITORS),
     "analytics:rfm_map_reset": Case("staff", method="POST", roles=RFM_EDITORS),
+    "analytics:segments": Case("staff", roles=REPORT_ROLES),
+    "analytics:segment_new": Case("staff", roles=SEGMENT_ROLES),
+    "analytics:segment_count": Case("staff", method="POST", roles=SEGMENT_ROLES),
+    "analytics:segment_detail": Case("object", kwargs=_new_segment, roles=REPORT_ROLES),
+    "analytics:segment_edit": Case("object", kwargs=_new_segment, roles=SEGMENT_ROLES),
+    "analytics:segment_refresh": Case(
+        "object", method="POST", kwargs=_new_segment, roles=SEGMENT_ROLES
+    ),
+    "analytics:segment_delete": Case(
+        "object", method="POST", kwargs=_new_segment, roles=SEGMENT_ROLES
+    ),
     "healthz": Case("public"),
     "api:api-root": Case("public"),
     "api:openapi-json": Case("public"),
