@@ -17,7 +17,7 @@ from customers.models import Customer
 SCORE_VALIDATORS = [MinValueValidator(1), MaxValueValidator(5)]
 
 
-class Segment(models.TextChoices):
+class RfmSegment(models.TextChoices):
     """The named segments of the RFM map; the tenant edits which scores lead to each."""
 
     CHAMPIONS = "champions", _("Champions")
@@ -92,7 +92,7 @@ class SegmentRule(models.Model):
     M, halves rounded up) fall in the ranges get the segment. The first rule by position wins."""
 
     position = models.PositiveSmallIntegerField(_("order"))
-    segment = models.CharField(_("segment"), max_length=30, choices=Segment.choices)
+    segment = models.CharField(_("segment"), max_length=30, choices=RfmSegment.choices)
     r_min = models.PositiveSmallIntegerField(_("R from"), validators=SCORE_VALIDATORS)
     r_max = models.PositiveSmallIntegerField(_("R to"), validators=SCORE_VALIDATORS)
     fm_min = models.PositiveSmallIntegerField(_("FM from"), validators=SCORE_VALIDATORS)

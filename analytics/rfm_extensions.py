@@ -14,7 +14,7 @@ from django.db.models import F, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from analytics import rfm_selectors
-from analytics.models import RfmScore, Segment
+from analytics.models import RfmScore, RfmSegment
 from analytics.rfm import rfm_refresh
 from analytics.rfm_map import segment_label
 from crm.lib.widgets import ListSelect
@@ -63,7 +63,7 @@ def _segment_filter() -> forms.Field:
     return forms.ChoiceField(
         label=_("RFM segment"),
         required=False,
-        choices=[("", _("Any")), *Segment.choices, ("none", _("Not scored"))],
+        choices=[("", _("Any")), *RfmSegment.choices, ("none", _("Not scored"))],
         widget=ListSelect,
     )
 

@@ -10,7 +10,7 @@ from django import forms
 from django.contrib.postgres.forms import SimpleArrayField
 from django.utils.translation import gettext_lazy as _
 
-from analytics.models import RfmSettings, Segment
+from analytics.models import RfmSegment, RfmSettings
 from analytics.rfm_settings import RuleInput, rule_refused, threshold_list_refused
 from crm.lib.widgets import ListSelect
 
@@ -70,7 +70,7 @@ SCORE_CHOICES = [(n, str(n)) for n in range(1, 6)]
 
 
 class SegmentRuleForm(forms.Form):
-    segment = forms.ChoiceField(label=_("Segment"), choices=Segment.choices, widget=ListSelect)
+    segment = forms.ChoiceField(label=_("Segment"), choices=RfmSegment.choices, widget=ListSelect)
     r_min = forms.TypedChoiceField(label=_("R from"), choices=SCORE_CHOICES, coerce=int)
     r_max = forms.TypedChoiceField(label=_("R to"), choices=SCORE_CHOICES, coerce=int)
     fm_min = forms.TypedChoiceField(label=_("FM from"), choices=SCORE_CHOICES, coerce=int)

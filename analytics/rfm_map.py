@@ -6,22 +6,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from analytics.models import Segment, SegmentRule
+from analytics.models import RfmSegment, SegmentRule
 
 # (segment, R from, R to, FM from, FM to) in order; the first rule that matches wins.
 # Together they cover all 25 cells of the grid exactly once.
 DEFAULT_RULES: tuple[tuple[str, int, int, int, int], ...] = (
-    (Segment.CHAMPIONS, 5, 5, 4, 5),
-    (Segment.LOYAL, 3, 4, 4, 5),
-    (Segment.POTENTIAL_LOYALIST, 4, 5, 2, 3),
-    (Segment.NEW, 5, 5, 1, 1),
-    (Segment.PROMISING, 4, 4, 1, 1),
-    (Segment.NEED_ATTENTION, 3, 3, 3, 3),
-    (Segment.ABOUT_TO_SLEEP, 3, 3, 1, 2),
-    (Segment.CANT_LOSE, 1, 2, 5, 5),
-    (Segment.AT_RISK, 1, 2, 3, 4),
-    (Segment.HIBERNATING, 2, 2, 1, 2),
-    (Segment.LOST, 1, 1, 1, 2),
+    (RfmSegment.CHAMPIONS, 5, 5, 4, 5),
+    (RfmSegment.LOYAL, 3, 4, 4, 5),
+    (RfmSegment.POTENTIAL_LOYALIST, 4, 5, 2, 3),
+    (RfmSegment.NEW, 5, 5, 1, 1),
+    (RfmSegment.PROMISING, 4, 4, 1, 1),
+    (RfmSegment.NEED_ATTENTION, 3, 3, 3, 3),
+    (RfmSegment.ABOUT_TO_SLEEP, 3, 3, 1, 2),
+    (RfmSegment.CANT_LOSE, 1, 2, 5, 5),
+    (RfmSegment.AT_RISK, 1, 2, 3, 4),
+    (RfmSegment.HIBERNATING, 2, 2, 1, 2),
+    (RfmSegment.LOST, 1, 1, 1, 2),
 )
 
 SEGMENT_ORDER = [key for key, *_ranges in DEFAULT_RULES]
@@ -39,7 +39,7 @@ def segment_label(key: str) -> str:
 
         return gettext("No segment")
     try:
-        return str(Segment(key).label)
+        return str(RfmSegment(key).label)
     except ValueError:
         return key
 

@@ -16,8 +16,8 @@ from analytics.models import (
     DEFAULT_FREQUENCY,
     DEFAULT_MONETARY,
     DEFAULT_RECENCY_DAYS,
+    RfmSegment,
     RfmSettings,
-    Segment,
     SegmentRule,
 )
 from crm.accounts.models import User
@@ -103,7 +103,7 @@ class RuleInput:
 
 
 def rule_refused(rule: RuleInput) -> str | None:
-    if rule.segment not in Segment.values:
+    if rule.segment not in RfmSegment.values:
         return _("Choose a segment.")
     scores = (rule.r_min, rule.r_max, rule.fm_min, rule.fm_max)
     if any(not 1 <= s <= 5 for s in scores):

@@ -1,7 +1,8 @@
 """The customer list's "segment" filter (customers.list_columns): customers who are members of a
 segment at its last refresh. The exports of the list's filter and the surveys built on it take
 the same filter, so a segment is an audience everywhere the list is. It reads
-analytics_segmentmember, whose changes stamp the list version (migration 0002_dash)."""
+analytics_segmentmember, whose changes stamp the list version (migration
+0004_dash_segment_triggers)."""
 
 from typing import Any
 

@@ -18,7 +18,7 @@ from tests.tickets.factory import customer, in_tenant
 
 def test_the_mail_audit_triggers_are_the_ones_audit_sql_would_write():
     loader = MigrationLoader(None, ignore_no_migrations=True)
-    operations = loader.graph.nodes[("support", "0003_mail_audit_triggers")].operations
+    operations = loader.graph.nodes[("support", "0004_mail_audit_triggers")].operations
     frozen = {
         op.reverse_sql.split(" ON ")[1].rstrip(";"): op
         for op in operations

@@ -7,7 +7,7 @@ TABLE = "support_webformsettings"
 
 
 class Migration(migrations.Migration):
-    dependencies = [("support", "0004_portal_web_form")]
+    dependencies = [("support", "0005_portal_web_form")]
 
     operations = [
         migrations.RunSQL(

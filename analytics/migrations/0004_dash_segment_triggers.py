@@ -22,7 +22,7 @@ UNAUDIT_SQL = "DROP TRIGGER IF EXISTS crm_audit ON analytics_segment;"
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("analytics", "0001_dash_initial"),
+        ("analytics", "0003_dash_segments"),
         ("customers", "0009_list_version_watches_orders"),
         ("accounts", "0004_preset_role_matrix_and_audit_triggers"),
     ]

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('support', '0002_sequence_triggers_defaults'),
+        ('support', '0004_mail_audit_triggers'),
     ]
 
     operations = [

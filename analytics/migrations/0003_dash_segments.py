@@ -8,9 +8,9 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
 
-    initial = True
 
     dependencies = [
+        ("analytics", "0002_rfm_sql"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -23,6 +23,6 @@ def _trigger(table: str) -> migrations.RunSQL:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("support", "0006_feedback_surveys")]
+    dependencies = [("support", "0008_feedback_surveys")]
 
     operations = [_trigger(table) for table in AUDITED]
