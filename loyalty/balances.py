@@ -10,8 +10,6 @@ the balance still changes only in the transaction that writes the entries. Until
 balance lags the ledger, in this transaction only: nothing in it may read a balance in the
 meantime (reversals take points from lots, never from the balance)."""
 
-from collections.abc import Iterable
-
 from django.db import connection
 
 
@@ -37,10 +35,10 @@ class BalanceChanges:
         change = self._changes.get(account_id)
         return change[1] if change else 0
 
-    def apply(self, accounts: Iterable[int] | None = None) -> list[tuple[int, int, int | None]]:
-        """Update the accounts (locked by the caller), once each: all, or those of `accounts`;
-        (account id, qualifying points now, tier id) of each. Forgets the changes applied."""
-        wanted = sorted(self._changes if accounts is None else set(accounts) & set(self._changes))
+    def apply(self) -> list[tuple[int, int, int | None]]:
+        """Update the accounts (locked by the caller), once each; (account id, qualifying
+        points now, tier id) of each. Forgets the changes applied."""
+        wanted = sorted(self._changes)
         if not wanted:
             return []
         changes = [self._changes.pop(a) for a in wanted]

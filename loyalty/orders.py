@@ -70,8 +70,9 @@ SELECT account_id, sum(points)::bigint, sum(qualifying)::bigint FROM ins GROUP B
 # the whole accounts table would scan it (and its versions, which an import's one transaction
 # piles up) once per batch.
 CUSTOMERS_SQL = """
-SELECT customer_id, bool_or(status = 'completed') FROM customers_order
-WHERE id = ANY(%s) GROUP BY customer_id
+SELECT customer_id, bool_or(status = 'completed'),
+    array_agg(id) FILTER (WHERE status IN ('refunded', 'cancelled'))
+FROM customers_order WHERE id = ANY(%s) GROUP BY customer_id
 """
 
 ACCOUNTS_OPEN_SQL = """
@@ -160,19 +161,24 @@ def credits_write(src: str, params: dict[str, Any]) -> list[int]:
     return [account_id for account_id, _q, _t in changes.apply()]
 
 
-def _credits(src: str, params: dict[str, Any]) -> list[tuple[int, int, int]]:
-    """CREDIT_SQL over `src`: (account id, points, qualifying) owed to each account."""
-    programme_row = programme()
-    values = {"tz": str(tenant_zone()), "months": programme_row.expiry_months, **params}
+def _credits(
+    src: str, params: dict[str, Any], run: "_Run | None" = None
+) -> list[tuple[int, int, int]]:
+    """CREDIT_SQL over `src`: (account id, points, qualifying) owed to each account. The
+    programme and time zone are the run's when given (read once a run)."""
+    zone = run.zone if run is not None else tenant_zone()
+    months = (run.rules if run is not None else programme()).expiry_months
+    values = {"tz": str(zone), "months": months, **params}
     with connection.cursor() as cursor:
         cursor.execute(CREDIT_SQL.format(src=src), values)
         return list(cursor.fetchall())
 
 
-def _due_a_higher_tier(credited: list[tuple[int, int, int | None]]) -> list[int]:
+def _due_a_higher_tier(
+    credited: list[tuple[int, int, int | None]], tiers: list[tuple[int, int, int]]
+) -> list[int]:
     """The accounts whose qualifying points now reach a tier above theirs (few: most orders
-    leave the tier as it is, and the tiers are a handful of rows)."""
-    tiers = list(Tier.objects.values_list("id", "position", "threshold"))
+    leave the tier as it is, and the tiers, (id, position, threshold), are a handful)."""
     position: dict[int | None, int] = {tier_id: pos for tier_id, pos, _threshold in tiers}
     return [
         account_id
@@ -198,6 +204,7 @@ class _Run:
     zone: zoneinfo.ZoneInfo
     today: datetime.date
     earn_src: str
+    tiers: list[tuple[int, int, int]]  # (id, position, threshold)
     # The atomic block of the transaction the run belongs to (a run left behind by mistake
     # is never used by another transaction).
     atomic: Any = None
@@ -217,6 +224,7 @@ class _Run:
             zone=zone,
             today=local_today(zone),
             earn_src=earn_src(),
+            tiers=list(Tier.objects.values_list("id", "position", "threshold")),
             atomic=connection.atomic_blocks[0] if connection.in_atomic_block else None,
         )
 
@@ -259,19 +267,23 @@ def _accounts_locked(run: _Run, customer_ids: list[int], *, again: bool = False)
 
 def _tiers_raised(run: _Run, account_ids: set[int]) -> None:
     """Members of these accounts who now qualify for a higher tier move up at once (so their
-    next orders earn at its multiplier): their balance changes are applied first (the tier's
-    evaluation reads the account row), the rest still wait for the run's end."""
+    next orders earn at its multiplier), counting the qualifying points not applied to their
+    account rows yet (those still wait for the run's end: one row update for the tier)."""
     due = _due_a_higher_tier(
         [
             (a, run.standing[a][1] + run.balances.qualifying(a), run.standing[a][2])
             for a in sorted(account_ids)
             if a in run.standing
-        ]
+        ],
+        run.tiers,
     )
     if not due:
         return
-    run.balances.apply(due)
-    tiers_raise(account_ids=due, today=run.today)
+    tiers_raise(
+        account_ids=due,
+        today=run.today,
+        pending={a: run.balances.qualifying(a) for a in due},
+    )
     _accounts_locked(run, [run.standing[a][0] for a in due], again=True)
 
 
@@ -293,7 +305,10 @@ def _orders_earn(run: _Run, ids: list[int]) -> None:
     rules = run.rules
     with connection.cursor() as cursor:
         cursor.execute(CUSTOMERS_SQL, [ids])
-        customers = dict(cursor.fetchall())
+        rows = cursor.fetchall()
+    customers = {customer_id: completed for customer_id, completed, _undone in rows}
+    # Only these can need a reversal (loyalty.reversal checks their status again, locked).
+    undone = sorted(order_id for _c, _done, undone in rows for order_id in undone or ())
     _accounts_locked(run, list(customers))
     missing = sorted(c for c, completed in customers.items() if completed and c not in run.accounts)
     opened: list[int] = []
@@ -315,6 +330,7 @@ def _orders_earn(run: _Run, ids: list[int]) -> None:
             _credits(
                 SIGNUP_SRC,
                 {"bonus": rules.signup_bonus, "accounts": opened, "actor": run.actor_id},
+                run,
             )
         )
     earned = _credits(
@@ -326,15 +342,16 @@ def _orders_earn(run: _Run, ids: list[int]) -> None:
             "multipliers": [m for _a, m, _c in locked],
             "rate": rules.points_per_unit,
             "spend": rules.tier_basis == Programme.TierBasis.SPEND,
-            "tz": str(run.zone),
             "actor": run.actor_id,
         },
+        run,
     )
     run.balances.add_rows(earned)
     run.earned.update(account_id for account_id, _p, _q in earned)
-    reversal.orders_reverse(
-        order_ids=ids, actor_id=run.actor_id, only_undone=True, balances=run.balances
-    )
+    if undone:
+        reversal.orders_reverse(
+            order_ids=undone, actor_id=run.actor_id, only_undone=True, balances=run.balances
+        )
     _tiers_raised(run, {account_id for account_id, _p, _q in earned})
 
 
@@ -354,6 +371,7 @@ def _run_finish(run: _Run) -> None:
             _credits(
                 REFERRAL_SRC,
                 {"bonus": run.rules.referral_bonus, "accounts": earned, "actor": run.actor_id},
+                run,
             )
         )
     run.earned.clear()
