@@ -242,7 +242,8 @@ def _current_run() -> _Run | None:
 @contextmanager
 def orders_batches(*, actor: User | None) -> Iterator[None]:
     """customers.order_hooks batches listener: the lists of orders written or removed inside
-    it change the balances, pay referral bonuses and raise tiers once, at its end."""
+    it change the balances and pay referral bonuses once, at its end (tiers rise on the
+    way)."""
     run = _Run.new(actor)
     token = _batches_run.set(run)
     try:
