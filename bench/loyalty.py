@@ -9,11 +9,12 @@ Customers and orders are written by generate_series, as an import's COPY leaves 
 import itself is measured by bench/import_export.py); the first customer is a heavy member
 with --heavy orders, the rest share the others. Then, in one process:
 
-(a) ours: loyalty.orders.orders_written (the listener every orders write path calls) over the
-    ids of the --orders orders, handed in batches of 5,000 (the import's batch size,
-    crm.transfer.registry.BATCH_ROWS) inside one transaction with the row audit quiet, as the
-    import's commit runs it. Then the same again (a re-import: nothing to earn, the time to find
-    that out). Baseline: a naive listener that handles each order on its own with the ORM
+(a) ours: customers.order_hooks.orders_written (which calls loyalty's listener) over the ids of
+    the --orders orders, handed in batches of 5,000 (the import's batch size,
+    crm.transfer.registry.BATCH_ROWS) inside one transaction with the row audit quiet and
+    inside `orders_in_batches` (balances applied once at the end), as the import's commit runs
+    it. Then the same again (a re-import: nothing to earn, the time to find that out).
+    Baseline: a naive listener that handles each order on its own with the ORM
     (account get-or-create under a row lock, "earned already?" query, entry, lot, balance
     update), on --naive-sample orders of customers of their own; its time per order is
     extrapolated to --orders orders (said so in the output).
@@ -120,16 +121,17 @@ def fill(customers: int, orders: int, heavy: int, naive_sample: int) -> tuple[in
 def award_ours(last_id: int) -> float:
     from django.db import connection, transaction
 
-    from loyalty.orders import orders_written
+    from customers.order_hooks import orders_in_batches, orders_written
 
     started = time.perf_counter()
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT set_config('crm.audit_bulk', 'on', true)")
-        for start in range(1, last_id + 1, BATCH):
-            orders_written(
-                actor=None, order_ids=list(range(start, min(start + BATCH, last_id + 1)))
-            )
+        with orders_in_batches(actor=None):
+            for start in range(1, last_id + 1, BATCH):
+                orders_written(
+                    actor=None, order_ids=list(range(start, min(start + BATCH, last_id + 1)))
+                )
     return time.perf_counter() - started
 
 

@@ -2,10 +2,11 @@
 knows them by.
 
 A token is not a member of staff: it has no role and no record scope; it reads every customer
-record. It never shows more personal data than the administrator who made it may see now: a
-token made by an administrator without "See personal data" (or one deactivated since) answers
-with masked phones, emails and birthdays. Tokens made on the command line (no maker; platform
-operators, like `export_records`) answer unmasked. docs/api.md says so."""
+record. It never shows more personal data than the administrator who made it on the API tokens
+page may see now: made by an administrator without "See personal data", or one deactivated or
+deleted since, it answers with masked phones, emails and birthdays. Tokens made on the command
+line (origin "command_line"; platform operators, like `export_records`) answer unmasked
+(crm.api.auth.token_shows_personal_data). docs/api.md says so."""
 
 import datetime
 from typing import Any
@@ -14,7 +15,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 
 from crm.accounts.masking import shown
-from crm.accounts.permissions import can_view_personal_data
+from crm.api.auth import token_shows_personal_data
 from crm.api.errors import ApiError
 from crm.api.registry import api_router_register
 from crm.api.schemas import COMMON_ERRORS, ErrorOut
@@ -54,8 +55,9 @@ def customer_or_404(external_id: str) -> Customer:
 )
 def customer_detail(request: HttpRequest, external_id: str) -> CustomerOut:
     customer = customer_or_404(external_id)
-    maker = request.auth.created_by  # type: ignore[attr-defined]
-    see_all = maker is None or can_view_personal_data(maker)
+    token = request.auth  # type: ignore[attr-defined]
+    maker = token.created_by
+    see_all = token_shows_personal_data(token)
 
     def personal(kind: str, value: Any) -> Any:
         return value if see_all or value in (None, "") else shown(maker, kind, value)

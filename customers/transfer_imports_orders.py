@@ -49,6 +49,7 @@ import datetime
 import functools
 import re
 import zoneinfo
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -73,7 +74,7 @@ from customers.bulk_create import CustomerNew, customers_create_missing
 from customers.erasure import customer_erased_blocker
 from customers.models import Customer, CustomerEmail, Order
 from customers.order_bulk import ORDER_COLUMNS, orders_create_operation, orders_update
-from customers.order_hooks import orders_removing, orders_written
+from customers.order_hooks import orders_in_batches, orders_removing, orders_written
 from customers.selectors import customers_find
 from customers.transfer_imports import (
     CustomersImport,
@@ -763,6 +764,10 @@ class OrdersImport(BatchImportKind):
         for customer in batch.new_customers:
             st.new_customers[customer.parsed.key] = customer.id
         st.pending.clear()
+
+    def writing(self, job: "ImportJob", actor: Any) -> AbstractContextManager[None]:
+        # Listeners keep work for once a run (loyalty: each balance changed once an import).
+        return orders_in_batches(actor=actor)
 
     def written(self, job: "ImportJob", actor: Any, ids: list[int]) -> None:
         orders_written(actor=actor, order_ids=ids)

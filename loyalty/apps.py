@@ -10,7 +10,11 @@ class LoyaltyConfig(AppConfig):
         from crm.accounts.audit_labels import register_table
         from crm.tenants.seeding import register_seeder
         from customers.merge import MergeHandler, merge_handler_register
-        from customers.order_hooks import orders_removing_register, orders_written_register
+        from customers.order_hooks import (
+            orders_batches_register,
+            orders_removing_register,
+            orders_written_register,
+        )
         from customers.removal_hooks import DerivedRows, derived_rows_register
         from loyalty import (
             customer_page,
@@ -27,6 +31,8 @@ class LoyaltyConfig(AppConfig):
         # Points follow every write of orders (services, imports, undo).
         orders_written_register(orders.orders_written)
         orders_removing_register(orders.orders_removing)
+        # An import's batches: each balance changed once, at the end of its transaction.
+        orders_batches_register(orders.orders_batches)
 
         merge_handler_register(
             MergeHandler("loyalty.accounts", merging.accounts_merge, merging.accounts_merge_revert)

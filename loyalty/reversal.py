@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from django.db import connection
 
+from loyalty.balances import BalanceChanges
 from loyalty.models import LedgerEntry, LotUse
 
 FIND_SQL = """
@@ -39,9 +40,17 @@ class _Reversal:
         return sum(self.taken.values())
 
 
-def orders_reverse(*, order_ids: Sequence[int], actor_id: int | None, only_undone: bool) -> int:
+def orders_reverse(
+    *,
+    order_ids: Sequence[int],
+    actor_id: int | None,
+    only_undone: bool,
+    balances: BalanceChanges | None = None,
+) -> int:
     """Reverse the earn of each order in `order_ids` that earned and was not reversed: with
-    only_undone, just the refunded and cancelled ones. Returns how many were reversed."""
+    only_undone, just the refunded and cancelled ones. Returns how many were reversed. The
+    accounts' balances change at once, or are added to `balances` for the caller to apply
+    (loyalty.balances)."""
     if only_undone:
         sql = FIND_SQL.format(
             orders="JOIN customers_order o ON o.id = e.order_id",
@@ -106,34 +115,18 @@ def orders_reverse(*, order_ids: Sequence[int], actor_id: int | None, only_undon
         ]
     )
     taken_by_lot: dict[int, int] = {}
-    taken_by_account: dict[int, int] = {}
-    qualifying_by_account: dict[int, int] = {}
+    changes = balances if balances is not None else BalanceChanges()
     for item in found:
-        qualifying_by_account[item.account_id] = (
-            qualifying_by_account.get(item.account_id, 0) + item.qualifying
-        )
+        changes.add(item.account_id, -item.recovered, -item.qualifying)
         for lot_id, points in item.taken.items():
             taken_by_lot[lot_id] = taken_by_lot.get(lot_id, 0) + points
-        taken_by_account[item.account_id] = (
-            taken_by_account.get(item.account_id, 0) + item.recovered
-        )
-    with connection.cursor() as cursor:
-        if taken_by_lot:
+    if taken_by_lot:
+        with connection.cursor() as cursor:
             cursor.execute(
                 "UPDATE loyalty_lot l SET remaining = l.remaining - t.points"
                 " FROM unnest(%s::bigint[], %s::int[]) AS t(id, points) WHERE l.id = t.id",
                 [list(taken_by_lot), list(taken_by_lot.values())],
             )
-        accounts = list(qualifying_by_account)
-        cursor.execute(
-            "UPDATE loyalty_account a SET balance = a.balance - t.points,"
-            " qualifying_points = a.qualifying_points - t.qualifying"
-            " FROM unnest(%s::bigint[], %s::int[], %s::bigint[]) AS t(id, points, qualifying)"
-            " WHERE a.id = t.id",
-            [
-                accounts,
-                [taken_by_account.get(a, 0) for a in accounts],
-                [qualifying_by_account[a] for a in accounts],
-            ],
-        )
+    if balances is None:
+        changes.apply()
     return len(found)

@@ -11,7 +11,7 @@ evaluation that found it."""
 
 import dataclasses
 import datetime
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from django.db import connection
 from django.utils import timezone
@@ -32,12 +32,15 @@ WITH q AS (
 )
 {pick}
 """
-# What the cached qualifying points say (between evaluations: orders raise and lower them).
+# What the cached qualifying points say (between evaluations: orders raise and lower them),
+# with what an import's orders add and loyalty.balances has not applied yet.
 CACHED_SQL = """
 WITH q AS (
     SELECT a.id, a.tier_id, coalesce(ct.position, 0) AS position, a.below_tier_since,
-        a.qualifying_points AS qualifying
+        a.qualifying_points + coalesce(p.qualifying, 0) AS qualifying
     FROM loyalty_account a LEFT JOIN loyalty_tier ct ON ct.id = a.tier_id
+    LEFT JOIN unnest(%(pending_ids)s::bigint[], %(pending)s::bigint[]) AS p(id, qualifying)
+        ON p.id = a.id
     WHERE a.id = ANY(%(ids)s)
 )
 {pick}
@@ -70,10 +73,25 @@ def window_start(today: datetime.date) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(start, datetime.time.min))
 
 
-def standings(account_ids: Sequence[int], today: datetime.date, *, exact: bool) -> list[Standing]:
+def standings(
+    account_ids: Sequence[int],
+    today: datetime.date,
+    *,
+    exact: bool,
+    pending: Mapping[int, int] | None = None,
+) -> list[Standing]:
     sql = (QUALIFYING_SQL if exact else CACHED_SQL).format(pick=PICK)
+    pending = pending or {}
     with connection.cursor() as cursor:
-        cursor.execute(sql, {"since": window_start(today), "ids": list(account_ids)})
+        cursor.execute(
+            sql,
+            {
+                "since": window_start(today),
+                "ids": list(account_ids),
+                "pending_ids": list(pending),
+                "pending": list(pending.values()),
+            },
+        )
         return [Standing(*row) for row in cursor.fetchall()]
 
 
@@ -114,11 +132,15 @@ def _write(
             )
 
 
-def tiers_raise(*, account_ids: Sequence[int], today: datetime.date) -> int:
-    """Move the (locked) accounts that now qualify for a higher tier up at once."""
+def tiers_raise(
+    *, account_ids: Sequence[int], today: datetime.date, pending: Mapping[int, int] | None = None
+) -> int:
+    """Move the (locked) accounts that now qualify for a higher tier up at once. `pending`:
+    qualifying points of accounts written to the ledger and not yet to the account row
+    (loyalty.balances), counted as if they were."""
     moves: list[tuple[Standing, int | None]] = [
         (s, s.target_id)
-        for s in standings(account_ids, today, exact=False)
+        for s in standings(account_ids, today, exact=False, pending=pending)
         if s.target_id is not None and s.target_position > s.position
     ]
     _write(moves, [], [], today)

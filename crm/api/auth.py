@@ -14,6 +14,7 @@ from django.utils import timezone
 from ninja.security import HttpBearer
 
 from crm.accounts.audit import audit_actor
+from crm.accounts.permissions import can_view_personal_data
 from crm.api.errors import ApiError
 from crm.api.models import ApiToken
 from crm.api.ratelimit import rate_limit_wait
@@ -23,6 +24,15 @@ from crm.api.selectors import token_for_secret
 # every request.
 LAST_USED_STEP = datetime.timedelta(seconds=60)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def token_shows_personal_data(token: ApiToken) -> bool:
+    """Whether answers to this token show personal data unmasked: a command-line token's do
+    (platform operators); a page-made token's only while its maker exists, is active and may
+    see personal data. A maker deleted since (created_by gone) or deactivated: masked."""
+    if token.origin == ApiToken.Origin.COMMAND_LINE:
+        return True
+    return can_view_personal_data(token.created_by)
 
 
 def _note_use(token: ApiToken) -> None:

@@ -13,7 +13,16 @@ class ApiToken(models.Model):
     kept; the secret is shown once, when the token is made, and `prefix` lets people recognise
     it afterwards."""
 
+    class Origin(models.TextChoices):
+        # Made by an administrator on the "API tokens" page: never shows more personal data
+        # than that administrator may see now (nothing, once they are deleted or deactivated).
+        PAGE = "page", _("API tokens page")
+        # Made with `manage.py api_token` by a platform operator: no maker in the workspace.
+        COMMAND_LINE = "command_line", _("Command line")
+
     name = models.CharField(_("name"), max_length=100)
+    # Told apart explicitly: a page-made token whose maker was deleted has no maker either.
+    origin = models.CharField(_("made on"), max_length=12, choices=Origin.choices)
     scopes = ArrayField(models.CharField(max_length=20), verbose_name=_("scopes"))
     prefix = models.CharField(_("prefix"), max_length=16)
     secret_hash = models.CharField(max_length=64, unique=True)
@@ -28,6 +37,10 @@ class ApiToken(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=~Q(scopes=[]), name="api_token_has_a_scope"),
+            models.CheckConstraint(
+                condition=Q(origin="page") | Q(origin="command_line", created_by__isnull=True),
+                name="api_token_origin",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -15,8 +15,22 @@ from crm.api.tokens import token_hash, token_new, token_prefix
 
 @writes
 @transaction.atomic
-def api_token_create(*, actor: User | None, name: str, scopes: list[str]) -> tuple[ApiToken, str]:
-    """A new token and its secret, which is shown this once and never stored."""
+def api_token_create(
+    *,
+    actor: User | None,
+    name: str,
+    scopes: list[str],
+    origin: ApiToken.Origin | None = None,
+) -> tuple[ApiToken, str]:
+    """A new token and its secret, which is shown this once and never stored. `origin` says
+    where it was made: the API tokens page (by `actor`, its maker) or the command line (no
+    maker); when not given, a token with an actor is the page's, one without the command
+    line's. It is kept on the token, so a page-made token whose maker is deleted later is not
+    taken for a command-line one (customers.api masks what it reads)."""
+    if origin is None:
+        origin = ApiToken.Origin.COMMAND_LINE if actor is None else ApiToken.Origin.PAGE
+    if (origin == ApiToken.Origin.PAGE) != (actor is not None):
+        raise ValueError("a page-made token has its maker; a command-line token has none")
     name = name.strip()
     errors: dict[str, str] = {}
     if not name:
@@ -34,6 +48,7 @@ def api_token_create(*, actor: User | None, name: str, scopes: list[str]) -> tup
         scopes=chosen,
         prefix=token_prefix(secret),
         secret_hash=token_hash(secret),
+        origin=origin,
         created_by=actor,
     )
     return token, secret

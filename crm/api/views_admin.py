@@ -29,6 +29,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
                 actor=acting_user(request),
                 name=form.cleaned_data["name"],
                 scopes=form.cleaned_data["scopes"],
+                origin=ApiToken.Origin.PAGE,
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():

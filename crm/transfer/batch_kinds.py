@@ -43,6 +43,10 @@ What this module does for it, once for every such kind:
   set, once per batch; never in a dry run nor for a run that fails); ``removing`` before undo
   deletes created records and ``restored`` after it gave the updated ones their rows back.
   ``actor`` is the user committing or undoing (None for the system or the command line).
+  ``writing(job, actor)`` is a context around all of a commit's batches (and undo's chunks),
+  entered with the first and ended after the last was told, in the same transaction: the app
+  may keep work for once a run there (customers' orders: customers.order_hooks
+  ``orders_in_batches``); it ends with an error (its work dropped) when the run fails.
 - Undo: refused while a record is gone (deleted, merged) or changed since (``changed_message``),
   or when records the import created have records of their own; it then deletes the created
   records and restores the updated ones from their before-images. A kind that writes more than
@@ -51,6 +55,7 @@ What this module does for it, once for every such kind:
 
 from abc import abstractmethod
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -151,6 +156,10 @@ class BatchImportKind(ImportKind):
     def restored(self, job: "ImportJob", actor: Any, ids: list[int]) -> None:
         """Undo gave these records their rows from before the import back."""
 
+    def writing(self, job: "ImportJob", actor: Any) -> AbstractContextManager[None]:
+        """Around every batch of a commit, or every chunk undo tells (see the module)."""
+        return nullcontext()
+
     def fingerprint_sql(self, alias: str) -> str:
         """SQL over a row of the model's table (aliased `alias`) that changes when the row does."""
         return f"md5(to_jsonb({alias})::text)"
@@ -205,22 +214,23 @@ class BatchImportKind(ImportKind):
                 f"{bulk.changed_ids_sql(bulk.CREATED)} ORDER BY object_id", [job.pk, label]
             )
             created = [row[0] for row in cursor.fetchall()]
-        for chunk in _chunks(created):
-            self.removing(job, actor, chunk)
+        with self.writing(job, actor):
+            for chunk in _chunks(created):
+                self.removing(job, actor, chunk)
+                with connection.cursor() as cursor:
+                    cursor.execute(f"DELETE FROM {table} WHERE id = ANY(%s)", [chunk])
             with connection.cursor() as cursor:
-                cursor.execute(f"DELETE FROM {table} WHERE id = ANY(%s)", [chunk])
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} o SET {assignments} FROM"
-                f" {bulk.qualified('transfer_importchange')} ch,"
-                f" jsonb_populate_record(NULL::{table}, ch.before->'row') r"
-                " WHERE ch.job_id = %s AND ch.model = %s AND ch.action = %s"
-                " AND o.id = ch.object_id RETURNING o.id",
-                [job.pk, label, bulk.UPDATED],
-            )
-            restored = sorted(row[0] for row in cursor.fetchall())
-        for chunk in _chunks(restored):
-            self.restored(job, actor, chunk)
+                cursor.execute(
+                    f"UPDATE {table} o SET {assignments} FROM"
+                    f" {bulk.qualified('transfer_importchange')} ch,"
+                    f" jsonb_populate_record(NULL::{table}, ch.before->'row') r"
+                    " WHERE ch.job_id = %s AND ch.model = %s AND ch.action = %s"
+                    " AND o.id = ch.object_id RETURNING o.id",
+                    [job.pk, label, bulk.UPDATED],
+                )
+                restored = sorted(row[0] for row in cursor.fetchall())
+            for chunk in _chunks(restored):
+                self.restored(job, actor, chunk)
 
 
 class BatchRun(ImportRun):
@@ -239,6 +249,11 @@ class BatchRun(ImportRun):
         # Ids the last batch wrote, told to the kind once its writes are done.
         self._untold: list[int] = []
         self.state = kind.begin(self)
+        # The kind's context around every batch written (kind.writing): open until finish.
+        self._writing: ExitStack | None = None
+        if write:
+            self._writing = ExitStack()
+            self._writing.enter_context(kind.writing(job, self.actor))
 
     # --- for the kind -----------------------------------------------------------------------
 
@@ -364,7 +379,16 @@ class BatchRun(ImportRun):
 
     def finish(self) -> None:
         self.own()
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            writing.close()
 
     def close(self) -> None:
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            # The run failed before finish: the kind's context ends with the error, its kept
+            # work dropped (the transaction rolls back).
+            failed = RuntimeError(f"{self.kind.key}: the run failed")
+            writing.__exit__(RuntimeError, failed, None)
         if self.writer is not None:
             self.writer.close()

@@ -79,6 +79,94 @@ def test_a_token_never_shows_more_personal_data_than_its_maker_may_see(acme):
     assert masked["birthday"] != "1990-05-17"
 
 
+def _admin_made_token(member, email: str) -> tuple[int, str]:
+    """A new administrator of `member` and a customers token they made on the page: (the
+    administrator's id, the token's secret)."""
+    from crm.accounts import roles
+    from crm.accounts.services import staff_create
+    from crm.api.services import api_token_create
+
+    with schema_context(member.schema):
+        maker = staff_create(
+            actor=None, email=email, full_name="Leaving admin", role=roles.ADMIN, password="x" * 16
+        )
+        _token, secret = api_token_create(
+            actor=maker, name="Till of a leaver", scopes=["customers"], origin=ApiToken.Origin.PAGE
+        )
+    return maker.pk, secret
+
+
+def _unmasked(body: dict) -> bool:
+    return body["phones"] == ["+8613800138000"] and body["emails"] == ["chen.jing@example.com"]
+
+
+def test_a_token_whose_maker_was_deleted_answers_masked_not_like_a_command_line_one(acme):
+    """Deleting the maker empties created_by (SET NULL), as a command-line token's is: the
+    recorded origin still tells them apart, so the orphan answers masked (and keeps working)."""
+    from crm.accounts.models import User
+
+    external_id = _customer(acme, birthday=datetime.date(1990, 5, 17))
+    maker_id, secret = _admin_made_token(acme, f"leaver-{uuid.uuid4().hex[:6]}@acme.test")
+    api = ApiClient(acme, secret)
+    assert _unmasked(api.get(f"/api/v1/customers/{external_id}").json())
+    with schema_context(acme.schema):
+        User.objects.filter(pk=maker_id).delete()
+        token = ApiToken.objects.get(name="Till of a leaver")
+        assert token.created_by_id is None
+        assert token.origin == ApiToken.Origin.PAGE
+    response = api.get(f"/api/v1/customers/{external_id}")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["name"] == "Chen Jing 陈静"
+    assert body["phones"] and "13800138000" not in body["phones"][0]
+    assert body["emails"] and body["emails"][0] != "chen.jing@example.com"
+    assert body["birthday"] != "1990-05-17"
+    # A command-line token (no maker from the start) still answers unmasked.
+    command_line = ApiClient(acme, token_make(acme, "customers"))
+    assert _unmasked(command_line.get(f"/api/v1/customers/{external_id}").json())
+
+
+def test_a_token_whose_maker_was_deactivated_answers_masked(acme):
+    from crm.accounts.models import User
+    from crm.accounts.services import staff_deactivate
+
+    external_id = _customer(acme)
+    maker_id, secret = _admin_made_token(acme, f"gone-{uuid.uuid4().hex[:6]}@acme.test")
+    api = ApiClient(acme, secret)
+    assert _unmasked(api.get(f"/api/v1/customers/{external_id}").json())
+    with schema_context(acme.schema):
+        staff_deactivate(
+            actor=User.objects.get(pk=acme.users["admin"].pk), user=User.objects.get(pk=maker_id)
+        )
+    body = api.get(f"/api/v1/customers/{external_id}").json()
+    assert body["phones"] and "13800138000" not in body["phones"][0]
+    assert body["emails"] and body["emails"][0] != "chen.jing@example.com"
+
+
+def test_a_token_records_where_it_was_made(acme):
+    """The page makes page tokens (with their maker), the command makes command-line ones;
+    the database refuses a command-line token with a maker."""
+    from django.db import IntegrityError, transaction
+
+    from crm.accounts.models import User
+    from crm.api.services import api_token_create
+
+    with schema_context(acme.schema):
+        admin = User.objects.get(pk=acme.users["admin"].pk)
+        page, _secret = api_token_create(actor=admin, name="Page till", scopes=["loyalty"])
+        assert page.origin == ApiToken.Origin.PAGE
+        with pytest.raises(ValueError):
+            api_token_create(
+                actor=admin, name="Odd", scopes=["loyalty"], origin=ApiToken.Origin.COMMAND_LINE
+            )
+        with pytest.raises(ValueError):
+            api_token_create(
+                actor=None, name="Odd", scopes=["loyalty"], origin=ApiToken.Origin.PAGE
+            )
+        with pytest.raises(IntegrityError), transaction.atomic():
+            ApiToken.objects.filter(pk=page.pk).update(origin=ApiToken.Origin.COMMAND_LINE)
+
+
 def test_an_unknown_customer_is_a_json_404(acme):
     api = ApiClient(acme, token_make(acme, "customers"))
     _assert_error(api.get("/api/v1/customers/nobody-here"), 404, "customer_not_found")

@@ -33,6 +33,7 @@ def test_an_admin_creates_a_token_shown_once(acme):
         assert token.secret_hash == token_hash(secret)
         assert secret not in str(ApiToken.objects.filter(pk=token.pk).values().get())
         assert token.created_by_id == acme.users["admin"].pk
+        assert token.origin == ApiToken.Origin.PAGE
         entry = AuditEntry.objects.get(table_name="api_apitoken", record_id=str(token.pk))
         assert secret not in str(entry.after) and token.secret_hash not in str(entry.after)
     listed = admin.get(reverse("api_admin:token_list")).content.decode()
@@ -108,7 +109,34 @@ def test_the_command_prints_only_the_token(acme):
     with schema_context(acme.schema):
         token = ApiToken.objects.get(secret_hash=token_hash(secret))
         assert token.name == "POS" and token.scopes == ["customers", "loyalty"]
+        assert token.origin == ApiToken.Origin.COMMAND_LINE and token.created_by_id is None
         assert AuditEntry.objects.filter(
             table_name="api_apitoken", record_id=str(token.pk), actor_label="command line"
         ).exists()
     assert ApiClient(acme, secret).get("/api/v1/customers/none").status_code == 404
+
+
+def test_the_page_says_which_tokens_answer_masked_for_a_maker_gone(acme):
+    """A command-line token is labelled so; a page-made one whose maker was deleted says its
+    answers are masked."""
+    from crm.accounts import roles
+    from crm.accounts.models import User
+    from crm.accounts.services import staff_create
+    from crm.api.services import api_token_create
+
+    with schema_context(acme.schema):
+        leaver = staff_create(
+            actor=None,
+            email="leaver-page@acme.test",
+            full_name="Leaving admin",
+            role=roles.ADMIN,
+            password="x" * 16,
+        )
+        api_token_create(actor=leaver, name="Orphan till", scopes=["loyalty"])
+        api_token_create(actor=None, name="Script till", scopes=["loyalty"])
+        User.objects.filter(pk=leaver.pk).delete()
+    listed = client_for(acme, "admin").get(reverse("api_admin:token_list")).content.decode()
+    orphan_row = listed[listed.index("Orphan till") :].split("</tr>")[0]
+    script_row = listed[listed.index("Script till") :].split("</tr>")[0]
+    assert "maker deleted: personal data masked" in orphan_row
+    assert "command line" in script_row and "masked" not in script_row

@@ -7,6 +7,7 @@ writes rolls back with the write that told it."""
 import datetime
 import io
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +22,7 @@ from crm.transfer.models import ImportJob
 from crm.transfer.registry import BATCH_ROWS
 from customers.models import Customer, CustomerPhone, Interaction, Order
 from customers.order_hooks import (
+    orders_batches_register,
     orders_listener_unregister,
     orders_removing_register,
     orders_written_register,
@@ -243,3 +245,80 @@ def test_a_rolled_back_import_rolls_back_what_the_listener_wrote(acme, written):
         ]
         assert not Order.objects.filter(number__startswith=f"A{tag}-").exists()
         assert _heard(customer) == []
+
+
+# --- many lists in one transaction: orders_in_batches ------------------------------------------
+
+
+class BatchesListener:
+    """Records when its context is entered and how it ends, with the written calls heard by
+    then, so a test sees it wraps them all."""
+
+    def __init__(self, written: Listener) -> None:
+        self.written = written
+        self.events: list[tuple[str, int | None, int]] = []
+
+    @contextmanager
+    def __call__(self, *, actor: User | None) -> Iterator[None]:
+        self.events.append(("enter", getattr(actor, "pk", None), len(self.written.calls)))
+        try:
+            yield
+        except BaseException:
+            self.events.append(("error", getattr(actor, "pk", None), len(self.written.calls)))
+            raise
+        self.events.append(("end", getattr(actor, "pk", None), len(self.written.calls)))
+
+
+@pytest.fixture
+def batches(written: Listener) -> Iterator[BatchesListener]:
+    listener = BatchesListener(written)
+    orders_batches_register(listener)
+    yield listener
+    orders_listener_unregister(listener)
+
+
+def test_an_import_and_its_undo_are_wrapped_once_in_the_batches_listeners(
+    acme, written, removing, batches
+):
+    """Entered before the first batch is told, ended after the last, once a commit (and once
+    an undo); a dry run and the services never enter it."""
+    tag = _tag()
+    with schema_context(acme.schema):
+        phone = _phone(-1)
+        customer = _customer(f"包{tag}", phone=phone)
+        _order(customer, f"W{tag}-old")
+        assert batches.events == []  # a service's single list: no batches
+        rows = [HEADERS, *(_row(f"W{tag}-{i}", phone) for i in range(BATCH_ROWS + 3))]
+        job = _configured(acme, rows)
+        job = services.import_check_request(actor=_manager(acme), job=job, inline=True)
+        assert batches.events == []
+        written.calls.clear()
+        job = services.import_commit_request(actor=_manager(acme), job=job, inline=True)
+        assert job.status == ImportJob.Status.DONE, job.message
+        manager = acme.manager.pk
+        assert batches.events == [("enter", manager, 0), ("end", manager, 2)]
+
+        batches.events.clear()
+        job = services.import_undo_request(actor=_manager(acme), job=job, inline=True)
+        assert job.status == ImportJob.Status.UNDONE, job.message
+        assert len(removing.calls) == 2
+        assert batches.events == [("enter", manager, 2), ("end", manager, 2)]
+
+
+def test_a_failed_import_ends_the_batches_listeners_with_its_error(acme, written, batches):
+    """The second batch fails at commit: the listener's context ends with the error (what it
+    kept is dropped), never normally, and the commit rolls back."""
+    tag = _tag()
+    with schema_context(acme.schema):
+        phone, lost = _phone(-1), _phone(-1)
+        _customer(f"败{tag}", phone=phone)
+        gone = _customer(f"丢{tag}", phone=lost)
+        rows = [HEADERS, *(_row(f"X{tag}-{i}", phone) for i in range(BATCH_ROWS))]
+        rows.append(_row(f"X{tag}-lost", lost))
+        job = _configured(acme, rows)
+        job = services.import_check_request(actor=_manager(acme), job=job, inline=True)
+        CustomerPhone.objects.filter(customer=gone).delete()
+        job = services.import_commit_request(actor=_manager(acme), job=job, inline=True)
+        assert job.status == ImportJob.Status.FAILED
+        manager = acme.manager.pk
+        assert batches.events == [("enter", manager, 0), ("error", manager, 1)]

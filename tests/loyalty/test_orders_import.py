@@ -142,3 +142,67 @@ def test_undo_is_refused_when_staff_worked_on_a_created_customers_points(acme):
         job.refresh_from_db()
         assert job.status == ImportJob.Status.DONE
         assert account_balance(created) == sum(10 + i for i in range(5)) - 10
+
+
+def _account_updates() -> int:
+    """Rows of loyalty_account updated so far in this transaction (the test's)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_get_xact_tuples_updated('loyalty_account'::regclass)")
+        return int(cursor.fetchone()[0])
+
+
+def test_an_import_of_several_batches_changes_each_balance_once_at_its_end(acme):
+    """Orders of one member in two batches of one import: the entries are written batch by
+    batch and each account row is updated once, at the import's end (in its transaction), not
+    once a batch. On the way, a member reaching a tier moves up at once (the next batch earns
+    at its multiplier), and a refund in the second batch takes back points earned in the first
+    from a member whose balance was 0 when the import began (never negative meanwhile)."""
+    from crm.transfer.registry import BATCH_ROWS
+    from loyalty.models import Tier
+
+    with schema_context(acme.schema):
+        tag = uuid.uuid4().hex[:6]
+        phones = {key: _phone() for key in ("a", "b", "filler")}
+        members = {key: customer(phones=[phone]) for key, phone in phones.items()}
+        regulars = [(phone, customer(phones=[phone])) for phone in (_phone() for _ in range(20))]
+        spent_order = order(members["b"], "100", number=f"M{tag}-b-old")
+        points_redeem(actor=None, customer=members["b"], points=100)
+        assert account_balance(members["b"]) == 0
+
+        def row(number: str, phone: str, amount: str, status: str = "") -> list[Any]:
+            return [number, phone, "2026-11-05 14:30", amount, "", "", "", "", status]
+
+        first = [
+            row(f"M{tag}-a-1", phones["a"], "600.00"),
+            row(f"M{tag}-a-2", phones["a"], "500.00"),  # 1,100: Silver (1.10 points a unit)
+            row(f"M{tag}-b-new", phones["b"], "50.00"),
+            *(row(f"M{tag}-r{i}-1", phone, "10.00") for i, (phone, _c) in enumerate(regulars)),
+        ]
+        first += [
+            row(f"M{tag}-f{i}", phones["filler"], "0.50") for i in range(BATCH_ROWS - len(first))
+        ]
+        second = [
+            row(f"M{tag}-a-3", phones["a"], "100.00"),
+            row(spent_order.number, phones["b"], "100.00", "refunded"),
+            *(row(f"M{tag}-r{i}-2", phone, "10.00") for i, (phone, _c) in enumerate(regulars)),
+        ]
+        before = _account_updates()
+        _import(acme, [HEADERS, *first, *second])
+        updates = _account_updates() - before
+
+        a = Account.objects.get(customer=members["a"])
+        assert a.balance == 600 + 500 + 110, "the second batch earned at Silver's multiplier"
+        assert a.tier == Tier.objects.get(name="Silver")
+        b = Account.objects.get(customer=members["b"])
+        assert b.balance == 0
+        refund = LedgerEntry.objects.get(account=b, kind="reverse")
+        assert (refund.points, refund.shortfall) == (-50, 50)
+        for _phone_of, regular in regulars:
+            assert account_balance(regular) == 20
+            assert_consistent(Account.objects.get(customer=regular))
+        for acct in (a, b):
+            assert_consistent(acct)
+        # Once a batch would be 2 updates for each of the 20 regulars alone.
+        assert updates <= len(regulars) + 6, updates

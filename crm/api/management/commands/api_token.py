@@ -11,6 +11,7 @@ from django_tenants.utils import schema_context
 
 from crm.accounts.audit import audit_actor
 from crm.api import selectors, services
+from crm.api.models import ApiToken
 from crm.api.scopes import SCOPES
 from crm.transfer.management.commands._tenant_arg import tenant_named
 
@@ -42,7 +43,10 @@ class Command(BaseCommand):
     def _create(self, options: dict[str, Any]) -> None:
         try:
             _token, secret = services.api_token_create(
-                actor=None, name=options["name"], scopes=options["scopes"]
+                actor=None,
+                name=options["name"],
+                scopes=options["scopes"],
+                origin=ApiToken.Origin.COMMAND_LINE,
             )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
