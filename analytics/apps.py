@@ -13,7 +13,9 @@ class AnalyticsConfig(AppConfig):
             segment_fields_builtin,
             segment_list_filter,
         )
+        from analytics.refresh import RefreshStep, refresh_step_register
         from analytics.rfm_seeding import rfm_seed
+        from analytics.segments import segments_refresh
         from crm.accounts.audit_labels import ACTIONS, register_table
         from crm.tenants.seeding import register_seeder
 
@@ -27,6 +29,8 @@ class AnalyticsConfig(AppConfig):
         # Segments: what their rules can test, and the customer list's "segment" filter (the
         # audience of exports and surveys).
         segment_fields_builtin.register()
+        # Segments are rebuilt last in the refresh, after the scores their rules may test.
+        refresh_step_register(RefreshStep("segments", _("Segments"), segments_refresh, order=30))
         segment_list_filter.register()
         dashboard_panels.register()
         register_table("analytics_segment", _("Segment"))

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from analytics.dashboard import dashboard_cache_forget
 from crm.accounts.audit import audit_record
 from crm.accounts.models import User
 from crm.lib.audit_actor import writes
@@ -75,6 +76,8 @@ def analytics_refresh(
     summary["seconds"]["total"] = round(time.perf_counter() - started, 3)
     if progress is not None:
         progress(len(steps), len(steps), "")
+    # The dashboard's cached panels show the new figures from the next view on.
+    dashboard_cache_forget()
     audit_record(
         action=AUDIT_ACTION, actor=actor, table_name="analytics_rfmsnapshot", detail=summary
     )

@@ -83,9 +83,11 @@ def _score_field(name: str) -> Callable[[], F]:
 
 
 def register() -> None:
+    from analytics import rfm_plugins
     from analytics.refresh import RefreshStep, refresh_step_register
 
     refresh_step_register(RefreshStep("rfm", _("RFM scores"), rfm_refresh, order=10))
+    rfm_plugins.register()
     customer_tab_register(
         CustomerTab(
             key="analytics",

@@ -33,6 +33,7 @@ from analytics.rfm_settings import (
 )
 from crm.accounts import capabilities as cap
 from crm.accounts.permissions import acting_user, can, capability_required
+from crm.lib import charts
 
 SECTION = {"nav_section": "analytics"}
 
@@ -55,6 +56,16 @@ def rfm_overview(request: HttpRequest) -> HttpResponse:
     snapshot = rfm_selectors.latest_snapshot()
     counts = rfm_selectors.segment_counts(snapshot)
     categories, series = rfm_selectors.segment_chart_data(counts)
+    segments_chart = None
+    if snapshot is not None and categories:
+        segments_chart = charts.bar_chart(
+            title=_("Customers by RFM segment"),
+            categories=categories,
+            series=series,
+            horizontal=True,
+            category_label=_("Segment"),
+            value_label=_("Customers"),
+        )
     return render(
         request,
         "analytics/rfm_overview.html",
@@ -65,6 +76,7 @@ def rfm_overview(request: HttpRequest) -> HttpResponse:
             "counts": counts,
             "chart_categories": categories,
             "chart_series": series,
+            "segments_chart": segments_chart,
             "grid": grid(list(SegmentRule.objects.all())),
             "settings": rfm_settings(),
             "refresh_form": RefreshForm(),
@@ -172,8 +184,25 @@ def rfm_transitions(request: HttpRequest) -> HttpResponse:
         after = RfmSnapshot.objects.get(as_of=form.cleaned_data["after"])
         table = rfm_selectors.transitions(before, after)
         chart = rfm_selectors.transitions_chart_data(table)
+    heatmap = None
+    if chart is not None:
+        heatmap = charts.heatmap(
+            title=_("Customers moving between segments"),
+            x_labels=chart[0],
+            y_labels=chart[1],
+            values=chart[2],
+            x_label=_("Segment at the second date"),
+            y_label=_("Segment at the first date"),
+        )
     return render(
         request,
         "analytics/rfm_transitions.html",
-        {**SECTION, "form": form, "dates": dates, "table": table, "chart_data": chart},
+        {
+            **SECTION,
+            "form": form,
+            "dates": dates,
+            "table": table,
+            "chart_data": chart,
+            "heatmap": heatmap,
+        },
     )
