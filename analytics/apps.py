@@ -9,6 +9,7 @@ class AnalyticsConfig(AppConfig):
     def ready(self) -> None:
         from analytics import (
             dashboard_panels,
+            feedback_plugins,
             rfm_extensions,
             segment_fields_builtin,
             segment_list_filter,
@@ -32,5 +33,6 @@ class AnalyticsConfig(AppConfig):
         # Segments are rebuilt last in the refresh, after the scores their rules may test.
         refresh_step_register(RefreshStep("segments", _("Segments"), segments_refresh, order=30))
         segment_list_filter.register()
+        feedback_plugins.register()
         dashboard_panels.register()
         register_table("analytics_segment", _("Segment"))

@@ -25,7 +25,7 @@ TOP_SEGMENTS = 15
 CACHE_SECONDS = 300
 
 
-def _month_starts(today: datetime.date, count: int) -> list[datetime.date]:
+def month_starts(today: datetime.date, count: int) -> list[datetime.date]:
     first = today.replace(day=1)
     months = []
     for _i in range(count):
@@ -39,13 +39,13 @@ def _week_starts(today: datetime.date, count: int) -> list[datetime.date]:
     return [monday - datetime.timedelta(weeks=i) for i in range(count - 1, -1, -1)]
 
 
-def _rows(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+def sql_rows(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return list(cursor.fetchall())
 
 
-def _zone() -> str:
+def zone_name() -> str:
     return str(tenant_zone())
 
 
@@ -76,11 +76,13 @@ GROUP BY b.month
 def new_returning(today: datetime.date) -> dict[datetime.date, tuple[int, int]]:
     """Per month of the window: customers whose first completed order fell in it, and customers
     who ordered in it having ordered before."""
-    months = _month_starts(today, MONTHS)
+    months = month_starts(today, MONTHS)
     start = datetime.datetime.combine(months[0], datetime.time.min, tenant_zone())
     found = {
         month: (new, returning)
-        for month, new, returning in _rows(_NEW_RETURNING_SQL, {"zone": _zone(), "start": start})
+        for month, new, returning in sql_rows(
+            _NEW_RETURNING_SQL, {"zone": zone_name(), "start": start}
+        )
     }
     return {m: found.get(m, (0, 0)) for m in months}
 
@@ -133,8 +135,8 @@ def ticket_weeks(today: datetime.date) -> list[tuple[datetime.date, int, int, in
     those resolved by their resolution due time."""
     weeks = _week_starts(today, WEEKS)
     start = datetime.datetime.combine(weeks[0], datetime.time.min, tenant_zone())
-    params = {"first": weeks[0], "last": weeks[-1], "zone": _zone(), "start": start}
-    return [tuple(row) for row in _rows(_TICKETS_SQL, params)]
+    params = {"first": weeks[0], "last": weeks[-1], "zone": zone_name(), "start": start}
+    return [tuple(row) for row in sql_rows(_TICKETS_SQL, params)]
 
 
 def _tickets_build(_user: Any) -> dict[str, Any] | None:
@@ -183,12 +185,12 @@ GROUP BY 1
 
 
 def points_months(today: datetime.date) -> dict[datetime.date, tuple[int, int, int]]:
-    months = _month_starts(today, MONTHS)
+    months = month_starts(today, MONTHS)
     start = datetime.datetime.combine(months[0], datetime.time.min, tenant_zone())
     found = {
         month: (int(issued), int(redeemed), int(expired))
-        for month, issued, redeemed, expired in _rows(
-            _POINTS_SQL, {"zone": _zone(), "start": start}
+        for month, issued, redeemed, expired in sql_rows(
+            _POINTS_SQL, {"zone": zone_name(), "start": start}
         )
     }
     return {m: found.get(m, (0, 0, 0)) for m in months}

@@ -21,9 +21,10 @@ from __future__ import annotations
 import hashlib
 import html
 import io
+import math
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,7 +74,7 @@ def font_families() -> list[str]:
 
 def number_text(value: float | None) -> str:
     """A number the way the table prints it: whole numbers without decimals."""
-    if value is None:
+    if value is None or math.isnan(value):
         return "—"
     if float(value).is_integer():
         return f"{int(value):,}"
@@ -185,10 +186,16 @@ def _series_table(header: str, labels: Sequence[str], series: dict[str, list[flo
 
 
 def _checked(
-    labels: Sequence[Any], series: dict[Any, list[float]]
+    labels: Sequence[Any], series: Mapping[Any, Sequence[float | None]], *, gaps: bool = False
 ) -> tuple[list[str], dict[str, list[float]]]:
+    """Labels and series as plain text and floats. A missing value (None) is 0 in bars; a line
+    (gaps=True) keeps it as NaN, drawn as a break and printed as a dash, not as a zero."""
     texts = [str(label) for label in labels]
-    plain = {str(name): [float(v or 0) for v in values] for name, values in series.items()}
+    missing = math.nan if gaps else 0.0
+    plain = {
+        str(name): [missing if v is None else float(v) for v in values]
+        for name, values in series.items()
+    }
     for name, values in plain.items():
         if len(values) != len(texts):
             raise ValueError(f"series {name!r} has {len(values)} values for {len(texts)} labels")
@@ -267,7 +274,7 @@ def line_chart(
     *,
     title: Any,
     x_labels: Sequence[Any],
-    series: dict[Any, list[float]],
+    series: dict[Any, list[float | None]],
     x_label: Any = "",
     y_label: Any = "",
     y_limits: tuple[float, float] | None = None,
@@ -276,7 +283,7 @@ def line_chart(
 ) -> Chart:
     """One line per series over ordered labels (weeks, months)."""
     title, description = str(title), str(description)
-    labels, plain = _checked(x_labels, series)
+    labels, plain = _checked(x_labels, series, gaps=True)
     names = list(plain)
 
     def draw(figure: Figure) -> None:
