@@ -1,0 +1,1 @@
+from analytics.models_churn import *  # noqa: F403
