@@ -29,6 +29,7 @@ def _scores_remove(customer_ids: Sequence[int]) -> None:
 def register() -> None:
     from analytics import churn_rules
     from analytics.models_churn import ChurnScore
+    from crm.accounts.audit_labels import register_table
     from customers.customer_tabs import CustomerTab, customer_tab_register
     from customers.removal_hooks import DerivedRows, derived_rows_register
 
@@ -44,3 +45,4 @@ def register() -> None:
         )
     )
     derived_rows_register(DerivedRows(ChurnScore, _no_blocker, _scores_remove))
+    register_table("analytics_churnsettings", _("Churn settings"))

@@ -59,3 +59,21 @@ def test_grouped_rows_give_the_same_likelihood_as_customers_one_by_one():
 def test_fitting_nobody_is_refused():
     with pytest.raises(ValueError):
         bgnbd.fit(bgnbd.summarise([], [], []))
+
+
+def test_the_gradient_the_fit_follows_is_the_likelihoods_slope():
+    rng = np.random.default_rng(5)
+    x, t_x, T = bgnbd.simulate(PAPER, rng.integers(190, 270, size=3000) / 7.0, rng)
+    summary = bgnbd.summarise(x, np.floor(t_x * 7) / 7, T)
+    at = bgnbd.Params(0.5, 3.0, 1.2, 3.3)
+    slopes = []
+    for i in range(4):
+        up, down = list(at.as_tuple()), list(at.as_tuple())
+        step = 1e-6 * up[i]
+        up[i] += step
+        down[i] -= step
+        rise = bgnbd.log_likelihood(bgnbd.Params(*up), summary) - bgnbd.log_likelihood(
+            bgnbd.Params(*down), summary
+        )
+        slopes.append(rise / (2 * step))
+    assert bgnbd.log_likelihood_gradient(at, summary) == pytest.approx(slopes, rel=1e-5)

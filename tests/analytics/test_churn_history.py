@@ -86,8 +86,9 @@ def test_each_refresh_replaces_the_scores(acme):
         fay = customer("Fay")
         order(fay, at(datetime.date(2026, 5, 1)))
         churn_refresh(as_of=AS_OF)
-        first = score(fay)
-        churn_refresh(as_of=AS_OF)
+        assert score(fay).as_of == AS_OF
+        later = AS_OF + datetime.timedelta(days=7)
+        churn_refresh(as_of=later)
         assert ChurnScore.objects.filter(customer_id=fay.pk).count() == 1
-        assert score(fay).pk != first.pk
-        assert ChurnFit.objects.filter(as_of=AS_OF).count() == 2
+        assert score(fay).as_of == later and score(fay).age_weeks == pytest.approx(67 / 7)
+        assert ChurnFit.objects.filter(as_of__in=[AS_OF, later]).count() == 2

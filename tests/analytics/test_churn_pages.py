@@ -12,6 +12,7 @@ from django.urls import reverse
 from analytics.churn import churn_refresh, churn_settings
 from analytics.churn_rules import OVERDUE
 from analytics.churn_selectors import churn_risk_page
+from crm.accounts.models import AuditEntry
 from tests.analytics.churn_kit import at, customer, order, settings_set, simulated_customers
 from tests.conftest import client_for
 from tests.tickets.factory import in_tenant, staff
@@ -164,3 +165,6 @@ def test_managers_change_the_settings_and_others_may_not(acme):
             3,
             120,
         )
+        entry = AuditEntry.objects.filter(table_name="analytics_churnsettings").latest("id")
+        assert entry.actor_id == acme.users["manager"].pk
+        assert entry.after["p_alive_threshold"] in ("0.250", 0.25)
