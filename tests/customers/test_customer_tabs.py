@@ -62,8 +62,8 @@ def test_a_registered_tab_shows_between_the_customers_own(acme, support_app):
     page = response.content.decode()
     keys = [t.key for t in response.context["tabs"]]
     # The support app's own tab (position 30) follows the customer's orders; loyalty's (40)
-    # comes last.
-    assert keys == ["timeline", "test_tickets", "orders", "tickets", "points"]
+    # and the churn model's (60) come last.
+    assert keys == ["timeline", "test_tickets", "orders", "tickets", "points", "churn"]
     section = page[page.index('id="tab-test_tickets"') : page.index('id="tab-orders"')]
     assert "Tickets (test)" in section and f"#{ada.pk}-2" in section
     assert "&lt;printer&gt;" in section and "<p>Ada Lovelace</p>" in section
@@ -73,7 +73,8 @@ def test_a_registered_tab_shows_between_the_customers_own(acme, support_app):
 def test_a_tab_is_not_read_for_a_reader_without_its_capability(acme, support_app):
     ada = _customer(acme)
     response = client_for(acme, "viewer").get(reverse("customers:detail", args=[ada.pk]))
-    assert [t.key for t in response.context["tabs"]] == ["timeline", "orders", "tickets", "points"]
+    keys = [t.key for t in response.context["tabs"]]
+    assert keys == ["timeline", "orders", "tickets", "points", "churn"]
     assert "Tickets (test)" not in response.content.decode()
 
 
