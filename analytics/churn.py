@@ -35,8 +35,9 @@ TIER_MIDDLE_QUANTILE = 0.5
 
 
 def churn_settings() -> ChurnSettings:
-    found, _created = ChurnSettings.objects.get_or_create(pk=1)
-    return found
+    """The tenant's settings; the defaults (unsaved) until someone saves them, so reading them
+    on a page writes nothing."""
+    return ChurnSettings.objects.filter(pk=1).first() or ChurnSettings(pk=1)
 
 
 # One aggregate over the tenant's orders: purchase days (in the tenant's zone), then per

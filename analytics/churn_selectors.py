@@ -8,7 +8,6 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from analytics.churn import churn_settings
 from analytics.churn_rules import FlagShown, churn_rules, flags_shown
 from analytics.models_churn import ChurnFit, ChurnScore, ValueTier
 from crm.accounts.permissions import scope_filter
@@ -144,7 +143,6 @@ def churn_tab(user: Any, customer: Any) -> dict[str, Any]:
         "score": score,
         "flags": flags_shown(score.flags) if score else [],
         "fit": fit,
-        "settings": churn_settings(),
     }
 
 

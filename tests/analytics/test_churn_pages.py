@@ -12,6 +12,7 @@ from django.urls import reverse
 from analytics.churn import churn_refresh, churn_settings
 from analytics.churn_rules import OVERDUE
 from analytics.churn_selectors import churn_risk_page
+from analytics.models_churn import ChurnSettings
 from crm.accounts.models import AuditEntry
 from tests.analytics.churn_kit import at, customer, order, settings_set, simulated_customers
 from tests.conftest import client_for
@@ -137,6 +138,8 @@ def test_the_customer_tab_shows_scores_and_reasons(acme):
     assert "not scored: the model was skipped" in html
     html = agent.get(reverse("customers:detail", args=[quiet.pk])).content.decode()
     assert 'data-testid="churn-none"' in html
+    with in_tenant(acme):
+        assert not ChurnSettings.objects.exists()  # reading the defaults wrote nothing
 
 
 @pytest.mark.django_db
