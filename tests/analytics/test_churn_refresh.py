@@ -118,3 +118,13 @@ def test_too_few_repeat_customers_also_skip_the_model(acme):
         churn_refresh(as_of=AS_OF)
         fit = ChurnFit.objects.latest()
         assert fit.skip_reason == {"code": "few_repeaters", "have": 0, "need": 5}
+
+
+@pytest.mark.django_db
+def test_a_tenant_without_orders_refreshes_to_an_empty_skipped_model(globex):
+    with in_tenant(globex):
+        summary = churn_refresh(as_of=AS_OF)
+        fit = ChurnFit.objects.latest()
+        assert (summary["status"], summary["customers"], summary["flagged"]) == ("skipped", 0, 0)
+        assert fit.first_purchase_day is None and fit.holdout == {}
+        assert not ChurnScore.objects.exists()
