@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from analytics.churn_rules import FlagShown, churn_rules, flags_shown
 from analytics.models_churn import ChurnFit, ChurnScore, ValueTier
@@ -150,14 +151,20 @@ def skip_text(reason: dict[str, Any]) -> str:
     """Why the model was not fitted, in words."""
     code = reason.get("code")
     if code == "few_customers":
-        return _(
+        return ngettext(
+            "Too little data: %(have)d customer with a completed order, the model needs "
+            "%(need)d. The churn rules still ran.",
             "Too little data: %(have)d customers with a completed order, the model needs "
-            "%(need)d. The churn rules still ran."
+            "%(need)d. The churn rules still ran.",
+            int(reason["have"]),
         ) % {"have": reason["have"], "need": reason["need"]}
     if code == "few_repeaters":
-        return _(
+        return ngettext(
+            "Too little data: %(have)d customer bought on more than one day, the model needs "
+            "%(need)d. The churn rules still ran.",
             "Too little data: %(have)d customers bought on more than one day, the model needs "
-            "%(need)d. The churn rules still ran."
+            "%(need)d. The churn rules still ran.",
+            int(reason["have"]),
         ) % {"have": reason["have"], "need": reason["need"]}
     if code == "not_converged":
         return _("The fit did not converge, so the model is not used. The churn rules still ran.")
