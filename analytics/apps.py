@@ -8,6 +8,8 @@ class AnalyticsConfig(AppConfig):
 
     def ready(self) -> None:
         from analytics import (
+            churn_plugins,
+            churn_registry,
             dashboard_panels,
             feedback_plugins,
             rfm_extensions,
@@ -36,3 +38,6 @@ class AnalyticsConfig(AppConfig):
         feedback_plugins.register()
         dashboard_panels.register()
         register_table("analytics_segment", _("Segment"))
+        # The churn model: its tab and rules (churn_registry), then where others read it.
+        churn_registry.register()
+        churn_plugins.register()

@@ -264,4 +264,6 @@ class RefreshJob(models.Model):
 
 
 # Dynamic segments (their own module).
+# The churn model: fits, scores and settings (their own module).
+from analytics.models_churn import *  # noqa: E402, F403
 from analytics.models_segments import *  # noqa: E402, F403

@@ -15,3 +15,8 @@ urlpatterns = [
     path("segments/<int:pk>/refresh/", segment_views.segment_refresh_now, name="segment_refresh"),
     path("segments/<int:pk>/delete/", segment_views.segment_remove, name="segment_delete"),
 ]
+
+# The churn model's pages (helper "churn").
+from analytics import churn_urls  # noqa: E402
+
+urlpatterns += churn_urls.urlpatterns

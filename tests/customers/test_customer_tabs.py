@@ -62,8 +62,17 @@ def test_a_registered_tab_shows_between_the_customers_own(acme, support_app):
     page = response.content.decode()
     keys = [t.key for t in response.context["tabs"]]
     # The support app's own tab (position 30) follows the customer's orders; loyalty's (40)
-    # and analytics' (60) come last.
-    assert keys == ["timeline", "test_tickets", "orders", "tickets", "points", "analytics"]
+    # analytics' RFM (60) and churn (61) come last.
+    keys_expected = [
+        "timeline",
+        "test_tickets",
+        "orders",
+        "tickets",
+        "points",
+        "analytics",
+        "churn",
+    ]
+    assert keys == keys_expected
     section = page[page.index('id="tab-test_tickets"') : page.index('id="tab-orders"')]
     assert "Tickets (test)" in section and f"#{ada.pk}-2" in section
     assert "&lt;printer&gt;" in section and "<p>Ada Lovelace</p>" in section
@@ -73,13 +82,8 @@ def test_a_registered_tab_shows_between_the_customers_own(acme, support_app):
 def test_a_tab_is_not_read_for_a_reader_without_its_capability(acme, support_app):
     ada = _customer(acme)
     response = client_for(acme, "viewer").get(reverse("customers:detail", args=[ada.pk]))
-    assert [t.key for t in response.context["tabs"]] == [
-        "timeline",
-        "orders",
-        "tickets",
-        "points",
-        "analytics",
-    ]
+    keys = [t.key for t in response.context["tabs"]]
+    assert keys == ["timeline", "orders", "tickets", "points", "analytics", "churn"]
     assert "Tickets (test)" not in response.content.decode()
 
 

@@ -2,6 +2,7 @@
 scrolls sideways (wide tables scroll inside their own box), and no page logs a console error or
 asks for something that fails (a 404 asset, a request refused by the CSP)."""
 
+import datetime
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ SHOWN = {
     "feedback-reports",
     "analytics",
     "segment-new",
+    "churn-model",
+    "churn-risk",
 }
 # Lists whose every column fits a laptop without scrolling their box, one line a row.
 WHOLE_AT_LAPTOP = {"customers": ".customer-table", "imports": ".import-list"}
@@ -196,9 +199,21 @@ def crowded_acme(acme, committed_db) -> Iterator[dict[str, int]]:
             finished_at=timezone.now(),
         )
         ticket = _layout_ticket(customer, manager, marker)
+        # The churn pages' list: the complaint past its resolution time flags the customer.
+        from analytics.churn import churn_refresh
+        from support.models import Ticket
+
+        Ticket.objects.filter(pk=ticket.pk).update(
+            resolution_due=timezone.now() - datetime.timedelta(hours=30)
+        )
+        churn_refresh(as_of=timezone.localdate())
     yield {"customer": customer.pk, "job": job.pk, "ticket": ticket.pk}
     with schema_context(acme.schema):
+        from analytics.models_churn import ChurnFit, ChurnScore
         from support.models import Ticket
+
+        ChurnScore.objects.all().delete()
+        ChurnFit.objects.all().delete()
 
         Ticket.objects.filter(pk=ticket.pk).delete()
         ImportJob.objects.filter(pk=job.pk).delete()
@@ -281,6 +296,9 @@ def test_tenant_pages_fit_laptop_and_phone(
             "analytics": "/analytics/",
             "segments": "/analytics/segments/",
             "segment-new": "/analytics/segments/new/",
+            "churn-model": "/analytics/churn/",
+            "churn-risk": "/analytics/churn/risk/",
+            "churn-settings": "/analytics/churn/settings/",
             "two-factor": "/two-factor/",
         }
         problems = _walk(page, trouble, base, paths, width)

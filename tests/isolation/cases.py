@@ -457,6 +457,10 @@ def _api_token(member: TenantCast) -> dict[str, str]:
         return {"token_id": str(token.pk)}
 
 
+# Analytics pages (issue 17).
+REPORT_ROLES = ("admin", "manager", "marketing")  # "see reports"
+CHURN_CONFIGURERS = ("admin", "manager")  # "see reports" and "change records"
+
 # Loyalty staff pages (issue #15, helper "loyaltyui").
 LOYALTY_MANAGERS = ("admin", "manager")  # "manage loyalty" and "adjust points above the limit"
 
@@ -826,6 +830,10 @@ TENANT_CASES: dict[str, Case] = {
     "analytics:segment_delete": Case(
         "object", method="POST", kwargs=_new_segment, roles=SEGMENT_ROLES
     ),
+    # The churn model (issue 17, helper "churn"): "see reports"; its settings also "change".
+    "analytics:churn": Case("staff", roles=REPORT_ROLES),
+    "analytics:churn_risk": Case("staff", roles=REPORT_ROLES),
+    "analytics:churn_settings": Case("staff", roles=CHURN_CONFIGURERS),
     "healthz": Case("public"),
     "api:api-root": Case("public"),
     "api:openapi-json": Case("public"),

@@ -69,6 +69,17 @@ class Command(BaseCommand):
                     for segment in segment_keys(counts):
                         write(f"  {segment_label(segment):<20} {counts.get(segment, 0):>8}")
                     continue
+                if key == "churn" and step.get("status") == "fitted":
+                    write(
+                        "  BG/NBD fitted: r={r:.4f} alpha={alpha:.4f} a={a:.4f} b={b:.4f}"
+                        " log-likelihood={ll:.2f}".format(
+                            r=step["r"],
+                            alpha=step["alpha"],
+                            a=step["a"],
+                            b=step["b"],
+                            ll=step["log_likelihood"],
+                        )
+                    )
                 for name, value in step.items():
                     shown = value if isinstance(value, str | int | float) else json.dumps(value)
                     write(f"  {name}: {shown}")
