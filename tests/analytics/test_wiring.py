@@ -132,3 +132,51 @@ def test_rfm_pages_draw_their_charts(acme):
     assert "<svg" in overview
     transitions = manager.get(reverse("analytics:rfm_transitions")).text
     assert transitions.count("<svg") >= 1
+
+
+def test_the_refresh_runs_rfm_then_churn_then_segments():
+    keys = [step.key for step in refresh_steps()]
+    assert keys.index("rfm") < keys.index("churn") < keys.index("segments")
+
+
+def test_an_unhappy_answer_flags_churn_with_its_reason_and_feeds_segments_and_exports(acme):
+    from django.http import QueryDict
+
+    from analytics.churn import churn_refresh
+    from analytics.churn_rules import flags_shown
+    from analytics.models_churn import ChurnScore
+    from crm.accounts.models import User
+    from crm.transfer.exporting import export_kind
+
+    with schema_context(acme.schema):
+        unhappy, happy = surveyable(), surveyable()
+        _answer(unhappy, 1, "Late again")
+        _answer(happy, 5, "Lovely")
+        churn_refresh(as_of=local_today())
+        score = ChurnScore.objects.get(customer=unhappy)
+        (flag,) = [f for f in flags_shown(score.flags) if f.code == "detractor"]
+        assert "CSAT 1" in flag.reason and "1 such answer in 90 days" in flag.reason
+        assert not ChurnScore.objects.filter(
+            customer=happy, flags__contains=[{"code": "detractor"}]
+        ).exists()
+        seg = segment("Unhappy", rules([("churn_flag", "eq", "detractor")]))
+        assert _ids(seg) == {unhappy.pk}
+        kind = export_kind("customers")
+        user = User.objects.get(pk=acme.users["manager"].pk)
+        headers = list(kind.header_row(user, QueryDict()))
+        rows = {row[headers.index("name")]: row for row in kind.rows_for(user, QueryDict())}
+    for column in ("p_alive", "expected_purchases_90d", "churn_flags"):
+        assert column in headers
+    assert "detractor" in rows[unhappy.name][headers.index("churn_flags")].split()
+    assert "detractor" not in str(rows[happy.name][headers.index("churn_flags")])
+
+
+def test_the_dashboard_lists_churn_risk_in_the_readers_scope(acme):
+    from analytics.churn import churn_refresh
+
+    with schema_context(acme.schema):
+        unhappy = surveyable()
+        _answer(unhappy, 1, "Late again")
+        churn_refresh(as_of=local_today())
+    page = client_for(acme, "manager").get(reverse("analytics:home")).text
+    assert 'data-panel="churn_risk"' in page and unhappy.name in page
