@@ -28,6 +28,8 @@ class SupportConfig(AppConfig):
         register_table("support_holidayoverride", _("Holiday override"))
         register_table("support_supportsettings", _("Support settings"))
         register_table("support_cannedresponse", _("Canned response"))
+        register_table("support_slaoverride", _("SLA override"))
+        register_table("support_slaoverridetarget", _("SLA override target"))
         merge_relation_register(Ticket, "customer")
         erasure.register()
         customer_tabs.register()

@@ -364,3 +364,6 @@ class SlaNotice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.level} {self.clock} on {self.ticket_id}"
+
+
+from support.models_slarep import SlaOverride, SlaOverrideTarget, TicketSla  # noqa: E402,F401

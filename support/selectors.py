@@ -41,7 +41,8 @@ def ticket_for(user: Any, pk: int) -> Ticket:
     """One ticket the user may see; Ticket.DoesNotExist otherwise (a 404 to the view)."""
     return (
         visible_tickets(user)
-        .select_related("customer", "assignee", "team", "merged_into")
+        # sla_applied: which targets the ticket got (support.sla_overrides), in the same query.
+        .select_related("customer", "assignee", "team", "merged_into", "sla_applied")
         .get(pk=pk)
     )
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from support import views, views_settings
+from support import views, views_settings, views_slarep
 
 app_name = "support"
 
@@ -22,6 +22,19 @@ urlpatterns = [
         views_settings.override_delete,
         name="override_delete",
     ),
+    path("settings/sla-overrides/", views_slarep.sla_overrides_page, name="sla_overrides"),
+    path(
+        "settings/sla-overrides/<int:pk>/",
+        views_slarep.sla_override_edit,
+        name="sla_override_edit",
+    ),
+    path(
+        "settings/sla-overrides/<int:pk>/delete/",
+        views_slarep.sla_override_delete,
+        name="sla_override_delete",
+    ),
+    path("reports/", views_slarep.attainment_page, name="reports"),
+    path("reports/attainment.csv", views_slarep.attainment_csv, name="reports_csv"),
     path("canned/", views_settings.canned_list, name="canned"),
     path("canned/<int:pk>/", views_settings.canned_edit, name="canned_edit"),
     path("canned/<int:pk>/delete/", views_settings.canned_delete, name="canned_delete"),
