@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from crm.accounts.models import Team, User
-from crm.accounts.permissions import scope_filter
+from crm.accounts.permissions import record_scope, scope_filter
 from crm.lib.columns import INT64_MAX
 from customers.models import Customer, Order
 from customers.selectors import visible_customers
@@ -31,9 +31,24 @@ FINISHED = (Status.RESOLVED, Status.CLOSED)
 QUEUES = ("mine", "unassigned", "near", "all")
 
 
+def reader_scope(user: Any) -> str:
+    """The user's record scope, read once per user object (a request's user): the queue asks
+    for it for its page, its badges, its alerts and the customers' names."""
+    cached = getattr(user, "_support_record_scope", None)
+    if cached is None:
+        cached = record_scope(user)
+        user._support_record_scope = cached
+    return str(cached)
+
+
 def visible_tickets(user: Any, *, scope: str | None = None) -> QuerySet[Ticket]:
     return Ticket.objects.filter(
-        scope_filter(user, owner_field="assignee", team_field="team", scope=scope)
+        scope_filter(
+            user,
+            owner_field="assignee",
+            team_field="team",
+            scope=scope or reader_scope(user),
+        )
     )
 
 
@@ -41,8 +56,16 @@ def ticket_for(user: Any, pk: int) -> Ticket:
     """One ticket the user may see; Ticket.DoesNotExist otherwise (a 404 to the view)."""
     return (
         visible_tickets(user)
-        # sla_applied: which targets the ticket got (support.sla_overrides), in the same query.
+        # sla_applied: which targets the ticket got (support.sla_overrides), and whether the
+        # reader may see its customer, in the same query.
         .select_related("customer", "assignee", "team", "merged_into", "sla_applied")
+        .annotate(
+            customer_in_scope=Exists(
+                visible_customers(user, scope=reader_scope(user))
+                .filter(pk=OuterRef("customer_id"))
+                .values("pk")
+            )
+        )
         .get(pk=pk)
     )
 
@@ -220,7 +243,9 @@ def ticket_page(
         # the row says so instead, decided in the same query.
         .annotate(
             customer_in_scope=Exists(
-                visible_customers(user).filter(pk=OuterRef("customer_id")).values("pk")
+                visible_customers(user, scope=reader_scope(user))
+                .filter(pk=OuterRef("customer_id"))
+                .values("pk")
             )
         )[: size + 1]
     )
@@ -237,18 +262,36 @@ def ticket_page(
     return TicketPage([sla_row(t, now, margin) for t in found], cursor)
 
 
-def queue_counts(user: Any, margin: datetime.timedelta) -> dict[str, int]:
-    """How many open tickets each queue holds, capped (a badge, not a report): one query."""
-    from django.db.models import Count
+# A queue's badge counts this many tickets at most ("999+"): a badge, not a report, and an
+# exact COUNT of a large queue would cost more than the page itself.
+BADGE_CAP = 1000
+
+
+def queue_counts(user: Any, margin: datetime.timedelta) -> dict[str, int | str]:
+    """How many open tickets each queue holds, each count stopping at BADGE_CAP: one query of
+    three LIMITed subqueries (the open-work partial indexes serve them)."""
+    from django.db import connection
 
     now = timezone.now()
     open_work = visible_tickets(user).exclude(status__in=FINISHED)
-    counts = open_work.aggregate(
-        mine=Count("id", filter=Q(assignee_id=user.pk)),
-        unassigned=Count("id", filter=Q(assignee__isnull=True)),
-        near=Count("id", filter=near_breach_condition(now, margin)),
-    )
-    return {k: int(v or 0) for k, v in counts.items()}
+    parts = {
+        "mine": open_work.filter(assignee_id=user.pk),
+        "unassigned": open_work.filter(assignee__isnull=True),
+        "near": open_work.filter(near_breach_condition(now, margin)),
+    }
+    selects: list[str] = []
+    params: list[Any] = []
+    for queryset in parts.values():
+        sql, found = queryset.values("id")[:BADGE_CAP].query.sql_with_params()
+        selects.append(f"(SELECT count(*) FROM ({sql}) AS capped)")  # noqa: S608 (compiled ORM)
+        params.extend(found)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(selects)}", params)
+        row = cursor.fetchone()
+    return {
+        key: f"{BADGE_CAP - 1}+" if value >= BADGE_CAP else int(value)
+        for key, value in zip(parts, row, strict=True)
+    }
 
 
 @dataclass
@@ -268,14 +311,24 @@ def staff_choices() -> StaffChoices:
     )
 
 
+CATEGORIES_CACHE_SECONDS = 300
+
+
 def categories() -> list[str]:
-    """Categories in use, for the forms' suggestions and the queue filter."""
-    return list(
-        Ticket.objects.exclude(category="")
-        .order_by("category")
-        .values_list("category", flat=True)
-        .distinct()[:200]
-    )
+    """Categories in use, for the forms' suggestions and the queue filter: remembered for a
+    few minutes per tenant (a DISTINCT over every ticket would cost more than the queue page;
+    a new category shows in the suggestions a little later)."""
+    from django.core.cache import cache
+
+    def read() -> list[str]:
+        return list(
+            Ticket.objects.exclude(category="")
+            .order_by("category")
+            .values_list("category", flat=True)
+            .distinct()[:200]
+        )
+
+    return list(cache.get_or_set("support:categories", read, CATEGORIES_CACHE_SECONDS) or [])
 
 
 @dataclass
