@@ -167,7 +167,7 @@ def fill(schema: str, tickets: int, customers: int) -> World:
               (ARRAY['包裹还没到', 'Refund not received', '会员积分不对', 'Wrong size delivered',
                      '发票抬头错误', 'Cannot log in to the app', '门店服务态度', 'Coupon rejected'])
                 [1 + g %% 8] || ' ' || g,
-              '', CASE WHEN r %% 10 = 0 THEN NULL ELSE 1 + (g * 7919) %% %(customers)s END,
+              '', CASE WHEN r %% 10 = 0 THEN NULL ELSE 1 + (g::bigint * 7919) %% %(customers)s END,
               '', CASE WHEN r %% 10 = 0 THEN 'guest' || g || '@example.com' ELSE '' END, '',
               (ARRAY['email', 'phone', 'web', 'store', 'chat'])[1 + r %% 5],
               (ARRAY['delivery', 'refund', 'loyalty', 'product', 'invoice', 'account'])

@@ -374,6 +374,7 @@ EVENT_LABELS = {
     "unwatch": gettext_lazy("stopped watching"),
     "merged_in": gettext_lazy("merged another ticket into this one"),
     "merged_into": gettext_lazy("merged this ticket into another"),
+    "customer": gettext_lazy("linked the customer"),
 }
 
 

@@ -16,6 +16,7 @@ urlpatterns = [
     path("<int:pk>/details/", views.ticket_details, name="details"),
     path("<int:pk>/watch/", views.ticket_watch, name="watch"),
     path("<int:pk>/merge/", views.ticket_merge, name="merge"),
+    path("<int:pk>/customer/", views_slarep.ticket_customer_link, name="customer_link"),
     path("settings/", views_settings.sla_settings, name="settings"),
     path(
         "settings/overrides/<int:pk>/delete/",

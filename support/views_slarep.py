@@ -252,3 +252,39 @@ def attainment_csv(request: HttpRequest) -> HttpResponse:
         f'attachment; filename="sla-attainment-{start.isoformat()}-{end.isoformat()}.csv"'
     )
     return response
+
+
+# --- linking a customer by hand -----------------------------------------------------------
+
+
+@capability_required(cap.CHANGE)
+@require_POST
+def ticket_customer_link(request: HttpRequest, pk: int) -> HttpResponse:
+    """Link one of the reader's customers (by the number in its page's address) to a ticket
+    that has none; the ticket's SLA targets are decided again for them."""
+    from customers.selectors import visible_customers
+    from support import selectors, ticket_customer_services
+    from support.models import Ticket
+
+    user = acting_user(request)
+    try:
+        ticket = selectors.ticket_for(user, pk)
+    except Ticket.DoesNotExist:
+        raise Http404 from None
+    number = request.POST.get("customer", "").strip()
+    customer = (
+        visible_customers(user).filter(pk=int(number)).first()
+        if number.isdigit() and len(number) < 19
+        else None
+    )
+    if customer is None:
+        messages.error(request, _("No customer with this number in your records."))
+        return redirect("support:detail", pk=ticket.pk)
+    try:
+        ticket_customer_services.ticket_customer_link(actor=user, ticket=ticket, customer=customer)
+    except ValidationError as exc:
+        for error in exc.messages:
+            messages.error(request, error)
+    else:
+        messages.success(request, _("Customer linked; the SLA targets were decided again."))
+    return redirect("support:detail", pk=ticket.pk)

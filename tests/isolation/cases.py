@@ -658,6 +658,7 @@ TENANT_CASES: dict[str, Case] = {
     "support:details": Case("object", method="POST", kwargs=_new_ticket, roles=WRITERS),
     "support:watch": Case("object", method="POST", kwargs=_new_ticket, roles=WRITERS),
     "support:merge": Case("object", method="POST", kwargs=_new_ticket, roles=WRITERS),
+    "support:customer_link": Case("object", method="POST", kwargs=_new_ticket, roles=WRITERS),
     "support:settings": Case("staff", roles=SUPPORT_CONFIGURERS),
     "support:override_delete": Case(
         "object", method="POST", kwargs=_new_holiday_override, roles=SUPPORT_CONFIGURERS

@@ -247,3 +247,44 @@ def test_only_configurers_change_overrides_and_bad_values_change_nothing(acme):
     assert manager.post(delete).status_code == 302
     with in_tenant(acme):
         assert not SlaOverride.objects.exists()
+
+
+def test_linking_a_customer_by_hand_decides_the_targets_again(acme):
+    with in_tenant(acme):
+        _vip_override((30, 120))
+        agent, manager = staff(acme, "agent"), staff(acme, "manager")
+        bare = ticket_create(
+            actor=agent,
+            data=TicketInput(
+                subject="Unknown caller", requester_email="caller@example.com", assignee=agent
+            ),
+        )
+        assert bare.customer_id is None and _first_minutes(bare) == STANDARD_NORMAL_FIRST
+        member = _gold_member()
+        member.owner = agent
+        member.save(update_fields=["owner"])
+        theirs = customer("Not yours", owner=manager)
+    url = reverse("support:customer_link", args=[bare.pk])
+    browser = client_for(acme, "agent")
+    page = browser.get(reverse("support:detail", args=[bare.pk])).content.decode()
+    assert "Link a customer" in page
+    # A customer outside the agent's records, or no such number: nothing changes.
+    browser.post(url, {"customer": str(theirs.pk)})
+    browser.post(url, {"customer": "99999999"})
+    assert client_for(acme, "viewer").post(url, {"customer": str(member.pk)}).status_code == 403
+    with in_tenant(acme):
+        bare.refresh_from_db()
+        assert bare.customer_id is None
+    assert browser.post(url, {"customer": str(member.pk)}).status_code == 302
+    with in_tenant(acme):
+        bare.refresh_from_db()
+        assert bare.customer_id == member.pk
+        assert _first_minutes(bare) == 30
+        assert TicketSla.objects.get(ticket=bare).override_name == "VIP Gold"
+        assert bare.events.filter(kind="customer").exists()
+    page = browser.get(reverse("support:detail", args=[bare.pk])).content.decode()
+    assert "override “VIP Gold”" in page and "linked the customer" in page
+    # Linked once; a second link is refused.
+    browser.post(url, {"customer": str(theirs.pk)})
+    with in_tenant(acme):
+        assert Ticket.objects.get(pk=bare.pk).customer_id == member.pk
