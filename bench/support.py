@@ -628,7 +628,13 @@ WHY = (
     " each in one statement instead of an exact COUNT; the ticket page reads the ticket with its"
     " customer, people and applied SLA targets in one query and the conversation and history"
     " in one query each. The baseline's COUNT reads the whole queue on every page and its OFFSET"
-    " reads and throws away every earlier row."
+    " reads and throws away every earlier row. Fixed on the way (EXPLAIN at 500,000 tickets):"
+    " the open-work partial index `ticket_open_id` covers the queue's filters (assignee, team,"
+    " due moment, status), so the capped badge counts are index-only scans (2 ms, against 120 ms"
+    " of heap reads); whether each row's customer is within the reader's scope is one primary-key"
+    " lookup for the page instead of a correlated EXISTS the planner turned into a scan of every"
+    " visible customer; and \"mine\" leaves out the record scope's OR (a reader's own tickets are"
+    " in every scope), so it walks the (assignee, id) index of open work."
 )
 
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from crm.accounts.models import Team, User
+from crm.accounts.models import RecordScope, Team, User
 from crm.accounts.permissions import record_scope, scope_filter
 from crm.lib.columns import INT64_MAX
 from customers.models import Customer, Order
@@ -201,7 +201,7 @@ def ticket_page(
     """One page of a queue in one query: keyset pagination (no COUNT, no OFFSET), newest first;
     the near-breach queue by due moment, soonest first."""
     now = now or timezone.now()
-    tickets = _filtered(visible_tickets(user), user, query)
+    tickets = _filtered(_queue_base(user, query.queue), user, query)
     by_due = query.queue == "near"
     position = _decode(after, by_due=by_due) if after else None
     if by_due:
@@ -215,8 +215,7 @@ def ticket_page(
             tickets = tickets.filter(id__lt=position[0])
         tickets = tickets.order_by("-id")
     found = list(
-        tickets.select_related("customer", "assignee", "team")
-        .only(
+        tickets.select_related("customer", "assignee", "team").only(
             "id",
             "number",
             "subject",
@@ -238,19 +237,11 @@ def ticket_page(
             "assignee__email",
             "team__id",
             "team__name",
-        )
-        # A linked customer outside the reader's scope is not named (as everywhere else):
-        # the row says so instead, decided in the same query.
-        .annotate(
-            customer_in_scope=Exists(
-                visible_customers(user, scope=reader_scope(user))
-                .filter(pk=OuterRef("customer_id"))
-                .values("pk")
-            )
         )[: size + 1]
     )
     more = len(found) > size
     found = found[:size]
+    _customers_in_scope(user, found)
     cursor = None
     if more:
         last = found[-1]
@@ -267,6 +258,32 @@ def ticket_page(
 BADGE_CAP = 1000
 
 
+def _queue_base(user: Any, queue: str) -> QuerySet[Ticket]:
+    """The tickets a queue starts from. A reader's own tickets are within every record scope
+    (scope_filter always keeps the owner's), so "mine" skips the scope's OR, which would keep
+    the planner from the (assignee, id) index of open work."""
+    if queue == "mine":
+        return Ticket.objects.filter(assignee_id=user.pk)
+    return visible_tickets(user)
+
+
+def _customers_in_scope(user: Any, tickets: list[Ticket]) -> None:
+    """Mark each ticket's `customer_in_scope`: a linked customer outside the reader's scope is
+    not named (the row says so instead). One pk lookup for the page's customers, none for a
+    reader who sees every customer (a correlated EXISTS per row was planned as a scan of every
+    customer the reader may see: bench/support.py)."""
+    scope = reader_scope(user)
+    ids = {t.customer_id for t in tickets if t.customer_id is not None}
+    if scope == RecordScope.ALL or not ids:
+        shown = ids
+    else:
+        shown = set(
+            visible_customers(user, scope=scope).filter(pk__in=ids).values_list("pk", flat=True)
+        )
+    for ticket in tickets:
+        ticket.customer_in_scope = ticket.customer_id in shown  # type: ignore[attr-defined]
+
+
 def queue_counts(user: Any, margin: datetime.timedelta) -> dict[str, int | str]:
     """How many open tickets each queue holds, each count stopping at BADGE_CAP: one query of
     three LIMITed subqueries (the open-work partial indexes serve them)."""
@@ -275,14 +292,15 @@ def queue_counts(user: Any, margin: datetime.timedelta) -> dict[str, int | str]:
     now = timezone.now()
     open_work = visible_tickets(user).exclude(status__in=FINISHED)
     parts = {
-        "mine": open_work.filter(assignee_id=user.pk),
+        "mine": _queue_base(user, "mine").exclude(status__in=FINISHED),
         "unassigned": open_work.filter(assignee__isnull=True),
         "near": open_work.filter(near_breach_condition(now, margin)),
     }
     selects: list[str] = []
     params: list[Any] = []
     for queryset in parts.values():
-        sql, found = queryset.values("id")[:BADGE_CAP].query.sql_with_params()
+        # No ORDER BY: the count may stop at any BADGE_CAP rows, through any index.
+        sql, found = queryset.order_by().values("id")[:BADGE_CAP].query.sql_with_params()
         selects.append(f"(SELECT count(*) FROM ({sql}) AS capped)")  # noqa: S608 (compiled ORM)
         params.extend(found)
     with connection.cursor() as cursor:
