@@ -266,6 +266,8 @@ def test_tenant_pages_fit_laptop_and_phone(
             "ticket-new": "/support/new/",
             "support-settings": "/support/settings/",
             "canned-responses": "/support/canned/",
+            "sla-overrides": "/support/settings/sla-overrides/?filter=tier",
+            "support-reports": "/support/reports/",
             "loyalty": "/loyalty/",
             "loyalty-approvals": "/loyalty/approvals/",
             "loyalty-settings": "/loyalty/settings/",
