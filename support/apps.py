@@ -30,6 +30,8 @@ class SupportConfig(AppConfig):
         register_table("support_cannedresponse", _("Canned response"))
         register_table("support_mailsettings", _("Support email settings"))
         register_table("support_ticketattachment", _("Ticket attachment"))
+        register_table("support_slaoverride", _("SLA override"))
+        register_table("support_slaoverridetarget", _("SLA override target"))
         merge_relation_register(Ticket, "customer")
         erasure.register()
         erasure_mail.register()

@@ -12,6 +12,9 @@ _VARIABLE = re.compile(r"\{\{\s*([a-z_]+\.[a-z_]+)\s*\}\}")
 
 
 def _customer_name(ticket: Any, agent: Any) -> str:
+    # A customer outside the agent's records is not named (support.selectors.ticket_for).
+    if getattr(ticket, "customer_in_scope", True) is False:
+        return str(ticket.requester_name)
     if ticket.customer_id and ticket.customer.erased_at is None:
         return str(ticket.customer.name)
     return str(ticket.requester_name)

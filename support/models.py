@@ -372,3 +372,4 @@ from support.models_feedback import *  # noqa: E402, F403
 # Email and attachments (issue 16, helper "mail"): tables of their own, beside these.
 from support.models_mail import MailHeader, MailSettings, TicketAttachment  # noqa: E402, F401
 from support.models_portal import WebFormSettings  # noqa: E402, F401  (the web form's table)
+from support.models_slarep import SlaOverride, SlaOverrideTarget, TicketSla  # noqa: E402,F401

@@ -11,12 +11,11 @@ from django.utils import timezone
 from crm.accounts.models import User
 from crm.tenants.seeding import SeedOptions
 from customers.models import Customer
-from support import sla
+from support import sla, sla_overrides
 from support.models import Channel, Kind, Priority, Status, Ticket, TicketMessage
 from support.services import (
     TicketInput,
     _dues,
-    _policy,
     sla_due_of,
     ticket_create,
     ticket_note,
@@ -149,7 +148,7 @@ def tickets_seed(rng: random.Random, options: SeedOptions) -> str:
             # Spread the tickets over the last ten days, with due moments to match.
             ticket.created_at = now - datetime.timedelta(minutes=rng.randint(10, 10 * 24 * 60))
             ticket.first_response_due, ticket.resolution_due = _dues(
-                ticket, calendar, _policy(ticket.priority)
+                ticket, calendar, sla_overrides.targets_kept(ticket)
             )
             ticket.sla_due = sla_due_of(ticket)
             ticket.save(

@@ -13,8 +13,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from crm.accounts.models import Team, User
-from crm.accounts.permissions import scope_filter
+from crm.accounts.models import RecordScope, Team, User
+from crm.accounts.permissions import record_scope, scope_filter
 from crm.lib.columns import INT64_MAX
 from customers.models import Customer, Order
 from customers.selectors import visible_customers
@@ -31,9 +31,24 @@ FINISHED = (Status.RESOLVED, Status.CLOSED)
 QUEUES = ("mine", "unassigned", "near", "all")
 
 
+def reader_scope(user: Any) -> str:
+    """The user's record scope, read once per user object (a request's user): the queue asks
+    for it for its page, its badges, its alerts and the customers' names."""
+    cached = getattr(user, "_support_record_scope", None)
+    if cached is None:
+        cached = record_scope(user)
+        user._support_record_scope = cached
+    return str(cached)
+
+
 def visible_tickets(user: Any, *, scope: str | None = None) -> QuerySet[Ticket]:
     return Ticket.objects.filter(
-        scope_filter(user, owner_field="assignee", team_field="team", scope=scope)
+        scope_filter(
+            user,
+            owner_field="assignee",
+            team_field="team",
+            scope=scope or reader_scope(user),
+        )
     )
 
 
@@ -41,7 +56,16 @@ def ticket_for(user: Any, pk: int) -> Ticket:
     """One ticket the user may see; Ticket.DoesNotExist otherwise (a 404 to the view)."""
     return (
         visible_tickets(user)
-        .select_related("customer", "assignee", "team", "merged_into")
+        # sla_applied: which targets the ticket got (support.sla_overrides), and whether the
+        # reader may see its customer, in the same query.
+        .select_related("customer", "assignee", "team", "merged_into", "sla_applied")
+        .annotate(
+            customer_in_scope=Exists(
+                visible_customers(user, scope=reader_scope(user))
+                .filter(pk=OuterRef("customer_id"))
+                .values("pk")
+            )
+        )
         .get(pk=pk)
     )
 
@@ -194,7 +218,7 @@ def ticket_page(
     """One page of a queue in one query: keyset pagination (no COUNT, no OFFSET), newest first;
     the near-breach queue by due moment, soonest first."""
     now = now or timezone.now()
-    tickets = _filtered(visible_tickets(user), user, query)
+    tickets = _filtered(_queue_base(user, query.queue), user, query)
     by_due = query.queue == "near"
     position = _decode(after, by_due=by_due) if after else None
     if by_due:
@@ -208,8 +232,7 @@ def ticket_page(
             tickets = tickets.filter(id__lt=position[0])
         tickets = tickets.order_by("-id")
     found = list(
-        tickets.select_related("customer", "assignee", "team")
-        .only(
+        tickets.select_related("customer", "assignee", "team").only(
             "id",
             "number",
             "subject",
@@ -231,17 +254,11 @@ def ticket_page(
             "assignee__email",
             "team__id",
             "team__name",
-        )
-        # A linked customer outside the reader's scope is not named (as everywhere else):
-        # the row says so instead, decided in the same query.
-        .annotate(
-            customer_in_scope=Exists(
-                visible_customers(user).filter(pk=OuterRef("customer_id")).values("pk")
-            )
         )[: size + 1]
     )
     more = len(found) > size
     found = found[:size]
+    _customers_in_scope(user, found)
     cursor = None
     if more:
         last = found[-1]
@@ -253,18 +270,63 @@ def ticket_page(
     return TicketPage([sla_row(t, now, margin) for t in found], cursor)
 
 
-def queue_counts(user: Any, margin: datetime.timedelta) -> dict[str, int]:
-    """How many open tickets each queue holds, capped (a badge, not a report): one query."""
-    from django.db.models import Count
+# A queue's badge counts this many tickets at most ("999+"): a badge, not a report, and an
+# exact COUNT of a large queue would cost more than the page itself.
+BADGE_CAP = 1000
+
+
+def _queue_base(user: Any, queue: str) -> QuerySet[Ticket]:
+    """The tickets a queue starts from. A reader's own tickets are within every record scope
+    (scope_filter always keeps the owner's), so "mine" skips the scope's OR, which would keep
+    the planner from the (assignee, id) index of open work."""
+    if queue == "mine":
+        return Ticket.objects.filter(assignee_id=user.pk)
+    return visible_tickets(user)
+
+
+def _customers_in_scope(user: Any, tickets: list[Ticket]) -> None:
+    """Mark each ticket's `customer_in_scope`: a linked customer outside the reader's scope is
+    not named (the row says so instead). One pk lookup for the page's customers, none for a
+    reader who sees every customer (a correlated EXISTS per row was planned as a scan of every
+    customer the reader may see: bench/support.py)."""
+    scope = reader_scope(user)
+    ids = {t.customer_id for t in tickets if t.customer_id is not None}
+    if scope == RecordScope.ALL or not ids:
+        shown = ids
+    else:
+        shown = set(
+            visible_customers(user, scope=scope).filter(pk__in=ids).values_list("pk", flat=True)
+        )
+    for ticket in tickets:
+        ticket.customer_in_scope = ticket.customer_id in shown  # type: ignore[attr-defined]
+
+
+def queue_counts(user: Any, margin: datetime.timedelta) -> dict[str, int | str]:
+    """How many open tickets each queue holds, each count stopping at BADGE_CAP: one query of
+    three LIMITed subqueries (the open-work partial indexes serve them)."""
+    from django.db import connection
 
     now = timezone.now()
     open_work = visible_tickets(user).exclude(status__in=FINISHED)
-    counts = open_work.aggregate(
-        mine=Count("id", filter=Q(assignee_id=user.pk)),
-        unassigned=Count("id", filter=Q(assignee__isnull=True)),
-        near=Count("id", filter=near_breach_condition(now, margin)),
-    )
-    return {k: int(v or 0) for k, v in counts.items()}
+    parts = {
+        "mine": _queue_base(user, "mine").exclude(status__in=FINISHED),
+        "unassigned": open_work.filter(assignee__isnull=True),
+        "near": open_work.filter(near_breach_condition(now, margin)),
+    }
+    selects: list[str] = []
+    params: list[Any] = []
+    for queryset in parts.values():
+        # No ORDER BY: the count may stop at any BADGE_CAP rows, through any index.
+        sql, found = queryset.order_by().values("id")[:BADGE_CAP].query.sql_with_params()
+        selects.append(f"(SELECT count(*) FROM ({sql}) AS capped)")  # noqa: S608 (compiled ORM)
+        params.extend(found)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(selects)}", params)
+        row = cursor.fetchone()
+    return {
+        key: f"{BADGE_CAP - 1}+" if value >= BADGE_CAP else int(value)
+        for key, value in zip(parts, row, strict=True)
+    }
 
 
 @dataclass
@@ -284,14 +346,24 @@ def staff_choices() -> StaffChoices:
     )
 
 
+CATEGORIES_CACHE_SECONDS = 300
+
+
 def categories() -> list[str]:
-    """Categories in use, for the forms' suggestions and the queue filter."""
-    return list(
-        Ticket.objects.exclude(category="")
-        .order_by("category")
-        .values_list("category", flat=True)
-        .distinct()[:200]
-    )
+    """Categories in use, for the forms' suggestions and the queue filter: remembered for a
+    few minutes per tenant (a DISTINCT over every ticket would cost more than the queue page;
+    a new category shows in the suggestions a little later)."""
+    from django.core.cache import cache
+
+    def read() -> list[str]:
+        return list(
+            Ticket.objects.exclude(category="")
+            .order_by("category")
+            .values_list("category", flat=True)
+            .distinct()[:200]
+        )
+
+    return list(cache.get_or_set("support:categories", read, CATEGORIES_CACHE_SECONDS) or [])
 
 
 @dataclass
@@ -346,6 +418,7 @@ EVENT_LABELS = {
     "customer_wrote": gettext_lazy("received an email from the customer"),
     "follow_up_of": gettext_lazy("opened by an email to a closed ticket"),
     "follow_up": gettext_lazy("an email to this closed ticket opened a new one"),
+    "customer": gettext_lazy("linked the customer"),
 }
 
 

@@ -18,7 +18,7 @@ from crm.lib.contacts import InvalidPhone, email_normalise, phone_e164
 from customers.models import Customer
 from customers.selectors import customers_find
 from customers.services import timeline_event_add
-from support import sla
+from support import sla, sla_overrides
 from support.attachments import AttachmentInput, attachments_check, attachments_store
 from support.mail_outbound import reply_enqueue
 from support.models import (
@@ -27,7 +27,6 @@ from support.models import (
     Kind,
     Priority,
     Severity,
-    SlaPolicy,
     Status,
     Ticket,
     TicketEvent,
@@ -40,7 +39,7 @@ from support.transitions import transition_error
 
 
 def _dues(
-    ticket: Ticket, calendar: sla.BusinessCalendar, policy: SlaPolicy | None
+    ticket: Ticket, calendar: sla.BusinessCalendar, policy: sla_overrides.Targets | None
 ) -> tuple[datetime.datetime | None, datetime.datetime | None]:
     """The due moments of the clocks not met yet: created + target + time paused, in business
     minutes (support.sla). A met clock keeps its due moment (reports compare against it)."""
@@ -63,10 +62,6 @@ def _dues(
     return first, resolution
 
 
-def _policy(priority: str) -> SlaPolicy | None:
-    return SlaPolicy.objects.filter(priority=priority).first()
-
-
 def _clock_apply(
     ticket: Ticket,
     status: str,
@@ -86,7 +81,7 @@ def _clock_apply(
         ticket.sla_paused_minutes += round(spent)
         ticket.sla_paused_since = None
         ticket.first_response_due, ticket.resolution_due = _dues(
-            ticket, calendar, _policy(ticket.priority)
+            ticket, calendar, sla_overrides.targets_kept(ticket)
         )
     if status == Status.RESOLVED:
         ticket.resolved_at = ticket.resolved_at or now
@@ -98,9 +93,20 @@ def _clock_apply(
         ticket.resolved_at = None
         ticket.closed_at = None
         ticket.first_response_due, ticket.resolution_due = _dues(
-            ticket, calendar, _policy(ticket.priority)
+            ticket, calendar, sla_overrides.targets_kept(ticket)
         )
     ticket.status = status
+
+
+def _retarget(ticket: Ticket) -> None:
+    """Decide the ticket's targets again (its customer or priority changed) and recompute
+    the due moments not met; a paused clock gets them when it resumes (from the kept targets)."""
+    targets = sla_overrides.targets_decide(customer_id=ticket.customer_id, priority=ticket.priority)
+    sla_overrides.targets_record(ticket, targets)
+    if ticket.sla_paused_since is None:
+        ticket.first_response_due, ticket.resolution_due = _dues(
+            ticket, sla.calendar_load(), targets
+        )
 
 
 def sla_due_of(ticket: Ticket) -> datetime.datetime | None:
@@ -264,10 +270,11 @@ def ticket_create(*, actor: User | None, data: TicketInput) -> Ticket:
         team=_default_team(data, actor),
         created_at=now,
     )
-    ticket.first_response_due, ticket.resolution_due = _dues(
-        ticket, sla.calendar_load(), _policy(ticket.priority)
-    )
+    # The fastest override whose customer filter picks the customer, else the standard.
+    targets = sla_overrides.targets_decide(customer_id=ticket.customer_id, priority=ticket.priority)
+    ticket.first_response_due, ticket.resolution_due = _dues(ticket, sla.calendar_load(), targets)
     _save(ticket)
+    sla_overrides.targets_record(ticket, targets)
     TicketEvent.objects.create(
         ticket=ticket, actor=actor, kind="created", data={"channel": ticket.channel}
     )
@@ -488,10 +495,8 @@ def ticket_details_set(*, actor: User | None, ticket: Ticket, details: TicketDet
             setattr(ticket, name, value)
     if not changed:
         return ticket
-    if "priority" in changed and ticket.sla_paused_since is None:
-        ticket.first_response_due, ticket.resolution_due = _dues(
-            ticket, sla.calendar_load(), _policy(ticket.priority)
-        )
+    if "priority" in changed:
+        _retarget(ticket)
     _save(ticket)
     TicketEvent.objects.create(ticket=ticket, actor=actor, kind="details", data={"fields": changed})
     return ticket
@@ -548,6 +553,7 @@ def ticket_merge(*, actor: User | None, keep: Ticket, drop: Ticket) -> Ticket:
     keep.tags = sorted(set(keep.tags) | set(drop.tags))
     if keep.customer_id is None and drop.customer_id is not None:
         keep.customer_id = drop.customer_id
+        _retarget(keep)
     _save(keep)
     keep.watchers.add(*drop.watchers.all())
     now = timezone.now()
@@ -611,6 +617,7 @@ def tickets_bulk_status(
         raise ValidationError({"status": _("Unknown status.")})
     rows = list(visible.filter(pk__in=list(tickets)).exclude(status=status).select_for_update())
     allowed = [t for t in rows if transition_error(t.status, status) is None]
+    sla_overrides.targets_preload(allowed)
     refused = [t.reference for t in rows if transition_error(t.status, status) is not None]
     if not allowed:
         return BulkResult(0, refused)

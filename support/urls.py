@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from support import views, views_mail, views_settings, views_web_form
+from support import views, views_mail, views_settings, views_slarep, views_web_form
 
 app_name = "support"
 
@@ -16,6 +16,7 @@ urlpatterns = [
     path("<int:pk>/details/", views.ticket_details, name="details"),
     path("<int:pk>/watch/", views.ticket_watch, name="watch"),
     path("<int:pk>/merge/", views.ticket_merge, name="merge"),
+    path("<int:pk>/customer/", views_slarep.ticket_customer_link, name="customer_link"),
     path("settings/", views_settings.sla_settings, name="settings"),
     path(
         "settings/overrides/<int:pk>/delete/",
@@ -23,6 +24,19 @@ urlpatterns = [
         name="override_delete",
     ),
     path("settings/web-form/", views_web_form.web_form_settings_page, name="web_form_settings"),
+    path("settings/sla-overrides/", views_slarep.sla_overrides_page, name="sla_overrides"),
+    path(
+        "settings/sla-overrides/<int:pk>/",
+        views_slarep.sla_override_edit,
+        name="sla_override_edit",
+    ),
+    path(
+        "settings/sla-overrides/<int:pk>/delete/",
+        views_slarep.sla_override_delete,
+        name="sla_override_delete",
+    ),
+    path("reports/", views_slarep.attainment_page, name="reports"),
+    path("reports/attainment.csv", views_slarep.attainment_csv, name="reports_csv"),
     path("canned/", views_settings.canned_list, name="canned"),
     path("canned/<int:pk>/", views_settings.canned_edit, name="canned_edit"),
     path("canned/<int:pk>/delete/", views_settings.canned_delete, name="canned_delete"),

@@ -21,7 +21,7 @@ from crm.accounts.models import Team, User
 from crm.accounts.permissions import acting_user, can, capability_required
 from crm.transfer.uploads import UploadLimit, upload_limit_install
 from customers.selectors import visible_customers
-from support import selectors, services, sla
+from support import page_data, selectors, services, sla
 from support.attachments import attachment_from_upload
 from support.canned import canned_render
 from support.forms import (
@@ -68,7 +68,9 @@ def _margin() -> datetime.timedelta:
 @capability_required(cap.VIEW)
 def queue(request: HttpRequest) -> HttpResponse:
     user = acting_user(request)
-    choices = selectors.staff_choices()
+    # Staff, teams and settings in one query (support.page_data: at most 8 queries a page).
+    reference = page_data.reference_data()
+    choices = reference.choices
     form = QueueFilterForm(request.GET or None, choices=choices)
     name = request.GET.get("queue", "mine")
     if name not in selectors.QUEUES:
@@ -83,7 +85,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         category=values.get("category") or "",
         text=values.get("q") or "",
     )
-    margin = _margin()
+    margin = datetime.timedelta(minutes=reference.settings.near_breach_minutes)
     page = selectors.ticket_page(user, query, after=request.GET.get("after", ""), margin=margin)
     next_query = None
     if page.next_cursor:
@@ -237,14 +239,16 @@ def ticket_new(request: HttpRequest) -> HttpResponse:
 def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = acting_user(request)
     ticket = _ticket_or_404(request, pk)
-    choices = selectors.staff_choices()
+    reference = page_data.reference_data(with_canned=True)
+    choices = reference.choices
+    side = page_data.ticket_side(
+        user, ticket, customer_in_scope=getattr(ticket, "customer_in_scope", False)
+    )
+    margin = datetime.timedelta(minutes=reference.settings.near_breach_minutes)
     allowed = next_statuses(ticket.status)
     status_choices = [(s, Status(s).label) for s in allowed]
     can_change = can(user, cap.CHANGE)
-    canned = [
-        (c.title, canned_render(c.body, ticket=ticket, agent=user))
-        for c in selectors.canned_responses()
-    ]
+    canned = [(c.title, canned_render(c.body, ticket=ticket, agent=user)) for c in reference.canned]
     conversation = selectors.conversation(ticket)
     return render(
         request,
@@ -252,11 +256,11 @@ def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "nav_section": "support",
             "ticket": ticket,
-            "sla": selectors.sla_row(ticket, _now(), _margin()),
+            "sla": selectors.sla_row(ticket, _now(), margin),
             "messages_list": conversation,
             **ticket_mail_context(ticket, conversation),
             "events": selectors.history(ticket, choices),
-            "context": selectors.customer_context(user, ticket),
+            "context": side.context,
             "can_change": can_change and ticket.status != Status.CLOSED,
             "reply_form": MessageForm(statuses=status_choices),
             "note_form": MessageForm(),
@@ -280,9 +284,9 @@ def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
             ),
             "merge_form": MergeForm(),
             "canned": canned,
-            "watching": ticket.watchers.filter(pk=user.pk).exists(),
-            "watchers": list(ticket.watchers.all()),
-            "next_ticket": selectors.next_ticket(user, ticket),
+            "watching": side.watching,
+            "watchers": side.watchers,
+            "next_ticket": side.next_ticket,
             "staff_names": dict(choices.staff),
         },
     )

@@ -288,6 +288,8 @@ def test_tenant_pages_fit_laptop_and_phone(
             "feedback-comments": "/support/feedback/comments/",
             "feedback-sends": "/support/feedback/sends/",
             "feedback-settings": "/support/feedback/settings/",
+            "sla-overrides": "/support/settings/sla-overrides/?filter=tier",
+            "support-reports": "/support/reports/",
             "loyalty": "/loyalty/",
             "loyalty-approvals": "/loyalty/approvals/",
             "loyalty-settings": "/loyalty/settings/",

@@ -436,6 +436,18 @@ def _inbound_secret(member: TenantCast) -> dict[str, str]:
         return {"secret": inbound_secret_ensure(actor=None)}
 
 
+def _new_sla_override(member: TenantCast) -> dict[str, str]:
+    """An override naming loyalty's tier filter (its value need not be valid for the case)."""
+    from support.models import SlaOverride
+
+    with schema_context(member.schema):
+        key = uuid.uuid4().hex[:8]
+        made = SlaOverride.objects.create(
+            name=f"Case {key}", filter_key="tier", filter_value=f"case-{key}"
+        )
+        return {"pk": str(made.pk)}
+
+
 # The JSON API and its tokens page (issue #15, helper "api").
 def _api_customer(member: TenantCast) -> dict[str, str]:
     """A customer known by an external id of this tenant only."""
@@ -761,6 +773,7 @@ TENANT_CASES: dict[str, Case] = {
     "support:details": Case("object", method="POST", kwargs=_new_ticket, roles=WRITERS),
     "support:watch": Case("object", method="POST", kwargs=_new_ticket, roles=WRITERS),
     "support:merge": Case("object", method="POST", kwargs=_new_ticket, roles=WRITERS),
+    "support:customer_link": Case("object", method="POST", kwargs=_new_ticket, roles=WRITERS),
     "support:settings": Case("staff", roles=SUPPORT_CONFIGURERS),
     "support:attachment": Case("object", kwargs=_new_ticket_attachment, roles=ALL_ROLES),
     "support:reply_send_again": Case(
@@ -774,6 +787,16 @@ TENANT_CASES: dict[str, Case] = {
     "support:override_delete": Case(
         "object", method="POST", kwargs=_new_holiday_override, roles=SUPPORT_CONFIGURERS
     ),
+    "support:sla_overrides": Case("staff", roles=SUPPORT_CONFIGURERS),
+    "support:sla_override_edit": Case(
+        "object", kwargs=_new_sla_override, roles=SUPPORT_CONFIGURERS
+    ),
+    "support:sla_override_delete": Case(
+        "object", method="POST", kwargs=_new_sla_override, roles=SUPPORT_CONFIGURERS
+    ),
+    # Attainment reports: "see reports" (admin, manager, marketing).
+    "support:reports": Case("staff", roles=("admin", "manager", "marketing")),
+    "support:reports_csv": Case("staff", roles=("admin", "manager", "marketing")),
     "support:canned": Case("staff", roles=SUPPORT_CONFIGURERS),
     "support:canned_edit": Case("object", kwargs=_new_canned_response, roles=SUPPORT_CONFIGURERS),
     "support:canned_delete": Case(

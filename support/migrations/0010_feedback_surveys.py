@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('accounts', '0007_manage_loyalty'),
         ('customers', '0009_list_version_watches_orders'),
-        ('support', '0006_portal_web_form_audit'),
+        ('support', '0009_slarep_queue_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

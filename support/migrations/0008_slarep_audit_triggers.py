@@ -1,14 +1,10 @@
-"""Audit triggers on the feedback tables (the SQL of crm.accounts.audit_sql.audit_trigger,
-pasted: migrations import no project code). Invitations are not audited: a delivery log
-of thousands of rows a send (the send and every answer are)."""
+"""Audit triggers on the SLA override tables (the SQL of crm.accounts.audit_sql.audit_trigger,
+pasted: migrations import no project code). TicketSla is not audited: the services write it
+with the ticket, whose own audit row and history say what changed."""
 
 from django.db import migrations
 
-AUDITED = (
-    "support_feedbacksettings",
-    "support_surveysend",
-    "support_surveyresponse",
-)
+AUDITED = ("support_slaoverride", "support_slaoverridetarget")
 
 
 def _trigger(table: str) -> migrations.RunSQL:
@@ -23,6 +19,6 @@ def _trigger(table: str) -> migrations.RunSQL:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("support", "0008_feedback_surveys")]
+    dependencies = [("support", "0007_slarep_sla_overrides")]
 
-    operations = [_trigger(table) for table in AUDITED]
+    operations = [_trigger(t) for t in AUDITED]

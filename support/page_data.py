@@ -1,0 +1,152 @@
+"""What the queue and the ticket page read besides their main rows, in as few statements as
+bench/support.py's goal (at most 8 queries a page) allows: each function below is ONE query
+of scalar subqueries, built from the same querysets (and so the same scope rules) the
+selectors use, returned as JSON and turned back into light model instances for the
+templates."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+from django.db.models import QuerySet
+
+from crm.accounts.models import Team, User
+from customers.models import Order
+from support.models import CannedResponse, Status, SupportSettings, Ticket
+from support.selectors import FINISHED, CustomerContext, StaffChoices, visible_tickets
+from support.sla import support_settings
+
+
+def _json_rows(queryset: QuerySet[Any]) -> tuple[str, list[Any]]:
+    """A subquery giving the queryset's rows as a JSON array of objects (keys: its values())."""
+    sql, params = queryset.query.sql_with_params()
+    subquery = f"(SELECT coalesce(json_agg(row_to_json(r)), '[]') FROM ({sql}) AS r)"  # noqa: S608
+    return subquery, list(params)
+
+
+def _one(parts: list[tuple[str, list[Any]]]) -> list[Any]:
+    selects = ", ".join(sql for sql, _params in parts)
+    params = [p for _sql, found in parts for p in found]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {selects}", params)
+        row = cursor.fetchone()
+    return [json.loads(v) if isinstance(v, str) else v for v in row]
+
+
+@dataclass
+class ReferenceData:
+    choices: StaffChoices
+    canned: list[CannedResponse]
+    settings: SupportSettings
+
+
+def reference_data(*, with_canned: bool = False) -> ReferenceData:
+    """Active staff and teams (the forms' choices), canned responses (when asked for) and the
+    support settings: one query."""
+    parts = [
+        _json_rows(User.objects.filter(is_active=True).values("id", "full_name", "email")),
+        _json_rows(Team.objects.order_by("name").values("id", "name")),
+        _json_rows(CannedResponse.objects.values("id", "title", "body"))
+        if with_canned
+        else ("'[]'::json", []),
+        _json_rows(
+            SupportSettings.objects.filter(id=1).values(
+                "id", "holiday_country", "near_breach_minutes", "pause_on_hold"
+            )
+        ),
+    ]
+    staff_rows, team_rows, canned_rows, settings_rows = _one(parts)
+    staff = sorted(
+        ((r["id"], r["full_name"] or r["email"]) for r in staff_rows),
+        key=lambda s: s[1].casefold(),
+    )
+    settings = SupportSettings(**settings_rows[0]) if settings_rows else support_settings()
+    return ReferenceData(
+        choices=StaffChoices(staff=staff, teams=[(r["id"], r["name"]) for r in team_rows]),
+        canned=[CannedResponse(**r) for r in canned_rows],
+        settings=settings,
+    )
+
+
+@dataclass
+class TicketSide:
+    watchers: list[User]
+    watching: bool
+    next_ticket: Ticket | None
+    context: CustomerContext
+
+
+def _moment(text: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(text)
+
+
+def ticket_side(user: Any, ticket: Ticket, *, customer_in_scope: bool) -> TicketSide:
+    """The ticket page's side: its watchers, the reader's next ticket, and the customer's
+    latest orders and other tickets in the reader's scope: one query. `customer_in_scope`
+    comes with the ticket (support.selectors.ticket_for)."""
+    mine = visible_tickets(user).exclude(status__in=FINISHED).exclude(pk=ticket.pk)
+    from django.db.models import Q
+
+    mine = mine.filter(Q(assignee_id=user.pk) | Q(assignee__isnull=True))
+    parts = [
+        _json_rows(User.objects.filter(watched_tickets=ticket).values("id", "full_name", "email")),
+        _json_rows(mine.filter(id__lt=ticket.pk).order_by("-id").values("id", "number")[:1]),
+        _json_rows(mine.order_by("-id").values("id", "number")[:1]),
+    ]
+    customer_id = ticket.customer_id
+    if customer_id is not None and customer_in_scope:
+        parts += [
+            _json_rows(
+                Order.objects.filter(customer_id=customer_id).values(
+                    "id", "number", "amount", "currency", "ordered_at"
+                )[:5]
+            ),
+            _json_rows(
+                visible_tickets(user)
+                .filter(customer_id=customer_id)
+                .exclude(pk=ticket.pk)
+                .order_by("-id")
+                .values("id", "number", "subject", "status", "created_at")[:5]
+            ),
+        ]
+    found = _one(parts)
+    watchers = [User(**r) for r in found[0]]
+    following = found[1] or found[2]
+    next_ticket = Ticket(**following[0]) if following else None
+    if ticket.customer_id is None:
+        context = CustomerContext(None, False, [], [])
+    elif not customer_in_scope:
+        context = CustomerContext(None, True, [], [])
+    else:
+        orders = [
+            Order(
+                id=r["id"],
+                number=r["number"],
+                amount=Decimal(str(r["amount"])),
+                currency=r["currency"],
+                ordered_at=_moment(r["ordered_at"]),
+            )
+            for r in found[3]
+        ]
+        others = [
+            Ticket(
+                id=r["id"],
+                number=r["number"],
+                subject=r["subject"],
+                status=r["status"] if r["status"] in Status.values else Status.OPEN,
+                created_at=_moment(r["created_at"]),
+            )
+            for r in found[4]
+        ]
+        context = CustomerContext(ticket.customer, False, orders, others)
+    return TicketSide(
+        watchers=watchers,
+        watching=any(w.pk == user.pk for w in watchers),
+        next_ticket=next_ticket,
+        context=context,
+    )
