@@ -279,7 +279,7 @@ def test_the_refresh_runs_the_registered_steps_in_order_and_is_audited(acme):
         seen.append(f"later {as_of}")
         return {"n": RfmScore.objects.count()}
 
-    refresh_step_register(RefreshStep("later", "Later", later, order=20))
+    refresh_step_register(RefreshStep("later", "Later", later, order=15))
     try:
         with schema_context(acme.schema):
             five_buyers()
@@ -287,9 +287,11 @@ def test_the_refresh_runs_the_registered_steps_in_order_and_is_audited(acme):
             summary = analytics_refresh(
                 as_of=AS_OF, actor=None, progress=lambda *a: steps.append(a)
             )
-            assert list(summary["steps"]) == ["rfm", "later"]
+            # RFM (10), ours (15), then the churn model (20) and segments (30).
+            assert list(summary["steps"]) == ["rfm", "later", "churn", "segments"]
             assert summary["steps"]["later"] == {"n": 5}  # after RFM had scored
-            assert steps == [(0, 2, "RFM scores"), (1, 2, "Later"), (2, 2, "")]
+            assert steps[:2] == [(0, 4, "RFM scores"), (1, 4, "Later")]
+            assert steps[-1] == (4, 4, "")
             entry = AuditEntry.objects.filter(action="analytics_refresh").latest("id")
             assert entry.detail["steps"]["rfm"]["scored"] == 5
             json.dumps(summary)
