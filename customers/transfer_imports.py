@@ -26,6 +26,10 @@ customer holds (it is unique), is the row rejected, with the reason every import
 taken external id, naming nobody. A new customer without an owner column belongs to an importer
 whose scope is not "all" (as with the customer form), so it stays in their sight.
 
+Apps above customers add columns of their own (loyalty's referral code,
+customers.import_extensions): checked per batch, applied to the customers the commit created
+at its end, in its transaction; a row matching an existing customer does not use them.
+
 Speed: rows are checked in batches with one query per batch and key (external ids, phones or
 emails, then the matched customers with their contacts); new customers, their phones and emails
 and the ImportChange rows go in with COPY, updates through a temporary table and one UPDATE per

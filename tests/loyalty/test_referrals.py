@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import translation
 from django_tenants.utils import schema_context
@@ -203,3 +205,32 @@ def test_an_imported_referral_pays_the_bonus_once_and_all_or_nothing_refuses_a_b
         assert _referral_bonuses(referrer) == 1
         assert account(referrer).balance == 160
         assert_consistent(account(referrer))
+
+
+def test_the_wizard_maps_the_referral_code_header_and_says_it_is_for_new_customers(acme):
+    _referrer_customer, code = _referrer(acme)
+    client = client_for(acme, "manager")
+    data = _csv([["姓名", "referral_code"], [f"Wiz {uuid.uuid4().hex[:6]}", code]])
+    response = client.post(
+        reverse("transfer:import_new"),
+        {"kind": "customers", "file": SimpleUploadedFile("c.csv", data, content_type="text/csv")},
+    )
+    assert response.status_code == 302
+    with schema_context(acme.schema):
+        job = ImportJob.objects.order_by("-pk").first()
+        assert job is not None and job.mapping["referral_code"] == "referral_code"
+    page = client.get(response.url).content.decode()
+    assert "New customers only" in page
+
+
+def test_import_records_takes_the_column_with_the_operator_as_nobody(acme, tmp_path):
+    referrer, code = _referrer(acme)
+    m = uuid.uuid4().hex[:6]
+    path = tmp_path / "in.csv"
+    path.write_bytes(_csv([["姓名", "外部编号", "推荐码"], [f"Cli {m}", f"CLI-{m}", code]]))
+    out = io.StringIO()
+    call_command("import_records", acme.tenant.slug, "customers", str(path), stdout=out)
+    assert "1 new" in out.getvalue(), out.getvalue()
+    with schema_context(acme.schema):
+        friend = Customer.objects.get(external_id=f"CLI-{m}")
+        assert account(friend).referred_by_id == account(referrer).pk
