@@ -157,10 +157,14 @@ def test_an_import_links_new_customers_rejects_unknown_codes_and_undo_removes_th
         assert (job.created_count, job.updated_count, job.rejected_count) == (3, 1, 1)
         assert not Customer.objects.filter(external_id__in=[f"A-{m}", f"B-{m}"]).exists()
 
+        Programme.objects.filter(pk=1).update(signup_bonus=25)
         job = services.import_commit_request(actor=_manager(acme), job=job, inline=True)
         assert job.status == ImportJob.Status.DONE, job.message
         assert job.created_count == 3
         referrer_account = account(referrer)
+        for ext in (f"A-{m}", f"B-{m}"):  # members now, with the sign-up bonus
+            assert_consistent(account(Customer.objects.get(external_id=ext)))
+            assert account(Customer.objects.get(external_id=ext)).balance == 25
         referred = set(
             Account.objects.filter(referred_by=referrer_account).values_list(
                 "customer__external_id", flat=True
