@@ -18,6 +18,7 @@ from crm.transfer.values import BadValue, parse_date
 from customers import schema
 from customers import validation as messages
 from customers.custom_fields import active, form_field, form_initial, form_name, value_clean
+from customers.form_extensions import customer_form_fields
 from customers.form_masking import PERSONAL_FIELDS, MaskedPersonal
 from customers.list_columns import list_columns, list_filters
 from customers.models import ConsentEvent, Customer, CustomField, Interaction
@@ -177,9 +178,17 @@ class CustomerForm(forms.Form):
             self.initial.setdefault(name, initial[name])
             self.custom_fields.append(definition)
         custom_names = [form_name(d) for d in self.custom_fields]
-        standard = [n for n in self.fields if n not in custom_names]
+        # Other apps' inputs (customers.form_extensions): on the create form only.
+        self.extension_keys: list[str] = []
+        if customer is None:
+            for extension in customer_form_fields(user):
+                self.fields[extension.key] = extension.field()
+                self.extension_keys.append(extension.key)
+        standard = [
+            n for n in self.fields if n not in custom_names and n not in self.extension_keys
+        ]
         at = standard.index("notes")
-        self.order_fields([*standard[:at], *custom_names, *standard[at:]])
+        self.order_fields([*standard[:at], *custom_names, *self.extension_keys, *standard[at:]])
 
     def _mask_personal(self, masked: MaskedPersonal) -> None:
         self.masked = masked
@@ -227,9 +236,15 @@ class CustomerForm(forms.Form):
                     self.add_error(name, exc)
         return data
 
+    def extras(self) -> dict[str, Any]:
+        """The registered fields' values, for customers.services.customer_create."""
+        return {key: self.cleaned_data.get(key) for key in self.extension_keys}
+
     def to_input(self) -> CustomerInput:
         data: dict[str, Any] = dict(self.cleaned_data)
         data.pop("not_a_duplicate", None)
+        for key in self.extension_keys:
+            data.pop(key, None)
         custom = {d.key: data.pop(form_name(d), None) for d in self.custom_fields}
         if self.custom_fields or self.custom_kept:
             data["custom"] = {**custom, **self.custom_kept}

@@ -3,12 +3,13 @@
 import datetime
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.postgres.fields import ArrayField
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import CharField, F, Func, Value
 from django.utils import timezone
@@ -16,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from crm.accounts.audit import audit_record, writes
 from crm.accounts.models import Team, User
+from crm.accounts.permissions import can
 from crm.lib import validation_messages
 from crm.lib.columns import column_errors, max_length, text_error
 from crm.lib.contacts import InvalidPhone, email_normalise, name_sort_key, phone_normalise
@@ -26,6 +28,7 @@ from customers import schema
 from customers import validation as messages
 from customers.custom_fields import custom_values_clean, custom_values_merge, field_definitions
 from customers.customer_tabs import timeline_event
+from customers.form_extensions import customer_form_field
 from customers.models import (
     ConsentEvent,
     Customer,
@@ -247,13 +250,28 @@ def _check_customer_limit() -> None:
 
 @writes
 @transaction.atomic
-def customer_create(*, actor: User | None, data: CustomerInput) -> Customer:
+def customer_create(
+    *, actor: User | None, data: CustomerInput, extras: Mapping[str, Any] | None = None
+) -> Customer:
+    """`extras`: values of the create form's registered fields (customers.form_extensions) by
+    key; each non-empty one is applied once the customer is written, in this transaction, so
+    one it refuses leaves nothing written."""
     _check_customer_limit()
     phones, emails = clean_contacts(data)
     customer = Customer()
     _apply(customer, data)
     _save(customer)
     _replace_contacts(customer, phones, emails)
+    for key, value in (extras or {}).items():
+        if value in (None, ""):
+            continue
+        try:
+            extension = customer_form_field(key)
+        except KeyError:
+            raise ValidationError(_("Unknown field: %(key)s.") % {"key": key}) from None
+        if isinstance(actor, User) and not can(actor, extension.capability):
+            raise PermissionDenied
+        extension.apply(actor=actor, customer=customer, value=value)
     return customer
 
 

@@ -26,6 +26,10 @@ customer holds (it is unique), is the row rejected, with the reason every import
 taken external id, naming nobody. A new customer without an owner column belongs to an importer
 whose scope is not "all" (as with the customer form), so it stays in their sight.
 
+Apps above customers add columns of their own (loyalty's referral code,
+customers.import_extensions): checked per batch, applied to the customers the commit created
+at its end, in its transaction; a row matching an existing customer does not use them.
+
 Speed: rows are checked in batches with one query per batch and key (external ids, phones or
 emails, then the matched customers with their contacts); new customers, their phones and emails
 and the ImportChange rows go in with COPY, updates through a temporary table and one UPDATE per
@@ -73,6 +77,7 @@ from customers import validation as messages
 from customers.bulk_create import new_customer_defaults
 from customers.custom_fields import active, field_definitions, value_clean
 from customers.erasure import customer_erased_blocker
+from customers.import_extensions import customer_import_columns
 from customers.models import (
     Customer,
     CustomerEmail,
@@ -120,6 +125,9 @@ def _fields() -> list[ImportField]:
             personal=c.personal,
         )
         for c in schema.imported()
+    ] + [
+        ImportField(c.key, c.label, aliases=c.aliases, help=c.help)
+        for c in customer_import_columns()
     ]
 
 
@@ -153,6 +161,8 @@ class Parsed:
     emails: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     custom: dict[str, str] = field(default_factory=dict)
+    # Cells of other apps' columns (customers.import_extensions), trimmed, by key.
+    extra: dict[str, str] = field(default_factory=dict)
     errors: list[Rejection] = field(default_factory=list)
 
 
@@ -241,6 +251,7 @@ class _Context:
         self.teams: dict[str, int] | None = None
         tenant = Tenant.objects.filter(schema_name=current_schema()).only("customer_limit").first()
         self.limit = tenant.customer_limit if tenant else None
+        self.extra_columns = {c.key: c for c in customer_import_columns()}
 
     def user_id(self, email: str) -> int | None:
         if self.users is None:
@@ -288,7 +299,10 @@ def parse_row(ctx: _Context, row: SourceRow) -> Parsed:
             if first in _FORMULA_FIRST or first.isspace():
                 values.reject_formula(raw)
             text = (values.unescape_formula(raw) if first == "'" else raw).strip()
-            _parse_cell(ctx, parsed, key, text)
+            if key in ctx.extra_columns:
+                parsed.extra[key] = text
+            else:
+                _parse_cell(ctx, parsed, key, text)
         except values.BadValue as exc:
             parsed.errors.append(Rejection(row.number, key, exc.message))
         except ValidationError as exc:
@@ -516,6 +530,8 @@ class CustomersRun(ImportRun):
         self.existing_count: int | None = None
         self.writer = bulk.BackgroundWriter() if write else None
         self.now = timezone.now()
+        # Other apps' columns: (new customer id, cell) by column key, applied at the end.
+        self.extra_pairs: dict[str, list[tuple[int, str]]] = {}
 
     # The label a duplicate message uses for the matching key.
     def _key_noun(self) -> str:
@@ -536,9 +552,12 @@ class CustomersRun(ImportRun):
         self.now = timezone.now()
         parsed_rows = [parse_row(self.ctx, row) for row in rows]
         ok: list[Parsed] = []
+        refused = self._extra_refused(parsed_rows)
         for parsed in parsed_rows:
             if parsed.errors:
                 outcome.rejected.extend(parsed.errors)
+            elif parsed.number in refused:
+                outcome.rejected.append(refused[parsed.number])
             else:
                 ok.append(parsed)
         externals = {p.data["external_id"] for p in ok if p.data.get("external_id")}
@@ -563,6 +582,34 @@ class CustomersRun(ImportRun):
         if self.write and (new or changed):
             self._write(new, changed)
         return outcome
+
+    def _extra_refused(self, parsed_rows: Sequence[Parsed]) -> dict[int, Rejection]:
+        """Rows whose cell of another app's column that app refuses: row number -> why (one
+        check per column and batch, over the batch's distinct cells)."""
+        refused: dict[int, Rejection] = {}
+        for key, column in self.ctx.extra_columns.items():
+            cells = {p.extra[key] for p in parsed_rows if p.extra.get(key) and not p.errors}
+            if not cells:
+                continue
+            if self.writer is not None:
+                self.writer.wait()  # the check reads on the commit's own connection
+            reasons = column.check(cells)
+            for p in parsed_rows:
+                reason = reasons.get(p.extra.get(key, ""))
+                if reason and p.number not in refused and not p.errors:
+                    refused[p.number] = Rejection(p.number, key, reason)
+        return refused
+
+    def finish(self) -> None:
+        """Other apps' columns, for the customers this commit created, once its rows are
+        written (same transaction; see customers.import_extensions)."""
+        if not self.write or not self.extra_pairs:
+            return
+        if self.writer is not None:
+            self.writer.wait()
+        for key, pairs in self.extra_pairs.items():
+            if pairs:
+                self.ctx.extra_columns[key].apply_bulk(actor=self.scope.importer, pairs=pairs)
 
     # -- lookups (one query each per batch)
 
@@ -798,8 +845,11 @@ class CustomersRun(ImportRun):
         operations: list[tuple[Any, ...]] = []
         if new:
             ids = bulk.reserve_ids(Customer._meta.db_table, len(new), using=self._reads())
-            for (_parsed, row), pk in zip(new, ids, strict=True):
+            for (parsed, row), pk in zip(new, ids, strict=True):
                 row["id"] = pk
+                for key, cell in parsed.extra.items():
+                    if cell:
+                        self.extra_pairs.setdefault(key, []).append((pk, cell))
             operations += [
                 ("copy", table, COLUMNS, _customer_lines([row for _p, row in new])),
                 (

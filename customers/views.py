@@ -137,7 +137,9 @@ def customer_new(request: HttpRequest) -> HttpResponse:
         duplicates = _duplicates(request, form, data, exclude_pk=None)
         if not duplicates:
             try:
-                customer = services.customer_create(actor=acting_user(request), data=data)
+                customer = services.customer_create(
+                    actor=acting_user(request), data=data, extras=form.extras()
+                )
             except ValidationError as exc:
                 _form_errors(form, exc)
             else:

@@ -53,6 +53,10 @@ class LoyaltyConfig(AppConfig):
         customer_page.register()
         list_columns.register()
         transfer_imports.register()
+        # Referral codes on the new-customer form and in the customers import.
+        from loyalty import referrals
+
+        referrals.register()
 
         register_table("loyalty_programme", _("Loyalty programme"))
         register_table("loyalty_earnrule", _("Earn rule"))

@@ -1,12 +1,12 @@
 """Point accounts of customers an import created, when that import is undone
 (customers.removal_hooks): an account that only holds what the import's own orders did
 (earned, reversed, the sign-up bonus) goes with the customer; one that staff worked on
-(redemptions, adjustments, referrals) keeps the undo from happening."""
+(redemptions, adjustments, members they referred) keeps the undo from happening. The
+referral a customer was created with (loyalty.referrals) goes with its account."""
 
 from collections.abc import Sequence
 
 from django.db import connection
-from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from loyalty.models import (
@@ -30,9 +30,9 @@ def accounts_removal_blocker(customer_ids: Sequence[int]) -> str | None:
         .exists()
         or Redemption.objects.filter(account__in=accounts).exists()
         or Adjustment.objects.filter(account__in=accounts).exists()
-        or Account.objects.filter(
-            Q(referred_by__in=accounts) | Q(pk__in=accounts, referred_by__isnull=False)
-        ).exists()
+        # Members these customers referred since. Their own referral (a code given when they
+        # were made: the import's referral_code column) goes with them.
+        or Account.objects.filter(referred_by__in=accounts).exists()
     )
     if worked_on:
         return _(

@@ -5,6 +5,8 @@ one transaction under the account's row lock, and changes the balance only with 
 Order points are written by the order listeners (loyalty.orders); the nightly jobs are in
 loyalty.jobs."""
 
+from collections.abc import Collection, Sequence
+
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F
@@ -18,6 +20,7 @@ from customers.models import Customer
 from loyalty import ledger
 from loyalty.errors import InsufficientPoints
 from loyalty.models import Account, Adjustment, LedgerEntry, Redemption, Reward
+from loyalty.orders import SIGNUP_SRC, credits_write
 from loyalty.programme import local_today, programme
 
 __all__ = [
@@ -28,6 +31,7 @@ __all__ = [
     "points_redeem",
     "redemption_cancel",
     "referral_link",
+    "referrals_link_bulk",
 ]
 
 KEY_MAX = 200
@@ -294,3 +298,77 @@ def referral_link(*, actor: User | None, customer: Customer, code: str) -> None:
         seen.add(current.pk)
         current = current.referred_by
     Account.objects.filter(pk=account.pk).update(referred_by=referrer)
+
+
+# New members referred by an import (customers.import_extensions): their accounts opened with
+# the link in one statement; a customer with an account already is left as it is.
+_REFERRED_OPEN_SQL = """
+INSERT INTO loyalty_account (customer_id, balance, qualifying_points, tier_id, tier_since,
+    referral_code, referred_by_id, created_at)
+SELECT x.c, 0, 0, %(tier)s, %(since)s,
+    upper(substr(md5(random()::text), 1, 4)) || upper(to_hex(x.c)), x.r, now()
+FROM unnest(%(customers)s::bigint[], %(referrers)s::bigint[]) AS x(c, r)
+ON CONFLICT (customer_id) DO NOTHING
+RETURNING id
+"""
+
+
+def referral_codes_refused(codes: Collection[str]) -> dict[str, str]:
+    """Of these codes (as typed), those no member has, with the reason (one query)."""
+    wanted = {code: code.strip().upper() for code in codes}
+    known = set(
+        Account.objects.filter(referral_code__in=set(wanted.values())).values_list(
+            "referral_code", flat=True
+        )
+    )
+    return {
+        code: _("No member has the referral code “%(code)s”.") % {"code": code}
+        for code, normal in wanted.items()
+        if normal not in known
+    }
+
+
+@writes
+@transaction.atomic
+def referrals_link_bulk(*, actor: User | None, pairs: Sequence[tuple[int, str]]) -> int:
+    """Open the accounts of new customers referred by the members whose codes go with them,
+    (customer id, code) pairs, set-based: one lookup, one insert, the sign-up bonuses in one
+    statement. The referrer earns the bonus when the customer's first order completes
+    (loyalty.orders). Self-referral and cycles cannot arise (the customers had no account, so
+    no code); a customer with an account already keeps it as it is. The number linked."""
+    if not pairs:
+        return 0
+    codes = sorted({code.strip().upper() for _customer, code in pairs})
+    with connection.cursor() as cursor:
+        # The referrers, kept from going away (an undo elsewhere) until this commits.
+        cursor.execute(
+            "SELECT referral_code, id FROM loyalty_account WHERE referral_code = ANY(%s)"
+            " ORDER BY id FOR KEY SHARE",
+            [codes],
+        )
+        referrers = dict(cursor.fetchall())
+    unknown = sorted(set(codes) - set(referrers))
+    if unknown:
+        message = _("No member has the referral code “%(code)s”.") % {"code": unknown[0]}
+        raise ValidationError({"referral_code": message})
+    by_customer = {int(customer): referrers[code.strip().upper()] for customer, code in pairs}
+    chosen = sorted(by_customer.items())
+    tier = ledger.starting_tier()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _REFERRED_OPEN_SQL,
+            {
+                "customers": [c for c, _r in chosen],
+                "referrers": [r for _c, r in chosen],
+                "tier": tier.pk if tier else None,
+                "since": local_today() if tier else None,
+            },
+        )
+        opened = [row[0] for row in cursor.fetchall()]
+    bonus = programme().signup_bonus
+    if opened and bonus:
+        user = _user(actor)
+        credits_write(
+            SIGNUP_SRC, {"bonus": bonus, "accounts": opened, "actor": user.pk if user else None}
+        )
+    return len(opened)

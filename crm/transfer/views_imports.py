@@ -166,6 +166,8 @@ def import_map(request: HttpRequest, pk: int) -> HttpResponse:
             "form": form,
             "columns": columns,
             "required_fields": [field for field in kind.fields if field.required],
+            # Fields with a note on how they are used (an app's column: new records only ...).
+            "noted_fields": [field for field in kind.fields if field.help],
             "show_values": can_view_personal_data(request.user),
             "template_name": selectors.import_mapping_template_name(job),
         },

@@ -19,6 +19,7 @@ from crm.transfer.registry import import_kind
 from customers import merge, privacy, schema, seeding, transfer_exports, transfer_imports
 from customers.form_masking import PERSONAL_FIELDS
 from customers.forms import CustomerForm
+from customers.import_extensions import customer_import_columns
 from customers.models import Customer
 from customers.resources import CustomerResource
 from customers.services import CustomerInput, customer_create
@@ -60,8 +61,15 @@ def test_labels_and_lengths_come_from_the_model():
 def test_the_customers_import_lists_the_declared_columns(acme):
     with schema_context(acme.schema):
         fields = import_kind("customers").fields
-    fixed = [f for f in fields if not f.key.startswith(transfer_imports.CUSTOM_PREFIX)]
+    # Other apps' columns (customers.import_extensions) come right after the declared ones.
+    extensions = [c.key for c in customer_import_columns()]
+    fixed = [
+        f
+        for f in fields
+        if not f.key.startswith(transfer_imports.CUSTOM_PREFIX) and f.key not in extensions
+    ]
     declared = schema.imported()
+    assert [f.key for f in fields][len(declared) : len(declared) + len(extensions)] == extensions
     assert [f.key for f in fixed] == [c.key for c in declared]
     assert [str(f.label) for f in fixed] == [str(c.import_label) for c in declared]
     assert [f.aliases for f in fixed] == [c.aliases for c in declared]
