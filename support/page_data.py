@@ -22,14 +22,14 @@ from support.selectors import FINISHED, CustomerContext, StaffChoices, visible_t
 from support.sla import support_settings
 
 
-def _json_rows(queryset: QuerySet[Any]) -> tuple[str, list[Any]]:
+def json_rows(queryset: QuerySet[Any]) -> tuple[str, list[Any]]:
     """A subquery giving the queryset's rows as a JSON array of objects (keys: its values())."""
     sql, params = queryset.query.sql_with_params()
     subquery = f"(SELECT coalesce(json_agg(row_to_json(r)), '[]') FROM ({sql}) AS r)"  # noqa: S608
     return subquery, list(params)
 
 
-def _one(parts: list[tuple[str, list[Any]]]) -> list[Any]:
+def one_statement(parts: list[tuple[str, list[Any]]]) -> list[Any]:
     selects = ", ".join(sql for sql, _params in parts)
     params = [p for _sql, found in parts for p in found]
     with connection.cursor() as cursor:
@@ -49,18 +49,18 @@ def reference_data(*, with_canned: bool = False) -> ReferenceData:
     """Active staff and teams (the forms' choices), canned responses (when asked for) and the
     support settings: one query."""
     parts = [
-        _json_rows(User.objects.filter(is_active=True).values("id", "full_name", "email")),
-        _json_rows(Team.objects.order_by("name").values("id", "name")),
-        _json_rows(CannedResponse.objects.values("id", "title", "body"))
+        json_rows(User.objects.filter(is_active=True).values("id", "full_name", "email")),
+        json_rows(Team.objects.order_by("name").values("id", "name")),
+        json_rows(CannedResponse.objects.values("id", "title", "body"))
         if with_canned
         else ("'[]'::json", []),
-        _json_rows(
+        json_rows(
             SupportSettings.objects.filter(id=1).values(
                 "id", "holiday_country", "near_breach_minutes", "pause_on_hold"
             )
         ),
     ]
-    staff_rows, team_rows, canned_rows, settings_rows = _one(parts)
+    staff_rows, team_rows, canned_rows, settings_rows = one_statement(parts)
     staff = sorted(
         ((r["id"], r["full_name"] or r["email"]) for r in staff_rows),
         key=lambda s: s[1].casefold(),
@@ -94,19 +94,19 @@ def ticket_side(user: Any, ticket: Ticket, *, customer_in_scope: bool) -> Ticket
 
     mine = mine.filter(Q(assignee_id=user.pk) | Q(assignee__isnull=True))
     parts = [
-        _json_rows(User.objects.filter(watched_tickets=ticket).values("id", "full_name", "email")),
-        _json_rows(mine.filter(id__lt=ticket.pk).order_by("-id").values("id", "number")[:1]),
-        _json_rows(mine.order_by("-id").values("id", "number")[:1]),
+        json_rows(User.objects.filter(watched_tickets=ticket).values("id", "full_name", "email")),
+        json_rows(mine.filter(id__lt=ticket.pk).order_by("-id").values("id", "number")[:1]),
+        json_rows(mine.order_by("-id").values("id", "number")[:1]),
     ]
     customer_id = ticket.customer_id
     if customer_id is not None and customer_in_scope:
         parts += [
-            _json_rows(
+            json_rows(
                 Order.objects.filter(customer_id=customer_id).values(
                     "id", "number", "amount", "currency", "ordered_at"
                 )[:5]
             ),
-            _json_rows(
+            json_rows(
                 visible_tickets(user)
                 .filter(customer_id=customer_id)
                 .exclude(pk=ticket.pk)
@@ -114,7 +114,7 @@ def ticket_side(user: Any, ticket: Ticket, *, customer_in_scope: bool) -> Ticket
                 .values("id", "number", "subject", "status", "created_at")[:5]
             ),
         ]
-    found = _one(parts)
+    found = one_statement(parts)
     watchers = [User(**r) for r in found[0]]
     following = found[1] or found[2]
     next_ticket = Ticket(**following[0]) if following else None

@@ -20,9 +20,9 @@ from crm.accounts.permissions import acting_user, can_administer, capability_req
 from crm.lib.audit_actor import audit_actor
 from support import mail_settings as settings_service
 from support import selectors
-from support.attachments import attachment_path, attachments_by_message
+from support.attachments import attachment_path
 from support.mail_inbound import inbound_mail_receive
-from support.mail_outbound import reply_recipient, reply_retry
+from support.mail_outbound import reply_retry
 from support.mail_parsing import mail_parse
 from support.models import Ticket, TicketMessage
 from support.models_mail import MailHeader, TicketAttachment
@@ -175,20 +175,37 @@ def ticket_mail_context(ticket: Ticket, conversation: list[TicketMessage]) -> di
     """What the ticket page shows of email: each message's attachments, who sent an inbound
     one and a reply's last delivery error (set on the messages), the description's
     attachments, and whether replies can be emailed (the page says so when there is no
-    address)."""
-    files = attachments_by_message(ticket)
-    mail = {
-        message_id: (sender, error)
-        for message_id, sender, error in MailHeader.objects.filter(
-            ticket=ticket, message__isnull=False
-        ).values_list("message_id", "sender", "last_error")
-    }
+    address). One statement (support.page_data's JSON rows): the page keeps to its budget."""
+    from customers.models import CustomerEmail
+    from support.page_data import json_rows, one_statement
+
+    parts = [
+        json_rows(
+            TicketAttachment.objects.filter(ticket=ticket)
+            .order_by("id")
+            .values("id", "message_id", "filename", "size")
+        ),
+        json_rows(
+            MailHeader.objects.filter(ticket=ticket, message__isnull=False).values(
+                "message_id", "sender", "last_error"
+            )
+        ),
+        json_rows(
+            CustomerEmail.objects.filter(customer_id=ticket.customer_id or 0)
+            .order_by("-is_primary", "id")
+            .values("email")[:1]
+        ),
+    ]
+    attachment_rows, mail_rows, email_rows = one_statement(parts)
+    files: dict[int | None, list[TicketAttachment]] = {}
+    for row in attachment_rows:
+        files.setdefault(row["message_id"], []).append(TicketAttachment(**row))
+    mail = {row["message_id"]: (row["sender"], row["last_error"]) for row in mail_rows}
     for message in conversation:
         sender, error = mail.get(message.pk, ("", ""))
         message.files = files.get(message.pk, [])  # type: ignore[attr-defined]
         message.mail_error = error  # type: ignore[attr-defined]
         message.mail_sender = sender  # type: ignore[attr-defined]
-    return {
-        "opening_files": files.get(None, []),
-        "reply_emailed": bool(reply_recipient(ticket)),
-    }
+    # As support.mail_outbound.reply_recipient decides: the requester's, else the customer's.
+    emailed = bool(ticket.requester_email or (ticket.customer_id and email_rows))
+    return {"opening_files": files.get(None, []), "reply_emailed": emailed}

@@ -253,6 +253,7 @@ def test_an_inbound_mail_takes_a_bounded_number_of_queries(acme, acme_inbound):
         response = client.post(acme_inbound, data=raw, content_type="message/rfc822")
     assert response.status_code == 201
     counted = [q for q in queries.captured_queries if not q["sql"].startswith("SET search_path")]
-    # Its own reads and writes, ticket_create's (customer match, SLA calendar and policy,
-    # timeline) and the audit actor's: 24 with the test's savepoints.
-    assert len(counted) <= 24, "\n".join(q["sql"][:120] for q in counted)
+    # Its own reads and writes, ticket_create's (customer match, SLA calendar, policy and
+    # overrides, the ticket's SLA record, timeline) and the audit actor's: 31 with the test's
+    # savepoints, however long the mail or its thread.
+    assert len(counted) <= 31, "\n".join(q["sql"][:120] for q in counted)
