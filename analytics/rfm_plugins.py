@@ -110,7 +110,7 @@ def _segments_build(_user: Any) -> dict[str, Any] | None:
     return {"chart": chart}
 
 
-def rfm_grid_counts() -> list[list[float | None]]:
+def rfm_grid_counts() -> list[list[float]]:
     """Customers per (R, FM) cell, R 5 (most recent) in the first row, FM 1 to 5 across."""
     found = {
         (row["r"], row["fm"]): row["n"]

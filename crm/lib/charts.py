@@ -206,7 +206,7 @@ def bar_chart(
     *,
     title: Any,
     categories: Sequence[Any],
-    series: dict[Any, list[float]],
+    series: Mapping[Any, Sequence[float | None]],
     stacked: bool = False,
     horizontal: bool = False,
     category_label: Any = "",

@@ -73,11 +73,9 @@ def test_an_agent_replies_with_the_keyboard(page: Page, live_server_url, committ
             second = Ticket.objects.get(pk=made[1].pk)
             assert second.first_responded_at is not None and second.status == "open"
             message = TicketMessage.objects.get(ticket=second)
-            assert (message.kind, message.author_id, message.delivery) == (
-                "reply",
-                agent.pk,
-                "pending",
-            )
+            assert (message.kind, message.author_id) == ("reply", agent.pk)
+            # The live worker may have emailed it already (support.mail_outbound).
+            assert message.delivery in ("pending", "sent")
     finally:
         with schema_context(acme.schema):
             customers = {t.customer_id for t in Ticket.objects.filter(pk__in=[t.pk for t in made])}
