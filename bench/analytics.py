@@ -126,6 +126,50 @@ def fill(customers: int, orders: int) -> None:
         cursor.execute("VACUUM (ANALYZE) customers_order")
 
 
+def segments_make() -> None:
+    """Three dynamic segments a marketer would keep, over RFM, churn and order facts, so the
+    refresh's last step rebuilds real memberships."""
+    from analytics.models_segments import Segment
+    from analytics.segment_rules import rules_from_json
+    from analytics.segment_services import segment_save
+
+    def condition(field: str, op: str, value: str = "") -> dict[str, str]:
+        return {"field": field, "op": op, "value": value}
+
+    made = {
+        "Champions in Shanghai": {
+            "join": "and",
+            "groups": [
+                {
+                    "join": "and",
+                    "conditions": [
+                        condition("rfm_segment", "eq", "champions"),
+                        condition("city", "eq", "上海"),
+                    ],
+                }
+            ],
+        },
+        "Frequent buyers": {
+            "join": "and",
+            "groups": [{"join": "and", "conditions": [condition("orders", "gte", "5")]}],
+        },
+        "Slipping away": {
+            "join": "and",
+            "groups": [
+                {
+                    "join": "or",
+                    "conditions": [
+                        condition("churn_flag", "present"),
+                        condition("p_alive", "lte", "30"),
+                    ],
+                }
+            ],
+        },
+    }
+    for name, rules in made.items():
+        segment_save(actor=None, segment=Segment(name=name), rules=rules_from_json(rules))
+
+
 def run_ours(results: Results) -> None:
     from analytics.refresh import analytics_refresh
 
@@ -262,7 +306,8 @@ def docs_section(results: Results, info: dict[str, str], args: argparse.Namespac
         aggregate of the orders by CREATE TEMPORARY TABLE ... AS, one INSERT ... SELECT with
         cume_dist() windows, the snapshot), the churn model (purchase days aggregated in SQL,
         the BG/NBD fit on unique (x, t_x, T) rows, the holdout fit, scores and the flag rules)
-        and segment membership, then the audit entry; run twice, the second
+        and the membership of three segments (over RFM segment and city, completed orders,
+        churn flag or P(alive)), then the audit entry; run twice, the second
         replacing the first's scores and snapshot as a nightly run does. The machine is shared
         with other work, so the two runs' times differ by its load rather than by what they
         do. The
@@ -344,6 +389,7 @@ def main() -> int:
             started = time.perf_counter()
             fill(args.customers, args.orders)
             results.fill_s = time.perf_counter() - started
+            segments_make()
             run_ours(results)
             run_pandas(results, str(tenant_zone().key))
         info = machine_info()
