@@ -43,6 +43,7 @@ from bench.harness import (
     bullet,
     code_state,
     command_line,
+    customers_generate,
     machine_info,
     paragraph,
     script_path_fixed,
@@ -89,18 +90,7 @@ def fill(customers: int, orders: int) -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO customers_customer (id, kind, name, name_sort, gender, address, city,"
-            " region, postal_code, country, tags, source, channel, external_id, stage,"
-            " stage_override, notes, created_at, updated_at)"
-            " SELECT g, 'individual', '顾客' || g, 'gu ke ' || g, '', '', '上海', '', '',"
-            " 'CN', '{}', '', '', 'a-' || g, 'new', false, '', now(), now()"
-            " FROM generate_series(1, %s) g",
-            [customers],
-        )
-        cursor.execute(
-            "SELECT setval(pg_get_serial_sequence('customers_customer', 'id'), %s)", [customers]
-        )
+        customers_generate(cursor, customers, external_prefix="a-")
         cursor.execute("SELECT setseed(0.17)")
         cursor.execute(
             "INSERT INTO customers_order (id, number, customer_id, ordered_at, amount, currency,"

@@ -39,6 +39,7 @@ from bench.harness import (
     bench_database,
     code_state,
     command_line,
+    customers_generate,
     machine_info,
     script_path_fixed,
     setup_django,
@@ -106,18 +107,7 @@ def fill(customers: int, orders: int, as_of: datetime.date) -> None:
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT setseed(0.17)")
-        cursor.execute(
-            "INSERT INTO customers_customer (id, kind, name, name_sort, gender, address, city,"
-            " region, postal_code, country, tags, source, channel, external_id, stage,"
-            " stage_override, notes, created_at, updated_at)"
-            " SELECT g, 'individual', '顾客' || g, 'gu ke ' || g, '', '', '上海', '', '',"
-            " 'CN', '{}', '', '', 'c-' || g, 'new', false, '', now(), now()"
-            " FROM generate_series(1, %s) g",
-            [customers],
-        )
-        cursor.execute(
-            "SELECT setval(pg_get_serial_sequence('customers_customer', 'id'), %s)", [customers]
-        )
+        customers_generate(cursor, customers, external_prefix="c-")
         # Customer c starts (c * 37) % 700 + 1 days before the as-of date and buys during the
         # first ((c * 13) % 100) percent of the time since, at random moments; low ids buy
         # more often (orders go to customers by a skewed draw), some customers never.

@@ -184,6 +184,23 @@ def tenant_build(slug: str, name: str) -> str:
     return tenant.schema_name
 
 
+def customers_generate(cursor: Any, customers: int, *, external_prefix: str = "c-") -> None:
+    """Customers 1..customers (顾客 n in 上海, external ids <prefix>n) written in one statement,
+    their id sequence moved past them: the rows a benchmark tenant's own data hangs from."""
+    cursor.execute(
+        "INSERT INTO customers_customer (id, kind, name, name_sort, gender, address, city,"
+        " region, postal_code, country, tags, source, channel, external_id, stage,"
+        " stage_override, notes, created_at, updated_at)"
+        " SELECT g, 'individual', '顾客' || g, 'gu ke ' || g, '', '', '上海', '', '',"
+        " 'CN', '{}', '', '', %s || g, 'new', false, '', now(), now()"
+        " FROM generate_series(1, %s) g",
+        [external_prefix, customers],
+    )
+    cursor.execute(
+        "SELECT setval(pg_get_serial_sequence('customers_customer', 'id'), %s)", [customers]
+    )
+
+
 def machine_info() -> dict[str, str]:
     """The machine, PostgreSQL and Python a run used (Django must be set up)."""
     from django.db import connection

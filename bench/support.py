@@ -42,6 +42,7 @@ from bench.harness import (
     bench_database,
     code_state,
     command_line,
+    customers_generate,
     machine_info,
     script_path_fixed,
     setup_django,
@@ -120,18 +121,7 @@ def fill(schema: str, tickets: int, customers: int) -> World:
     teams_sql = "ARRAY[" + ",".join(str(team_ids[n % TEAMS]) for n in range(AGENTS)) + "]"
     with schema_context(schema), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT set_config('crm.audit_bulk', 'on', true)")
-        cursor.execute(
-            "INSERT INTO customers_customer (id, kind, name, name_sort, gender, address, city,"
-            " region, postal_code, country, tags, source, channel, external_id, stage,"
-            " stage_override, notes, created_at, updated_at)"
-            " SELECT g, 'individual', '顾客' || g, 'gu ke ' || g, '', '', '上海', '', '',"
-            " 'CN', '{}', '', '', 'c-' || g, 'new', false, '', now(), now()"
-            " FROM generate_series(1, %s) g",
-            [customers],
-        )
-        cursor.execute(
-            "SELECT setval(pg_get_serial_sequence('customers_customer', 'id'), %s)", [customers]
-        )
+        customers_generate(cursor, customers, external_prefix="c-")
         # Ticket g was opened (tickets - g) * 126 s ago: two years for 500,000. `age_days`
         # decides the status mix; `a` is the agent (0-based), NULL for the unassigned.
         cursor.execute(
