@@ -18,6 +18,7 @@ class AnalyticsConfig(AppConfig):
         )
         from analytics.refresh import RefreshStep, refresh_step_register
         from analytics.rfm_seeding import rfm_seed
+        from analytics.segment_seeding import segments_seed
         from analytics.segments import segments_refresh
         from crm.accounts.audit_labels import ACTIONS, register_table
         from crm.tenants.seeding import register_seeder
@@ -26,6 +27,8 @@ class AnalyticsConfig(AppConfig):
         rfm_extensions.register()
         # Last: scores the orders every other seeder made.
         register_seeder("analytics", rfm_seed, order=90)
+        # Before that refresh, so it fills their members.
+        register_seeder("analytics_segments", segments_seed, order=85)
         ACTIONS.setdefault("analytics_refresh", _("Refreshed analytics"))
         register_table("analytics_rfmsettings", _("RFM settings"))
         register_table("analytics_segmentrule", _("Segment rule"))

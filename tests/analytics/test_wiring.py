@@ -180,3 +180,19 @@ def test_the_dashboard_lists_churn_risk_in_the_readers_scope(acme):
         churn_refresh(as_of=local_today())
     page = client_for(acme, "manager").get(reverse("analytics:home")).text
     assert 'data-panel="churn_risk"' in page and unhappy.name in page
+
+
+def test_the_demo_segments_seed_once_with_rules_that_compile(acme):
+    import random
+
+    from analytics.models_segments import Segment
+    from analytics.segment_seeding import DEMO_SEGMENTS, segments_seed
+    from crm.tenants.seeding import SeedOptions
+
+    with schema_context(acme.schema):
+        before = Segment.objects.count()
+        first = segments_seed(random.Random(1), SeedOptions(customers=10, seed=1))
+        again = segments_seed(random.Random(1), SeedOptions(customers=10, seed=1))
+        assert Segment.objects.count() == before + len(DEMO_SEGMENTS)
+    assert first.startswith(f"{len(DEMO_SEGMENTS)} segments made")
+    assert again.startswith("0 segments made")
