@@ -53,6 +53,10 @@ class LoyaltyConfig(AppConfig):
         customer_page.register()
         list_columns.register()
         transfer_imports.register()
+        # Beside a support ticket: the customer's tier and points (support.customer_context).
+        from loyalty import support_context
+
+        support_context.register()
 
         register_table("loyalty_programme", _("Loyalty programme"))
         register_table("loyalty_earnrule", _("Earn rule"))

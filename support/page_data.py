@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 
 from crm.accounts.models import Team, User
 from customers.models import Order
+from support.customer_context import context_values, ticket_context_items
 from support.models import CannedResponse, Status, SupportSettings, Ticket
 from support.selectors import FINISHED, CustomerContext, StaffChoices, visible_tickets
 from support.sla import support_settings
@@ -99,6 +100,8 @@ def ticket_side(user: Any, ticket: Ticket, *, customer_in_scope: bool) -> Ticket
         _json_rows(mine.order_by("-id").values("id", "number")[:1]),
     ]
     customer_id = ticket.customer_id
+    # The registered context items ride in the same query, one JSON subquery each.
+    items = ticket_context_items(user) if customer_id is not None and customer_in_scope else []
     if customer_id is not None and customer_in_scope:
         parts += [
             _json_rows(
@@ -114,6 +117,7 @@ def ticket_side(user: Any, ticket: Ticket, *, customer_in_scope: bool) -> Ticket
                 .values("id", "number", "subject", "status", "created_at")[:5]
             ),
         ]
+        parts += [_json_rows(item.rows([customer_id])) for item in items]
     found = _one(parts)
     watchers = [User(**r) for r in found[0]]
     following = found[1] or found[2]
@@ -143,7 +147,8 @@ def ticket_side(user: Any, ticket: Ticket, *, customer_in_scope: bool) -> Ticket
             )
             for r in found[4]
         ]
-        context = CustomerContext(ticket.customer, False, orders, others)
+        extras = context_values(items, found[5:], ticket.customer_id)
+        context = CustomerContext(ticket.customer, False, orders, others, extras)
     return TicketSide(
         watchers=watchers,
         watching=any(w.pk == user.pk for w in watchers),

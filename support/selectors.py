@@ -5,7 +5,7 @@ the reader's record scope: a ticket is in scope through its assignee and its tea
 import base64
 import datetime
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -372,6 +372,8 @@ class CustomerContext:
     hidden: bool  # a customer is linked but outside the reader's scope
     orders: list[Order]
     tickets: list[Ticket]
+    # Registered items (support.customer_context): tier, points, segment, churn flags...
+    extras: list[Any] = field(default_factory=list)
 
 
 def customer_context(user: Any, ticket: Ticket) -> CustomerContext:
