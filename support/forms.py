@@ -28,6 +28,7 @@ class QueueFilterForm(forms.Form):
         label=_("Assignee"), required=False, coerce=int, empty_value=None
     )
     category = forms.CharField(label=_("Category"), required=False, max_length=60)
+    escalated = forms.BooleanField(label=_("Escalated complaints only"), required=False)
 
     def __init__(self, *args: Any, choices: StaffChoices, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

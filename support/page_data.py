@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import datetime
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from crm.accounts.models import Team, User
 from customers.models import Order
 from support.customer_context import context_values, ticket_context_items
-from support.models import CannedResponse, Status, SupportSettings, Ticket
+from support.models import CannedResponse, Status, SupportSettings, Ticket, TicketSavedView
 from support.selectors import FINISHED, CustomerContext, StaffChoices, visible_tickets
 from support.sla import support_settings
 
@@ -44,11 +44,13 @@ class ReferenceData:
     choices: StaffChoices
     canned: list[CannedResponse]
     settings: SupportSettings
+    saved_views: list[TicketSavedView] = field(default_factory=list)
 
 
-def reference_data(*, with_canned: bool = False) -> ReferenceData:
-    """Active staff and teams (the forms' choices), canned responses (when asked for) and the
-    support settings: one query."""
+def reference_data(*, with_canned: bool = False, views_for: Any = None) -> ReferenceData:
+    """Active staff and teams (the forms' choices), canned responses (when asked for), the
+    support settings and the saved queue views `views_for` may open (theirs and the shared
+    ones, when asked for): one query."""
     parts = [
         _json_rows(User.objects.filter(is_active=True).values("id", "full_name", "email")),
         _json_rows(Team.objects.order_by("name").values("id", "name")),
@@ -60,8 +62,15 @@ def reference_data(*, with_canned: bool = False) -> ReferenceData:
                 "id", "holiday_country", "near_breach_minutes", "pause_on_hold"
             )
         ),
+        _json_rows(
+            TicketSavedView.objects.filter(Q(user_id=views_for.pk) | Q(shared=True))
+            .order_by("name", "id")
+            .values("id", "user_id", "name", "query", "shared")[:100]
+        )
+        if views_for is not None
+        else ("'[]'::json", []),
     ]
-    staff_rows, team_rows, canned_rows, settings_rows = _one(parts)
+    staff_rows, team_rows, canned_rows, settings_rows, view_rows = _one(parts)
     staff = sorted(
         ((r["id"], r["full_name"] or r["email"]) for r in staff_rows),
         key=lambda s: s[1].casefold(),
@@ -71,6 +80,7 @@ def reference_data(*, with_canned: bool = False) -> ReferenceData:
         choices=StaffChoices(staff=staff, teams=[(r["id"], r["name"]) for r in team_rows]),
         canned=[CannedResponse(**r) for r in canned_rows],
         settings=settings,
+        saved_views=[TicketSavedView(**r) for r in view_rows],
     )
 
 
@@ -91,8 +101,6 @@ def ticket_side(user: Any, ticket: Ticket, *, customer_in_scope: bool) -> Ticket
     latest orders and other tickets in the reader's scope: one query. `customer_in_scope`
     comes with the ticket (support.selectors.ticket_for)."""
     mine = visible_tickets(user).exclude(status__in=FINISHED).exclude(pk=ticket.pk)
-    from django.db.models import Q
-
     mine = mine.filter(Q(assignee_id=user.pk) | Q(assignee__isnull=True))
     parts = [
         _json_rows(User.objects.filter(watched_tickets=ticket).values("id", "full_name", "email")),
