@@ -16,9 +16,17 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 
 from crm.accounts.models import Team, User
-from customers.models import Order
+from customers.models import CustomerEmail, Order
 from support.customer_context import context_values, ticket_context_items
-from support.models import CannedResponse, Status, SupportSettings, Ticket, TicketSavedView
+from support.models import (
+    CannedResponse,
+    MailHeader,
+    Status,
+    SupportSettings,
+    Ticket,
+    TicketAttachment,
+    TicketSavedView,
+)
 from support.selectors import FINISHED, CustomerContext, StaffChoices, visible_tickets
 from support.sla import support_settings
 
@@ -85,11 +93,23 @@ def reference_data(*, with_canned: bool = False, views_for: Any = None) -> Refer
 
 
 @dataclass
+class TicketMailData:
+    """What the ticket page shows of email (support.views_mail.ticket_mail_context): the
+    attachments by message id (None: the opening email's), each inbound message's sender and a
+    reply's last delivery error by message id, and whether a reply has an address to go to."""
+
+    files: dict[int | None, list[TicketAttachment]]
+    headers: dict[int, tuple[str, str]]
+    reply_emailed: bool
+
+
+@dataclass
 class TicketSide:
     watchers: list[User]
     watching: bool
     next_ticket: Ticket | None
     context: CustomerContext
+    mail: TicketMailData
 
 
 def _moment(text: str) -> datetime.datetime:
@@ -106,6 +126,24 @@ def ticket_side(user: Any, ticket: Ticket, *, customer_in_scope: bool) -> Ticket
         _json_rows(User.objects.filter(watched_tickets=ticket).values("id", "full_name", "email")),
         _json_rows(mine.filter(id__lt=ticket.pk).order_by("-id").values("id", "number")[:1]),
         _json_rows(mine.order_by("-id").values("id", "number")[:1]),
+        # Email: attachments, inbound senders and delivery errors, a reply's address.
+        _json_rows(
+            TicketAttachment.objects.filter(ticket=ticket)
+            .order_by("id")
+            .values("id", "message_id", "filename", "size")
+        ),
+        _json_rows(
+            MailHeader.objects.filter(ticket=ticket, message__isnull=False).values(
+                "message_id", "sender", "last_error"
+            )
+        ),
+        _json_rows(
+            CustomerEmail.objects.filter(customer_id=ticket.customer_id)
+            .order_by("-is_primary", "id")
+            .values("email")[:1]
+        )
+        if ticket.customer_id is not None and not ticket.requester_email
+        else ("'[]'::json", []),
     ]
     customer_id = ticket.customer_id
     # The registered context items ride in the same query, one JSON subquery each.
@@ -130,6 +168,15 @@ def ticket_side(user: Any, ticket: Ticket, *, customer_in_scope: bool) -> Ticket
     watchers = [User(**r) for r in found[0]]
     following = found[1] or found[2]
     next_ticket = Ticket(**following[0]) if following else None
+    files: dict[int | None, list[TicketAttachment]] = {}
+    for r in found[3]:
+        files.setdefault(r["message_id"], []).append(TicketAttachment(ticket=ticket, **r))
+    mail = TicketMailData(
+        files=files,
+        headers={r["message_id"]: (r["sender"], r["last_error"]) for r in found[4]},
+        reply_emailed=bool(ticket.requester_email or found[5]),
+    )
+    found = found[:3] + found[6:]
     if ticket.customer_id is None:
         context = CustomerContext(None, False, [], [])
     elif not customer_in_scope:
@@ -162,4 +209,5 @@ def ticket_side(user: Any, ticket: Ticket, *, customer_in_scope: bool) -> Ticket
         watching=any(w.pk == user.pk for w in watchers),
         next_ticket=next_ticket,
         context=context,
+        mail=mail,
     )

@@ -265,7 +265,7 @@ def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "ticket": ticket,
             "sla": selectors.sla_row(ticket, _now(), margin),
             "messages_list": conversation,
-            **ticket_mail_context(ticket, conversation),
+            **ticket_mail_context(conversation, side.mail),
             "events": selectors.history(ticket, choices),
             "context": side.context,
             "can_change": can_change and ticket.status != Status.CLOSED,

@@ -20,12 +20,13 @@ from crm.accounts.permissions import acting_user, can_administer, capability_req
 from crm.lib.audit_actor import audit_actor
 from support import mail_settings as settings_service
 from support import selectors
-from support.attachments import attachment_path, attachments_by_message
+from support.attachments import attachment_path
 from support.mail_inbound import inbound_mail_receive
-from support.mail_outbound import reply_recipient, reply_retry
+from support.mail_outbound import reply_retry
 from support.mail_parsing import mail_parse
-from support.models import Ticket, TicketMessage
-from support.models_mail import MailHeader, TicketAttachment
+from support.models import TicketMessage
+from support.models_mail import TicketAttachment
+from support.page_data import TicketMailData
 from support.permissions import support_configurer_required
 
 INBOUND_ACTOR = "inbound email"
@@ -171,24 +172,17 @@ def mail_settings_context(user: Any) -> dict[str, Any]:
     }
 
 
-def ticket_mail_context(ticket: Ticket, conversation: list[TicketMessage]) -> dict[str, Any]:
+def ticket_mail_context(conversation: list[TicketMessage], mail: TicketMailData) -> dict[str, Any]:
     """What the ticket page shows of email: each message's attachments, who sent an inbound
     one and a reply's last delivery error (set on the messages), the description's
     attachments, and whether replies can be emailed (the page says so when there is no
-    address)."""
-    files = attachments_by_message(ticket)
-    mail = {
-        message_id: (sender, error)
-        for message_id, sender, error in MailHeader.objects.filter(
-            ticket=ticket, message__isnull=False
-        ).values_list("message_id", "sender", "last_error")
-    }
+    address). `mail` is read in the page's side query (support.page_data.ticket_side)."""
     for message in conversation:
-        sender, error = mail.get(message.pk, ("", ""))
-        message.files = files.get(message.pk, [])  # type: ignore[attr-defined]
+        sender, error = mail.headers.get(message.pk, ("", ""))
+        message.files = mail.files.get(message.pk, [])  # type: ignore[attr-defined]
         message.mail_error = error  # type: ignore[attr-defined]
         message.mail_sender = sender  # type: ignore[attr-defined]
     return {
-        "opening_files": files.get(None, []),
-        "reply_emailed": bool(reply_recipient(ticket)),
+        "opening_files": mail.files.get(None, []),
+        "reply_emailed": mail.reply_emailed,
     }
