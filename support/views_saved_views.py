@@ -1,26 +1,19 @@
 """Saved views of the queues, posted from the queue page: save the current queue and filters
 under a name, rename or delete one's own. Opening a view is a link to the queue page."""
 
-from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from crm.accounts import capabilities as cap
 from crm.accounts.permissions import acting_user, capability_required
 from support import saved_view_services
+from support.forms import SavedViewForm
 from support.models import TicketSavedView
-
-
-class SavedViewForm(forms.Form):
-    name = forms.CharField(label=gettext_lazy("View name"), max_length=100)
-    shared = forms.BooleanField(label=gettext_lazy("Share with everyone"), required=False)
-    query = forms.CharField(required=False, max_length=2000, widget=forms.HiddenInput)
 
 
 def _queue(query: str) -> HttpResponse:
