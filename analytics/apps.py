@@ -44,3 +44,7 @@ class AnalyticsConfig(AppConfig):
         # The churn model: its tab and rules (churn_registry), then where others read it.
         churn_registry.register()
         churn_plugins.register()
+        # Beside a support ticket: the customer's segment and churn flags.
+        from analytics import support_context
+
+        support_context.register()

@@ -57,6 +57,12 @@ class LoyaltyConfig(AppConfig):
         from loyalty import referrals
 
         referrals.register()
+        # Beside a support ticket: the customer's tier and points (support.customer_context).
+        from loyalty import support_actions, support_context
+
+        support_context.register()
+        # Goodwill points on a complaint ticket (support.ticket_actions).
+        support_actions.register()
 
         register_table("loyalty_programme", _("Loyalty programme"))
         register_table("loyalty_earnrule", _("Earn rule"))

@@ -32,6 +32,7 @@ class SupportConfig(AppConfig):
         register_table("support_ticketattachment", _("Ticket attachment"))
         register_table("support_slaoverride", _("SLA override"))
         register_table("support_slaoverridetarget", _("SLA override target"))
+        register_table("support_ticketsavedview", _("Saved ticket view"))
         merge_relation_register(Ticket, "customer")
         erasure.register()
         erasure_mail.register()

@@ -144,12 +144,3 @@ def attachments_files_remove(paths: Iterable[str]) -> None:
     """Remove the files at these relative paths (after their rows were deleted and committed)."""
     for relative in paths:
         tenant_file_path(relative).unlink(missing_ok=True)
-
-
-def attachments_by_message(ticket: Ticket) -> dict[int | None, list[TicketAttachment]]:
-    """The ticket's attachments by message id (None: those of the email that opened it), in
-    one query."""
-    found: dict[int | None, list[TicketAttachment]] = {}
-    for attachment in TicketAttachment.objects.filter(ticket=ticket).order_by("id"):
-        found.setdefault(attachment.message_id, []).append(attachment)
-    return found

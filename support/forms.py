@@ -28,6 +28,7 @@ class QueueFilterForm(forms.Form):
         label=_("Assignee"), required=False, coerce=int, empty_value=None
     )
     category = forms.CharField(label=_("Category"), required=False, max_length=60)
+    escalated = forms.BooleanField(label=_("Escalated complaints only"), required=False)
 
     def __init__(self, *args: Any, choices: StaffChoices, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -176,3 +177,9 @@ class CannedForm(forms.Form):
 
 def tags_from(text: str) -> list[str]:
     return [t.strip() for t in text.replace("，", ",").split(",") if t.strip()]
+
+
+class SavedViewForm(forms.Form):
+    name = forms.CharField(label=_("View name"), max_length=100)
+    shared = forms.BooleanField(label=_("Share with everyone"), required=False)
+    query = forms.CharField(required=False, max_length=2000, widget=forms.HiddenInput)

@@ -79,8 +79,16 @@ def _message(notice: SlaNotice, site: str, language: str) -> EmailMessage:
             [
                 _("%(level)s on %(reference)s (%(clock)s).")
                 % {"level": level, "reference": ticket.reference, "clock": clock},
-                _("Due: %(due)s UTC")
-                % {"due": notice.due_at.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M")},
+                # A complaint escalated by hand has no due moment: its notice keeps when.
+                (
+                    _("Escalated: %(at)s UTC")
+                    if notice.clock == SlaNotice.Clock.COMPLAINT
+                    else _("Due: %(due)s UTC")
+                )
+                % {
+                    "due": notice.due_at.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M"),
+                    "at": notice.due_at.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M"),
+                },
                 "",
                 link,
             ]

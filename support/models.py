@@ -124,6 +124,8 @@ class Ticket(models.Model):
     first_responded_at = models.DateTimeField(_("first response"), null=True, blank=True)
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    # A complaint escalated to the team's managers (support.complaint_services): when.
+    escalated_at = models.DateTimeField(_("escalated"), null=True, blank=True)
     merged_into = models.ForeignKey(
         "self",
         on_delete=models.PROTECT,
@@ -157,6 +159,10 @@ class Ticket(models.Model):
                 fields=["sla_due", "id"],
                 name="ticket_sla_due_running",
                 condition=Q(sla_due__isnull=False),
+            ),
+            # The queues' "escalated complaints" filter: few rows, walked by id.
+            models.Index(
+                fields=["id"], name="ticket_escalated", condition=Q(escalated_at__isnull=False)
             ),
         ]
 
@@ -343,6 +349,8 @@ class SlaNotice(models.Model):
     class Clock(models.TextChoices):
         FIRST_RESPONSE = "first_response", _("First response")
         RESOLUTION = "resolution", _("Resolution")
+        # Not a clock: a complaint escalated by hand (due_at is the moment of escalation).
+        COMPLAINT = "complaint", _("Complaint")
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="sla_notices")
     clock = models.CharField(max_length=20, choices=Clock.choices)
@@ -372,4 +380,5 @@ from support.models_feedback import *  # noqa: E402, F403
 # Email and attachments (issue 16, helper "mail"): tables of their own, beside these.
 from support.models_mail import MailHeader, MailSettings, TicketAttachment  # noqa: E402, F401
 from support.models_portal import WebFormSettings  # noqa: E402, F401  (the web form's table)
+from support.models_saved_views import TicketSavedView  # noqa: E402, F401
 from support.models_slarep import SlaOverride, SlaOverrideTarget, TicketSla  # noqa: E402,F401

@@ -5,7 +5,7 @@ the reader's record scope: a ticket is in scope through its assignee and its tea
 import base64
 import datetime
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -26,6 +26,7 @@ from support.models import (
     TicketEvent,
     TicketMessage,
 )
+from support.ticket_actions import action_history_text
 
 FINISHED = (Status.RESOLVED, Status.CLOSED)
 QUEUES = ("mine", "unassigned", "near", "all")
@@ -79,6 +80,7 @@ class TicketQuery:
     assignee_id: int | None = None
     category: str = ""
     text: str = ""  # a reference ("T-000123", "123") or part of the subject
+    escalated: bool = False  # only complaints escalated to the managers
 
 
 def near_breach_condition(now: datetime.datetime, margin: datetime.timedelta) -> Q:
@@ -102,6 +104,8 @@ def _filtered(tickets: QuerySet[Ticket], user: Any, query: TicketQuery) -> Query
         tickets = tickets.filter(assignee_id=query.assignee_id)
     if query.category:
         tickets = tickets.filter(category=query.category)
+    if query.escalated:
+        tickets = tickets.filter(escalated_at__isnull=False)
     text = query.text.strip()
     if text:
         number = number_from_reference(text)
@@ -240,6 +244,7 @@ def ticket_page(
             "priority",
             "category",
             "kind",
+            "escalated_at",
             "created_at",
             "first_response_due",
             "resolution_due",
@@ -372,6 +377,8 @@ class CustomerContext:
     hidden: bool  # a customer is linked but outside the reader's scope
     orders: list[Order]
     tickets: list[Ticket]
+    # Registered items (support.customer_context): tier, points, segment, churn flags...
+    extras: list[Any] = field(default_factory=list)
 
 
 def customer_context(user: Any, ticket: Ticket) -> CustomerContext:
@@ -419,6 +426,9 @@ EVENT_LABELS = {
     "follow_up_of": gettext_lazy("opened by an email to a closed ticket"),
     "follow_up": gettext_lazy("an email to this closed ticket opened a new one"),
     "customer": gettext_lazy("linked the customer"),
+    # Complaints (support.complaint_services).
+    "escalated": gettext_lazy("escalated the complaint to the team's managers"),
+    "action": gettext_lazy("ran an action"),
 }
 
 
@@ -434,6 +444,8 @@ def history(ticket: Ticket, choices: StaffChoices | None = None) -> list[TicketE
             before, after = event.data.get("before"), event.data.get("after")
             if before in Status.values and after in Status.values:
                 text = f"{text}: {Status(before).label} → {Status(after).label}"
+        elif event.kind == "action":
+            text = action_history_text(event.data)
         elif event.kind == "assigned":
             parts = []
             if "assignee" in event.data:

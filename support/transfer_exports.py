@@ -85,6 +85,7 @@ def ticket_query(params: QueryDict) -> selectors.TicketQuery:
         assignee_id=values.get("assignee"),
         category=values.get("category") or "",
         text=values.get("q") or "",
+        escalated=bool(values.get("escalated")),
     )
 
 

@@ -1,12 +1,23 @@
 from django.urls import include, path
 
-from support import views, views_mail, views_settings, views_slarep, views_web_form
+from support import (
+    views,
+    views_complaints,
+    views_mail,
+    views_saved_views,
+    views_settings,
+    views_slarep,
+    views_web_form,
+)
 
 app_name = "support"
 
 urlpatterns = [
     path("", views.queue, name="home"),
     path("bulk/", views.bulk, name="bulk"),
+    path("views/", views_saved_views.saved_view_save, name="view_save"),
+    path("views/<int:pk>/rename/", views_saved_views.saved_view_rename, name="view_rename"),
+    path("views/<int:pk>/delete/", views_saved_views.saved_view_delete, name="view_delete"),
     path("new/", views.ticket_new, name="new"),
     path("<int:pk>/", views.ticket_detail, name="detail"),
     path("<int:pk>/reply/", views.ticket_reply, name="reply"),
@@ -17,6 +28,8 @@ urlpatterns = [
     path("<int:pk>/watch/", views.ticket_watch, name="watch"),
     path("<int:pk>/merge/", views.ticket_merge, name="merge"),
     path("<int:pk>/customer/", views_slarep.ticket_customer_link, name="customer_link"),
+    path("<int:pk>/escalate/", views_complaints.ticket_escalate, name="escalate"),
+    path("<int:pk>/actions/<str:key>/", views_complaints.ticket_action_run, name="action"),
     path("settings/", views_settings.sla_settings, name="settings"),
     path(
         "settings/overrides/<int:pk>/delete/",

@@ -35,8 +35,10 @@ from support.forms import (
     TicketForm,
     tags_from,
 )
-from support.models import Status, Ticket
+from support.models import Kind, Status, Ticket
 from support.permissions import can_configure_support
+from support.saved_view_services import view_query
+from support.ticket_actions import ticket_actions_for
 from support.transitions import next_statuses
 from support.views_mail import ticket_mail_context
 
@@ -69,7 +71,7 @@ def _margin() -> datetime.timedelta:
 def queue(request: HttpRequest) -> HttpResponse:
     user = acting_user(request)
     # Staff, teams and settings in one query (support.page_data: at most 8 queries a page).
-    reference = page_data.reference_data()
+    reference = page_data.reference_data(views_for=user)
     choices = reference.choices
     form = QueueFilterForm(request.GET or None, choices=choices)
     name = request.GET.get("queue", "mine")
@@ -84,6 +86,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         assignee_id=values.get("assignee"),
         category=values.get("category") or "",
         text=values.get("q") or "",
+        escalated=bool(values.get("escalated")),
     )
     margin = datetime.timedelta(minutes=reference.settings.near_breach_minutes)
     page = selectors.ticket_page(user, query, after=request.GET.get("after", ""), margin=margin)
@@ -119,6 +122,10 @@ def queue(request: HttpRequest) -> HttpResponse:
             # Nothing goes back to "new" (support.transitions).
             "statuses": [c for c in Status.choices if c[0] != Status.NEW],
             "categories": selectors.categories(),
+            # Saved views (support.views_saved_views): the reader's own and the shared ones.
+            "saved_views": reference.saved_views,
+            "view_query": view_query(request.GET),
+            "can_share": can_configure_support(user),
         },
     )
 
@@ -258,7 +265,7 @@ def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "ticket": ticket,
             "sla": selectors.sla_row(ticket, _now(), margin),
             "messages_list": conversation,
-            **ticket_mail_context(ticket, conversation),
+            **ticket_mail_context(conversation, side.mail),
             "events": selectors.history(ticket, choices),
             "context": side.context,
             "can_change": can_change and ticket.status != Status.CLOSED,
@@ -288,6 +295,17 @@ def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "watchers": side.watchers,
             "next_ticket": side.next_ticket,
             "staff_names": dict(choices.staff),
+            # Complaints: escalation and the actions other apps registered (loyalty's goodwill).
+            "can_escalate": can_change
+            and ticket.kind == Kind.COMPLAINT
+            and ticket.escalated_at is None
+            and ticket.status != Status.CLOSED,
+            "actions": [
+                (action, action.form_class(prefix=action.key))
+                for action in ticket_actions_for(user, ticket)
+            ]
+            if ticket.status != Status.CLOSED
+            else [],
         },
     )
 

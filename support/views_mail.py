@@ -24,8 +24,9 @@ from support.attachments import attachment_path
 from support.mail_inbound import inbound_mail_receive
 from support.mail_outbound import reply_retry
 from support.mail_parsing import mail_parse
-from support.models import Ticket, TicketMessage
-from support.models_mail import MailHeader, TicketAttachment
+from support.models import TicketMessage
+from support.models_mail import TicketAttachment
+from support.page_data import TicketMailData
 from support.permissions import support_configurer_required
 
 INBOUND_ACTOR = "inbound email"
@@ -171,41 +172,17 @@ def mail_settings_context(user: Any) -> dict[str, Any]:
     }
 
 
-def ticket_mail_context(ticket: Ticket, conversation: list[TicketMessage]) -> dict[str, Any]:
+def ticket_mail_context(conversation: list[TicketMessage], mail: TicketMailData) -> dict[str, Any]:
     """What the ticket page shows of email: each message's attachments, who sent an inbound
     one and a reply's last delivery error (set on the messages), the description's
     attachments, and whether replies can be emailed (the page says so when there is no
-    address). One statement (support.page_data's JSON rows): the page keeps to its budget."""
-    from customers.models import CustomerEmail
-    from support.page_data import json_rows, one_statement
-
-    parts = [
-        json_rows(
-            TicketAttachment.objects.filter(ticket=ticket)
-            .order_by("id")
-            .values("id", "message_id", "filename", "size")
-        ),
-        json_rows(
-            MailHeader.objects.filter(ticket=ticket, message__isnull=False).values(
-                "message_id", "sender", "last_error"
-            )
-        ),
-        json_rows(
-            CustomerEmail.objects.filter(customer_id=ticket.customer_id or 0)
-            .order_by("-is_primary", "id")
-            .values("email")[:1]
-        ),
-    ]
-    attachment_rows, mail_rows, email_rows = one_statement(parts)
-    files: dict[int | None, list[TicketAttachment]] = {}
-    for row in attachment_rows:
-        files.setdefault(row["message_id"], []).append(TicketAttachment(**row))
-    mail = {row["message_id"]: (row["sender"], row["last_error"]) for row in mail_rows}
+    address). `mail` is read in the page's side query (support.page_data.ticket_side)."""
     for message in conversation:
-        sender, error = mail.get(message.pk, ("", ""))
-        message.files = files.get(message.pk, [])  # type: ignore[attr-defined]
+        sender, error = mail.headers.get(message.pk, ("", ""))
+        message.files = mail.files.get(message.pk, [])  # type: ignore[attr-defined]
         message.mail_error = error  # type: ignore[attr-defined]
         message.mail_sender = sender  # type: ignore[attr-defined]
-    # As support.mail_outbound.reply_recipient decides: the requester's, else the customer's.
-    emailed = bool(ticket.requester_email or (ticket.customer_id and email_rows))
-    return {"opening_files": files.get(None, []), "reply_emailed": emailed}
+    return {
+        "opening_files": mail.files.get(None, []),
+        "reply_emailed": mail.reply_emailed,
+    }

@@ -207,6 +207,15 @@ def crowded_acme(acme, committed_db) -> Iterator[dict[str, int]]:
             resolution_due=timezone.now() - datetime.timedelta(hours=30)
         )
         churn_refresh(as_of=timezone.localdate())
+        # A saved queue view with a long name: the queue page's saved views must wrap.
+        from support.models import TicketSavedView
+
+        saved_view = TicketSavedView.objects.create(
+            user=User.objects.get(pk=acme.admin.pk),
+            name=f"华东区物流投诉·紧急·未分配 East China delivery complaints {marker}"[:100],
+            query="queue=all&priority=urgent&escalated=on",
+            shared=True,
+        )
     yield {"customer": customer.pk, "job": job.pk, "ticket": ticket.pk}
     with schema_context(acme.schema):
         from analytics.models_churn import ChurnFit, ChurnScore
@@ -214,6 +223,7 @@ def crowded_acme(acme, committed_db) -> Iterator[dict[str, int]]:
 
         ChurnScore.objects.all().delete()
         ChurnFit.objects.all().delete()
+        saved_view.delete()
 
         Ticket.objects.filter(pk=ticket.pk).delete()
         ImportJob.objects.filter(pk=job.pk).delete()

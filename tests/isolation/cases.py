@@ -373,6 +373,24 @@ def _new_ticket(member: TenantCast) -> dict[str, str]:
         return {"pk": str(ticket.pk)}
 
 
+def _new_ticket_action(member: TenantCast) -> dict[str, str]:
+    """A ticket and loyalty's goodwill action on it (support.ticket_actions)."""
+    return {**_new_ticket(member), "key": "loyalty.goodwill"}
+
+
+def _admins_ticket_view(member: TenantCast) -> dict[str, str]:
+    """A saved queue view is its owner's alone; the isolation test acts as the admin."""
+    from support.models import TicketSavedView
+
+    with schema_context(member.schema):
+        view = TicketSavedView.objects.create(
+            user=User.objects.get(pk=member.users["admin"].pk),
+            name=f"Case {uuid.uuid4().hex[:6]}",
+            query="queue=all&priority=high",
+        )
+        return {"pk": str(view.pk)}
+
+
 def _new_holiday_override(member: TenantCast) -> dict[str, str]:
     from support.models import HolidayOverride
 
@@ -774,6 +792,11 @@ TENANT_CASES: dict[str, Case] = {
     "support:watch": Case("object", method="POST", kwargs=_new_ticket, roles=WRITERS),
     "support:merge": Case("object", method="POST", kwargs=_new_ticket, roles=WRITERS),
     "support:customer_link": Case("object", method="POST", kwargs=_new_ticket, roles=WRITERS),
+    "support:escalate": Case("object", method="POST", kwargs=_new_ticket, roles=WRITERS),
+    "support:action": Case("object", method="POST", kwargs=_new_ticket_action, roles=WRITERS),
+    "support:view_save": Case("staff", method="POST", roles=ALL_ROLES),
+    "support:view_rename": Case("object", method="POST", kwargs=_admins_ticket_view),
+    "support:view_delete": Case("object", method="POST", kwargs=_admins_ticket_view),
     "support:settings": Case("staff", roles=SUPPORT_CONFIGURERS),
     "support:attachment": Case("object", kwargs=_new_ticket_attachment, roles=ALL_ROLES),
     "support:reply_send_again": Case(

@@ -1,6 +1,9 @@
 """The queue and the ticket page stay within bench/support.py's budget of 8 queries (the
 `SET search_path` statements aside), with a customer in and out of the reader's scope,
-watchers, orders, other tickets and canned responses present."""
+watchers, orders, other tickets, canned responses, the registered customer context (loyalty's
+tier and points, analytics' segment and churn flags: support.customer_context) and saved views
+present. The context items and the page's email data ride in the side query, whatever their
+number."""
 
 import pytest
 from django.db import connection
@@ -9,7 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from customers.services import order_create
-from support.models import CannedResponse
+from loyalty.services import points_adjust
+from support.models import CannedResponse, TicketSavedView
 from support.services import ticket_watch
 from tests.conftest import client_for
 from tests.tickets.factory import customer, in_tenant, staff, ticket
@@ -43,7 +47,9 @@ def test_the_queues_and_the_ticket_page_keep_to_eight_queries(acme):
             amount=Decimal("12.50"),
             currency="GBP",
         )
+        points_adjust(actor=None, customer=buyer, points=12, reason="budget")
         made = ticket(assignee=agent, customer_=buyer)
+        TicketSavedView.objects.create(user=agent, name="Mine", query="queue=mine")
         ticket(assignee=agent, customer_=buyer)
         ticket(assignee=None)
         ticket_watch(actor=agent, ticket=made, user=agent, watching=True)
@@ -56,6 +62,7 @@ def test_the_queues_and_the_ticket_page_keep_to_eight_queries(acme):
         assert len(found) <= BUDGET, "\n".join(found)
     page = browser.get(reverse("support:detail", args=[made.pk])).content.decode()
     assert "B-1" in page and "acme manager" in page and "Stop watching" in page
+    assert 'data-context="loyalty.points"' in page
     for pk in (made.pk, hidden.pk):
         found = _queries(browser, reverse("support:detail", args=[pk]))
         assert len(found) <= BUDGET, "\n".join(found)
