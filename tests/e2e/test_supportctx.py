@@ -75,6 +75,7 @@ def test_an_agent_saves_a_view_escalates_and_grants_goodwill_on_a_phone(
             made = Ticket.objects.get(pk=complaint.pk)
             assert made.escalated_at is not None
             assert made.compensation == "Goodwill points: +30 points"
+            assert made.customer_id is not None
             assert Account.objects.get(customer_id=made.customer_id).balance == 30
             assert TicketSavedView.objects.filter(user=agent, name=f"紧急 Urgent {marker}")
     finally:
