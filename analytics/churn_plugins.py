@@ -5,6 +5,7 @@ latest refresh."""
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -51,8 +52,6 @@ def _detractor(ctx: RuleContext) -> tuple[str, list[Any]] | None:
 
 
 def _detractor_reason(n: Mapping[str, Any]) -> str:
-    import datetime
-
     day = date_format(datetime.date.fromisoformat(str(n["last_on"])), "SHORT_DATE_FORMAT")
     count = int(n["answers"])
     return ngettext(
