@@ -44,6 +44,7 @@ class Scene:
     canaries: dict[str, str] = field(default_factory=dict)
     import_job: ImportJob | None = None
     export_job: ExportJob | None = None
+    saved_view_id: int | None = None
 
     def canary(self, holder: str, part: str = "") -> str:
         # Lower-case hex: survives email lower-casing and every text column.
@@ -278,6 +279,22 @@ def _support_mail(scene: Scene) -> None:
     )
 
 
+def _support_saved_views(scene: Scene) -> None:
+    # An agent's saved queue view searching for the person's email, named after their phone.
+    from django.http import QueryDict
+
+    from support.saved_view_services import ticket_view_save
+
+    email = f"{scene.canaries['customers.contacts:email']}@example.cn"
+    phone = scene.canaries["customers.contacts:phone"]
+    scene.canaries["support.saved_views:search"] = scene.canaries["customers.contacts:email"]
+    scene.canaries["support.saved_views:name"] = phone
+    query = QueryDict(mutable=True)
+    query.update({"queue": "all", "q": email, "priority": "high"})
+    view = ticket_view_save(actor=scene.admin, name=f"Calls {phone}", query=query)
+    scene.saved_view_id = view.pk
+
+
 # In planting order (the import needs the contacts; the audit entries come last).
 def _loyalty_text(scene: Scene) -> None:
     from loyalty.services import points_adjust, points_redeem
@@ -301,6 +318,7 @@ PLANTERS: dict[str, Callable[[Scene], None]] = {
     "support.tickets": _tickets,
     "support.surveys": _surveys,
     "support.mail": _support_mail,
+    "support.saved_views": _support_saved_views,
     "customers.audit_values": _audit_values,
     "loyalty.text": _loyalty_text,
 }
@@ -390,5 +408,10 @@ def test_every_registered_holder_is_planted_and_erased(acme):
         job = ImportJob.objects.get(pk=scene.import_job.pk)
         assert (job.status, job.updated_count, job.rejected_path) == ("done", 1, "")
         assert "because a customer was erased" in job.message
+        # The saved view stays, its other filters too, without the search or the phone.
+        from support.models_saved_views import TicketSavedView
+
+        view = TicketSavedView.objects.get(pk=scene.saved_view_id)
+        assert (view.name, view.query) == (f"Saved view #{view.pk}", "queue=all&priority=high")
         export = ExportJob.objects.get(pk=scene.export_job.pk)
         assert (export.status, export.file_path) == (ExportJob.Status.FAILED, "")
