@@ -411,6 +411,7 @@ def test_every_registered_holder_is_planted_and_erased(acme):
         # The saved view stays, its other filters too, without the search or the phone.
         from support.models_saved_views import TicketSavedView
 
+        assert scene.saved_view_id is not None
         view = TicketSavedView.objects.get(pk=scene.saved_view_id)
         assert (view.name, view.query) == (f"Saved view #{view.pk}", "queue=all&priority=high")
         export = ExportJob.objects.get(pk=scene.export_job.pk)
