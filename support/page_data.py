@@ -30,6 +30,9 @@ from support.models import (
 from support.selectors import FINISHED, CustomerContext, StaffChoices, visible_tickets
 from support.sla import support_settings
 
+# Order amounts come back from JSON as floats (16000.0): shown as money again.
+CENTS = Decimal("0.01")
+
 
 def _json_rows(queryset: QuerySet[Any]) -> tuple[str, list[Any]]:
     """A subquery giving the queryset's rows as a JSON array of objects (keys: its values())."""
@@ -186,7 +189,7 @@ def ticket_side(user: Any, ticket: Ticket, *, customer_in_scope: bool) -> Ticket
             Order(
                 id=r["id"],
                 number=r["number"],
-                amount=Decimal(str(r["amount"])),
+                amount=Decimal(str(r["amount"])).quantize(CENTS),
                 currency=r["currency"],
                 ordered_at=_moment(r["ordered_at"]),
             )
