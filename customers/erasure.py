@@ -9,6 +9,7 @@ mention the person. crm.transfer registers its files itself (crm.transfer.erasur
 import datetime
 from collections.abc import Iterable
 
+from django.db import transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
@@ -29,6 +30,7 @@ from customers.models import (
     CustomerMerge,
     CustomerPhone,
     Interaction,
+    SavedView,
 )
 
 # How long a merge's transaction may run before it stamps the merge: its audit entries are
@@ -170,6 +172,35 @@ def _erase_import_images(erasure: Erasure) -> None:
     ).exclude(before=None).update(before=None)
 
 
+def _erase_saved_views(erasure: Erasure) -> None:
+    """Saved customer lists whose search, filter or name gives the person's name, email or
+    phone lose that part (and are renamed)."""
+    for view in SavedView.objects.only("id", "user_id", "name", "query"):
+        query = erasure.scrubbed_query(view.query)
+        named = erasure.mentioned_in(view.name)
+        if query == view.query and not named:
+            continue
+        name = view.name
+        if named:
+            name = f"Saved view #{view.pk}"
+            if (
+                SavedView.objects.filter(user_id=view.user_id, name=name)
+                .exclude(pk=view.pk)
+                .exists()
+            ):
+                name = f"{name} ({erasure.at:%Y%m%d%H%M%S})"
+        SavedView.objects.filter(pk=view.pk).update(query=query, name=name)
+
+
+def _erase_list_cache(_erasure: Erasure) -> None:
+    """Rendered list pages are kept in Redis under a data version the erasure moves on, so
+    they are never served again; they are deleted once it commits, not left to expire (a
+    page rendered before the commit, still under the old version, goes with them)."""
+    from customers.list_cache import list_cache_forget
+
+    transaction.on_commit(list_cache_forget)
+
+
 # Audited columns that name a customer without a foreign key (a merge keeps ids of records that
 # no longer exist). Foreign keys to customers_customer are found in the database.
 _AUDIT_MENTIONS: dict[str, tuple[str, ...]] = {}
@@ -233,6 +264,18 @@ def register() -> None:
             _erase_import_images,
             "before-images imports kept of the person's record and contacts",
             30,
+        ),
+        ErasureHolder(
+            "customers.saved_views",
+            _erase_saved_views,
+            "saved customer lists searching for the person's name, email or phone",
+            30,
+        ),
+        ErasureHolder(
+            "customers.list_cache",
+            _erase_list_cache,
+            "the customer list's cached pages (deleted once the erasure commits)",
+            95,
         ),
         ErasureHolder(
             "customers.audit_values",

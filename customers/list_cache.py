@@ -31,9 +31,12 @@ from django.utils.safestring import SafeString, mark_safe
 
 from crm.accounts.models import RecordScope
 from crm.accounts.permissions import can_view_personal_data
+from crm.lib.cache import cache_forget_prefix
 from customers import selectors
 from customers.list_columns import ListColumn, list_columns
 from customers.list_rows_html import markup_digest, rows_html
+
+KEY_PREFIX = "customer-list"
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ def cache_key(
     asked = hashlib.sha256(repr((query, after, size)).encode()).hexdigest()
     return ":".join(
         (
-            "customer-list",
+            KEY_PREFIX,
             str(context.data_version),
             markup_digest(columns),
             translation.get_language() or "",
@@ -111,3 +114,10 @@ def list_rows(
         # A plain tuple: nothing to unpickle into a class that a deployment may have changed.
         cache.set(key, (str(html), rows.count, rows.next_cursor), seconds)
     return rows
+
+
+def list_cache_forget() -> int:
+    """Drop every cached page of this tenant's list. Pages of an older data version are
+    never served, but they still hold the rows they showed until they expire; erasing a
+    customer must not leave the person's row there (customers.erasure)."""
+    return cache_forget_prefix(f"{KEY_PREFIX}:")

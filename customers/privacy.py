@@ -23,7 +23,7 @@ from crm.lib.erasure import Erasure, erasure_holders
 from crm.lib.spreadsheet import safe_cell
 from customers import schema
 from customers.erasure import person_ids
-from customers.models import Customer
+from customers.models import Customer, CustomerEmail, CustomerPhone
 
 # The customer's own fields in the ZIP's profile (customers.schema): staff (owner, team) and
 # bookkeeping are not the person's data; contacts have their own CSV.
@@ -116,6 +116,22 @@ def customer_data_export(*, actor: User | None, customer: Customer, ip: str | No
     return archive.getvalue()
 
 
+def _erasure_of(customer: Customer) -> Erasure:
+    """The erasure of `customer`'s person, with what identifies them read now, before any
+    holder blanks it."""
+    ids = person_ids(customer.pk)
+    names = Customer.objects.filter(pk__in=ids).values_list("name", flat=True)
+    emails = CustomerEmail.objects.filter(customer__in=ids).values_list("email", flat=True)
+    phones = CustomerPhone.objects.filter(customer__in=ids).values_list("e164", flat=True)
+    return Erasure(
+        customer_ids=ids,
+        at=timezone.now(),
+        names=tuple(sorted(set(names))),
+        emails=tuple(sorted(set(emails))),
+        phones=tuple(sorted(set(phones))),
+    )
+
+
 @writes
 @transaction.atomic
 def customer_erase(*, actor: User | None, customer: Customer, ip: str | None = None) -> Customer:
@@ -126,7 +142,7 @@ def customer_erase(*, actor: User | None, customer: Customer, ip: str | None = N
     if customer.erased_at is not None:
         raise ValidationError(_("This customer was already erased."))
     audit_erasure_begin()
-    erasure = Erasure(customer_ids=person_ids(customer.pk), at=timezone.now())
+    erasure = _erasure_of(customer)
     for holder in erasure_holders():
         holder.erase(erasure)
     audit_record(

@@ -11,18 +11,11 @@ point at the ticket only, are blanked here.
 Runs before the contacts holder (order 15), so tickets that were never linked but whose
 requester email or phone is one of the person's are reached too."""
 
-import re
-
-from django.http import QueryDict
-
 from crm.accounts.audit import audit_redact
 from crm.lib.erasure import Erasure, ErasureHolder, erasure_holder_register
 from customers.models import CustomerEmail, CustomerPhone
 from support.models import Ticket, TicketMessage
 from support.models_saved_views import TicketSavedView
-
-# Fewer digits than this in a search are not a phone number (a ticket number, a year).
-PHONE_DIGITS_AT_LEAST = 7
 
 
 def _erase_tickets(erasure: Erasure) -> None:
@@ -60,39 +53,17 @@ def _erase_tickets(erasure: Erasure) -> None:
     audit_redact(table_name=Ticket._meta.db_table, record_ids=[str(pk) for pk in ticket_ids])
 
 
-def _names_person(search: str, emails: list[str], phones: list[str]) -> bool:
-    text = search.strip().casefold()
-    if not text:
-        return False
-    if any(email.casefold() in text for email in emails):
-        return True
-    digits = re.sub(r"\D", "", text)
-    return len(digits) >= PHONE_DIGITS_AT_LEAST and any(
-        digits in re.sub(r"\D", "", phone) for phone in phones
-    )
-
-
 def _erase_saved_views(erasure: Erasure) -> None:
-    """A saved queue view whose search or name gives the person's email or phone loses that
-    search and is renamed; its audit entries are redacted. (The person's name is gone by now,
-    customers.record runs first: a search by name stays, as it would in anyone's memory.)"""
-    ids = erasure.customer_ids
-    emails = list(CustomerEmail.objects.filter(customer__in=ids).values_list("email", flat=True))
-    phones = list(CustomerPhone.objects.filter(customer__in=ids).values_list("e164", flat=True))
-    if not emails and not phones:
-        return
+    """A saved queue view whose search, filter or name gives the person's name, email or phone
+    loses that part and is renamed; its audit entries are redacted."""
     touched = []
     for view in TicketSavedView.objects.only("id", "name", "query"):
-        params = QueryDict(view.query, mutable=True)
-        search_names = _names_person(params.get("q", ""), emails, phones)
-        name_names = _names_person(view.name, emails, phones)
-        if not (search_names or name_names):
+        query = erasure.scrubbed_query(view.query)
+        named = erasure.mentioned_in(view.name)
+        if query == view.query and not named:
             continue
-        if search_names:
-            params.pop("q", None)
         TicketSavedView.objects.filter(pk=view.pk).update(
-            query=params.urlencode(),
-            name=f"Saved view #{view.pk}" if name_names else view.name,
+            query=query, name=f"Saved view #{view.pk}" if named else view.name
         )
         touched.append(str(view.pk))
     if touched:
@@ -112,7 +83,7 @@ def register() -> None:
         ErasureHolder(
             "support.saved_views",
             _erase_saved_views,
-            "saved queue views searching for the person's email or phone",
+            "saved queue views searching for the person's name, email or phone",
             order=14,
         )
     )

@@ -179,3 +179,26 @@ def audit_redact_between(
             [table_name, record_id, start, end],
         )
         return cursor.rowcount
+
+
+def audit_redact_export_filters(scrub: Callable[[str], str]) -> int:
+    """Rewrite the filter kept in export entries (detail["filter"], the list's query string) as
+    `scrub` returns it: erasure passes one that drops the parameters naming the person, so the
+    entry still tells what kind of list was exported. Erasure only (audit_erasure_begin
+    first; the append-only guard lets nothing else of an entry change); how many changed."""
+    changed = 0
+    entries = AuditEntry.objects.filter(action="export").exclude(detail__filter="")
+    for pk, detail in entries.values_list("pk", "detail").iterator():
+        text = detail.get("filter") if isinstance(detail, dict) else None
+        if not isinstance(text, str):
+            continue
+        scrubbed = scrub(text)
+        if scrubbed != text:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "UPDATE accounts_auditentry SET detail = jsonb_set(detail, '{filter}',"
+                    " to_jsonb(%s::text)) WHERE id = %s",
+                    [scrubbed, pk],
+                )
+            changed += 1
+    return changed

@@ -79,14 +79,26 @@ BEGIN
 END
 $fn$;
 
+CREATE OR REPLACE FUNCTION crm_audit_detail_redaction(old_detail jsonb, new_detail jsonb)
+RETURNS boolean LANGUAGE sql IMMUTABLE AS $fn$
+    -- An entry's detail may change, when a person is erased, in its "filter" key alone.
+    SELECT CASE WHEN new_detail IS NOT DISTINCT FROM old_detail THEN true
+                WHEN jsonb_typeof(old_detail) = 'object' AND jsonb_typeof(new_detail) = 'object'
+                THEN (new_detail - 'filter') = (old_detail - 'filter')
+                ELSE false END
+$fn$;
+
 CREATE OR REPLACE FUNCTION crm_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
     -- The one change allowed: erasing a person redacts the values their entries hold, inside
-    -- the erasing transaction, and touches nothing else of the entry.
+    -- the erasing transaction, and touches nothing else of the entry (of its detail, only the
+    -- filter an export was asked with, which may be the person's name or phone).
     IF TG_OP = 'UPDATE' AND current_setting('crm.audit_erasing', true) = 'on'
         AND NEW.id = OLD.id AND NEW.at = OLD.at AND NEW.action = OLD.action
         AND NEW.actor_id IS NOT DISTINCT FROM OLD.actor_id AND NEW.actor_label = OLD.actor_label
         AND NEW.table_name = OLD.table_name AND NEW.record_id = OLD.record_id
+        AND NEW.ip IS NOT DISTINCT FROM OLD.ip
+        AND crm_audit_detail_redaction(OLD.detail, NEW.detail)
         AND NEW.before IS NOT DISTINCT FROM crm_audit_redacted(OLD.before)
         AND NEW.after IS NOT DISTINCT FROM crm_audit_redacted(OLD.after) THEN
         RETURN NEW;
@@ -109,6 +121,7 @@ DROP TRIGGER IF EXISTS crm_audit_no_truncate ON accounts_auditentry;
 DROP FUNCTION IF EXISTS crm_audit_append_only();
 DROP FUNCTION IF EXISTS crm_audit_row() CASCADE;
 DROP FUNCTION IF EXISTS crm_audit_redacted(jsonb);
+DROP FUNCTION IF EXISTS crm_audit_detail_redaction(jsonb, jsonb);
 """
 
 

@@ -33,3 +33,35 @@ class ReusedClientRedisCache(RedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = ReusedClientRedisCacheClient
+
+
+def cache_forget_prefix(prefix: str) -> int:
+    """Delete the current tenant's cache entries whose key starts with `prefix` (keys are made
+    by settings.CACHES' KEY_FUNCTION, which puts the schema first, so no other tenant's entry
+    matches); how many were deleted. For entries whose key carries a version that has moved
+    on (customers.list_cache): they are never served again, but hold what they held until
+    their time runs out, which an erasure may not wait for."""
+    from django.core.cache import cache
+
+    client_of = getattr(getattr(cache, "_cache", None), "get_client", None)
+    if client_of is None:
+        # Not Redis (a local-memory cache in a one-off script): nothing shared to clear but
+        # this process's own, which goes whole.
+        cache.clear()
+        return 0
+    client = client_of(write=True)
+    pattern = cache.make_key(_glob_escape(prefix)) + "*"
+    deleted = 0
+    batch: list[Any] = []
+    for key in client.scan_iter(match=pattern, count=1000):
+        batch.append(key)
+        if len(batch) >= 1000:
+            deleted += client.delete(*batch)
+            batch.clear()
+    if batch:
+        deleted += client.delete(*batch)
+    return deleted
+
+
+def _glob_escape(text: str) -> str:
+    return "".join(f"\\{ch}" if ch in "*?[]\\" else ch for ch in text)

@@ -20,17 +20,62 @@ Rules for a holder:
   fails for a holder it does not know: a new holder comes with its planting there."""
 
 import datetime
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode
+
+# Fewer digits than this in a search are not a phone number (a ticket number, a year).
+PHONE_DIGITS_AT_LEAST = 7
+# A name shorter than this names nobody in particular ("Li" is a syllable of many words).
+NAME_CHARS_AT_LEAST = 2
 
 
 @dataclass(frozen=True)
 class Erasure:
     """One erasure: the person's customer ids (the erased record and every record merged into
-    it) and the moment it happens."""
+    it), the moment it happens, and what identified the person just before it (names, emails,
+    E.164 phones), read before any holder runs, for holders that look for the person in free
+    text: a saved search, an export's filter."""
 
     customer_ids: tuple[int, ...]
     at: datetime.datetime
+    names: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+    phones: tuple[str, ...] = ()
+
+    def mentioned_in(self, text: str) -> bool:
+        """Whether free text (a search box, a saved view's name) gives one of the person's
+        names, emails or phone numbers. Phones match on digits, so "158 6661 0550" finds
+        +8615866610550; a name matches as a case-folded substring of the text."""
+        folded = text.strip().casefold()
+        if not folded:
+            return False
+        if any(email.casefold() in folded for email in self.emails if email):
+            return True
+        if any(
+            len(name.strip()) >= NAME_CHARS_AT_LEAST and name.strip().casefold() in folded
+            for name in self.names
+        ):
+            return True
+        for run in re.findall(r"\d[\d\s().+-]*\d", folded):
+            digits = re.sub(r"\D", "", run)
+            if len(digits) >= PHONE_DIGITS_AT_LEAST and any(
+                digits in re.sub(r"\D", "", phone) for phone in self.phones
+            ):
+                return True
+        return False
+
+    def scrubbed_query(self, query: str) -> str:
+        """A saved list query (a URL query string) without the parameters whose value gives
+        the person away; `query` itself when none does."""
+        pairs = parse_qsl(query, keep_blank_values=True)
+        kept = [
+            (key, value)
+            for key, value in pairs
+            if not (self.mentioned_in(value) or self.mentioned_in(key))
+        ]
+        return query if len(kept) == len(pairs) else urlencode(kept)
 
 
 @dataclass(frozen=True)

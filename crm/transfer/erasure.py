@@ -72,6 +72,15 @@ def _erase_export_files(erasure: Erasure) -> None:
     )
 
 
+def _erase_export_filters(erasure: Erasure) -> None:
+    """Audit entries of exports keep the filter they were asked with; a search for the
+    person's name, email or phone is dropped from it (the rest stays: what kind of list it
+    was, how many rows)."""
+    from crm.accounts.audit import audit_redact_export_filters
+
+    audit_redact_export_filters(erasure.scrubbed_query)
+
+
 def register() -> None:
     erasure_holder_register(
         ErasureHolder(
@@ -87,5 +96,13 @@ def register() -> None:
             _erase_export_files,
             "every export file written before the erasure",
             order=80,
+        )
+    )
+    erasure_holder_register(
+        ErasureHolder(
+            "transfer.export_filters",
+            _erase_export_filters,
+            "searches for the person in the filters export audit entries recorded",
+            order=85,
         )
     )

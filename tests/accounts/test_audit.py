@@ -98,6 +98,56 @@ def test_audit_entries_cannot_be_changed_or_deleted(acme):
         assert AuditEntry.objects.get(pk=entry.pk).action == "login"
 
 
+def test_an_erasure_may_change_an_entrys_filter_and_nothing_else_of_its_detail(acme):
+    """Inside an erasure (audit_erasure_begin) the guard lets the export filter change, so a
+    search for the person can be dropped; every other key of the detail, and the ip, stay."""
+    from crm.accounts.audit import audit_erasure_begin
+
+    with schema_context(acme.schema):
+        entry = AuditEntry.objects.create(
+            action="export", ip="10.0.0.1", detail={"kind": "customers", "filter": "q=x", "rows": 3}
+        )
+        for statement in (
+            "UPDATE accounts_auditentry SET detail = jsonb_set(detail, '{rows}', '0')",
+            "UPDATE accounts_auditentry SET detail = detail - 'kind'",
+            "UPDATE accounts_auditentry SET ip = NULL",
+            "UPDATE accounts_auditentry SET detail = '[]'::jsonb",
+        ):
+            with (
+                pytest.raises(DatabaseError, match="append-only"),
+                transaction.atomic(),
+                connection.cursor() as cursor,
+            ):
+                audit_erasure_begin()
+                cursor.execute(statement + " WHERE id = %s", [entry.pk])
+        with transaction.atomic(), connection.cursor() as cursor:
+            audit_erasure_begin()
+            cursor.execute(
+                "UPDATE accounts_auditentry SET detail = jsonb_set(detail, '{filter}', '\"\"')"
+                " WHERE id = %s",
+                [entry.pk],
+            )
+        # Outside an erasure not even the filter may change. (The erasure's setting lasts to
+        # the end of its transaction, which here is the test's own: it is switched off.)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('crm.audit_erasing', 'off', true)")
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(
+                "UPDATE accounts_auditentry SET detail = jsonb_set(detail, '{filter}', '\"y\"')"
+                " WHERE id = %s",
+                [entry.pk],
+            )
+        assert AuditEntry.objects.get(pk=entry.pk).detail == {
+            "kind": "customers",
+            "filter": "",
+            "rows": 3,
+        }
+
+
 def test_sign_in_failed_sign_in_and_sign_out_are_recorded(acme):
     client = client_for(acme)
     client.post("/login/", {"username": acme.email("manager"), "password": "wrong"})

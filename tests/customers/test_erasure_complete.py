@@ -22,7 +22,7 @@ from crm.transfer.exporting import export_dir, export_path, export_run
 from crm.transfer.models import ExportJob, ImportChange, ImportJob
 from customers.erasure import audit_mention_columns
 from customers.merge import customer_merge, customer_merge_revert
-from customers.models import Customer, CustomerMerge, Interaction
+from customers.models import Customer, CustomerMerge, Interaction, SavedView
 from customers.privacy import customer_erase
 from customers.services import (
     CustomerInput,
@@ -45,6 +45,7 @@ class Scene:
     import_job: ImportJob | None = None
     export_job: ExportJob | None = None
     saved_view_id: int | None = None
+    customer_view_id: int | None = None
 
     def canary(self, holder: str, part: str = "") -> str:
         # Lower-case hex: survives email lower-casing and every text column.
@@ -295,6 +296,46 @@ def _support_saved_views(scene: Scene) -> None:
     scene.saved_view_id = view.pk
 
 
+def _customer_saved_views(scene: Scene) -> None:
+    # A saved customer list searching for the person's full name, named after their phone.
+    from customers.services import saved_view_save
+
+    name = f"Name {scene.canaries['customers.record']}"
+    phone = scene.canaries["customers.contacts:phone"]
+    view = saved_view_save(
+        actor=scene.admin, name=f"Call back {phone}", query=f"q={name}&stage=lead"
+    )
+    scene.customer_view_id = view.pk
+
+
+def _export_filters(scene: Scene) -> None:
+    # An export asked with the person's email in the search box (its audit entry keeps the
+    # filter), beside an export of another search that must keep its filter.
+    from crm.transfer.exporting import export_audit
+
+    email = f"{scene.canaries['customers.contacts:email']}@example.cn"
+    export_audit(
+        actor=scene.admin,
+        kind="customers",
+        query=f"q={email}&tag=vip",
+        rows=1,
+        fmt="csv",
+        planted=True,
+    )
+    export_audit(
+        actor=scene.admin, kind="customers", query="q=Wang&tag=vip", rows=9, fmt="csv", planted=True
+    )
+
+
+def _list_cache(scene: Scene) -> None:
+    # The list page the admin looked the person up on, rendered and kept in Redis.
+    from tests.conftest import client_for
+
+    name = f"Name {scene.canaries['customers.record']}"
+    response = client_for(scene.member, "admin").get("/customers/", {"q": name})
+    assert response.status_code == 200 and name in response.content.decode()
+
+
 # In planting order (the import needs the contacts; the audit entries come last).
 def _loyalty_text(scene: Scene) -> None:
     from loyalty.services import points_adjust, points_redeem
@@ -319,6 +360,9 @@ PLANTERS: dict[str, Callable[[Scene], None]] = {
     "support.surveys": _surveys,
     "support.mail": _support_mail,
     "support.saved_views": _support_saved_views,
+    "customers.saved_views": _customer_saved_views,
+    "transfer.export_filters": _export_filters,
+    "customers.list_cache": _list_cache,
     "customers.audit_values": _audit_values,
     "loyalty.text": _loyalty_text,
 }
@@ -368,7 +412,21 @@ def _found_in_files(roots: list[Path], canaries: dict[str, str]) -> dict[str, li
     return found
 
 
-def test_every_registered_holder_is_planted_and_erased(acme):
+def _found_in_cache(schema: str, canaries: dict[str, str]) -> dict[str, list[str]]:
+    """Canaries in the tenant's Redis cache entries (rendered list pages, panels)."""
+    from django.core.cache import cache
+
+    client = cache._cache.get_client(write=False)  # type: ignore[attr-defined]
+    found: dict[str, list[str]] = {}
+    for key in client.scan_iter(match=f"{schema}:*"):
+        data = client.get(key) or b""
+        for value in canaries.values():
+            if value.encode() in data:
+                found.setdefault(value, []).append(f"redis {key.decode()}")
+    return found
+
+
+def test_every_registered_holder_is_planted_and_erased(acme, django_capture_on_commit_callbacks):
     registered = {h.name for h in erasure_holders()}
     planted = set(PLANTERS)
     assert registered == planted, (
@@ -387,6 +445,8 @@ def test_every_registered_holder_is_planted_and_erased(acme):
 
         # Every canary is really somewhere before the erasure (the test can fail).
         before = {**_found_in_schema(acme.schema, scene.canaries)}
+        for value, places in _found_in_cache(acme.schema, scene.canaries).items():
+            before.setdefault(value, []).extend(places)
         for value, places in _found_in_files(roots, scene.canaries).items():
             before.setdefault(value, []).extend(places)
         missing = [name for name, value in scene.canaries.items() if value not in before]
@@ -395,9 +455,12 @@ def test_every_registered_holder_is_planted_and_erased(acme):
         for name in ("transfer.import_files:upload", "transfer.import_files:rejected"):
             assert scene.canaries[name] in in_files, name
 
-        customer_erase(actor=admin, customer=Customer.objects.get(pk=person.pk))
+        # What the erasure leaves to its commit (the list cache) runs here too.
+        with django_capture_on_commit_callbacks(execute=True):
+            customer_erase(actor=admin, customer=Customer.objects.get(pk=person.pk))
 
         left = _found_in_schema(acme.schema, scene.canaries)
+        left.update(_found_in_cache(acme.schema, scene.canaries))
         left.update(_found_in_files(roots, scene.canaries))
         names = {value: name for name, value in scene.canaries.items()}
         assert not left, {names[v]: places for v, places in left.items()}
@@ -416,3 +479,16 @@ def test_every_registered_holder_is_planted_and_erased(acme):
         assert (view.name, view.query) == (f"Saved view #{view.pk}", "queue=all&priority=high")
         export = ExportJob.objects.get(pk=scene.export_job.pk)
         assert (export.status, export.file_path) == (ExportJob.Status.FAILED, "")
+        # The saved customer list keeps its other filter; the export entries their filters but
+        # the person's email.
+        assert scene.customer_view_id is not None
+        customer_view = SavedView.objects.get(pk=scene.customer_view_id)
+        assert (customer_view.name, customer_view.query) == (
+            f"Saved view #{customer_view.pk}",
+            "stage=lead",
+        )
+        filters = sorted(
+            e.detail["filter"]
+            for e in AuditEntry.objects.filter(action="export", detail__planted=True)
+        )
+        assert filters == ["q=Wang&tag=vip", "tag=vip"]
