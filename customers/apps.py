@@ -71,6 +71,11 @@ class CustomersConfig(AppConfig):
         from customers import erasure
 
         erasure.register()
+
+        from crm.lib.erasure import erasure_replayer_set
+        from customers.privacy import customers_erase_again
+
+        erasure_replayer_set(customers_erase_again)
         register_table("customers_duplicatepair", _("Possible duplicate"))
         register_table(
             "customers_customermerge",

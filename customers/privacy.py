@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import zipfile
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -17,10 +18,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.accounts.audit import audit_erasure_begin, audit_record, writes
+from crm.accounts.audit import audit_actor, audit_erasure_begin, audit_record, writes
 from crm.accounts.models import User
-from crm.lib.erasure import Erasure, erasure_holders
+from crm.lib.erasure import ErasedRecord, Erasure, erasure_holders
 from crm.lib.spreadsheet import safe_cell
+from crm.tenants.erasures import erasure_remember
 from customers import schema
 from customers.erasure import person_ids
 from customers.models import Customer, CustomerEmail, CustomerPhone
@@ -143,6 +145,9 @@ def customer_erase(*, actor: User | None, customer: Customer, ip: str | None = N
         raise ValidationError(_("This customer was already erased."))
     audit_erasure_begin()
     erasure = _erasure_of(customer)
+    created = list(
+        Customer.objects.filter(pk__in=erasure.customer_ids).values_list("pk", "created_at")
+    )
     for holder in erasure_holders():
         holder.erase(erasure)
     audit_record(
@@ -153,5 +158,23 @@ def customer_erase(*, actor: User | None, customer: Customer, ip: str | None = N
         ip=ip,
         detail={"records": list(erasure.customer_ids)},
     )
+    # Outside the schema too, so restoring an older archive erases the person again.
+    erasure_remember(created, erasure.at)
     customer.refresh_from_db()
     return customer
+
+
+def customers_erase_again(records: Sequence[ErasedRecord]) -> int:
+    """Erase each of `records` (id, created_at) that is here, the same record and not erased
+    yet, as the staff UI would: a restored archive made before they were erased
+    (crm.tenants.erasures). How many were erased."""
+    erased = 0
+    with audit_actor("erasure made again on a restored archive"):
+        for pk, created in records:
+            customer = Customer.objects.filter(
+                pk=pk, created_at=created, erased_at__isnull=True
+            ).first()
+            if customer is not None:
+                customer_erase(actor=None, customer=customer)
+                erased += 1
+    return erased

@@ -21,7 +21,7 @@ Rules for a holder:
 
 import datetime
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
 
@@ -99,3 +99,24 @@ def erasure_holder_register(holder: ErasureHolder) -> None:
 
 def erasure_holders() -> list[ErasureHolder]:
     return sorted(_HOLDERS.values(), key=lambda h: (h.order, h.name))
+
+
+# A customer erased: its id and when the record was created (ids repeat between copies of a
+# tenant that went their own way; the pair does not).
+ErasedRecord = tuple[int, datetime.datetime]
+
+# Erasing again what an archive restored from before an erasure holds (crm.tenants.erasures).
+# The customers app sets it: only it knows how to erase a customer.
+_REPLAYER: list[Callable[[Sequence[ErasedRecord]], int]] = []
+
+
+def erasure_replayer_set(replayer: Callable[[Sequence[ErasedRecord]], int]) -> None:
+    """Set the function that erases the given records where they exist (same id, same creation
+    time) and are not erased yet, returning how many it erased. Call from AppConfig.ready."""
+    _REPLAYER[:] = [replayer]
+
+
+def erasure_replay(records: Sequence[ErasedRecord]) -> int:
+    if not _REPLAYER:
+        raise RuntimeError("no erasure replayer is set (the customers app is not installed)")
+    return _REPLAYER[0](records)

@@ -48,11 +48,12 @@ import psycopg
 from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
-from django_tenants.utils import schema_exists
+from django_tenants.utils import schema_exists, tenant_context
 from psycopg import sql
 
 from crm.tenants import files, services
 from crm.tenants.cloning import SCHEMA_NAME, libpq_env, pg_connect
+from crm.tenants.erasures import erasures_replay
 from crm.tenants.models import Tenant, TenantEvent
 
 if TYPE_CHECKING:
@@ -87,6 +88,7 @@ SOURCE_TEXT_FIELDS = (
 )
 _TOC_SCHEMA = re.compile(r"^\d+; \d+ \d+ SCHEMA - (\S+) ", re.MULTILINE)
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_FILES_KEY = re.compile(r"^[0-9a-f]{32}$")
 
 
 class ArchiveError(Exception):
@@ -101,13 +103,26 @@ class Summary:
     size: int
     seconds: float
     migrations_applied: int = 0
+    # Customers erased in the source after the archive was made, erased again on import.
+    erasures_replayed: int = 0
+    # The archive names no source tenant key (made before erasures were remembered).
+    erasures_unknown: bool = False
 
     def describe(self) -> str:
         text = f"{self.tables} tables, {self.rows} rows, {_human_size(self.size)}"
         if self.migrations_applied:
             plural = "s" if self.migrations_applied > 1 else ""
             text += f", {self.migrations_applied} migration{plural} applied"
-        return f"{text}, {self.seconds:.1f} s"
+        if self.erasures_replayed:
+            plural = "s" if self.erasures_replayed > 1 else ""
+            text += f", {self.erasures_replayed} customer{plural} erased again"
+        text = f"{text}, {self.seconds:.1f} s"
+        if self.erasures_unknown:
+            text += (
+                "; this archive predates erasure records: erase again any customer erased"
+                " in its source since it was made"
+            )
+        return text
 
 
 @dataclass(frozen=True)
@@ -120,6 +135,9 @@ class Manifest:
     dump_bytes: int
     dump_sha256: str
     extra: dict[str, Any] = field(default_factory=dict)
+    # files_keys of the source tenant and of those it was restored from, nearest first
+    # (crm.tenants.erasures); None in archives made before it was written.
+    lineage: list[str] | None = None
 
     @property
     def schema_name(self) -> str:
@@ -142,6 +160,8 @@ class Manifest:
             "dump": {"file": DUMP, "bytes": self.dump_bytes, "sha256": self.dump_sha256},
             **self.extra,
         }
+        if self.lineage is not None:
+            data["lineage"] = self.lineage
         return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True).encode()
 
     @classmethod
@@ -168,6 +188,7 @@ class Manifest:
             row_counts=_parse_row_counts(_expect(data, "row_counts", dict)),
             dump_bytes=_expect(dump, "bytes", int),
             dump_sha256=_expect(dump, "sha256", str),
+            lineage=_parse_lineage(data.get("lineage")),
         )
 
 
@@ -177,6 +198,16 @@ def _expect(data: dict[str, Any], key: str, kind: type) -> Any:
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ArchiveError(f"{MANIFEST}: {key!r} is missing or not a {kind.__name__}")
     return value
+
+
+def _parse_lineage(lineage: Any) -> list[str] | None:
+    if lineage is None:
+        return None
+    if not isinstance(lineage, list) or not all(
+        isinstance(key, str) and _FILES_KEY.match(key) for key in lineage
+    ):
+        raise ArchiveError(f"{MANIFEST}: 'lineage' is not a list of tenant keys")
+    return lineage
 
 
 def _parse_source(source: dict[str, Any]) -> dict[str, Any]:
@@ -244,6 +275,7 @@ def export_tenant(
             dump_bytes=dump.stat().st_size,
             dump_sha256=_sha256(dump),
             extra={"pg_dump_version": _run_tool("pg_dump", "--version").strip()},
+            lineage=[tenant.files_key, *tenant.lineage],
         )
         size = _write_archive(output, manifest, dump, files.tenant_root_for(tenant), force=force)
     logger.info("tenant %s exported to %s", tenant.slug, output)
@@ -374,6 +406,7 @@ def import_tenant(
         work = Path(tmp)
         manifest = unpack(archive, work)
         tenant = _new_tenant(manifest, slug=slug, name=name)
+        tenant.lineage = list(manifest.lineage or [])
         missing = _migrations_missing(manifest)
         _check_dump(work / DUMP, manifest)
         files_target = _files_target(work / FILES, tenant)
@@ -381,7 +414,7 @@ def import_tenant(
             f"imported from {archive.name}: tenant {manifest.source['slug']}, "
             f"exported {manifest.created_at}"
         )
-        _restore_and_register(
+        replayed = _restore_and_register(
             tenant, manifest, work, files_target, migrate=bool(missing), actor=actor, detail=detail
         )
     logger.info("archive %s imported as tenant %s", archive, tenant.slug)
@@ -392,6 +425,8 @@ def import_tenant(
         archive.stat().st_size,
         time.monotonic() - started,
         migrations_applied=len(missing),
+        erasures_replayed=replayed,
+        erasures_unknown=manifest.lineage is None,
     )
 
 
@@ -514,9 +549,10 @@ def _restore_and_register(
     migrate: bool,
     actor: User | None,
     detail: str,
-) -> None:
-    """Restore the dump as the tenant's schema, check it, migrate it, place its files and save
-    the tenant row; undo all of it on any failure (an interrupt included)."""
+) -> int:
+    """Restore the dump as the tenant's schema, check it, migrate it, place its files, erase
+    again who was erased in its source since, and save the tenant row; undo all of it on any
+    failure (an interrupt included). How many customers were erased again."""
     schema = tenant.schema_name
     restored = placed = False
     try:
@@ -531,6 +567,9 @@ def _restore_and_register(
             files.private_mkdir(files_target.parent)
             placed = True
             _place_files(work / FILES, files_target)
+        # Before the tenant is ready: no one ever sees the person in the restored copy.
+        with tenant_context(tenant):
+            replayed = erasures_replay(tenant.lineage)
         services.tenant_register_restored(actor=actor, tenant=tenant, detail=detail)
     except BaseException:
         if placed and files_target is not None:
@@ -538,6 +577,7 @@ def _restore_and_register(
         if restored:
             _drop_schema(schema)
         raise
+    return replayed
 
 
 def _place_files(source: Path, target: Path) -> None:

@@ -2,6 +2,8 @@ import re
 import uuid
 import zoneinfo
 
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
@@ -141,6 +143,9 @@ class Tenant(TenantMixin):
     # Names the tenant's private file folder (crm.tenants.files). Never changes, never copied:
     # an imported archive's tenant gets a fresh one.
     files_key = models.CharField(max_length=32, unique=True, default=new_files_key, editable=False)
+    # The files_keys of the tenants this one was restored from, nearest first (crm.tenants.
+    # archive): erasures remembered under any of them are made again here (ErasureRecord).
+    lineage = ArrayField(models.CharField(max_length=32), default=list, blank=True, editable=False)
     # Plan limits set by operators; None means unlimited.
     staff_limit = models.PositiveIntegerField(_("staff limit"), null=True, blank=True, default=25)
     customer_limit = models.PositiveIntegerField(_("customer limit"), null=True, blank=True)
@@ -211,3 +216,26 @@ class TenantEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant.slug} {self.action} {self.at:%Y-%m-%d %H:%M}"
+
+
+class ErasureRecord(models.Model):
+    """That customers of a tenant were erased, remembered outside its schema: restoring an
+    archive made before the erasure erases them again (crm.tenants.erasures), so a backup never
+    brings an erased person back. Ids, creation times and keys only, nothing personal; kept
+    after the tenant is deleted, since its archives may outlive it."""
+
+    # The files_key of the tenant the erasure happened in, then its lineage: the family of
+    # copies whose records may be the same person.
+    tenant_keys = ArrayField(models.CharField(max_length=32))
+    tenant_slug = models.CharField(max_length=63)  # for people reading the table
+    # [[customer id, created_at in ISO 8601], ...]: copies that went their own way reuse ids,
+    # so an id names the same record in a copy only with the same creation time.
+    customers = models.JSONField()
+    erased_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["erased_at", "id"]
+        indexes = [GinIndex(fields=["tenant_keys"], name="erasure_record_keys")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_slug}: {len(self.customers)} erased {self.erased_at:%Y-%m-%d %H:%M}"

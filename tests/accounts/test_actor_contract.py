@@ -63,6 +63,7 @@ NOT_WRITING_SERVICES = {
     "crm.transfer.exporting.export_run": "runner of export_job_request",
     "crm.transfer.exporting.exports_settle": "task upkeep",
     "crm.transfer.exporting.exports_expire": "task upkeep",
+    "customers.privacy.customers_erase_again": "runner of a restore, names its own actor",
 }
 
 

@@ -457,3 +457,78 @@ def test_a_failure_after_the_restore_undoes_it(acme_archive: Path, monkeypatch: 
     with pytest.raises(RuntimeError, match="could not be saved"):
         run("tenant", "import", str(acme_archive), "--slug", slug)
     assert_nothing_left(slug)
+
+
+def _customer(schema: str, name: str, phone: str) -> int:
+    from customers.services import CustomerInput, customer_create
+
+    with schema_context(schema):
+        return customer_create(actor=None, data=CustomerInput(name=name, phones=[phone])).pk
+
+
+def _erase(schema: str, pk: int) -> None:
+    from customers.models import Customer
+    from customers.privacy import customer_erase
+
+    with schema_context(schema):
+        customer_erase(actor=None, customer=Customer.objects.get(pk=pk))
+
+
+def _shown(schema: str, pk: int) -> tuple[str, list[str], bool]:
+    from customers.models import Customer
+
+    with schema_context(schema):
+        customer = Customer.objects.get(pk=pk)
+        phones = sorted(customer.phones.values_list("e164", flat=True))
+        return customer.name, phones, customer.erased_at is not None
+
+
+def test_restoring_an_archive_made_before_an_erasure_erases_the_person_again(
+    tmp_path: Path,
+) -> None:
+    """An erasure is remembered outside the schema (ids and creation times) under the tenant's
+    key and its lineage, so no archive of the tenant, of a copy of it, or of what it was copied
+    from brings the person back, even once the erasing tenant is deleted; a copy that went its
+    own way and gave the same id to someone else keeps that someone."""
+    source, copy, again, older = (new_slug(p) for p in ("src", "cp1", "cp2", "cp3"))
+    src_schema, copy_schema = schema_name_for_slug(source), schema_name_for_slug(copy)
+    try:
+        run("tenant", "create", source, "--name", "Source", "--admin-email", "o@src.test")
+        ana = _customer(src_schema, "Ana Lima", "13800000001")
+        bo = _customer(src_schema, "Bo Chen", "13800000002")
+        run("tenant", "export", source, str(tmp_path / "src.tar.gz"))
+        _erase(src_schema, ana)
+
+        out = run("tenant", "import", str(tmp_path / "src.tar.gz"), "--slug", copy)
+        assert "1 customer erased again" in out
+        assert _shown(copy_schema, ana) == (f"Erased customer #{ana}", [], True)
+        assert _shown(copy_schema, bo) == ("Bo Chen", ["+8613800000002"], False)
+        assert Tenant.objects.get(slug=copy).lineage == [Tenant.objects.get(slug=source).files_key]
+
+        # The two go their own ways: each gives the next id to a different person, and the
+        # source erases its own.
+        dee = _customer(copy_schema, "Dee Xu", "13800000004")
+        cyd = _customer(src_schema, "Cyd Wu", "13800000003")
+        assert dee == cyd
+        _erase(src_schema, cyd)
+        # An archive of the copy, then Bo erased in the copy, then both tenants deleted.
+        run("tenant", "export", copy, str(tmp_path / "copy.tar.gz"))
+        _erase(copy_schema, bo)
+        delete_tenant(copy)
+        delete_tenant(source)
+
+        # The copy's archive: Bo erased again; Dee, who has Cyd's id but is not Cyd, stays.
+        out = run("tenant", "import", str(tmp_path / "copy.tar.gz"), "--slug", again)
+        assert "1 customer erased again" in out
+        again_schema = schema_name_for_slug(again)
+        assert _shown(again_schema, bo)[2] is True
+        assert _shown(again_schema, dee) == ("Dee Xu", ["+8613800000004"], False)
+        # The source's first archive, from before every erasure: Ana and Bo, erased in two
+        # tenants of the family, are erased again.
+        out = run("tenant", "import", str(tmp_path / "src.tar.gz"), "--slug", older)
+        assert "2 customers erased again" in out
+        older_schema = schema_name_for_slug(older)
+        assert _shown(older_schema, ana)[2] and _shown(older_schema, bo)[2]
+    finally:
+        for slug in (older, again, copy, source):
+            delete_tenant(slug)
