@@ -188,7 +188,7 @@ def _export_columns() -> list[ExportColumn]:
 
 
 def _risk_build(user: Any) -> dict[str, Any] | None:
-    # Names within the reader's scope: never cached (a panel's cache is tenant-wide).
+    # Names within the reader's scope: never cached (names, not figures: always current).
     page = churn_risk_page(user, size=RISK_PANEL_ROWS)
     if not page.rows:
         return None

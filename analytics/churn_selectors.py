@@ -12,6 +12,7 @@ from django.utils.translation import ngettext
 from analytics.churn_rules import FlagShown, churn_rules, flags_shown
 from analytics.models_churn import ChurnFit, ChurnScore, ValueTier
 from crm.accounts.permissions import scope_filter
+from support.selectors import reader_scope
 
 RISK_PAGE = 50
 
@@ -90,7 +91,12 @@ def churn_risk_page(
 ) -> RiskPage:
     """Flagged customers the reader may see, most at risk first (risk_rank), `size` a page."""
     scores = ChurnScore.objects.filter(
-        scope_filter(user, owner_field="customer__owner", team_field="customer__team"),
+        scope_filter(
+            user,
+            owner_field="customer__owner",
+            team_field="customer__team",
+            scope=reader_scope(user),  # read once per request's user (the dashboard's too)
+        ),
         risk_rank__gt=_position(after),
         customer__erased_at__isnull=True,
     )

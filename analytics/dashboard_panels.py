@@ -1,7 +1,8 @@
 """The dashboard's built-in panels: new against returning customers by month (orders), ticket
 volume and SLA attainment by week (support), points issued, redeemed, expired and outstanding
 by month (loyalty) and the segments' sizes. Each is one set-based query over a bounded window
-(the last 12 months or weeks), drawn with crm.lib.charts; figures are tenant-wide."""
+(the last 12 months or weeks), drawn with crm.lib.charts; figures cover the reader's customers
+and tickets (analytics.dashboard's scope helpers), the whole tenant for a reader with scope all."""
 
 from __future__ import annotations
 
@@ -9,11 +10,18 @@ import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import Sum
+from django.db.models import Count, Q, Sum
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from analytics.dashboard import Panel, dashboard_panel_register
+from analytics.dashboard import (
+    Panel,
+    customers_scope_sql,
+    customers_scoped,
+    dashboard_panel_register,
+    tickets_scope_sql,
+    visible_customer_ids,
+)
 from analytics.models_segments import Segment
 from crm.lib import charts
 from loyalty.models import Account
@@ -56,7 +64,7 @@ WITH buyers AS (
     SELECT DISTINCT customer_id,
            date_trunc('month', ordered_at AT TIME ZONE %(zone)s)::date AS month
     FROM customers_order
-    WHERE status = 'completed' AND ordered_at >= %(start)s
+    WHERE status = 'completed' AND ordered_at >= %(start)s{scope}
 ),
 firsts AS (
     SELECT o.customer_id,
@@ -73,22 +81,19 @@ GROUP BY b.month
 """
 
 
-def new_returning(today: datetime.date) -> dict[datetime.date, tuple[int, int]]:
-    """Per month of the window: customers whose first completed order fell in it, and customers
-    who ordered in it having ordered before."""
+def new_returning(user: Any, today: datetime.date) -> dict[datetime.date, tuple[int, int]]:
+    """Per month of the window: the reader's customers whose first completed order fell in it,
+    and those who ordered in it having ordered before."""
     months = month_starts(today, MONTHS)
     start = datetime.datetime.combine(months[0], datetime.time.min, tenant_zone())
-    found = {
-        month: (new, returning)
-        for month, new, returning in sql_rows(
-            _NEW_RETURNING_SQL, {"zone": zone_name(), "start": start}
-        )
-    }
+    params: dict[str, Any] = {"zone": zone_name(), "start": start}
+    sql = _NEW_RETURNING_SQL.format(scope=customers_scope_sql(user, "customer_id", params))
+    found = {month: (new, returning) for month, new, returning in sql_rows(sql, params)}
     return {m: found.get(m, (0, 0)) for m in months}
 
 
-def _new_returning_build(_user: Any) -> dict[str, Any] | None:
-    counts = new_returning(local_today())
+def _new_returning_build(user: Any) -> dict[str, Any] | None:
+    counts = new_returning(user, local_today())
     if not any(new or returning for new, returning in counts.values()):
         return None
     labels = [f"{m:%Y-%m}" for m in counts]
@@ -113,7 +118,8 @@ _TICKETS_SQL = """
 WITH weeks AS (SELECT generate_series(%(first)s::date, %(last)s::date, '7 days')::date AS week),
 opened AS (
     SELECT date_trunc('week', created_at AT TIME ZONE %(zone)s)::date AS week, count(*) AS n
-    FROM support_ticket WHERE created_at >= %(start)s AND merged_into_id IS NULL GROUP BY 1
+    FROM support_ticket WHERE created_at >= %(start)s AND merged_into_id IS NULL{opened_scope}
+    GROUP BY 1
 ),
 resolved AS (
     SELECT date_trunc('week', resolved_at AT TIME ZONE %(zone)s)::date AS week,
@@ -121,7 +127,8 @@ resolved AS (
            count(*) FILTER (WHERE resolution_due IS NOT NULL) AS with_sla,
            count(*) FILTER (WHERE resolution_due IS NOT NULL AND resolved_at <= resolution_due)
                AS met
-    FROM support_ticket WHERE resolved_at >= %(start)s AND merged_into_id IS NULL GROUP BY 1
+    FROM support_ticket WHERE resolved_at >= %(start)s AND merged_into_id IS NULL{resolved_scope}
+    GROUP BY 1
 )
 SELECT weeks.week, coalesce(opened.n, 0), coalesce(resolved.n, 0),
        coalesce(resolved.with_sla, 0), coalesce(resolved.met, 0)
@@ -130,17 +137,26 @@ ORDER BY weeks.week
 """
 
 
-def ticket_weeks(today: datetime.date) -> list[tuple[datetime.date, int, int, int, int]]:
-    """Per week (Monday) of the window: tickets opened, resolved, resolved with an SLA, and of
-    those resolved by their resolution due time."""
+def ticket_weeks(user: Any, today: datetime.date) -> list[tuple[datetime.date, int, int, int, int]]:
+    """Per week (Monday) of the window, of the reader's tickets (the queues' scope): opened,
+    resolved, resolved with an SLA, and of those resolved by their resolution due time."""
     weeks = _week_starts(today, WEEKS)
     start = datetime.datetime.combine(weeks[0], datetime.time.min, tenant_zone())
-    params = {"first": weeks[0], "last": weeks[-1], "zone": zone_name(), "start": start}
-    return [tuple(row) for row in sql_rows(_TICKETS_SQL, params)]
+    params: dict[str, Any] = {
+        "first": weeks[0],
+        "last": weeks[-1],
+        "zone": zone_name(),
+        "start": start,
+    }
+    sql = _TICKETS_SQL.format(
+        opened_scope=tickets_scope_sql(user, "id", params),
+        resolved_scope=tickets_scope_sql(user, "id", params),
+    )
+    return [tuple(row) for row in sql_rows(sql, params)]
 
 
-def _tickets_build(_user: Any) -> dict[str, Any] | None:
-    weeks = ticket_weeks(local_today())
+def _tickets_build(user: Any) -> dict[str, Any] | None:
+    weeks = ticket_weeks(user, local_today())
     if not any(opened or resolved for _w, opened, resolved, _s, _m in weeks):
         return None
     labels = [f"{w:%m-%d}" for w, *_rest in weeks]
@@ -179,26 +195,39 @@ SELECT date_trunc('month', occurred_at AT TIME ZONE %(zone)s)::date AS month,
        -coalesce(sum(points) FILTER (WHERE kind IN ('redeem', 'redeem_cancel')), 0),
        -coalesce(sum(points) FILTER (WHERE kind = 'expire'), 0)
 FROM loyalty_ledgerentry
-WHERE occurred_at >= %(start)s
+WHERE occurred_at >= %(start)s{scope}
 GROUP BY 1
 """
 
 
-def points_months(today: datetime.date) -> dict[datetime.date, tuple[int, int, int]]:
+def points_months(user: Any, today: datetime.date) -> dict[datetime.date, tuple[int, int, int]]:
+    """Per month of the window: points the reader's customers were issued, redeemed and lost
+    to expiry."""
     months = month_starts(today, MONTHS)
     start = datetime.datetime.combine(months[0], datetime.time.min, tenant_zone())
+    params: dict[str, Any] = {"zone": zone_name(), "start": start}
+    members = customers_scope_sql(user, "a.customer_id", params)
+    scope = (
+        f" AND account_id IN (SELECT a.id FROM loyalty_account a WHERE TRUE{members})"  # noqa: S608 (values: parameters)
+        if members
+        else ""
+    )
     found = {
         month: (int(issued), int(redeemed), int(expired))
-        for month, issued, redeemed, expired in sql_rows(
-            _POINTS_SQL, {"zone": zone_name(), "start": start}
-        )
+        for month, issued, redeemed, expired in sql_rows(_POINTS_SQL.format(scope=scope), params)
     }
     return {m: found.get(m, (0, 0, 0)) for m in months}
 
 
-def _points_build(_user: Any) -> dict[str, Any] | None:
-    months = points_months(local_today())
-    outstanding = Account.objects.aggregate(total=Sum("balance"))["total"] or 0
+def points_outstanding(user: Any) -> int:
+    """Points the reader's customers hold now."""
+    accounts = customers_scoped(Account.objects.all(), user)
+    return int(accounts.aggregate(total=Sum("balance"))["total"] or 0)
+
+
+def _points_build(user: Any) -> dict[str, Any] | None:
+    months = points_months(user, local_today())
+    outstanding = points_outstanding(user)
     if not outstanding and not any(any(v) for v in months.values()):
         return None
     chart = charts.bar_chart(
@@ -218,12 +247,26 @@ def _points_build(_user: Any) -> dict[str, Any] | None:
 # --- segments ---------------------------------------------------------------------------------
 
 
-def _segments_build(_user: Any) -> dict[str, Any] | None:
-    biggest = list(
-        Segment.objects.order_by("-member_count", "name").values_list("name", "member_count")[
-            :TOP_SEGMENTS
-        ]
-    )
+def segment_sizes(user: Any) -> list[tuple[str, int]]:
+    """The largest segments by their members at the last refresh among the reader's customers
+    (the stored member_count for a reader who sees every customer)."""
+    visible = visible_customer_ids(user)
+    if visible is None:
+        sized = Segment.objects.order_by("-member_count", "name").values_list(
+            "name", "member_count"
+        )
+    else:
+        seen = Count("members", filter=Q(members__customer_id__in=visible))
+        sized = (
+            Segment.objects.annotate(seen=seen)
+            .order_by("-seen", "name")
+            .values_list("name", "seen")
+        )
+    return list(sized[:TOP_SEGMENTS])
+
+
+def _segments_build(user: Any) -> dict[str, Any] | None:
+    biggest = segment_sizes(user)
     if not biggest:
         return None
     chart = charts.bar_chart(

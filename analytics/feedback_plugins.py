@@ -1,6 +1,7 @@
 """Feedback surveys where analytics looks for them: the dashboard's CSAT and NPS trend and the
 segment conditions on a customer's answers. Reads support's survey answers (support sits below
-analytics), month by month in the tenant's time zone, in one grouped query."""
+analytics), month by month in the tenant's time zone, in one grouped query; the trend counts
+the answers of the reader's customers."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from analytics.dashboard import Panel, dashboard_panel_register
+from analytics.dashboard import Panel, customers_scope_sql, dashboard_panel_register
 from analytics.dashboard_panels import MONTHS, month_starts, sql_rows, zone_name
 from analytics.segment_fields import SegmentField, as_of, day_start, segment_field_register
 from analytics.segment_fields_builtin import DATE_OPS, NUMBER_OPS
@@ -30,24 +31,28 @@ SELECT date_trunc('month', answered_at AT TIME ZONE %(zone)s)::date AS month,
        count(*) FILTER (WHERE kind = %(nps)s AND score >= 9),
        count(*) FILTER (WHERE kind = %(nps)s AND score <= 6)
 FROM support_surveyresponse
-WHERE answered_at >= %(start)s
+WHERE answered_at >= %(start)s{scope}
 GROUP BY 1
 """
 
 
-def feedback_trend(today: datetime.date) -> dict[datetime.date, tuple[float | None, float | None]]:
-    """Per month of the dashboard's window: CSAT % (share of 4-5) and NPS (% 9-10 minus % 0-6),
-    None for a month without answers of that kind."""
+def feedback_trend(
+    user: Any, today: datetime.date
+) -> dict[datetime.date, tuple[float | None, float | None]]:
+    """Per month of the dashboard's window, from the answers of the reader's customers (as
+    support's feedback reports count them): CSAT % (share of 4-5) and NPS (% 9-10 minus %
+    0-6), None for a month without answers of that kind."""
     months = month_starts(today, MONTHS)
     start = datetime.datetime.combine(months[0], datetime.time.min, tenant_zone())
-    params = {
+    params: dict[str, Any] = {
         "zone": zone_name(),
         "start": start,
         "csat": SurveyKind.CSAT.value,
         "nps": SurveyKind.NPS.value,
     }
+    sql = _TREND_SQL.format(scope=customers_scope_sql(user, "customer_id", params))
     found: dict[datetime.date, tuple[float | None, float | None]] = {}
-    for month, csat, satisfied, nps, promoters, detractors in sql_rows(_TREND_SQL, params):
+    for month, csat, satisfied, nps, promoters, detractors in sql_rows(sql, params):
         found[month] = (
             round(100 * satisfied / csat, 1) if csat else None,
             round(100 * (promoters - detractors) / nps, 1) if nps else None,
@@ -55,8 +60,8 @@ def feedback_trend(today: datetime.date) -> dict[datetime.date, tuple[float | No
     return {m: found.get(m, (None, None)) for m in months}
 
 
-def _trend_build(_user: Any) -> dict[str, Any] | None:
-    trend = feedback_trend(local_today())
+def _trend_build(user: Any) -> dict[str, Any] | None:
+    trend = feedback_trend(user, local_today())
     if all(csat is None and nps is None for csat, nps in trend.values()):
         return None
     chart = charts.line_chart(

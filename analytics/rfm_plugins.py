@@ -1,6 +1,7 @@
 """RFM where other parts of analytics look for it: segment conditions (the RFM segment and each
-score) and the dashboard's panels (customers by RFM segment, the R by FM heat map). Both read
-analytics_rfmscore, the latest refresh, so they cost one indexed join or one GROUP BY."""
+score) and the dashboard's panels (customers by RFM segment, the R by FM heat map), both within
+the reader's customers. They read the latest refresh (analytics_rfmscore, the snapshot's counts
+or entries), so they cost one indexed join or one GROUP BY."""
 
 from __future__ import annotations
 
@@ -11,7 +12,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from analytics import rfm_selectors
-from analytics.dashboard import Panel, dashboard_panel_register
+from analytics.dashboard import (
+    Panel,
+    customers_scoped,
+    dashboard_panel_register,
+    visible_customer_ids,
+)
 from analytics.models import RfmScore, RfmSegment
 from analytics.segment_fields import SegmentField, segment_field_register
 from analytics.segment_fields_builtin import CHOICE_OPS, NUMBER_OPS
@@ -93,9 +99,9 @@ def _fields() -> list[SegmentField]:
     return fields
 
 
-def _segments_build(_user: Any) -> dict[str, Any] | None:
+def _segments_build(user: Any) -> dict[str, Any] | None:
     snapshot = rfm_selectors.latest_snapshot()
-    counts = rfm_selectors.segment_counts(snapshot)
+    counts = rfm_selectors.segment_counts(snapshot, customers=visible_customer_ids(user))
     categories, series = rfm_selectors.segment_chart_data(counts)
     if snapshot is None or not categories:
         return None
@@ -110,17 +116,19 @@ def _segments_build(_user: Any) -> dict[str, Any] | None:
     return {"chart": chart}
 
 
-def rfm_grid_counts() -> list[list[float]]:
-    """Customers per (R, FM) cell, R 5 (most recent) in the first row, FM 1 to 5 across."""
+def rfm_grid_counts(user: Any) -> list[list[float]]:
+    """The reader's customers per (R, FM) cell, R 5 (most recent) in the first row, FM 1 to 5
+    across."""
+    scores = customers_scoped(RfmScore.objects.all(), user)
     found = {
         (row["r"], row["fm"]): row["n"]
-        for row in RfmScore.objects.values("r", "fm").annotate(n=Count("pk")).order_by()
+        for row in scores.values("r", "fm").annotate(n=Count("pk")).order_by()
     }
     return [[float(found.get((r, fm), 0)) for fm in range(1, 6)] for r in range(5, 0, -1)]
 
 
-def _grid_build(_user: Any) -> dict[str, Any] | None:
-    values = rfm_grid_counts()
+def _grid_build(user: Any) -> dict[str, Any] | None:
+    values = rfm_grid_counts(user)
     if not any(any(row) for row in values):
         return None
     chart = charts.heatmap(

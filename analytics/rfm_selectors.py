@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
+from django.db.models import Count, QuerySet
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from analytics.models import RfmScore, RfmSettings, RfmSnapshot, SegmentRule
+from analytics.models import RfmScore, RfmSettings, RfmSnapshot, RfmSnapshotEntry, SegmentRule
 from analytics.rfm_map import SEGMENT_ORDER, fm_score, rule_matches, segment_label
 from analytics.rfm_settings import rfm_settings
 
@@ -32,8 +33,23 @@ class SegmentCount:
     share: float  # 0..100
 
 
-def segment_counts(snapshot: RfmSnapshot | None) -> list[SegmentCount]:
-    counts = dict(snapshot.counts) if snapshot else {}
+def segment_counts(
+    snapshot: RfmSnapshot | None, *, customers: QuerySet[Any] | None = None
+) -> list[SegmentCount]:
+    """Customers per segment in `snapshot`: all of them (its stored counts), or those among
+    `customers` (a subquery of customer ids: a reader's scope) counted from its entries."""
+    if snapshot is None:
+        counts: dict[str, int] = {}
+    elif customers is None:
+        counts = dict(snapshot.counts)
+    else:
+        counts = {
+            row["segment"]: row["n"]
+            for row in RfmSnapshotEntry.objects.filter(snapshot=snapshot, customer_id__in=customers)
+            .values("segment")
+            .annotate(n=Count("pk"))
+            .order_by()
+        }
     total = sum(counts.values()) or 1
     return [
         SegmentCount(key, segment_label(key), counts.get(key, 0), 100 * counts.get(key, 0) / total)

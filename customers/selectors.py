@@ -56,12 +56,18 @@ def visible_customers(user: Any, *, scope: str | None = None) -> QuerySet[Custom
     )
 
 
-def customer_scope_sql(user: Any, column: str) -> tuple[str, list[Any]]:
-    """For the raw SQL of bulk paths (the import kinds' batch lookups): " AND <column> IN (...)"
-    limiting `column`, a customer id, to the customers `user` may see, with its parameters.
-    visible_customers compiled, so scope has one definition; ("", []) when the user sees every
-    customer, and for None (the operator's command line)."""
-    scope = RecordScope.ALL if user is None else record_scope(user)
+def customer_scope_sql(
+    user: Any, column: str, *, scope: str | None = None
+) -> tuple[str, list[Any]]:
+    """For the raw SQL of bulk paths (the import kinds' batch lookups, the dashboard's panels):
+    " AND <column> IN (...)" limiting `column`, a customer id, to the customers `user` may see,
+    with its parameters. visible_customers compiled, so scope has one definition; ("", []) when
+    the user sees every customer, and for None (the operator's command line). `scope`: the
+    user's record scope when the caller already read it."""
+    if user is None:
+        scope = RecordScope.ALL
+    elif scope is None:
+        scope = record_scope(user)
     if scope == RecordScope.ALL:
         return "", []
     sql, params = visible_customers(user, scope=scope).values("pk").query.sql_with_params()

@@ -53,6 +53,18 @@ def visible_tickets(user: Any, *, scope: str | None = None) -> QuerySet[Ticket]:
     )
 
 
+def ticket_scope_sql(user: Any, column: str, *, scope: str | None = None) -> tuple[str, list[Any]]:
+    """For raw SQL (the dashboard's ticket panel): " AND <column> IN (...)" limiting `column`, a
+    ticket id, to the tickets `user` may see, with its parameters: visible_tickets compiled, so
+    the queues and the reports share one definition of scope; ("", []) when the user sees every
+    ticket. `scope`: the user's record scope when the caller already read it."""
+    scope = scope or reader_scope(user)
+    if scope == RecordScope.ALL:
+        return "", []
+    sql, params = visible_tickets(user, scope=scope).values("pk").query.sql_with_params()
+    return f" AND {column} IN ({sql})", list(params)
+
+
 def ticket_for(user: Any, pk: int) -> Ticket:
     """One ticket the user may see; Ticket.DoesNotExist otherwise (a 404 to the view)."""
     return (

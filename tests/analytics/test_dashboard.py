@@ -50,7 +50,7 @@ def test_new_against_returning_by_month(acme):
         order(new, "10", at=_month_start(1))
         order(new, "10", at=_month_start(1) + datetime.timedelta(days=2))  # same month: once
         order(new, "10", at=_month_start(0), status="cancelled")  # not completed: ignored
-        counts = dashboard_panels.new_returning(local_today())
+        counts = dashboard_panels.new_returning(acme.manager, local_today())
     months = list(counts)
     assert len(months) == 12 and months[-1] == local_today().replace(day=1)
     last, this = counts[months[-2]], counts[months[-1]]
@@ -73,7 +73,7 @@ def test_ticket_volume_and_sla_attainment_by_week(acme):
             resolved_at=now,
             resolution_due=now - datetime.timedelta(hours=1),
         )
-        weeks = dashboard_panels.ticket_weeks(local_today())
+        weeks = dashboard_panels.ticket_weeks(acme.manager, local_today())
     assert len(weeks) == 12
     week, opened, resolved, with_sla, on_time = weeks[-1]
     assert week == local_today() - datetime.timedelta(days=local_today().weekday())
@@ -86,7 +86,7 @@ def test_points_by_month(acme):
         member = customer("Dash Points")
         points_adjust(actor=None, customer=member, points=200, reason="dash")
         order(member, "100")
-        months = dashboard_panels.points_months(local_today())
+        months = dashboard_panels.points_months(acme.manager, local_today())
     issued, redeemed, expired = months[local_today().replace(day=1)]
     assert issued > 0 and redeemed == 0 and expired == 0
 

@@ -68,7 +68,7 @@ def test_rfm_grid_counts_every_scored_customer_in_its_cell(acme):
     with schema_context(acme.schema):
         people = five_buyers()
         rfm_refresh(as_of=AS_OF)
-        grid = rfm_grid_counts()
+        grid = rfm_grid_counts(acme.manager)
         a = RfmScore.objects.get(customer=people["A"])
         assert sum(sum(row) for row in grid) == 5
         # Row 0 is R 5; columns are FM 1..5.
@@ -90,9 +90,9 @@ def test_survey_answers_are_segment_conditions_and_a_dashboard_trend(acme):
         _answer(happy, 5, "Lovely")
         seg = segment("Detractors", rules([("feedback_detractor", "within_days", 30)]))
         assert _ids(seg) == {unhappy.pk}
-        this_month = feedback_trend(local_today())[local_today().replace(day=1)]
+        this_month = feedback_trend(acme.manager, local_today())[local_today().replace(day=1)]
         assert this_month == (50.0, None)  # one of two CSAT answers 4-5; no NPS answers
-        earlier = feedback_trend(local_today())
+        earlier = feedback_trend(acme.manager, local_today())
         assert next(iter(earlier.values())) == (None, None)
     page = client_for(acme, "manager").get(reverse("analytics:home"))
     assert page.status_code == 200
