@@ -16,6 +16,7 @@ from django.utils.translation import ngettext
 from analytics.models import RfmScore, RfmSettings, RfmSnapshot, RfmSnapshotEntry, SegmentRule
 from analytics.rfm_map import SEGMENT_ORDER, fm_score, rule_matches, segment_label
 from analytics.rfm_settings import rfm_settings
+from customers.selectors import customer_scope_sql
 
 
 def segment_keys(counts: dict[str, int]) -> list[str]:
@@ -84,9 +85,11 @@ class Transitions:
 
 TRANSITIONS_SQL = """
 SELECT coalesce(a.segment, '-'), coalesce(b.segment, '-'), count(*)
-FROM (SELECT customer_id, segment FROM analytics_rfmsnapshotentry WHERE snapshot_id = %s) a
+FROM (SELECT customer_id, segment FROM analytics_rfmsnapshotentry
+      WHERE snapshot_id = %s{scope}) a
 FULL OUTER JOIN
-     (SELECT customer_id, segment FROM analytics_rfmsnapshotentry WHERE snapshot_id = %s) b
+     (SELECT customer_id, segment FROM analytics_rfmsnapshotentry
+      WHERE snapshot_id = %s{scope}) b
   ON a.customer_id = b.customer_id
 GROUP BY 1, 2
 """
@@ -101,11 +104,15 @@ def _axis_label(key: str) -> str:
     return _("Not scored") if key == "-" else segment_label(key)
 
 
-def transitions(before: RfmSnapshot, after: RfmSnapshot) -> Transitions:
+def transitions(before: RfmSnapshot, after: RfmSnapshot, *, user: Any = None) -> Transitions:
     """How many customers went from each segment at `before` to each at `after`, in one
-    query over the two snapshots."""
+    query over the two snapshots; only `user`'s customers when given (their record scope)."""
+    scope, scope_params = customer_scope_sql(user, "customer_id") if user else ("", [])
     with connection.cursor() as cursor:
-        cursor.execute(TRANSITIONS_SQL, [before.pk, after.pk])
+        cursor.execute(
+            TRANSITIONS_SQL.format(scope=scope),
+            [before.pk, *scope_params, after.pk, *scope_params],
+        )
         found = {(a, b): n for a, b, n in cursor.fetchall()}
     keys_before = _axis({a for a, _b in found} | set(SEGMENT_ORDER))
     keys_after = _axis({b for _a, b in found} | set(SEGMENT_ORDER))

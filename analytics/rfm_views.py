@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from analytics import rfm_selectors
+from analytics.dashboard import visible_customer_ids
 from analytics.models import RfmSnapshot, SegmentRule
 from analytics.refresh_jobs import refresh_job_current, refresh_job_request
 from analytics.rfm_forms import (
@@ -54,7 +55,8 @@ def _job_context() -> dict[str, Any]:
 @capability_required(cap.REPORTS)
 def rfm_overview(request: HttpRequest) -> HttpResponse:
     snapshot = rfm_selectors.latest_snapshot()
-    counts = rfm_selectors.segment_counts(snapshot)
+    # Counted among the reader's customers (their record scope), as on the dashboard.
+    counts = rfm_selectors.segment_counts(snapshot, customers=visible_customer_ids(request.user))
     categories, series = rfm_selectors.segment_chart_data(counts)
     segments_chart = None
     if snapshot is not None and categories:
@@ -182,7 +184,7 @@ def rfm_transitions(request: HttpRequest) -> HttpResponse:
     if dates and form.is_valid():
         before = RfmSnapshot.objects.get(as_of=form.cleaned_data["before"])
         after = RfmSnapshot.objects.get(as_of=form.cleaned_data["after"])
-        table = rfm_selectors.transitions(before, after)
+        table = rfm_selectors.transitions(before, after, user=request.user)
         chart = rfm_selectors.transitions_chart_data(table)
     heatmap = None
     if chart is not None:

@@ -36,6 +36,7 @@ from analytics.dashboard import (
     visible_customer_ids,
 )
 from analytics.feedback_plugins import feedback_trend
+from analytics.models import RfmSnapshot
 from analytics.refresh import analytics_refresh
 from analytics.rfm import rfm_refresh
 from analytics.rfm_plugins import rfm_grid_counts
@@ -237,6 +238,25 @@ def test_rfm_segments_and_grid_count_the_readers_customers(acme, world):
     assert segments == {"own": 1, "team": 3, "all": 5}
     assert grid == {"own": 1.0, "team": 3.0, "all": 5.0}
     assert stored == 5
+
+
+def test_the_rfm_page_and_its_transitions_count_the_readers_customers(acme, world):
+    with schema_context(acme.schema):
+        _orders(world)
+        rfm_refresh(as_of=local_today() - datetime.timedelta(days=1))
+        rfm_refresh(as_of=local_today())
+        dates = sorted(str(s.as_of) for s in RfmSnapshot.objects.all())[-2:]
+    overview, moved = {}, {}
+    for scope in SCOPES:
+        client = world.client(scope)
+        page = client.get(reverse("analytics:rfm"))
+        overview[scope] = sum(row.count for row in page.context["counts"])
+        table = client.get(
+            reverse("analytics:rfm_transitions"), {"before": dates[0], "after": dates[1]}
+        ).context["table"]
+        moved[scope] = sum(total for _label, _counts, total in table.rows)
+    assert overview == {"own": 1, "team": 3, "all": 5}
+    assert moved == {"own": 1, "team": 3, "all": 5}
 
 
 def _answer(person: Customer, score: int) -> None:
