@@ -1,6 +1,7 @@
 """Saved views of the ticket queues: save (or overwrite by name), rename and delete. A view is
 its owner's: only they change it. Sharing with everyone is for those who configure support
-(managers and administrators, support.permissions)."""
+(managers and administrators, support.permissions), who may also delete a shared view that is
+not theirs (its owner left, or it is out of date): what everyone sees is theirs to tidy."""
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -91,5 +92,13 @@ def ticket_view_rename(*, actor: User | None, view: TicketSavedView, name: str) 
 @writes
 @transaction.atomic
 def ticket_view_delete(*, actor: User | None, view: TicketSavedView) -> None:
-    _owned(actor, view)
+    if not may_delete(actor, view):
+        raise PermissionDenied
     view.delete()
+
+
+def may_delete(actor: User | None, view: TicketSavedView) -> bool:
+    """Its owner; for a shared view, also whoever configures support."""
+    if actor is None:
+        return False
+    return view.user_id == actor.pk or (view.shared and can_configure_support(actor))

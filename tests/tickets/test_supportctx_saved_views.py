@@ -97,3 +97,27 @@ def test_only_managers_share_and_nobody_changes_anothers_view(acme):
         with pytest.raises(ValidationError):
             ticket_view_rename(actor=agent, view=mine, name="Other")
         assert TicketSavedView.objects.get(pk=mine.pk).name == "Mine"
+
+
+def test_a_manager_deletes_a_shared_view_someone_else_made(acme):
+    """A shared view is everyone's to see, so those who configure support may remove one that is
+    not theirs (its owner left); a personal view stays its owner's alone."""
+    admin_browser, manager_browser = client_for(acme, "admin"), client_for(acme, "manager")
+    agent_browser = client_for(acme, "agent")
+    _save(admin_browser, "Admin's shared", "queue=all&priority=high", shared=True)
+    _save(admin_browser, "Admin's own", "queue=mine")
+    with in_tenant(acme):
+        admin = staff(acme, "admin")
+        shared = TicketSavedView.objects.get(user=admin, name="Admin's shared")
+        own = TicketSavedView.objects.get(user=admin, name="Admin's own")
+    delete_shared = reverse("support:view_delete", args=[shared.pk])
+    assert f'action="{delete_shared}"' in manager_browser.get(HOME).content.decode()
+    assert f'action="{delete_shared}"' not in agent_browser.get(HOME).content.decode()
+    assert agent_browser.post(delete_shared).status_code == 404
+    assert manager_browser.post(reverse("support:view_delete", args=[own.pk])).status_code == 404
+    with in_tenant(acme):
+        assert TicketSavedView.objects.filter(pk__in=[shared.pk, own.pk]).count() == 2
+    assert manager_browser.post(delete_shared).status_code == 302
+    with in_tenant(acme):
+        assert not TicketSavedView.objects.filter(pk=shared.pk).exists()
+        assert TicketSavedView.objects.filter(pk=own.pk).exists()
