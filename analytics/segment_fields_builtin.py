@@ -296,6 +296,7 @@ _COLUMN_KINDS = {
     "name": "text",
     "kind": "choice",
     "gender": "choice",
+    "language": "choice",
     "city": "text",
     "region": "text",
     "postal_code": "text",

@@ -38,6 +38,7 @@ class CustomerOut(Schema):
     tags: list[str]
     stage: str
     created_at: datetime.datetime
+    language: str  # "en", "zh-hans", or "" when not known
 
 
 def customer_or_404(external_id: str) -> Customer:
@@ -74,6 +75,7 @@ def customer_detail(request: HttpRequest, external_id: str) -> CustomerOut:
         tags=list(customer.tags),
         stage=customer.stage,
         created_at=customer.created_at,
+        language=customer.language,
     )
 
 

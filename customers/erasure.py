@@ -242,7 +242,8 @@ def register() -> None:
         ErasureHolder(
             "customers.record",
             _erase_record,
-            "name, birthday, gender, address, tags, notes, external id, custom field values",
+            "name, birthday, gender, language, address, tags, notes, external id,"
+            " custom field values",
             order=10,
         ),
         ErasureHolder("customers.contacts", _erase_contacts, "phone numbers and emails", 20),

@@ -111,6 +111,12 @@ class CustomerForm(forms.Form):
         choices=[("", "—"), *Customer.Gender.choices],
         error_messages={"invalid_choice": messages.GENDER_UNKNOWN},
     )
+    language = forms.ChoiceField(
+        label=schema.label("language"),
+        required=False,
+        choices=[("", _("Not known")), *schema.column("language").choices],
+        error_messages={"invalid_choice": messages.LANGUAGE_UNKNOWN},
+    )
     address = _text("address", required=False)
     city = _text("city", required=False)
     region = _text("region", required=False)
@@ -262,6 +268,7 @@ class CustomerForm(forms.Form):
             "emails": "\n".join(e.email for e in customer.emails.all()),
             "birthday": customer.birthday,
             "gender": customer.gender,
+            "language": customer.language,
             "address": customer.address,
             "city": customer.city,
             "region": customer.region,

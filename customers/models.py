@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -79,6 +80,17 @@ class Customer(models.Model):
     # The database default keeps COPY-based seeding, which names its columns, working.
     custom = models.JSONField(
         _("custom fields"), default=dict, blank=True, db_default=Value({}, models.JSONField())
+    )
+    # The language to write to them in (surveys, care messages): one of the site's languages;
+    # empty when not known. The database default keeps COPY writers that name their columns
+    # (seeding, benchmarks) working.
+    language = models.CharField(
+        _("preferred language"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        blank=True,
+        default="",
+        db_default="",
     )
 
     class Meta:

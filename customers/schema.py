@@ -160,6 +160,8 @@ COLUMNS: tuple[CustomerColumn, ...] = (
         aliases=("生日", "出生日期", "date of birth", "dob", "birth date"),
     ),
     _column("gender", erased=True, aliases=("性别", "sex")),
+    # A code of settings.LANGUAGES; the import also takes the languages' names (transfer_imports).
+    _column("language", erased=True, aliases=("语言", "语种", "lang")),
     _column("address", personal="address", erased=True, aliases=("地址", "详细地址", "联系地址")),
     _column("city", erased=True, aliases=("城市", "所在城市")),
     _column("region", erased=True, aliases=("省份", "省", "地区", "province", "state")),

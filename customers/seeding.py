@@ -271,6 +271,8 @@ def _write(
                 "created_at": created,
                 "updated_at": created,
                 "erased_at": None,
+                # The language their name is written in (no draw: the demo stays as it was).
+                "language": "en" if name.isascii() else "zh-hans",
             }
         )
         if rng.random() < 0.92:

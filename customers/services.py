@@ -29,6 +29,7 @@ from customers import validation as messages
 from customers.custom_fields import custom_values_clean, custom_values_merge, field_definitions
 from customers.customer_tabs import timeline_event
 from customers.form_extensions import customer_form_field
+from customers.languages import language_codes
 from customers.models import (
     ConsentEvent,
     Customer,
@@ -51,6 +52,8 @@ class CustomerInput:
     emails: list[str] = field(default_factory=list)
     birthday: datetime.date | None = None
     gender: str = ""
+    # A code of settings.LANGUAGES, "" when not known.
+    language: str = ""
     address: str = ""
     city: str = ""
     region: str = ""
@@ -141,6 +144,8 @@ def _value_errors(data: CustomerInput) -> dict[str, Any]:
         errors["kind"] = messages.KIND_UNKNOWN
     if data.gender and data.gender not in Customer.Gender.values:
         errors["gender"] = messages.GENDER_UNKNOWN
+    if data.language and data.language not in language_codes():
+        errors["language"] = messages.LANGUAGE_UNKNOWN
     country = data.country.strip()
     if country and not re.fullmatch(r"[A-Za-z]{2}", country):
         errors["country"] = messages.COUNTRY_FORMAT
@@ -170,6 +175,7 @@ def _apply(customer: Customer, data: CustomerInput) -> None:
     customer.kind = data.kind
     customer.birthday = data.birthday
     customer.gender = data.gender
+    customer.language = data.language
     customer.address = data.address.strip()
     customer.city = data.city.strip()
     customer.region = data.region.strip()

@@ -78,6 +78,7 @@ from customers.bulk_create import new_customer_defaults
 from customers.custom_fields import active, field_definitions, value_clean
 from customers.erasure import customer_erased_blocker
 from customers.import_extensions import customer_import_columns
+from customers.languages import language_read
 from customers.models import (
     Customer,
     CustomerEmail,
@@ -357,6 +358,11 @@ def _parse_cell(ctx: _Context, parsed: Parsed, key: str, text: str) -> None:
         if gender is None:
             raise values.BadValue(str(messages.GENDER_UNKNOWN))
         data["gender"] = gender
+    elif key == "language":
+        language = language_read(text)
+        if language is None:
+            raise values.BadValue(str(messages.LANGUAGE_UNKNOWN))
+        data["language"] = language
     elif key in TEXTS:
         data[key] = _text(text, TEXTS[key])
     elif key == "country":
@@ -453,6 +459,7 @@ def _customer_lines(rows: Sequence[dict[str, Any]]) -> str:
             f"\t{'t' if r['stage_override'] else 'f'}\t{r['notes'].translate(esc)}"
             f"\t{stamp(r['created_at'])}\t{stamp(r['updated_at'])}"
             f"\t{bulk.copy_field(r['custom']) if r['custom'] else '{}'}"
+            f"\t{r['language'].translate(esc)}"
         )
     lines.append("")
     return "\n".join(lines)
@@ -1029,7 +1036,13 @@ def customers_undo(job: "ImportJob") -> None:
     pairs = bulk.qualified(DuplicatePair._meta.db_table)
     changes = bulk.qualified("transfer_importchange")
     params: list[Any] = [job.pk, label]
-    assignments = ", ".join(f'"{c}" = r."{c}"' for c in COLUMNS if c != "id")
+    # A column added since the before-image was taken keeps its value (the image has no key
+    # for it, and jsonb_populate_record would give NULL).
+    assignments = ", ".join(
+        f'"{c}" = CASE WHEN ch.before->\'row\' ? \'{c}\' THEN r."{c}" ELSE c."{c}" END'
+        for c in COLUMNS
+        if c != "id"
+    )
     derived = derived_rows()
     if derived:
         ids = _created_ids(job)

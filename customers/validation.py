@@ -12,6 +12,7 @@ from customers.models import Customer
 NAME_REQUIRED = gettext_lazy("A customer needs a name.")
 KIND_UNKNOWN = gettext_lazy("Write individual or company.")
 GENDER_UNKNOWN = gettext_lazy("Write female, male or other (or leave it empty).")
+LANGUAGE_UNKNOWN = gettext_lazy("Write English or Chinese, e.g. en or zh-hans (or leave it empty).")
 COUNTRY_FORMAT = gettext_lazy("Two letters, e.g. CN.")
 TAG_LENGTH = gettext_lazy("A tag is 1 to 50 characters.")
 

@@ -3,6 +3,7 @@ which comment holds a complaint keyword (support.feedback_services decides with 
 
 from collections.abc import Sequence
 
+from customers.languages import language_codes
 from support.feedback_selectors import ContactFacts
 from support.models_feedback import SurveyInvitation
 
@@ -11,10 +12,13 @@ def _has_han(text: str) -> bool:
     return any("\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" for ch in text)
 
 
-def survey_language(name: str, tenant_language: str) -> str:
-    """The customer's language as far as the record tells (customers keep no language of
-    their own yet): a name in Chinese characters reads Chinese, one in Latin letters English,
-    anything else the workspace's language. The page offers the other language too."""
+def survey_language(*, language: str, name: str, tenant_language: str) -> str:
+    """The language to ask the customer in: their preferred language (Customer.language) when
+    the record has one; when it is not known, a guess from their name (Chinese characters read
+    Chinese, Latin letters English); else the workspace's language. The page offers the other
+    language too."""
+    if language in language_codes():
+        return language
     if _has_han(name):
         return "zh-hans"
     if any(ch.isascii() and ch.isalpha() for ch in name):

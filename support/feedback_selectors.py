@@ -142,6 +142,7 @@ class ContactFacts:
     erased: bool
     consent: bool
     email: str
+    language: str = ""  # the preferred language, "" when not known
 
 
 def contact_facts(customer_ids: list[int]) -> list[ContactFacts]:
@@ -149,11 +150,13 @@ def contact_facts(customer_ids: list[int]) -> list[ContactFacts]:
     rows = (
         Customer.objects.filter(pk__in=customer_ids)
         .annotate(email_consent=_latest_email_consent(), first_email=_first_email())
-        .values_list("pk", "name", "team_id", "erased_at", "email_consent", "first_email")
+        .values_list(
+            "pk", "name", "team_id", "erased_at", "email_consent", "first_email", "language"
+        )
     )
     return [
-        ContactFacts(pk, name, team_id, erased is not None, bool(consent), email or "")
-        for pk, name, team_id, erased, consent, email in rows
+        ContactFacts(pk, name, team_id, erased is not None, bool(consent), email or "", language)
+        for pk, name, team_id, erased, consent, email, language in rows
     ]
 
 

@@ -190,7 +190,11 @@ def survey_invitations_decide(
                 channel=occasion.channel,
                 with_effort=occasion.with_effort,
                 email=fact.email if fact and not reason else "",
-                language=survey_language(fact.name if fact else "", tenant_language),
+                language=survey_language(
+                    language=fact.language if fact else "",
+                    name=fact.name if fact else "",
+                    tenant_language=tenant_language,
+                ),
                 state=SurveyInvitation.State.SKIPPED if reason else SurveyInvitation.State.PENDING,
                 skip_reason=reason,
                 created_at=now,

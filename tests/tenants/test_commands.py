@@ -131,6 +131,10 @@ def test_seed_demo_is_deterministic_and_safe_to_run_twice(committed_db):
             assert [g.name for g in manager.groups.all()] == [role]
             assert any("\u4e00" <= ch <= "\u9fff" for _e, n, _r in first for ch in n), "CJK names"
             assert not AuditEntry.objects.filter(table_name="customers_customer").exists()
+            # Each demo customer prefers the language their name is written in.
+            languages = dict(Customer.objects.values_list("name", "language"))
+            assert set(languages.values()) == {"en", "zh-hans"}
+            assert all((lang == "en") == name.isascii() for name, lang in languages.items())
     finally:
         for slug in slugs:
             run("tenant", "delete", slug, "--yes")
