@@ -67,9 +67,27 @@ def font_families() -> list[str]:
     too), DejaVu Sans as the fallback for anything it lacks."""
     global _font_families
     if _font_families is None:
-        names = {f.name for f in font_manager.fontManager.ttflist}
-        _font_families = ([CJK_FAMILY] if CJK_FAMILY in names else []) + [LATIN_FAMILY]
+        found = _cjk_font_known() or _cjk_font_added()
+        _font_families = ([CJK_FAMILY] if found else []) + [LATIN_FAMILY]
     return list(_font_families)
+
+
+def _cjk_font_known() -> bool:
+    return any(f.name == CJK_FAMILY for f in font_manager.fontManager.ttflist)
+
+
+def _cjk_font_added() -> bool:
+    """matplotlib keeps its list of fonts in a cache made the first time it ran; fonts
+    installed after that (fonts-noto-cjk, put in by `make test-deps` after `make install` had
+    already imported matplotlib) are not in it, and Chinese would be drawn as empty boxes.
+    Look for the font's files on the system and add them."""
+    for path in font_manager.findSystemFonts():
+        if "NotoSansCJK" in path.replace("-", ""):
+            try:
+                font_manager.fontManager.addfont(path)
+            except (OSError, RuntimeError, ValueError):
+                continue
+    return _cjk_font_known()
 
 
 def number_text(value: float | None) -> str:
