@@ -7,14 +7,14 @@ PY := .venv/bin/python
 MANAGE := $(PY) manage.py
 DEMO_PASSWORD := crm-demo-2026
 
-.PHONY: help run test install services db demo messages serve lint typecheck check bench test-deps
+.PHONY: help run test install services db demo messages serve lint typecheck check bench test-deps fonts
 
 help:
 	@echo "make run    install, prepare Postgres/Redis/migrations/demo tenant, serve web+worker+beat"
 	@echo "make test   the whole test suite (installs Chromium and fonts when missing)"
 	@echo "make check  ruff, ruff format --check, mypy and makemigrations --check"
 
-run: install services db messages demo
+run: install services fonts db messages demo
 	@mkdir -p var
 	@scripts/banner.sh
 	$(PY) -m honcho start -f Procfile
@@ -43,6 +43,9 @@ demo: db
 messages: install
 	@scripts/ensure_gettext.sh
 	$(MANAGE) compilemessages --ignore=.venv -v 0
+
+fonts:
+	@scripts/ensure_fonts.sh
 
 test-deps:
 	@scripts/ensure_test_deps.sh
