@@ -144,6 +144,13 @@ class CustomerForm(forms.Form):
         label=_("This is a different customer: save anyway"), required=False
     )
 
+    def offer_not_a_duplicate(self, offered: bool) -> None:
+        """Show the "different customer" box only beside a duplicate warning; otherwise it
+        stays in the form hidden and unticked, and means nothing."""
+        if not offered:
+            self.fields["not_a_duplicate"].widget = forms.HiddenInput()
+            self.fields["not_a_duplicate"].initial = ""
+
     def __init__(
         self,
         *args: Any,

@@ -145,6 +145,7 @@ def customer_new(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, _("%(name)s added.") % {"name": customer.name})
                 return redirect("customers:detail", pk=customer.pk)
+    form.offer_not_a_duplicate(bool(duplicates))
     return render(
         request,
         "customers/customer_form.html",
@@ -175,6 +176,7 @@ def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 messages.success(request, _("Saved."))
                 return redirect("customers:detail", pk=customer.pk)
+    form.offer_not_a_duplicate(bool(duplicates))
     return render(
         request,
         "customers/customer_form.html",

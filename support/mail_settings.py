@@ -46,6 +46,14 @@ def from_header(tenant: Tenant, row: MailSettings | None = None) -> str:
     return formataddr((row.from_name or tenant.name, address))
 
 
+def from_shown(tenant: Tenant, row: MailSettings | None = None) -> str:
+    """The same sender as people read it: `Name <address>`, the name as written (the header
+    itself encodes a Chinese name as =?utf-8?b?...?=)."""
+    row = row or mail_settings()
+    address = row.from_address or default_from_address(tenant)
+    return f"{row.from_name or tenant.name} <{address}>"
+
+
 def _locked_row() -> MailSettings:
     MailSettings.objects.get_or_create(pk=1)
     return MailSettings.objects.select_for_update().get(pk=1)

@@ -166,7 +166,7 @@ def mail_settings_context(user: Any) -> dict[str, Any]:
     return {
         "mail": row,
         "mail_default_from": settings_service.default_from_address(tenant),
-        "mail_from_header": settings_service.from_header(tenant, row),
+        "mail_from_header": settings_service.from_shown(tenant, row),
         "mail_inbound_url": url,
         "mail_can_rotate": administers,
     }

@@ -243,6 +243,12 @@ class TestDuplicateWarnings:
         assert "This may be a customer you already have" in page
         assert "same phone number" in page and "similar name, same birthday" in page
         assert reverse("customers:detail", args=[existing.pk]) in page
+        # The "different customer" box is offered beside the warning, and only there.
+        box = 'type="checkbox" name="not_a_duplicate"'
+        assert box in page
+        assert box not in admin.get(reverse("customers:new")).content.decode()
+        edit = admin.get(reverse("customers:edit", args=[existing.pk])).content.decode()
+        assert box not in edit and 'name="not_a_duplicate"' in edit  # kept, hidden
 
         # An agent is warned too, without learning whose record it is (it is out of scope).
         agent = client_for(acme, "agent")

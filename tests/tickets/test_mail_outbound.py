@@ -156,3 +156,12 @@ def test_the_primary_email_is_used_when_no_requester_email(acme):
         assert mail_outbound.reply_recipient(made) == person.emails.get().email
         assert mail_outbound.backoff_seconds(0) == 30
         assert mail_outbound.backoff_seconds(20) == 3600
+
+
+def test_the_settings_page_shows_the_sender_as_written_not_encoded(acme):
+    """The From header encodes a Chinese name (=?utf-8?b?...?=); the page shows it as written."""
+    with in_tenant(acme):
+        mail_settings_save(actor=None, from_address="help@acme.example", from_name="Acme 客服")
+    page = client_for(acme, "manager").get(reverse("support:settings")).content.decode()
+    assert "Acme 客服 &lt;help@acme.example&gt;" in page
+    assert "=?utf-8?" not in page
