@@ -12,7 +12,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 
 from analytics.dashboard import (
     Panel,
@@ -164,7 +164,7 @@ def _tickets_build(user: Any) -> dict[str, Any] | None:
         title=_("Tickets by week"),
         categories=labels,
         series={
-            _("Opened"): [opened for _w, opened, *_r in weeks],
+            pgettext("tickets", "Opened"): [opened for _w, opened, *_r in weeks],
             _("Resolved"): [resolved for _w, _o, resolved, *_r in weeks],
         },
         category_label=_("Week from"),
@@ -176,7 +176,8 @@ def _tickets_build(user: Any) -> dict[str, Any] | None:
     sla = charts.line_chart(
         title=_("SLA attainment by week (%)"),
         x_labels=labels,
-        series={_("Resolved within SLA"): [a or 0 for a in attainment]},
+        # A week without a resolved ticket is a gap in the line, not 0 %.
+        series={_("Resolved within SLA"): attainment},
         x_label=_("Week from"),
         y_label="%",
         y_limits=(0, 100),

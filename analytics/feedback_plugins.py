@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 
 from analytics.dashboard import Panel, customers_scope_sql, dashboard_panel_register
 from analytics.dashboard_panels import MONTHS, month_starts, sql_rows, zone_name
@@ -72,7 +72,7 @@ def _trend_build(user: Any) -> dict[str, Any] | None:
             _("NPS"): [nps for _csat, nps in trend.values()],
         },
         x_label=_("Month"),
-        y_label=_("Score"),
+        y_label=pgettext("survey answers", "Score"),
         description=_(
             "CSAT: share of answers 4 or 5 out of 5. NPS: share of 9-10 minus share of 0-6."
         ),

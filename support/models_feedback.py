@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 __all__ = [
     "FeedbackSettings",
@@ -202,7 +203,7 @@ class SurveyResponse(models.Model):
     customer = models.ForeignKey(
         "customers.Customer", on_delete=models.PROTECT, related_name="survey_responses"
     )
-    score = models.SmallIntegerField(_("score"))
+    score = models.SmallIntegerField(pgettext_lazy("survey answers", "score"))
     # The effort answer (1-7) of a CSAT survey that asked it too.
     effort = models.SmallIntegerField(_("effort"), null=True, blank=True)
     comment = models.TextField(_("comment"), blank=True)

@@ -36,6 +36,7 @@ from django.utils.safestring import SafeString, mark_safe
 from matplotlib import font_manager
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 CJK_FAMILY = "Noto Sans CJK SC"
 LATIN_FAMILY = "DejaVu Sans"
@@ -183,6 +184,11 @@ def _render(
     return _finish(out.getvalue(), title=title, description=description, prefix=f"c{_digest(*key)}")
 
 
+def _value_ticks(axis: Any) -> None:
+    """Value ticks as the table prints numbers (2,000,000), never matplotlib's "1e6" offset."""
+    axis.set_major_formatter(FuncFormatter(lambda value, _pos: number_text(value)))
+
+
 def _legend(axes: Any, count: int) -> None:
     if count > 1:
         axes.legend(loc="upper left", bbox_to_anchor=(0, -0.12), ncols=min(count, 4), fontsize=8)
@@ -260,6 +266,7 @@ def bar_chart(
                 axes.bar(where, values, width=width, bottom=bottom, label=name, color=colour)
             if stacked:
                 base = [b + v for b, v in zip(base, values, strict=True)]
+        _value_ticks(axes.xaxis if horizontal else axes.yaxis)
         if horizontal:
             axes.set_yticks(positions, labels)
             axes.invert_yaxis()
@@ -325,6 +332,7 @@ def line_chart(
         axes.set_xticks(positions[::step], labels[::step])
         if y_limits is not None:
             axes.set_ylim(*y_limits)
+        _value_ticks(axes.yaxis)
         axes.set_xlabel(str(x_label))
         axes.set_ylabel(str(y_label))
         axes.grid(axis="y", alpha=0.3)

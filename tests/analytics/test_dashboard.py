@@ -79,6 +79,13 @@ def test_ticket_volume_and_sla_attainment_by_week(acme):
     assert week == local_today() - datetime.timedelta(days=local_today().weekday())
     assert (opened, resolved, with_sla, on_time) == (3, 2, 2, 1)
     assert open_.pk
+    # The attainment line: 50 % this week, and no figure (a gap, "—"), not 0 %, for the weeks
+    # in which no ticket was resolved.
+    with schema_context(acme.schema):
+        built = dashboard_panels._tickets_build(acme.manager)
+    assert built is not None
+    rows = built["sla"].table.rows
+    assert rows[-1][1] == "50" and rows[0][1] == "—"
 
 
 def test_points_by_month(acme):
