@@ -41,6 +41,7 @@ SHARED_APPS = [
     "django.contrib.admin",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "django.contrib.humanize",  # intcomma: large figures grouped as the language writes them
     "ninja",  # the API's docs page: its template and static files (crm.api)
     "axes",
     "django_otp",

@@ -164,7 +164,7 @@ def test_tiers_earn_rules_and_rewards_are_edited_and_validated(acme):
 def test_the_dashboard_shows_figures_to_readers_of_reports(role, acme):
     with schema_context(acme.schema):
         who = customer(owner=User.objects.get(pk=acme.agent.pk))
-        order(who, "1000")
+        order(who, "12000")
         points_redeem(actor=None, customer=who, points=300)
         points_adjust(actor=None, customer=who, points=-100, reason="Damaged")
     client = client_for(acme, role)
@@ -177,6 +177,9 @@ def test_the_dashboard_shows_figures_to_readers_of_reports(role, acme):
         assert figures.outstanding >= 600
         assert 'data-testid="liability-money"' in page and "GBP" in page
         assert "at 0.05 GBP a point" in page
+        # Large figures are grouped (1,000 and more).
+        assert figures.outstanding >= 11_600
+        assert f'data-testid="liability-points">{figures.outstanding:,}<' in page
     else:
         assert "figures" not in response.context and "liability" not in page
     assert ("Reconciliation" in page) == (role in MANAGERS)
