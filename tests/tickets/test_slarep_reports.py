@@ -204,3 +204,20 @@ def test_the_report_runs_a_bounded_number_of_queries(acme):
             ticket(assignee=staff(acme, "manager" if n % 2 else "agent"), team=team)
     assert counted() == few
     assert few <= 14
+
+
+@pytest.mark.parametrize(
+    ("role", "configures"), [("manager", True), ("admin", True), ("marketing", False)]
+)
+def test_every_support_page_draws_the_same_sections_for_a_reader(acme, role, configures):
+    """The sections come from the reader's permissions, not from each page's context: the
+    reports page once left out the settings a manager sees everywhere else."""
+    client = client_for(acme, role)
+    settings_link = f'href="{reverse("support:settings")}"'
+    pages = [reverse("support:reports"), reverse("support:home")]
+    if configures:
+        pages.append(reverse("support:canned"))
+    for url in pages:
+        page = client.get(url).content.decode()
+        assert (settings_link in page) is configures, url
+        assert f'href="{reverse("support:reports")}"' in page, url
