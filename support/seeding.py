@@ -158,13 +158,15 @@ def tickets_seed(rng: random.Random, options: SeedOptions) -> str:
             stage = rng.random()
             if stage < 0.35:
                 continue  # new, waiting for a first response
-            ticket_reply(actor=ticket.assignee, ticket=ticket, body=rng.choice(replies))
+            # Someone answered: its assignee, or an agent of the team on duty (not "System").
+            responder = ticket.assignee or (agents[n % len(agents)] if agents else None)
+            ticket_reply(actor=responder, ticket=ticket, body=rng.choice(replies))
             if follow_up:
-                ticket_note(actor=ticket.assignee, ticket=ticket, body=follow_up)
+                ticket_note(actor=responder, ticket=ticket, body=follow_up)
             if stage < 0.6:
                 continue
             final = Status.PENDING if stage < 0.75 else Status.RESOLVED
-            ticket_status_set(actor=ticket.assignee, ticket=ticket, status=final)
+            ticket_status_set(actor=responder, ticket=ticket, status=final)
         # Demo replies are history, never emailed: their send tasks find nothing pending.
         TicketMessage.objects.filter(
             ticket__tags__contains=[DEMO_TAG], delivery=TicketMessage.Delivery.PENDING

@@ -135,6 +135,11 @@ def test_seed_demo_is_deterministic_and_safe_to_run_twice(committed_db):
             languages = dict(Customer.objects.values_list("name", "language"))
             assert set(languages.values()) == {"en", "zh-hans"}
             assert all((lang == "en") == name.isascii() for name, lang in languages.items())
+            # Demo tickets were answered by people, not by "System".
+            from support.models import TicketMessage
+
+            answers = TicketMessage.objects.filter(kind__in=["reply", "note"])
+            assert answers.exists() and not answers.filter(author__isnull=True).exists()
     finally:
         for slug in slugs:
             run("tenant", "delete", slug, "--yes")
