@@ -12,7 +12,7 @@ from crm.accounts.models import User
 from crm.tenants.seeding import SeedOptions
 from customers.models import Customer
 from support import sla, sla_overrides
-from support.models import Channel, Kind, Priority, Status, Ticket, TicketMessage
+from support.models import Channel, Kind, Priority, Status, Ticket, TicketEvent, TicketMessage
 from support.services import (
     TicketInput,
     _dues,
@@ -108,6 +108,27 @@ def _is_chinese(text: str) -> bool:
     return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
+def _lived(ticket: Ticket, rng: random.Random, now: datetime.datetime) -> None:
+    """Put what the seeder did to `ticket` at moments in its life, not at seeding time: the
+    first answer within a few hours of its opening (so most meet their target), a resolution
+    within a day or so of that."""
+    ticket.refresh_from_db()
+    answered = min(now, ticket.created_at + datetime.timedelta(minutes=rng.randint(15, 240)))
+    resolved = None
+    if ticket.resolved_at is not None:
+        resolved = min(now, answered + datetime.timedelta(minutes=rng.randint(60, 30 * 60)))
+    TicketMessage.objects.filter(ticket=ticket).update(created_at=answered)
+    TicketEvent.objects.filter(ticket=ticket).exclude(at=ticket.created_at).update(at=answered)
+    if resolved is not None:
+        TicketEvent.objects.filter(
+            ticket=ticket, kind="status", data__after=Status.RESOLVED
+        ).update(at=resolved)
+    ticket.first_responded_at = answered
+    ticket.resolved_at = resolved
+    ticket.sla_due = sla_due_of(ticket)
+    ticket.save(update_fields=["first_responded_at", "resolved_at", "sla_due"])
+
+
 def tickets_seed(rng: random.Random, options: SeedOptions) -> str:
     if Ticket.objects.filter(tags__contains=[DEMO_TAG]).exists():
         return f"tickets already seeded ({Ticket.objects.count()} in all)"
@@ -122,6 +143,7 @@ def tickets_seed(rng: random.Random, options: SeedOptions) -> str:
         for n in range(count):
             subject, description, category, kind, follow_up = _CASES[n % len(_CASES)]
             customer = rng.choice(customers)
+            stage = rng.random()
             ticket = ticket_create(
                 actor=None,
                 data=TicketInput(
@@ -145,8 +167,11 @@ def tickets_seed(rng: random.Random, options: SeedOptions) -> str:
                     assignee=rng.choice(agents) if agents and rng.random() < 0.7 else None,
                 ),
             )
-            # Spread the tickets over the last ten days, with due moments to match.
-            ticket.created_at = now - datetime.timedelta(minutes=rng.randint(10, 10 * 24 * 60))
+            # Spread the tickets over the last ten days, with due moments to match; those still
+            # waiting for a first response came in over the last few hours.
+            waiting = stage < 0.35
+            age = rng.randint(10, 4 * 60) if waiting else rng.randint(60, 10 * 24 * 60)
+            ticket.created_at = now - datetime.timedelta(minutes=age)
             ticket.first_response_due, ticket.resolution_due = _dues(
                 ticket, calendar, sla_overrides.targets_kept(ticket)
             )
@@ -154,19 +179,21 @@ def tickets_seed(rng: random.Random, options: SeedOptions) -> str:
             ticket.save(
                 update_fields=["created_at", "first_response_due", "resolution_due", "sla_due"]
             )
+            TicketEvent.objects.filter(ticket=ticket).update(at=ticket.created_at)
             replies = _REPLIES_ZH if _is_chinese(subject) else _REPLIES_EN
-            stage = rng.random()
-            if stage < 0.35:
-                continue  # new, waiting for a first response
+            if waiting:
+                continue
             # Someone answered: its assignee, or an agent of the team on duty (not "System").
             responder = ticket.assignee or (agents[n % len(agents)] if agents else None)
             ticket_reply(actor=responder, ticket=ticket, body=rng.choice(replies))
             if follow_up:
                 ticket_note(actor=responder, ticket=ticket, body=follow_up)
             if stage < 0.6:
+                _lived(ticket, rng, now)
                 continue
             final = Status.PENDING if stage < 0.75 else Status.RESOLVED
             ticket_status_set(actor=responder, ticket=ticket, status=final)
+            _lived(ticket, rng, now)
         # Demo replies are history, never emailed: their send tasks find nothing pending.
         TicketMessage.objects.filter(
             ticket__tags__contains=[DEMO_TAG], delivery=TicketMessage.Delivery.PENDING
