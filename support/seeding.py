@@ -18,7 +18,6 @@ from support.services import (
     _dues,
     sla_due_of,
     ticket_create,
-    ticket_note,
     ticket_reply,
     ticket_status_set,
 )
@@ -118,6 +117,10 @@ def _lived(ticket: Ticket, rng: random.Random, now: datetime.datetime) -> None:
     if ticket.resolved_at is not None:
         resolved = min(now, answered + datetime.timedelta(minutes=rng.randint(60, 30 * 60)))
     TicketMessage.objects.filter(ticket=ticket).update(created_at=answered)
+    wrote_back = min(now, answered + datetime.timedelta(minutes=rng.randint(20, 600)))
+    TicketMessage.objects.filter(ticket=ticket, kind=TicketMessage.Kind.CUSTOMER).update(
+        created_at=wrote_back
+    )
     TicketEvent.objects.filter(ticket=ticket).exclude(at=ticket.created_at).update(at=answered)
     if resolved is not None:
         TicketEvent.objects.filter(
@@ -186,8 +189,13 @@ def tickets_seed(rng: random.Random, options: SeedOptions) -> str:
             # Someone answered: its assignee, or an agent of the team on duty (not "System").
             responder = ticket.assignee or (agents[n % len(agents)] if agents else None)
             ticket_reply(actor=responder, ticket=ticket, body=rng.choice(replies))
-            if follow_up:
-                ticket_note(actor=responder, ticket=ticket, body=follow_up)
+            if follow_up:  # the customer's answer to the reply
+                message = TicketMessage.objects.create(
+                    ticket=ticket, kind=TicketMessage.Kind.CUSTOMER, author=None, body=follow_up
+                )
+                TicketEvent.objects.create(
+                    ticket=ticket, kind="customer_wrote", data={"message": message.pk}
+                )
             if stage < 0.6:
                 _lived(ticket, rng, now)
                 continue
