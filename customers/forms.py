@@ -384,6 +384,22 @@ class CustomerSearchForm(forms.Form):
     def standard_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.fields if not self._is_custom(name)]
 
+    # Not filters: the search box stays in view, the order is not a narrowing.
+    _NOT_FOLDED = ("q", "sort")
+
+    def filter_fields(self) -> list[forms.BoundField]:
+        """The standard fields but the search box: folded on a phone (customer_list.html)."""
+        return [field for field in self.standard_fields() if field.name != "q"]
+
+    def filters_active(self) -> bool:
+        """Whether a standard filter other than the search and the order has a value (the
+        folded filters then stay open)."""
+        return self.is_bound and any(
+            self.data.get(field.name)
+            for field in self.standard_fields()
+            if field.name not in self._NOT_FOLDED
+        )
+
     def standard_fields_key(self) -> str:
         """Everything the standard fields' inputs are drawn from but the language, for the
         list's {% memo %}: whether the form has data, their values, and the choices."""

@@ -22,3 +22,12 @@ document.addEventListener("click", (event) => {
     window.print();
   }
 });
+
+// Filters folded on a phone unless one is in use: a dozen inputs would push the list off the
+// first screen. They are open in the page itself, so without JavaScript nothing is hidden.
+document.addEventListener("DOMContentLoaded", () => {
+  if (!window.matchMedia("(max-width: 640px)").matches) return;
+  for (const details of document.querySelectorAll("details[data-fold-narrow]:not([data-active])")) {
+    details.open = false;
+  }
+});

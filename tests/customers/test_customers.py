@@ -587,3 +587,17 @@ def test_the_search_forms_dropdowns_accept_only_their_choices(acme):
         # Each form gets its own fields; the shared choices are never changed by one of them.
         assert good.fields["stage"] is not bad.fields["stage"]
         assert list(good.fields["stage"].choices) == list(bad.fields["stage"].choices)
+
+
+def test_the_list_keeps_search_in_view_and_folds_the_other_filters_unless_used(acme):
+    """The filters sit in a <details> that app.js folds on a phone unless one of them is in
+    use (data-active); the search box stays outside it, and the order is no filter."""
+    client = client_for(acme, "manager")
+    plain = client.get(reverse("customers:home")).content.decode()
+    folded = plain.split('<details class="more-filters"', 1)
+    assert len(folded) == 2 and 'name="q"' in folded[0] and 'name="q"' not in folded[1]
+    assert "data-fold-narrow>" in folded[1]  # open, not marked active
+    sorted_only = client.get(reverse("customers:home"), {"sort": "name", "q": "x"}).content
+    assert b"data-fold-narrow>" in sorted_only
+    used = client.get(reverse("customers:home"), {"stage": "lead"}).content.decode()
+    assert "data-fold-narrow data-active>" in used
