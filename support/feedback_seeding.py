@@ -8,17 +8,21 @@ import random
 from django.db import transaction
 from django.utils import timezone
 
+from crm.accounts.models import User
 from crm.tenants.seeding import SeedOptions
 from customers.models import Customer
+from support import sla
 from support.feedback_rules import complaint_keyword
 from support.feedback_selectors import feedback_settings
-from support.models import Status, Ticket
+from support.feedback_services import survey_follow_up_open
+from support.models import Status, Ticket, TicketMessage
 from support.models_feedback import (
     DETRACTOR_AT_MOST,
     SurveyInvitation,
     SurveyKind,
     SurveyResponse,
 )
+from support.services import ticket_reply, ticket_status_set
 
 _COMMENTS = {
     "good": [
@@ -98,4 +102,37 @@ def surveys_seed(rng: random.Random, options: SeedOptions) -> str:
             )
         SurveyInvitation.objects.bulk_create([o[0] for o in occasions])
         SurveyResponse.objects.bulk_create(responses)
-    return f"{len(responses)} survey answers"
+        follow_ups = _follow_ups(rng, [r for r in responses if r.detractor], now)
+    return f"{len(responses)} survey answers, {follow_ups} follow-up tickets"
+
+
+def _follow_ups(
+    rng: random.Random, detractors: list[SurveyResponse], now: datetime.datetime
+) -> int:
+    """Each detractor's follow-up ticket, as the answer would have opened it (the same service),
+    opened when they answered; those of more than two days ago were answered and resolved."""
+    from support.seeding import demo_responder, ticket_lived, ticket_opened_at
+
+    agents = list(User.objects.filter(is_active=True, groups__name="Agent").order_by("id"))
+    calendar = sla.calendar_load()
+    opened = 0
+    for n, response in enumerate(detractors):
+        ticket = survey_follow_up_open(actor=None, response=response)
+        if ticket is None:
+            continue
+        opened += 1
+        ticket_opened_at(ticket, response.answered_at, calendar)
+        if response.answered_at > now - datetime.timedelta(days=2):
+            continue
+        responder = demo_responder(ticket, agents, n)
+        ticket_reply(actor=responder, ticket=ticket, body=_FOLLOW_UP_REPLY)
+        ticket_status_set(actor=responder, ticket=ticket, status=Status.RESOLVED)
+        ticket_lived(ticket, rng, now)
+    # Demo replies are history, never emailed: their send tasks find nothing pending.
+    TicketMessage.objects.filter(
+        ticket__survey_response__in=detractors, delivery=TicketMessage.Delivery.PENDING
+    ).update(delivery=TicketMessage.Delivery.NONE)
+    return opened
+
+
+_FOLLOW_UP_REPLY = "Thank you for telling us. I am sorry it went wrong; here is what we have done."

@@ -107,7 +107,23 @@ def _is_chinese(text: str) -> bool:
     return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
-def _lived(ticket: Ticket, rng: random.Random, now: datetime.datetime) -> None:
+def demo_responder(ticket: Ticket, agents: list[User], n: int) -> User | None:
+    """Who answers a demo ticket: its assignee, or an agent on duty (never "System")."""
+    return ticket.assignee or (agents[n % len(agents)] if agents else None)
+
+
+def ticket_opened_at(ticket: Ticket, at: datetime.datetime, calendar: sla.BusinessCalendar) -> None:
+    """Let a demo ticket have come in at `at`, its due moments and history to match."""
+    ticket.created_at = at
+    ticket.first_response_due, ticket.resolution_due = _dues(
+        ticket, calendar, sla_overrides.targets_kept(ticket)
+    )
+    ticket.sla_due = sla_due_of(ticket)
+    ticket.save(update_fields=["created_at", "first_response_due", "resolution_due", "sla_due"])
+    TicketEvent.objects.filter(ticket=ticket).update(at=at)
+
+
+def ticket_lived(ticket: Ticket, rng: random.Random, now: datetime.datetime) -> None:
     """Put what the seeder did to `ticket` at moments in its life, not at seeding time: the
     first answer within a few hours of its opening (so most meet their target), a resolution
     within a day or so of that."""
@@ -174,20 +190,11 @@ def tickets_seed(rng: random.Random, options: SeedOptions) -> str:
             # waiting for a first response came in over the last few hours.
             waiting = stage < 0.35
             age = rng.randint(10, 4 * 60) if waiting else rng.randint(60, 10 * 24 * 60)
-            ticket.created_at = now - datetime.timedelta(minutes=age)
-            ticket.first_response_due, ticket.resolution_due = _dues(
-                ticket, calendar, sla_overrides.targets_kept(ticket)
-            )
-            ticket.sla_due = sla_due_of(ticket)
-            ticket.save(
-                update_fields=["created_at", "first_response_due", "resolution_due", "sla_due"]
-            )
-            TicketEvent.objects.filter(ticket=ticket).update(at=ticket.created_at)
+            ticket_opened_at(ticket, now - datetime.timedelta(minutes=age), calendar)
             replies = _REPLIES_ZH if _is_chinese(subject) else _REPLIES_EN
             if waiting:
                 continue
-            # Someone answered: its assignee, or an agent of the team on duty (not "System").
-            responder = ticket.assignee or (agents[n % len(agents)] if agents else None)
+            responder = demo_responder(ticket, agents, n)
             ticket_reply(actor=responder, ticket=ticket, body=rng.choice(replies))
             if follow_up:  # the customer's answer to the reply
                 message = TicketMessage.objects.create(
@@ -197,11 +204,11 @@ def tickets_seed(rng: random.Random, options: SeedOptions) -> str:
                     ticket=ticket, kind="customer_wrote", data={"message": message.pk}
                 )
             if stage < 0.6:
-                _lived(ticket, rng, now)
+                ticket_lived(ticket, rng, now)
                 continue
             final = Status.PENDING if stage < 0.75 else Status.RESOLVED
             ticket_status_set(actor=responder, ticket=ticket, status=final)
-            _lived(ticket, rng, now)
+            ticket_lived(ticket, rng, now)
         # Demo replies are history, never emailed: their send tasks find nothing pending.
         TicketMessage.objects.filter(
             ticket__tags__contains=[DEMO_TAG], delivery=TicketMessage.Delivery.PENDING

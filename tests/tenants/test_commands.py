@@ -140,6 +140,12 @@ def test_seed_demo_is_deterministic_and_safe_to_run_twice(committed_db):
 
             answers = TicketMessage.objects.filter(kind__in=["reply", "note"])
             assert answers.exists() and not answers.filter(author__isnull=True).exists()
+            # Every demo detractor opened its follow-up ticket, as an answer would.
+            from support.models_feedback import SurveyResponse
+
+            detractors = SurveyResponse.objects.filter(detractor=True)
+            assert detractors.exists()
+            assert not detractors.filter(follow_up__isnull=True).exists()
     finally:
         for slug in slugs:
             run("tenant", "delete", slug, "--yes")

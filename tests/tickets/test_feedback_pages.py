@@ -298,6 +298,13 @@ def test_the_demo_seeder_answers_surveys_once(acme):
         summary = surveys_seed(random.Random(3), SeedOptions(customers=100, seed=3))
         made = SurveyResponse.objects.filter(invitation__key__startswith="demo:").count()
         resolved = Ticket.objects.filter(status="resolved", customer__isnull=False).count()
-        assert made >= resolved + 4 and summary == f"{made} survey answers"
+        follow_ups = SurveyResponse.objects.filter(
+            invitation__key__startswith="demo:", follow_up__isnull=False
+        ).count()
+        detractors = SurveyResponse.objects.filter(
+            invitation__key__startswith="demo:", detractor=True
+        ).count()
+        assert made >= resolved + 4 and follow_ups == detractors
+        assert summary == f"{made} survey answers, {follow_ups} follow-up tickets"
         assert "already seeded" in surveys_seed(random.Random(3), SeedOptions(100, 3))
         assert SurveyResponse.objects.filter(invitation__key__startswith="demo:").count() == made
