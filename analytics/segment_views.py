@@ -141,6 +141,9 @@ def _condition_rows(rules: Rules, fields: list[SegmentField]) -> list[dict[str, 
 
 
 def _count(request: HttpRequest, rules: Rules) -> dict[str, Any]:
+    if not any(c.field for g in rules.groups for c in g.conditions):
+        # Nothing chosen yet (a new segment): a hint, not an error in red.
+        return {"count": None, "errors": [], "nothing_chosen": True}
     try:
         return {"count": segment_selectors.segment_live_count(request.user, rules), "errors": []}
     except ValidationError as error:

@@ -80,6 +80,12 @@ def test_live_count_and_its_errors(acme):
     refused = client.post(url, bad).content.decode()
     assert "data-count" not in refused and "Enter a number." in refused
     assert client.get(url).status_code == 405
+    # A new segment, nothing chosen yet: a hint, not an error.
+    fresh = client.get(reverse("analytics:segment_new")).content.decode()
+    assert (
+        "Choose what to test: the number" in fresh
+        and "errorlist" not in fresh.split('id="segment-count"')[1].split("</div>")[0]
+    )
 
 
 def test_live_count_keeps_to_the_record_scope(acme):
