@@ -187,9 +187,15 @@ def tickets_seed(rng: random.Random, options: SeedOptions) -> str:
                 ),
             )
             # Spread the tickets over the last ten days, with due moments to match; those still
-            # waiting for a first response came in over the last few hours.
+            # waiting for a first response came in over the last few hours, those answered and
+            # still open over the last two days (a queue kept up with, mostly within target).
             waiting = stage < 0.35
-            age = rng.randint(10, 4 * 60) if waiting else rng.randint(60, 10 * 24 * 60)
+            if waiting:
+                age = rng.randint(10, 4 * 60)
+            elif stage < 0.6:
+                age = rng.randint(60, 2 * 24 * 60)
+            else:
+                age = rng.randint(60, 10 * 24 * 60)
             ticket_opened_at(ticket, now - datetime.timedelta(minutes=age), calendar)
             replies = _REPLIES_ZH if _is_chinese(subject) else _REPLIES_EN
             if waiting:
