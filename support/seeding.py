@@ -6,6 +6,7 @@ import datetime
 import random
 
 from django.db import transaction
+from django.http import QueryDict
 from django.utils import timezone
 
 from crm.accounts.models import User
@@ -13,6 +14,8 @@ from crm.tenants.seeding import SeedOptions
 from customers.models import Customer
 from support import sla, sla_overrides
 from support.models import Channel, Kind, Priority, Status, Ticket, TicketEvent, TicketMessage
+from support.models_saved_views import TicketSavedView
+from support.saved_view_services import ticket_view_save
 from support.services import (
     TicketInput,
     _dues,
@@ -219,4 +222,21 @@ def tickets_seed(rng: random.Random, options: SeedOptions) -> str:
         TicketMessage.objects.filter(
             ticket__tags__contains=[DEMO_TAG], delivery=TicketMessage.Delivery.PENDING
         ).update(delivery=TicketMessage.Delivery.NONE)
-    return f"{count} tickets"
+        views = _shared_views()
+    return f"{count} tickets, {views} shared queue views"
+
+
+def _shared_views() -> int:
+    """A manager's views of the queue, shared with everyone, as a desk would keep them."""
+    manager = User.objects.filter(is_active=True, groups__name="Manager").order_by("id").first()
+    if manager is None:
+        return 0
+    made = 0
+    for name, query in (
+        ("Urgent, all teams", "queue=all&priority=urgent"),
+        ("Waiting on the customer", "queue=all&status=pending"),
+    ):
+        if not TicketSavedView.objects.filter(shared=True, name=name).exists():
+            ticket_view_save(actor=manager, name=name, query=QueryDict(query), shared=True)
+            made += 1
+    return made

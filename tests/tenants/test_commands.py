@@ -142,7 +142,9 @@ def test_seed_demo_is_deterministic_and_safe_to_run_twice(committed_db):
             assert answers.exists() and not answers.filter(author__isnull=True).exists()
             # Every demo detractor opened its follow-up ticket, as an answer would.
             from support.models_feedback import SurveyResponse
+            from support.models_saved_views import TicketSavedView
 
+            assert TicketSavedView.objects.filter(shared=True).count() == 2
             detractors = SurveyResponse.objects.filter(detractor=True)
             assert detractors.exists()
             assert not detractors.filter(follow_up__isnull=True).exists()

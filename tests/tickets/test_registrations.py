@@ -56,7 +56,7 @@ def test_the_seeder_opens_tickets_once(acme):
             customer()
         summary = tickets_seed(random.Random(1), SeedOptions(customers=100, seed=1))
         count = Ticket.objects.filter(tags__contains=["demo"]).count()
-        assert summary == f"{count} tickets" and count >= 12
+        assert summary == f"{count} tickets, 2 shared queue views" and count >= 12
         assert Ticket.objects.filter(subject__regex=r"[\u4e00-\u9fff]").exists()
         assert Ticket.objects.filter(first_responded_at__isnull=False).exists()
         audit = AuditEntry.objects.count()
