@@ -27,8 +27,17 @@ from urllib.parse import parse_qsl, urlencode
 
 # Fewer digits than this in a search are not a phone number (a ticket number, a year).
 PHONE_DIGITS_AT_LEAST = 7
-# A name shorter than this names nobody in particular ("Li" is a syllable of many words).
+# A name shorter than this names nobody in particular (one character: 李, a surname).
 NAME_CHARS_AT_LEAST = 2
+# A name is found where it is not part of a longer Latin word or number: "Li" in "li mei", not
+# in "Oliver"; "Al" not in "All leads" or "potential". Chinese is written without spaces, so
+# "李梅" is found in "客户李梅投诉".
+_NAME_EDGE = "[a-z0-9]"
+
+
+def _name_in(name: str, text: str) -> bool:
+    pattern = f"(?<!{_NAME_EDGE}){re.escape(name)}(?!{_NAME_EDGE})"
+    return re.search(pattern, text) is not None
 
 
 @dataclass(frozen=True)
@@ -47,14 +56,15 @@ class Erasure:
     def mentioned_in(self, text: str) -> bool:
         """Whether free text (a search box, a saved view's name) gives one of the person's
         names, emails or phone numbers. Phones match on digits, so "158 6661 0550" finds
-        +8615866610550; a name matches as a case-folded substring of the text."""
+        +8615866610550; a name matches case-folded, where it is not inside a longer Latin
+        word or number (_NAME_EDGE)."""
         folded = text.strip().casefold()
         if not folded:
             return False
         if any(email.casefold() in folded for email in self.emails if email):
             return True
         if any(
-            len(name.strip()) >= NAME_CHARS_AT_LEAST and name.strip().casefold() in folded
+            len(name.strip()) >= NAME_CHARS_AT_LEAST and _name_in(name.strip().casefold(), folded)
             for name in self.names
         ):
             return True

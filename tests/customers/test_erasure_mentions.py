@@ -47,3 +47,12 @@ def test_a_saved_query_loses_only_the_parameters_naming_the_person():
     assert PERSON.scrubbed_query("q=Wang&tag=vip") == "q=Wang&tag=vip"  # untouched, same text
     # Not a query string at all (a command line's filter): the whole text goes when it names them.
     assert PERSON.scrubbed_query("li.mei@example.cn") == ""
+
+
+def test_a_short_latin_name_is_not_found_inside_longer_words():
+    """A person named "Al" is in "Al Wang" and "call al", not in "All leads" or "potential":
+    erasing them leaves other saved lists and their names alone."""
+    al = Erasure(customer_ids=(8,), at=PERSON.at, names=("Al",))
+    assert al.mentioned_in("Al Wang") and al.mentioned_in("call al")
+    assert not al.mentioned_in("All leads") and not al.mentioned_in("potential")
+    assert al.scrubbed_query("stage=potential&q=al") == "stage=potential"
