@@ -34,6 +34,6 @@ def test_no_goodwill_points_on_a_closed_complaint(acme):
     )
     assert "This ticket is closed." in posted.content.decode()
     with in_tenant(acme):
-        assert not Adjustment.objects.filter(account__customer_id=made.customer_id).exists()
+        assert not Adjustment.objects.filter(account__customer=made.customer).exists()
         assert Ticket.objects.get(pk=made.pk).compensation == ""
         assert not TicketEvent.objects.filter(ticket=made, kind="action").exists()
