@@ -82,6 +82,9 @@ def ticket_action_run(
     the history and, when it says so, on the compensation field. A refusal (ValidationError)
     undoes all of it."""
     ticket = _locked(ticket)
+    # The ticket page offers no action on a closed ticket; a post made anyway is refused too.
+    if ticket.status == Status.CLOSED:
+        raise ValidationError(_("This ticket is closed."))
     if not action.applies(ticket):
         raise ValidationError(_("This action does not apply to this ticket."))
     outcome = action.run(actor=actor, ticket=ticket, data=data)

@@ -10,12 +10,30 @@ from crm.tenants.seeding import register_seeder
 from customers.customer_tabs import TimelineEvent, timeline_event_register
 from customers.merge import merge_relation_register
 from support.feedback_seeding import surveys_seed
-from support.models_feedback import SurveyInvitation, SurveyResponse
+from support.models_feedback import SurveyInvitation, SurveyResponse, SurveySend
+
+
+def _erase_sends(erasure: Erasure) -> None:
+    """An NPS send whose audience filter or name gives the person's name, email or phone
+    loses that part (and is renamed); its audit entries are redacted."""
+    touched = []
+    for send in SurveySend.objects.only("id", "name", "audience_query"):
+        query = erasure.scrubbed_query(send.audience_query)
+        named = erasure.mentioned_in(send.name)
+        if query == send.audience_query and not named:
+            continue
+        SurveySend.objects.filter(pk=send.pk).update(
+            audience_query=query, name=f"Survey send #{send.pk}" if named else send.name
+        )
+        touched.append(str(send.pk))
+    if touched:
+        audit_redact(table_name=SurveySend._meta.db_table, record_ids=touched)
 
 
 def _erase_surveys(erasure: Erasure) -> None:
-    """Comments and the address a survey went to; the scores stay (reports), unattributable
-    once the customer record is erased."""
+    """Comments and the address a survey went to, and NPS sends' filters that name the
+    person; the scores stay (reports), unattributable once the customer record is erased."""
+    _erase_sends(erasure)
     ids = erasure.customer_ids
     SurveyInvitation.objects.filter(customer__in=ids, state=SurveyInvitation.State.PENDING).update(
         state=SurveyInvitation.State.SKIPPED, skip_reason=SurveyInvitation.Skip.ERASED
@@ -40,7 +58,7 @@ def register() -> None:
         ErasureHolder(
             "support.surveys",
             _erase_surveys,
-            "survey comments and the addresses surveys went to",
+            "survey comments, the addresses surveys went to, NPS send filters naming the person",
             order=14,
         )
     )

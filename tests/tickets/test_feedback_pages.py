@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from crm.accounts.models import AuditEntry
 from customers.merge import customer_merge
 from customers.privacy import customer_erase
 from support import feedback_services
@@ -210,6 +211,26 @@ def test_a_merge_moves_survey_rows_and_an_erasure_blanks_comments(acme):
         assert set(
             SurveyInvitation.objects.filter(customer=keep).values_list("email", flat=True)
         ) == {""}
+
+
+@pytest.mark.django_db
+def test_an_erasure_scrubs_the_nps_sends_that_name_the_person(acme):
+    with in_tenant(acme):
+        admin = staff(acme, "admin")
+        person = surveyable(name=f"Odile Varga {uuid.uuid4().hex[:6]}")
+        address = person.emails.get().email
+        named = SurveySend.objects.create(
+            kind="nps", name=f"Ask {person.name}", audience_query=f"q={address}&tag=vip"
+        )
+        other = SurveySend.objects.create(kind="nps", name="Spring", audience_query="tag=vip")
+        customer_erase(actor=admin, customer=person)
+        named.refresh_from_db()
+        other.refresh_from_db()
+        assert named.audience_query == "tag=vip"
+        assert person.name not in named.name and named.name == f"Survey send #{named.pk}"
+        assert (other.name, other.audience_query) == ("Spring", "tag=vip")
+        logged = AuditEntry.objects.filter(table_name="support_surveysend", record_id=str(named.pk))
+        assert logged.exists() and address not in str(list(logged.values()))
 
 
 @pytest.mark.worker
