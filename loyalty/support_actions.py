@@ -29,9 +29,9 @@ class GoodwillForm(forms.Form):
 
 
 def _applies(ticket: Any) -> bool:
-    # The ticket page's ticket knows whether its customer is in the reader's scope
-    # (support.selectors.ticket_for); a customer outside it gets nothing from here.
-    in_scope = getattr(ticket, "customer_in_scope", True)
+    # Support marks whether the ticket's customer is in the actor's scope
+    # (support.selectors.customers_mark_in_scope); unmarked or outside it gets nothing here.
+    in_scope = getattr(ticket, "customer_in_scope", False)
     return ticket.kind == "complaint" and ticket.customer_id is not None and bool(in_scope)
 
 

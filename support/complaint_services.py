@@ -13,6 +13,7 @@ from crm.accounts import roles
 from crm.accounts.models import User
 from crm.lib.audit_actor import writes
 from support.models import Kind, SlaNotice, Status, Ticket, TicketEvent
+from support.selectors import customers_mark_in_scope
 from support.ticket_actions import ActionOutcome, TicketAction
 
 
@@ -85,6 +86,9 @@ def ticket_action_run(
     # The ticket page offers no action on a closed ticket; a post made anyway is refused too.
     if ticket.status == Status.CLOSED:
         raise ValidationError(_("This ticket is closed."))
+    # The action sees whether the actor may see the ticket's customer, whoever calls this
+    # service (the page's ticket knew; the locked copy is marked again).
+    customers_mark_in_scope(actor, [ticket])
     if not action.applies(ticket):
         raise ValidationError(_("This action does not apply to this ticket."))
     outcome = action.run(actor=actor, ticket=ticket, data=data)

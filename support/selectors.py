@@ -275,7 +275,7 @@ def ticket_page(
     )
     more = len(found) > size
     found = found[:size]
-    _customers_in_scope(user, found)
+    customers_mark_in_scope(user, found)
     cursor = None
     if more:
         last = found[-1]
@@ -301,12 +301,13 @@ def _queue_base(user: Any, queue: str) -> QuerySet[Ticket]:
     return visible_tickets(user)
 
 
-def _customers_in_scope(user: Any, tickets: list[Ticket]) -> None:
+def customers_mark_in_scope(user: Any, tickets: list[Ticket]) -> None:
     """Mark each ticket's `customer_in_scope`: a linked customer outside the reader's scope is
     not named (the row says so instead). One pk lookup for the page's customers, none for a
     reader who sees every customer (a correlated EXISTS per row was planned as a scan of every
     customer the reader may see: bench/support.py)."""
-    scope = reader_scope(user)
+    # None: the command line or a task, which see every customer.
+    scope = RecordScope.ALL if user is None else reader_scope(user)
     ids = {t.customer_id for t in tickets if t.customer_id is not None}
     if scope == RecordScope.ALL or not ids:
         shown = ids

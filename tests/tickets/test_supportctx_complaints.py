@@ -192,6 +192,37 @@ def test_goodwill_refusals_change_nothing(acme):
     assert 'data-action="loyalty.goodwill"' not in page
 
 
+def test_the_service_refuses_goodwill_for_a_customer_outside_the_actors_scope(acme):
+    """Record scope is the service's rule, not only the page's: an agent who may not see the
+    complaint's customer gets nothing through ticket_action_run, whoever calls it."""
+    from support.ticket_actions import ticket_action
+
+    goodwill = ticket_action("loyalty.goodwill")
+    assert goodwill is not None
+    with in_tenant(acme):
+        made = _complaint(acme)  # its customer is owned by acme's agent
+        stranger = staff_create(
+            actor=None,
+            email=f"stranger-{uuid.uuid4().hex[:6]}@acme.test",
+            full_name="Stranger",
+            role="Agent",
+            password=None,
+        )
+        before = _state(made)
+        data = {"points": 10, "reason": "Late parcel"}
+        with pytest.raises(ValidationError, match="does not apply"):
+            complaint_services.ticket_action_run(
+                actor=stranger, ticket=made, action=goodwill, data=data
+            )
+        assert _state(made) == before
+        # The customer's owner may; so may the command line (no actor: every customer).
+        complaint_services.ticket_action_run(
+            actor=staff(acme, "agent"), ticket=made, action=goodwill, data=data
+        )
+        complaint_services.ticket_action_run(actor=None, ticket=made, action=goodwill, data=data)
+        assert _balance(made) == before[0] + 20
+
+
 def test_a_refused_action_undoes_its_apps_write(acme):
     """An action whose app writes and then refuses: the whole transaction goes."""
 
