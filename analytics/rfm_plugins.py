@@ -102,18 +102,8 @@ def _fields() -> list[SegmentField]:
 def _segments_build(user: Any) -> dict[str, Any] | None:
     snapshot = rfm_selectors.latest_snapshot()
     counts = rfm_selectors.segment_counts(snapshot, customers=visible_customer_ids(user))
-    categories, series = rfm_selectors.segment_chart_data(counts)
-    if snapshot is None or not categories:
-        return None
-    chart = charts.bar_chart(
-        title=_("Customers by RFM segment"),
-        categories=categories,
-        series=series,
-        horizontal=True,
-        category_label=_("Segment"),
-        value_label=_("Customers"),
-    )
-    return {"chart": chart}
+    chart = rfm_selectors.segment_counts_chart(snapshot, counts)
+    return None if chart is None else {"chart": chart}
 
 
 def rfm_grid_counts(user: Any) -> list[list[float]]:

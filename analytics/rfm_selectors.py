@@ -16,6 +16,7 @@ from django.utils.translation import ngettext
 from analytics.models import RfmScore, RfmSettings, RfmSnapshot, RfmSnapshotEntry, SegmentRule
 from analytics.rfm_map import SEGMENT_ORDER, fm_score, rule_matches, segment_label
 from analytics.rfm_settings import rfm_settings
+from crm.lib import charts
 from customers.selectors import customer_scope_sql
 
 
@@ -58,9 +59,21 @@ def segment_counts(
     ]
 
 
-def segment_chart_data(rows: list[SegmentCount]) -> tuple[list[str], dict[str, list[float]]]:
-    """(categories, series) for a bar chart of customers by segment (crm.lib.charts)."""
-    return [r.label for r in rows], {_("Customers"): [float(r.count) for r in rows]}
+def segment_counts_chart(
+    snapshot: RfmSnapshot | None, rows: list[SegmentCount]
+) -> charts.Chart | None:
+    """The bar chart of customers by segment (the RFM page's and the dashboard's); None before
+    the first snapshot."""
+    if snapshot is None or not rows:
+        return None
+    return charts.bar_chart(
+        title=_("Customers by RFM segment"),
+        categories=[r.label for r in rows],
+        series={_("Customers"): [float(r.count) for r in rows]},
+        horizontal=True,
+        category_label=_("Segment"),
+        value_label=_("Customers"),
+    )
 
 
 def latest_snapshot() -> RfmSnapshot | None:

@@ -57,17 +57,6 @@ def rfm_overview(request: HttpRequest) -> HttpResponse:
     snapshot = rfm_selectors.latest_snapshot()
     # Counted among the reader's customers (their record scope), as on the dashboard.
     counts = rfm_selectors.segment_counts(snapshot, customers=visible_customer_ids(request.user))
-    categories, series = rfm_selectors.segment_chart_data(counts)
-    segments_chart = None
-    if snapshot is not None and categories:
-        segments_chart = charts.bar_chart(
-            title=_("Customers by RFM segment"),
-            categories=categories,
-            series=series,
-            horizontal=True,
-            category_label=_("Segment"),
-            value_label=_("Customers"),
-        )
     return render(
         request,
         "analytics/rfm_overview.html",
@@ -76,9 +65,7 @@ def rfm_overview(request: HttpRequest) -> HttpResponse:
             **_job_context(),
             "snapshot": snapshot,
             "counts": counts,
-            "chart_categories": categories,
-            "chart_series": series,
-            "segments_chart": segments_chart,
+            "segments_chart": rfm_selectors.segment_counts_chart(snapshot, counts),
             "grid": grid(list(SegmentRule.objects.all())),
             "settings": rfm_settings(),
             "refresh_form": RefreshForm(),

@@ -67,7 +67,14 @@ def segment_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "analytics/segment_list.html",
-        _nav(request, segments=list(segment_selectors.segments_listed()), subnav="segments"),
+        _nav(
+            request,
+            segments=list(segment_selectors.segments_listed()),
+            # The stored counts are tenant-wide: only for a reader who sees every customer,
+            # as on a segment's own page.
+            show_total=record_scope(request.user) == "all",
+            subnav="segments",
+        ),
     )
 
 

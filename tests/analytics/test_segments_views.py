@@ -3,13 +3,16 @@
 refresh and delete."""
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django_tenants.utils import schema_context
 
 from analytics import segment_selectors
 from analytics.models_segments import Segment, SegmentRefresh
 from analytics.segment_rules import rules_from_json
+from crm.accounts import capabilities as cap
 from crm.accounts.models import AuditEntry, User
+from crm.accounts.services import role_create, staff_create
 from tests.analytics.helpers import form_data, rules, segment
 from tests.conftest import client_for
 from tests.loyalty.helpers import customer
@@ -184,3 +187,32 @@ def test_a_personal_fields_value_in_a_rule_is_masked_for_readers_without_persona
     edit = client_for(acme, "marketing").get(reverse("analytics:segment_edit", args=[seg.pk]))
     assert "110101199003077777" not in edit.content.decode()
     assert "you may not test “ID card”" in edit.content.decode()
+
+
+def test_segment_list_shows_the_tenant_wide_count_only_to_a_reader_who_sees_everyone(acme):
+    """The stored member count is over every customer: a reader of a narrower record scope
+    sees it neither on the segment's page nor in the list of segments."""
+    _shanghai_customers(acme, 3)
+    with schema_context(acme.schema):
+        seg = segment("Shanghai counted", SHANGHAI)
+        assert seg.member_count == 3
+        role = role_create(
+            actor=None,  # type: ignore[arg-type]
+            name="Own-scope reports",
+            description="",
+            scope="own",
+            codenames=[cap.VIEW, cap.REPORTS],
+        )
+        reader = staff_create(
+            actor=None, email="own-reports@acme.test", full_name="Own", role=role, password=None
+        )
+        narrow = Client(HTTP_HOST=acme.host)
+        narrow.force_login(reader)
+
+    def count_cell(client: Client) -> str:
+        body = client.get(reverse("analytics:segments")).content.decode()
+        row = body.split("Shanghai counted</a>")[1].split("</tr>")[0]
+        return row.split('<td class="num">')[1].split("</td>")[0]
+
+    assert count_cell(client_for(acme, "marketing")) == "3"
+    assert count_cell(narrow) == "—"
