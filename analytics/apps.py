@@ -41,6 +41,10 @@ class AnalyticsConfig(AppConfig):
         feedback_plugins.register()
         dashboard_panels.register()
         register_table("analytics_segment", _("Segment"))
+        # A segment's name or rules can name a person: erasure reaches them.
+        from analytics import erasure
+
+        erasure.register()
         # The churn model: its tab and rules (churn_registry), then where others read it.
         churn_registry.register()
         churn_plugins.register()

@@ -46,6 +46,7 @@ class Scene:
     export_job: ExportJob | None = None
     saved_view_id: int | None = None
     customer_view_id: int | None = None
+    segment_id: int | None = None
 
     def canary(self, holder: str, part: str = "") -> str:
         # Lower-case hex: survives email lower-casing and every text column.
@@ -327,6 +328,22 @@ def _export_filters(scene: Scene) -> None:
     )
 
 
+def _segments(scene: Scene) -> None:
+    # A segment named after the person, whose rule picks them by name.
+    from analytics.models_segments import Segment
+
+    name = f"Name {scene.canaries['customers.record']}"
+    rules = {
+        "join": "and",
+        "groups": [
+            {"join": "and", "conditions": [{"field": "name", "op": "contains", "value": name}]}
+        ],
+    }
+    scene.segment_id = Segment.objects.create(
+        name=f"VIP {name}", description=f"Only {name}", rules=rules
+    ).pk
+
+
 def _list_cache(scene: Scene) -> None:
     # The list page the admin looked the person up on, rendered and kept in Redis.
     from tests.conftest import client_for
@@ -363,6 +380,7 @@ PLANTERS: dict[str, Callable[[Scene], None]] = {
     "customers.saved_views": _customer_saved_views,
     "transfer.export_filters": _export_filters,
     "customers.list_cache": _list_cache,
+    "analytics.segments": _segments,
     "customers.audit_values": _audit_values,
     "loyalty.text": _loyalty_text,
 }
@@ -492,3 +510,11 @@ def test_every_registered_holder_is_planted_and_erased(acme, django_capture_on_c
             for e in AuditEntry.objects.filter(action="export", detail__planted=True)
         )
         assert filters == ["q=Wang&tag=vip", "tag=vip"]
+        # The segment stays, renamed, its rule matching nobody rather than everyone.
+        from analytics.models_segments import Segment
+
+        assert scene.segment_id is not None
+        segment = Segment.objects.get(pk=scene.segment_id)
+        condition = segment.rules["groups"][0]["conditions"][0]
+        assert (segment.name, segment.description) == (f"Segment #{segment.pk}", "")
+        assert (condition["field"], condition["value"]) == ("name", "•erased")
