@@ -65,6 +65,8 @@ def rfm_overview(request: HttpRequest) -> HttpResponse:
             **_job_context(),
             "snapshot": snapshot,
             "counts": counts,
+            # Among the reader's customers, as the counts are (the snapshot's own is tenant-wide).
+            "scored": sum(row.count for row in counts),
             "segments_chart": rfm_selectors.segment_counts_chart(snapshot, counts),
             "grid": grid(list(SegmentRule.objects.all())),
             "settings": rfm_settings(),

@@ -1,7 +1,7 @@
 """The analytics refresh at scale: a tenant with 100,000 customers and 1,000,000 orders, the
-full refresh (`analytics.refresh.analytics_refresh`: every registered step; RFM today) against
-a pandas implementation of the same RFM in the same run, with the results compared customer by
-customer.
+full refresh (`analytics.refresh.analytics_refresh`: every registered step: RFM, the churn
+model's fit and flags, the dynamic segments) against a pandas implementation of the same RFM and
+model fit in the same run, with the results compared customer by customer.
 
 Builds its own database (crm_bench_analytics by default, dropped and recreated at the start and
 dropped again at the end unless --keep) with one tenant, `bench-analytics` (Asia/Shanghai).

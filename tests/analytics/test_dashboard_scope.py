@@ -251,6 +251,7 @@ def test_the_rfm_page_and_its_transitions_count_the_readers_customers(acme, worl
         client = world.client(scope)
         page = client.get(reverse("analytics:rfm"))
         overview[scope] = sum(row.count for row in page.context["counts"])
+        assert page.context["scored"] == overview[scope]  # the "N customers scored" line too
         table = client.get(
             reverse("analytics:rfm_transitions"), {"before": dates[0], "after": dates[1]}
         ).context["table"]
