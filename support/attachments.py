@@ -20,7 +20,6 @@ from support.models import Ticket, TicketMessage
 from support.models_mail import TicketAttachment
 
 FOLDER = "support/attachments"
-CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)

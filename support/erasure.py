@@ -18,7 +18,9 @@ from support.models import Ticket, TicketMessage
 from support.models_saved_views import TicketSavedView
 
 
-def _erase_tickets(erasure: Erasure) -> None:
+def person_ticket_ids(erasure: Erasure) -> list[int]:
+    """The person's tickets: linked ones, and unlinked ones whose requester email or phone is
+    one of the person's (also used by support.erasure_mail, which runs first)."""
     ids = erasure.customer_ids
     emails = list(CustomerEmail.objects.filter(customer__in=ids).values_list("email", flat=True))
     phones = list(CustomerPhone.objects.filter(customer__in=ids).values_list("e164", flat=True))
@@ -28,7 +30,11 @@ def _erase_tickets(erasure: Erasure) -> None:
         tickets = tickets | unlinked.filter(requester_email__in=emails)
     if phones:
         tickets = tickets | unlinked.filter(requester_phone__in=phones)
-    ticket_ids = list(tickets.values_list("pk", flat=True))
+    return list(tickets.values_list("pk", flat=True))
+
+
+def _erase_tickets(erasure: Erasure) -> None:
+    ticket_ids = person_ticket_ids(erasure)
     if not ticket_ids:
         return
     message_ids = [
@@ -36,17 +42,16 @@ def _erase_tickets(erasure: Erasure) -> None:
         for pk in TicketMessage.objects.filter(ticket__in=ticket_ids).values_list("pk", flat=True)
     ]
     TicketMessage.objects.filter(ticket__in=ticket_ids).update(body="(erased)")
-    for pk in ticket_ids:
-        Ticket.objects.filter(pk=pk).update(
-            subject="Ticket of an erased customer",
-            description="",
-            requester_name="",
-            requester_email="",
-            requester_phone="",
-            root_cause="",
-            resolution="",
-            compensation="",
-        )
+    Ticket.objects.filter(pk__in=ticket_ids).update(
+        subject="Ticket of an erased customer",
+        description="",
+        requester_name="",
+        requester_email="",
+        requester_phone="",
+        root_cause="",
+        resolution="",
+        compensation="",
+    )
     # Entries written before this erasure; those its own updates wrote hold no values
     # (the audit trigger records which fields an erasure changed, not what they held).
     audit_redact(table_name=TicketMessage._meta.db_table, record_ids=message_ids)

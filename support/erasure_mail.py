@@ -7,29 +7,13 @@ unlinked tickets: the same tickets are found here the same way."""
 
 from crm.accounts.audit import audit_redact
 from crm.lib.erasure import Erasure, ErasureHolder, erasure_holder_register
-from customers.models import CustomerEmail, CustomerPhone
 from support.attachments import attachments_files_remove
-from support.models import Ticket
+from support.erasure import person_ticket_ids
 from support.models_mail import MailHeader, TicketAttachment
 
 
-def _person_ticket_ids(erasure: Erasure) -> list[int]:
-    # As support.erasure finds them: linked tickets, and unlinked ones whose requester email
-    # or phone is one of the person's.
-    ids = erasure.customer_ids
-    emails = list(CustomerEmail.objects.filter(customer__in=ids).values_list("email", flat=True))
-    phones = list(CustomerPhone.objects.filter(customer__in=ids).values_list("e164", flat=True))
-    unlinked = Ticket.objects.filter(customer__isnull=True)
-    tickets = Ticket.objects.filter(customer__in=ids)
-    if emails:
-        tickets = tickets | unlinked.filter(requester_email__in=emails)
-    if phones:
-        tickets = tickets | unlinked.filter(requester_phone__in=phones)
-    return list(tickets.values_list("pk", flat=True))
-
-
 def _erase_mail(erasure: Erasure) -> None:
-    ticket_ids = _person_ticket_ids(erasure)
+    ticket_ids = person_ticket_ids(erasure)
     if not ticket_ids:
         return
     attachments = TicketAttachment.objects.filter(ticket__in=ticket_ids)

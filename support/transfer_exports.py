@@ -3,8 +3,9 @@ own form, in the reader's scope), one row a ticket, newest first.
 
 Set-based: the rows come from one `values_list` over the filtered tickets, with the message
 count as a correlated subquery and whether the linked customer is in the reader's scope as an
-EXISTS (a customer outside it is not named, as in the queue), read through a server-side
-cursor. The requester's email and phone are masked for readers without "see personal data"
+EXISTS (a customer outside it is not named, by external id or by the requester's name and
+contacts, as in the queue and on the ticket page), read through a server-side cursor. The
+requester's email and phone are masked for readers without "see personal data"
 (crm.accounts.masking), as on the ticket page; the command line (`user=None`) gets every ticket
 unmasked. Codes (status, priority, type, channel) are written as stored, so the file imports
 back through the tickets import kind.
@@ -167,6 +168,7 @@ def tickets_export_rows(user: Any, params: QueryDict) -> Iterator[list[Any]]:
             "priority",
             "category",
             "kind",
+            "customer_id",
             "_ext",
             "_in_scope",
             "requester_name",
@@ -191,8 +193,9 @@ def tickets_export_rows(user: Any, params: QueryDict) -> Iterator[list[Any]]:
         priority,
         category,
         kind,
+        customer_id,
         ext,
-        ext_in_scope,
+        in_scope,
         name,
         email,
         phone,
@@ -207,7 +210,11 @@ def tickets_export_rows(user: Any, params: QueryDict) -> Iterator[list[Any]]:
         sla_due,
         messages,
     ) in rows.iterator(chunk_size=CHUNK):
-        if not personal:
+        if customer_id is not None and not in_scope:
+            # As the queue and the ticket page: a customer outside the reader's records is
+            # not named, neither by external id nor by the requester's name and contacts.
+            ext = name = email = phone = ""
+        elif not personal:
             email = mask_email(email) if email else ""
             phone = mask_phone(phone) if phone else ""
         requester = " ".join(part for part in (name, f"<{email}>" if email else "", phone) if part)
@@ -218,7 +225,7 @@ def tickets_export_rows(user: Any, params: QueryDict) -> Iterator[list[Any]]:
             priority,
             category,
             kind,
-            (ext or "") if ext_in_scope else "",
+            ext or "",
             requester,
             assignee or "",
             team or "",

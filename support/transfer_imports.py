@@ -117,7 +117,8 @@ class TicketsImport(RowImportKind):
     noun = gettext_lazy("tickets")
 
     def __init__(self) -> None:
-        self._runs: dict[int, _Run] = {}
+        # By schema and job id: job ids are per schema, and one process serves every tenant.
+        self._runs: dict[tuple[str, int], _Run] = {}
 
     @property
     def fields(self) -> list[ImportField]:
@@ -188,9 +189,10 @@ class TicketsImport(RowImportKind):
         ]
 
     def _run(self, job: ImportJob) -> _Run:
-        if job.pk not in self._runs:
-            self._runs = {job.pk: _Run()}  # one job at a time per process
-        return self._runs[job.pk]
+        key = (current_schema(), job.pk)
+        if key not in self._runs:
+            self._runs = {key: _Run()}  # one job at a time per process
+        return self._runs[key]
 
     def parse(self, job: ImportJob, row: SourceRow) -> dict[str, Any]:
         run = self._run(job)

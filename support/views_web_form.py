@@ -20,7 +20,6 @@ from django.views.decorators.csrf import csrf_protect
 from crm.accounts.audit import client_ip
 from crm.accounts.permissions import acting_user
 from crm.lib.audit_actor import audit_actor
-from crm.lib.contacts import email_normalise
 from support import portal_services, web_form
 from support.forms_web_form import HONEYPOT, WebFormSettingsForm, WebTicketForm
 from support.models_portal import WebFormSettings
@@ -67,7 +66,7 @@ def _form_page(request: HttpRequest, settings: WebFormSettings) -> HttpResponse:
     if not form.is_valid():
         return _render_form(request, form, settings, status=400)
     data = form.cleaned_data
-    contact = email_normalise(data.get("email") or "") or data.get("phone", "").strip()
+    contact = web_form.contact_of(data.get("email") or "", data.get("phone") or "")
     if not web_form.contact_allowed(contact):
         return _limited(request)
     try:

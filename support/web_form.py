@@ -94,6 +94,21 @@ def address_allowed(request: HttpRequest) -> bool:
     return _count(_key("ip", ip), limit("WINDOW_SECONDS")) <= limit("PER_IP")
 
 
+def contact_of(email: str, phone: str) -> str:
+    """The contact a submission is counted against: the email normalised, else the phone in
+    E.164 (so "138 1234 5678" and "+86 13812345678" count as one), else the phone as given."""
+    from crm.lib.contacts import InvalidPhone, email_normalise, phone_e164
+    from customers.services import tenant_phone_region
+
+    if email.strip():
+        return email_normalise(email)
+    phone = phone.strip()
+    try:
+        return phone_e164(phone, tenant_phone_region())
+    except InvalidPhone:
+        return phone
+
+
 def contact_allowed(contact: str) -> bool:
     """Count one ticket for this email or phone (normalised); False past the limit."""
     return _count(_key("contact", contact), limit("WINDOW_SECONDS")) <= limit("PER_CONTACT")

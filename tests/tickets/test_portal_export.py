@@ -193,3 +193,36 @@ def test_a_ticket_not_in_the_queue_is_not_in_the_export(acme, made):
         assert refs == {
             t.reference for t in Ticket.objects.filter(tags__contains=[marker], assignee=None)
         }
+
+
+def test_a_customer_outside_the_readers_records_is_not_named_by_the_requester_cell(acme, made):
+    # As the queue and the ticket page: a ticket the reader sees whose customer they may not
+    # see gives neither the customer's external id nor the requester's name and contacts.
+    marker, _first, _second, _third = made
+    with schema_context(acme.schema):
+        agent = staff(acme, "agent")
+        manager = staff(acme, "manager")
+        outside = customer_create(
+            actor=None,
+            data=CustomerInput(name="赵敏", external_id=f"OUT-{marker}", owner=manager),
+        )
+        hidden = services.ticket_create(
+            actor=None,
+            data=services.TicketInput(
+                subject=f"Hidden {marker}",
+                customer=outside,
+                requester_name="赵敏",
+                requester_email=f"zhao.{marker}@example.cn",
+                requester_phone="13812345678",
+                assignee=agent,
+                tags=[marker],
+            ),
+        )
+        params = QueryDict(f"queue=all&status=any&q=Hidden {marker}")
+        as_agent = {row[0]: row for row in tickets_export_rows(agent, params)}
+        as_manager = {row[0]: row for row in tickets_export_rows(manager, params)}
+    row = as_agent[hidden.reference]
+    assert row[HEADERS.index("customer_external_id")] == ""
+    assert row[HEADERS.index("requester")] == ""
+    seen = as_manager[hidden.reference][HEADERS.index("requester")]
+    assert seen.startswith("赵敏 <")

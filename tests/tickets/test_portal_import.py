@@ -273,3 +273,25 @@ def test_a_masked_requester_from_a_masked_export_is_refused(acme, tmp_path: Path
     assert status == 1 and "contacts are masked" in out
     with schema_context(acme.schema):
         assert not Ticket.objects.filter(subject__contains=marker).exists()
+
+
+def test_each_tenant_reads_moments_in_its_own_time_zone_even_with_the_same_job_id(acme, globex):
+    # Job ids are per schema: one process parsing acme's job 7 and then globex's job 7 must not
+    # read globex's file with acme's time zone (or phone region).
+    from crm.transfer.registry import SourceRow
+    from support.transfer_imports import TicketsImport
+
+    kind = TicketsImport()
+    row = SourceRow(
+        1,
+        {"subject": "Clock", "requester_email": "tz@example.cn", "created": "2026-01-05 09:00"},
+        [],
+    )
+    found = {}
+    for cast in (acme, globex):
+        with schema_context(cast.schema):
+            job = ImportJob(pk=7)
+            found[cast.schema] = kind.parse(job, row)["historic"].data.created_at
+    assert found[acme.schema] == datetime.datetime(2026, 1, 5, 9, 0, tzinfo=LONDON)
+    shanghai = zoneinfo.ZoneInfo("Asia/Shanghai")
+    assert found[globex.schema] == datetime.datetime(2026, 1, 5, 9, 0, tzinfo=shanghai)

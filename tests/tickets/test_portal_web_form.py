@@ -236,3 +236,12 @@ def test_the_settings_page_for_configurers_only(acme):
     assert agent.post(reverse("support:web_form_settings"), {"enabled": "on"}).status_code == 403
     with schema_context(acme.schema):
         assert WebFormSettings.objects.get(id=1).enabled is False
+
+
+@override_settings(SUPPORT_WEB_FORM_PER_CONTACT=1)
+def test_one_phone_is_rate_limited_however_it_is_written(acme):
+    digits = f"139{uuid.uuid4().int % 10**8:08d}"
+    spaced = f"{digits[:3]} {digits[3:7]} {digits[7:]}"
+    assert _post(_client(acme), acme, email="", phone=digits).status_code == 302
+    response = _post(_client(acme), acme, email="", phone=f"+86 {spaced}")
+    assert response.status_code == 429
