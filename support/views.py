@@ -248,9 +248,8 @@ def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = _ticket_or_404(request, pk)
     reference = page_data.reference_data(with_canned=True)
     choices = reference.choices
-    side = page_data.ticket_side(
-        user, ticket, customer_in_scope=getattr(ticket, "customer_in_scope", False)
-    )
+    customer_in_scope = getattr(ticket, "customer_in_scope", False)
+    side = page_data.ticket_side(user, ticket, customer_in_scope=customer_in_scope)
     margin = datetime.timedelta(minutes=reference.settings.near_breach_minutes)
     allowed = next_statuses(ticket.status)
     status_choices = [(s, Status(s).label) for s in allowed]
@@ -265,7 +264,12 @@ def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "ticket": ticket,
             "sla": selectors.sla_row(ticket, _now(), margin),
             "messages_list": conversation,
-            **ticket_mail_context(conversation, side.mail),
+            # An unlinked ticket's requester is shown; a hidden customer's address is not.
+            **ticket_mail_context(
+                conversation,
+                side.mail,
+                senders_shown=ticket.customer_id is None or customer_in_scope,
+            ),
             "events": selectors.history(ticket, choices),
             "context": side.context,
             "can_change": can_change and ticket.status != Status.CLOSED,

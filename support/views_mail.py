@@ -172,13 +172,19 @@ def mail_settings_context(user: Any) -> dict[str, Any]:
     }
 
 
-def ticket_mail_context(conversation: list[TicketMessage], mail: TicketMailData) -> dict[str, Any]:
+def ticket_mail_context(
+    conversation: list[TicketMessage], mail: TicketMailData, *, senders_shown: bool
+) -> dict[str, Any]:
     """What the ticket page shows of email: each message's attachments, who sent an inbound
     one and a reply's last delivery error (set on the messages), the description's
     attachments, and whether replies can be emailed (the page says so when there is no
-    address). `mail` is read in the page's side query (support.page_data.ticket_side)."""
+    address). `mail` is read in the page's side query (support.page_data.ticket_side).
+    `senders_shown`: False when the ticket's customer is outside the reader's records, whose
+    address the page does not name (as it does not name the requester)."""
     for message in conversation:
         sender, error = mail.headers.get(message.pk, ("", ""))
+        if not senders_shown:
+            sender = ""
         message.files = mail.files.get(message.pk, [])  # type: ignore[attr-defined]
         message.mail_error = error  # type: ignore[attr-defined]
         message.mail_sender = sender  # type: ignore[attr-defined]

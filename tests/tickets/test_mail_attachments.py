@@ -125,3 +125,28 @@ def test_erasure_removes_the_files_of_the_persons_tickets(acme, django_capture_o
         customer_erase(actor=None, customer=person)
         assert not TicketAttachment.objects.filter(ticket=made).exists()
         assert not path.exists()
+
+
+def test_an_inbound_senders_address_is_not_shown_when_its_customer_is_hidden(acme):
+    """The ticket page does not name a customer outside the reader's records; the address an
+    inbound message came from names them too, so it goes with them."""
+    from support.models_mail import MailHeader
+
+    address = f"hidden.{uuid.uuid4().hex[:6]}@example.cn"
+    with in_tenant(acme):
+        agent, manager = staff(acme, "agent"), staff(acme, "manager")
+        made = ticket(assignee=agent, customer_=customer("Hidden Sender", owner=manager))
+        message = TicketMessage.objects.create(
+            ticket=made, kind=TicketMessage.Kind.CUSTOMER, body="Any news?"
+        )
+        MailHeader.objects.create(
+            ticket=made,
+            message=message,
+            direction=MailHeader.Direction.INBOUND,
+            rfc_message_id=f"{uuid.uuid4().hex}@example.cn",
+            sender=address,
+        )
+    url = reverse("support:detail", args=[made.pk])
+    agent_page = client_for(acme, "agent").get(url).content.decode()
+    assert "Any news?" in agent_page and address not in agent_page
+    assert address in client_for(acme, "manager").get(url).content.decode()

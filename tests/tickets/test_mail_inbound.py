@@ -89,7 +89,8 @@ def test_a_reply_threads_by_its_headers_and_reopens_a_resolved_ticket(acme, acme
     address = _address()
     with in_tenant(acme):
         agent = staff(acme, "agent")
-        made = ticket(customer_=customer(email=address), assignee=agent)
+        # The agent's own customer: the page names its senders (not a hidden customer's).
+        made = ticket(customer_=customer(email=address, owner=agent), assignee=agent)
         reply = ticket_reply(actor=agent, ticket=made, body="Could you send the order number?")
         header = MailHeader.objects.create(
             ticket=made, message=reply, direction="out", rfc_message_id=f"T.{uuid.uuid4().hex}@x"
