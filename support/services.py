@@ -17,7 +17,7 @@ from crm.lib.columns import max_length, text_error
 from crm.lib.contacts import InvalidPhone, email_normalise, phone_e164
 from customers.models import Customer
 from customers.selectors import customers_find
-from customers.services import timeline_event_add
+from customers.services import tenant_phone_region, timeline_event_add
 from support import sla, sla_overrides
 from support.attachments import AttachmentInput, attachments_check, attachments_store
 from support.mail_outbound import reply_enqueue
@@ -164,18 +164,6 @@ def _check_text(errors: dict[str, str], name: str, value: str) -> None:
         errors[name] = error
 
 
-def _region() -> str:
-    from crm.lib.tenancy import current_schema
-    from crm.tenants.models import Tenant
-
-    region = (
-        Tenant.objects.filter(schema_name=current_schema())
-        .values_list("phone_region", flat=True)
-        .first()
-    )
-    return region or "CN"
-
-
 def _validated(data: TicketInput) -> TicketInput:
     errors: dict[str, str] = {}
     data.subject = data.subject.strip()
@@ -196,7 +184,7 @@ def _validated(data: TicketInput) -> TicketInput:
     data.requester_email = email_normalise(data.requester_email)
     if data.requester_phone.strip():
         try:
-            data.requester_phone = phone_e164(data.requester_phone, _region())
+            data.requester_phone = phone_e164(data.requester_phone, tenant_phone_region())
         except InvalidPhone:
             errors["requester_phone"] = _("Enter a valid phone number.")
     else:
